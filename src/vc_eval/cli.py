@@ -1,0 +1,46 @@
+"""The ``vc-eval`` command line.
+
+Each capability keeps its commands in its own module under
+``vc_eval.commands`` and is registered here, so this file only lists them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from . import __version__
+
+#: (module under vc_eval.commands, command object name)
+COMMANDS: tuple[tuple[str, str], ...] = (
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="vc-eval")
+def cli() -> None:
+    """vc-eval: needs-led care evaluation workbench for children in care.
+
+    Turns need scores, placements, costs and outcomes into needs profiles,
+    need trajectories by age, spend-against-need analyses and impact-update
+    reports. Run `vc-eval COMMAND --help` for each command's options.
+    """
+
+
+for _module, _name in COMMANDS:
+    cli.add_command(getattr(importlib.import_module(f"vc_eval.commands.{_module}"), _name))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code instead of raising SystemExit."""
+    try:
+        cli.main(args=argv, prog_name="vc-eval", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
