@@ -15,6 +15,8 @@ from . import __version__
 
 #: (module under vc_eval.commands, command object name)
 COMMANDS: tuple[tuple[str, str], ...] = (
+    ("synth", "synth"),
+    ("summary", "summary"),
 )
 
 

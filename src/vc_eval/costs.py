@@ -33,7 +33,7 @@ DEFAULT_UNIT_COSTS: dict[str, UnitCost] = {
     "in_house_foster": UnitCost(550.0, 0.15, "PSSRU 2017 (GBP 646 incl. overheads); GBP 450-650"),
     "ifa_foster": UnitCost(820.0, 0.12, "CMA children's social care market study 2021"),
     "kinship": UnitCost(300.0, 0.25, "assumption (allowances below mainstream fostering)"),
-    "childrens_home": UnitCost(4800.0, 0.35, "CMA 2021 (GBP 3,800) to NAO 2025 (GBP 6,100)"),
+    "childrens_home": UnitCost(4800.0, 0.28, "CMA 2021 (GBP 3,800) to NAO 2025 (GBP 6,100)"),
     "supported_accommodation": UnitCost(1500.0, 0.45, "assumption"),
     "placed_with_parents": UnitCost(100.0, 0.30, "assumption (support costs only)"),
     "secure": UnitCost(7000.0, 0.20, "assumption"),
