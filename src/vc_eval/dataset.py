@@ -151,7 +151,9 @@ class Dataset:
             if file is None:
                 if name in OPTIONAL_TABLES:
                     continue
-                raise FileNotFoundError(f"{path}: table '{name}' not found ({name}.parquet or .csv)")
+                raise FileNotFoundError(
+                    f"{path}: table '{name}' not found ({name}.parquet or .csv)"
+                )
             files[name] = file
             raw[name] = _read_table(file)
         truth_file = path / TRUTH_FILE
@@ -215,14 +217,20 @@ class Dataset:
         known_councils = set(self.councils[Col.council])
         bad = ~self.children[Col.council].isin(known_councils)
         out += _row_violations(
-            self._file(CHILDREN), bad, Col.council, "council not in councils table",
+            self._file(CHILDREN),
+            bad,
+            Col.council,
+            "council not in councils table",
             self.children[Col.council],
         )
         for name in (ASSESSMENTS, PLACEMENTS, OUTCOMES):
             frame = self.tables[name]
             bad = ~frame[Col.child_id].isin(known_children)
             out += _row_violations(
-                self._file(name), bad, Col.child_id, "child not in children table",
+                self._file(name),
+                bad,
+                Col.child_id,
+                "child not in children table",
                 frame[Col.child_id],
             )
         out += check_scores(self.assessments, self.framework, file=self._file(ASSESSMENTS))
@@ -261,8 +269,13 @@ class Dataset:
                 tables[name] = kids.reset_index(drop=True)
             else:
                 tables[name] = frame[frame[Col.child_id].isin(ids)].reset_index(drop=True)
-        return Dataset(tables, metadata=dict(self.metadata), framework=self.framework,
-                       files=dict(self.files), truth=self.truth)
+        return Dataset(
+            tables,
+            metadata=dict(self.metadata),
+            framework=self.framework,
+            files=dict(self.files),
+            truth=self.truth,
+        )
 
     def scores(self, *, with_children: bool = True) -> pd.DataFrame:
         """Assessments in long form, with council and child columns joined."""
@@ -280,8 +293,9 @@ class Dataset:
         """
         a = self.assessments
         keys = [Col.child_id, Col.assessment_date, Col.assessor_id, Col.age_at_assessment]
-        wide = a.pivot_table(index=keys, columns=Col.domain, values=Col.score, aggfunc="mean",
-                             observed=True)
+        wide = a.pivot_table(
+            index=keys, columns=Col.domain, values=Col.score, aggfunc="mean", observed=True
+        )
         wide.columns = [str(c) for c in wide.columns]
         needs = [d for d in self.framework.need_domains if d in wide.columns]
         if needs:
@@ -345,8 +359,7 @@ def _read_table(file: Path) -> pd.DataFrame:
     if file.suffix == ".parquet":
         return pd.read_parquet(file)
     # Read CSV as text so the schema, not pandas' guesses, decides types.
-    return pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""],
-                       encoding="utf-8-sig")
+    return pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
 
 
 def _row_violations(

@@ -133,7 +133,9 @@ def parse_framework(spec: dict, *, source: str = "<framework>") -> Framework:
     _check(bands[0].min == SCORE_MIN, source, "bands: the first band must start at 0")
     _check(bands[-1].max == SCORE_MAX, source, "bands: the last band must end at 100")
     for a, b in zip(bands, bands[1:], strict=False):
-        _check(b.min > a.max, source, f"bands {a.band} and {b.band} overlap ({a.max:g} >= {b.min:g})")
+        _check(
+            b.min > a.max, source, f"bands {a.band} and {b.band} overlap ({a.max:g} >= {b.min:g})"
+        )
         _check(
             b.min - a.max <= 1,
             source,
@@ -157,7 +159,11 @@ def parse_framework(spec: dict, *, source: str = "<framework>") -> Framework:
             f"domain '{d['id']}': unknown outcome area '{d['outcome_area']}'",
         )
         kind = d.get("kind", "need")
-        _check(kind in ("need", "strength"), source, f"domain '{d['id']}': kind must be need or strength")
+        _check(
+            kind in ("need", "strength"),
+            source,
+            f"domain '{d['id']}': kind must be need or strength",
+        )
         domains.append(
             Domain(
                 id=str(d["id"]),
@@ -230,5 +236,7 @@ def check_scores(
     bad = ~assessments[Col.domain].isin(known)
     return [
         Violation(file, int(i) + 1, Col.domain, f"domain not in framework '{framework.id}'", str(v))
-        for i, v in zip(np.flatnonzero(bad.to_numpy()), assessments.loc[bad, Col.domain], strict=True)
+        for i, v in zip(
+            np.flatnonzero(bad.to_numpy()), assessments.loc[bad, Col.domain], strict=True
+        )
     ]

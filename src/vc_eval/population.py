@@ -22,8 +22,9 @@ def in_care_on(children: pd.DataFrame, date: str | pd.Timestamp) -> pd.DataFrame
 
 def age_band(age_years: pd.Series | np.ndarray) -> pd.Categorical:
     """DfE age bands (under 1, 1-4, 5-9, 10-15, 16+)."""
-    return pd.cut(np.asarray(age_years, dtype=float), AGE_BAND_EDGES, right=False,
-                  labels=AGE_BAND_LABELS)
+    return pd.cut(
+        np.asarray(age_years, dtype=float), AGE_BAND_EDGES, right=False, labels=AGE_BAND_LABELS
+    )
 
 
 def age_on(children: pd.DataFrame, date: str | pd.Timestamp) -> pd.Series:
@@ -66,7 +67,8 @@ def population_summary(ds: Dataset, *, at: str | pd.Timestamp | None = None) -> 
     n_assess = (
         ds.assessments.drop_duplicates([Col.child_id, Col.assessment_date, Col.assessor_id])
         .merge(kids[[Col.child_id, Col.council]], on=Col.child_id)
-        .groupby(Col.council).size()
+        .groupby(Col.council)
+        .size()
     )
     plc = ds.placements.merge(kids[[Col.child_id, Col.council]], on=Col.child_id)
     out = ds.councils.set_index(Col.council)[[Col.programme_start]].copy()

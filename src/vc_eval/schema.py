@@ -228,9 +228,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             Col.child_id: pa.Column(str, checks=_not_blank(), coerce=True),
             Col.start_date: _DATE,
             Col.end_date: _DATE_OPT,
-            Col.placement_type: pa.Column(
-                str, checks=pa.Check.isin(PLACEMENT_TYPES), coerce=True
-            ),
+            Col.placement_type: pa.Column(str, checks=pa.Check.isin(PLACEMENT_TYPES), coerce=True),
             Col.provider_id: pa.Column(str, nullable=True, coerce=True),
             Col.weekly_cost: pa.Column(float, checks=pa.Check.ge(0), coerce=True),
             Col.cost_imputed: pa.Column(bool, coerce=True, required=False),
@@ -268,12 +266,15 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 #: Rules across columns of one row: (table, column blamed, rule, earlier, later).
 #: Each says ``later`` must not be before ``earlier`` where both are present.
 DATE_ORDER_RULES: tuple[tuple[str, str, str, str, str], ...] = (
-    (CHILDREN, Col.entered_care, "entered care before date of birth",
-     Col.date_of_birth, Col.entered_care),
-    (CHILDREN, Col.left_care, "left care before entering care",
-     Col.entered_care, Col.left_care),
-    (PLACEMENTS, Col.end_date, "placement ends before it starts",
-     Col.start_date, Col.end_date),
+    (
+        CHILDREN,
+        Col.entered_care,
+        "entered care before date of birth",
+        Col.date_of_birth,
+        Col.entered_care,
+    ),
+    (CHILDREN, Col.left_care, "left care before entering care", Col.entered_care, Col.left_care),
+    (PLACEMENTS, Col.end_date, "placement ends before it starts", Col.start_date, Col.end_date),
 )
 
 
@@ -356,7 +357,9 @@ def validate_table(
                 col = None
             row = None if idx is None or pd.isna(idx) else int(idx) + row_offset
             value = rec.get("failure_case")
-            value = None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+            value = (
+                None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+            )
             rule = _rule_text(rec.get("check"), col)
             if rule in ("unexpected column", "required column is missing"):
                 # frame-level checks name the column in failure_case
@@ -382,7 +385,9 @@ def _date_order_violations(
         b = pd.to_datetime(frame[later], errors="coerce").to_numpy()
         bad = pd.notna(a) & pd.notna(b) & (b < a)
         for i in bad.nonzero()[0]:
-            out.append(Violation(file, int(i) + row_offset, blamed, rule, str(frame[blamed].iloc[i])))
+            out.append(
+                Violation(file, int(i) + row_offset, blamed, rule, str(frame[blamed].iloc[i]))
+            )
     return out
 
 

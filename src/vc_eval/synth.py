@@ -96,10 +96,32 @@ TYPE_WEIGHTS = np.array(
 TYPE_NEED_TILT = np.array([-0.2, 0.25, -0.35, 0.9, 0.1, -0.3, 1.0, 0.0])
 
 FICTIONAL_PREFIXES = (
-    "Kestrel", "Curlew", "Heron", "Plover", "Lapwing", "Bittern", "Merlin", "Linnet",
-    "Siskin", "Wagtail", "Dunnock", "Fieldfare", "Redstart", "Stonechat", "Goldcrest",
-    "Nuthatch", "Whimbrel", "Dipper", "Shrike", "Osprey", "Gannet", "Avocet", "Twite",
-    "Ouzel", "Godwit", "Sanderling",
+    "Kestrel",
+    "Curlew",
+    "Heron",
+    "Plover",
+    "Lapwing",
+    "Bittern",
+    "Merlin",
+    "Linnet",
+    "Siskin",
+    "Wagtail",
+    "Dunnock",
+    "Fieldfare",
+    "Redstart",
+    "Stonechat",
+    "Goldcrest",
+    "Nuthatch",
+    "Whimbrel",
+    "Dipper",
+    "Shrike",
+    "Osprey",
+    "Gannet",
+    "Avocet",
+    "Twite",
+    "Ouzel",
+    "Godwit",
+    "Sanderling",
 )
 FICTIONAL_SUFFIXES = ("moor", "dene", "wold", "holt", "mere", "combe", "fell", "vale")
 
@@ -132,10 +154,28 @@ DEFAULT_DOMAINS: dict[str, DomainTruth] = {
     "communication": DomainTruth(40, -0.8, (10, 6), sd_intercept=11.0, sd_slope=1.0, corr=-0.1),
     "identity_culture": DomainTruth(37, 0.3, (8, 9), sd_intercept=10.0, corr=0.0),
     "self_worth": DomainTruth(39, 0.2, (9, 10), sd_intercept=11.0, corr=-0.1),
-    "living_skills": DomainTruth(28, 0.0, (0, 0), rise=26.0, rise_age=13.0, rise_scale=2.0,
-                                 sd_intercept=8.0, sd_slope=1.0, corr=0.0),
-    "adulthood": DomainTruth(24, 0.0, (0, 0), rise=40.0, rise_age=14.0, rise_scale=1.5,
-                             sd_intercept=8.0, sd_slope=1.0, corr=0.1),
+    "living_skills": DomainTruth(
+        28,
+        0.0,
+        (0, 0),
+        rise=26.0,
+        rise_age=13.0,
+        rise_scale=2.0,
+        sd_intercept=8.0,
+        sd_slope=1.0,
+        corr=0.0,
+    ),
+    "adulthood": DomainTruth(
+        24,
+        0.0,
+        (0, 0),
+        rise=40.0,
+        rise_age=14.0,
+        rise_scale=1.5,
+        sd_intercept=8.0,
+        sd_slope=1.0,
+        corr=0.1,
+    ),
 }
 
 
@@ -516,8 +556,9 @@ def _make_scores(cfg, rng, kids, reviews, effects, domains, councils) -> pd.Data
         {
             Col.child_id: pd.Categorical.from_codes(np.repeat(child, nd), kids["id"]),
             Col.assessment_date: np.repeat(_to_dates(day).to_numpy(), nd),
-            Col.assessor_id: pd.Categorical.from_codes(np.repeat(assessor_global, nd),
-                                                       assessor_cats),
+            Col.assessor_id: pd.Categorical.from_codes(
+                np.repeat(assessor_global, nd), assessor_cats
+            ),
             Col.domain: pd.Categorical.from_codes(np.tile(np.arange(nd), child.size), domains),
             Col.score: score.ravel(),
         }
@@ -569,18 +610,60 @@ def _make_placements(cfg, rng, kids, councils, effects, domains):
     last = np.r_[child[1:] != child[:-1], True]
     end = np.where(last, exit_[child], np.r_[start[1:], 0])
     factual = _realise_placements(
-        cfg, kids, effects, domains, councils, child, start, end, prog_d,
-        u_type, u_step, z_cost, z_cost_step, programme=True, g=g,
+        cfg,
+        kids,
+        effects,
+        domains,
+        councils,
+        child,
+        start,
+        end,
+        prog_d,
+        u_type,
+        u_step,
+        z_cost,
+        z_cost_step,
+        programme=True,
+        g=g,
     )
     counterfactual = _realise_placements(
-        cfg, kids, effects, domains, councils, child, start, end, prog_d,
-        u_type, u_step, z_cost, z_cost_step, programme=False, g=g,
+        cfg,
+        kids,
+        effects,
+        domains,
+        councils,
+        child,
+        start,
+        end,
+        prog_d,
+        u_type,
+        u_step,
+        z_cost,
+        z_cost_step,
+        programme=False,
+        g=g,
     )
     return factual, counterfactual
 
 
-def _realise_placements(cfg, kids, effects, domains, councils, child, start, end, prog_d,
-                        u_type, u_step, z_cost, z_cost_step, *, programme: bool, g):
+def _realise_placements(
+    cfg,
+    kids,
+    effects,
+    domains,
+    councils,
+    child,
+    start,
+    end,
+    prog_d,
+    u_type,
+    u_step,
+    z_cost,
+    z_cost_step,
+    *,
+    programme: bool,
+    g,
+):
     pe = cfg.programme
     age = (start - kids["dob"][child]) / DAYS_PER_YEAR
     z = g[child]
@@ -628,8 +711,9 @@ def _realise_placements(cfg, kids, effects, domains, councils, child, start, end
         infl = (1 + cfg.price_growth) ** pre * (1 + after_growth) ** post
     else:
         infl = (1 + cfg.price_growth) ** yrs
-    true_total = _true_total(cfg, kids, effects, domains, seg_child, seg_start, councils,
-                             programme=programme)
+    true_total = _true_total(
+        cfg, kids, effects, domains, seg_child, seg_start, councils, programme=programme
+    )
     need_factor = np.exp(cfg.cost_need_link * (true_total - 40.0) / 10.0)
     cost = med[seg_type] * np.exp(sig[seg_type] * seg_z) * infl * need_factor
     # Rare extreme children's-home prices (the LGA reports up to GBP 63k/week).
@@ -668,8 +752,9 @@ def _make_outcomes(cfg, rng, kids, placements, effects, domains, councils, w0, w
             continue
         in_care = np.flatnonzero((kids["entry"] <= r) & (kids["exit"] >= r))
         age = (r - kids["dob"][in_care]) / DAYS_PER_YEAR
-        true = _true_scores(cfg, kids, effects, domains, in_care, np.full(in_care.size, r),
-                            councils)
+        true = _true_scores(
+            cfg, kids, effects, domains, in_care, np.full(in_care.size, r), councils
+        )
         # moves in the year to 31 March: placement starts after the first one
         pc, ps = placements["child"], placements["start"]
         firsts = np.r_[True, pc[1:] != pc[:-1]]
@@ -684,26 +769,46 @@ def _make_outcomes(cfg, rng, kids, placements, effects, domains, councils, w0, w
         sdq_ok = long_stay & school
         om = OUTCOME_MODEL
         sdq = np.clip(
-            np.round(om["sdq"]["intercept"] + om["sdq"]["per_need_point"] * emo
-                     + om["sdq"]["per_move"] * moves + rng.normal(0, om["sdq"]["sd"], in_care.size)),
-            0, 40,
+            np.round(
+                om["sdq"]["intercept"]
+                + om["sdq"]["per_need_point"] * emo
+                + om["sdq"]["per_move"] * moves
+                + rng.normal(0, om["sdq"]["sd"], in_care.size)
+            ),
+            0,
+            40,
         )
         attend = np.clip(
-            om["attendance"]["intercept"] + om["attendance"]["per_need_point"] * edu
+            om["attendance"]["intercept"]
+            + om["attendance"]["per_need_point"] * edu
             + om["attendance"]["per_move"] * moves
             + rng.normal(0, om["attendance"]["sd"], in_care.size),
-            0, 100,
+            0,
+            100,
         ).round(1)
         lam_missing = np.where(
             age >= 10,
-            np.exp(om["missing"]["log_intercept"] + om["missing"]["log_per_need_point"] * (risk - 40)),
+            np.exp(
+                om["missing"]["log_intercept"] + om["missing"]["log_per_need_point"] * (risk - 40)
+            ),
             0.01,
         )
         missing = rng.poisson(lam_missing)
-        excl = rng.poisson(np.exp(om["exclusion"]["log_intercept"]
-                                  + om["exclusion"]["log_per_need_point"] * (beh - 40)))
-        p_off = 1 / (1 + np.exp(-(om["offending"]["logit_intercept"]
-                                  + om["offending"]["logit_per_need_point"] * (risk - 40))))
+        excl = rng.poisson(
+            np.exp(
+                om["exclusion"]["log_intercept"]
+                + om["exclusion"]["log_per_need_point"] * (beh - 40)
+            )
+        )
+        p_off = 1 / (
+            1
+            + np.exp(
+                -(
+                    om["offending"]["logit_intercept"]
+                    + om["offending"]["logit_per_need_point"] * (risk - 40)
+                )
+            )
+        )
         offend = (rng.random(in_care.size) < p_off).astype(float)
         date = pd.Timestamp(f"{year}-03-31")
         ids = kids["id"][in_care]
@@ -717,8 +822,12 @@ def _make_outcomes(cfg, rng, kids, placements, effects, domains, councils, w0, w
         ):
             rows.append(
                 pd.DataFrame(
-                    {Col.child_id: ids[mask], Col.date: date, Col.measure: measure,
-                     Col.value: val[mask]}
+                    {
+                        Col.child_id: ids[mask],
+                        Col.date: date,
+                        Col.measure: measure,
+                        Col.value: val[mask],
+                    }
                 )
             )
     out = pd.concat(rows, ignore_index=True)
@@ -783,8 +892,12 @@ def _council_codes(names) -> np.ndarray:
 
 def _provider_ids(types: np.ndarray, council_codes: np.ndarray, cost: np.ndarray) -> np.ndarray:
     """Provider ids: the council itself for in-house, national pools otherwise."""
-    pools = {"ifa_foster": ("IFA", 40), "childrens_home": ("CH", 150),
-             "supported_accommodation": ("SA", 60), "secure": ("SEC", 12)}
+    pools = {
+        "ifa_foster": ("IFA", 40),
+        "childrens_home": ("CH", 150),
+        "supported_accommodation": ("SA", 60),
+        "secure": ("SEC", 12),
+    }
     out = np.full(types.size, None, dtype=object)
     inh = types == "in_house_foster"
     out[inh] = np.char.add(council_codes[inh].astype(str), "-FOSTER")
@@ -792,6 +905,8 @@ def _provider_ids(types: np.ndarray, council_codes: np.ndarray, cost: np.ndarray
     pick = (np.round(cost * 100).astype(np.int64) * 2654435761) % 1_000_003
     for t, (prefix, n) in pools.items():
         m = types == t
+        if not m.any():
+            continue
         out[m] = np.char.add(prefix, np.char.zfill((pick[m] % n).astype(str), 3))
     return out
 
@@ -831,12 +946,14 @@ def _truth(cfg, fw: Framework, domains, councils, kids, placements, cf_placement
         "total_need": {"peak_ages": find_peaks(grid, total)},
         "area_peaks": {
             a: find_peaks(grid, np.mean([domain_curve(cfg.domains[d], grid) for d in ds], axis=0))
-            for a, ds in areas.items() if ds
+            for a, ds in areas.items()
+            if ds
         },
         "general_share": cfg.general_share,
         "councils": {
             row[Col.council]: {
-                "programme_start": None if pd.isna(row[Col.programme_start])
+                "programme_start": None
+                if pd.isna(row[Col.programme_start])
                 else str(pd.Timestamp(row[Col.programme_start]).date()),
                 "size": int(row["size"]),
                 "n_assessors": int(row["n_assessors"]),
@@ -921,7 +1038,9 @@ def _true_effects(cfg, kids, councils, placements, cf):
         }
         for h in (12, 24):
             if h < len(months):
-                out[f"{h}m"] = {"date": str(months[h].date()),
-                                **{k: float(v[h]) for k, v in diff.items()}}
+                out[f"{h}m"] = {
+                    "date": str(months[h].date()),
+                    **{k: float(v[h]) for k, v in diff.items()},
+                }
         effects[row[Col.council]] = out
     return effects

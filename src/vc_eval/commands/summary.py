@@ -12,9 +12,13 @@ from .common import data_option, framework_option, friendly_errors
 @click.command()
 @data_option
 @framework_option
-@click.option("--figure", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("reports/summary_need_by_age.png"), show_default=True,
-              help="Where to write the figure of mean total need by age.")
+@click.option(
+    "--figure",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("reports/summary_need_by_age.png"),
+    show_default=True,
+    help="Where to write the figure of mean total need by age.",
+)
 @friendly_errors
 def summary(data_dir: Path, framework: str | None, figure: Path) -> None:
     """Print a per-council summary of a dataset and write one figure.
@@ -32,8 +36,10 @@ def summary(data_dir: Path, framework: str | None, figure: Path) -> None:
 
     ds = Dataset.load(data_dir, framework=framework)
     table = population_summary(ds)
-    click.echo(f"Dataset {data_dir} (framework {ds.framework.id} {ds.framework.version}); "
-               f"in care on {table.attrs['date'].date()}:")
+    click.echo(
+        f"Dataset {data_dir} (framework {ds.framework.id} {ds.framework.version}); "
+        f"in care on {table.attrs['date'].date()}:"
+    )
     click.echo(table.to_string(index=False))
     ax = plot_need_by_age(mean_need_by_age(ds))
     with atomic_file(figure, "wb") as fh:

@@ -11,23 +11,46 @@ from ..synth import BUNDLED_CONFIG, SynthConfig, generate, write_synthetic
 
 
 @click.command()
-@click.option("--councils", type=click.IntRange(1, 208), default=3, show_default=True,
-              help="Number of fictional councils (153 gives national scale, ~84k children "
-              "in care on any date).")
-@click.option("--seed", type=int, default=1, show_default=True,
-              help="Random seed; the same seed and options give identical files.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write (Parquet tables, dataset.json, truth.json); replaced "
-              "atomically if it exists.")
-@click.option("--bundled", is_flag=True,
-              help="Regenerate the bundled demo data (3 councils, ~1,500 children, fixed "
-              "seed and programme dates); --councils and --seed are ignored.")
-@click.option("--no-programme-effect", is_flag=True,
-              help="Set every programme effect to zero (for null checks of impact analyses).")
-@click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Show a progress bar.")
-def synth(councils: int, seed: int, out: Path, bundled: bool, no_programme_effect: bool,
-          progress: bool) -> None:
+@click.option(
+    "--councils",
+    type=click.IntRange(1, 208),
+    default=3,
+    show_default=True,
+    help="Number of fictional councils (153 gives national scale, ~84k children "
+    "in care on any date).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Random seed; the same seed and options give identical files.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write (Parquet tables, dataset.json, truth.json); replaced "
+    "atomically if it exists.",
+)
+@click.option(
+    "--bundled",
+    is_flag=True,
+    help="Regenerate the bundled demo data (3 councils, ~1,500 children, fixed "
+    "seed and programme dates); --councils and --seed are ignored.",
+)
+@click.option(
+    "--no-programme-effect",
+    is_flag=True,
+    help="Set every programme effect to zero (for null checks of impact analyses).",
+)
+@click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
+)
+def synth(
+    councils: int, seed: int, out: Path, bundled: bool, no_programme_effect: bool, progress: bool
+) -> None:
     """Generate a synthetic care population and its ground truth.
 
     Writes children, need assessments at every review, placements with

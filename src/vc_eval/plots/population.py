@@ -19,6 +19,5 @@ def plot_need_by_age(by_age: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     se = by_age["sd"] / by_age["assessments"].pow(0.5)
     sns.lineplot(data=by_age, x="age", y="mean", marker="o", ax=ax)
     ax.fill_between(by_age["age"], by_age["mean"] - se, by_age["mean"] + se, alpha=0.25)
-    ax.set(xlabel="Age (years)", ylabel="Mean total need (0-100)",
-           title="Total need by age")
+    ax.set(xlabel="Age (years)", ylabel="Mean total need (0-100)", title="Total need by age")
     return ax

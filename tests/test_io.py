@@ -1,0 +1,41 @@
+"""Atomic writes: outputs appear complete or not at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from vc_eval.io import atomic_dir, atomic_file
+
+
+def test_atomic_dir_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out"
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "half.txt").write_text("half")
+        raise RuntimeError("boom")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_dir_replaces_previous_version_only_on_success(tmp_path):
+    target = tmp_path / "out"
+    with atomic_dir(target) as tmp:
+        (tmp / "v1.txt").write_text("1")
+    with pytest.raises(ValueError), atomic_dir(target) as tmp:
+        (tmp / "v2.txt").write_text("2")
+        raise ValueError
+    assert [p.name for p in target.iterdir()] == ["v1.txt"]
+    with atomic_dir(target) as tmp:
+        (tmp / "v2.txt").write_text("2")
+    assert [p.name for p in target.iterdir()] == ["v2.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_atomic_file(tmp_path):
+    f = tmp_path / "a.txt"
+    with pytest.raises(KeyError), atomic_file(f) as fh:
+        fh.write("partial")
+        raise KeyError
+    assert not f.exists() and list(tmp_path.iterdir()) == []
+    with atomic_file(f) as fh:
+        fh.write("done")
+    assert f.read_text() == "done"
