@@ -21,13 +21,24 @@ which is exactly when its unit vector lies in the row space of the equations
 restricted to the hidden cells (for a two-way table: when the hidden cell is a
 "bridge" of the graph of hidden cells, e.g. the only hidden cell in a row).
 :func:`suppress` checks this exactly with linear algebra and, while any hidden
-cell is recoverable, hides the smallest non-zero visible cell in a line
-(row or column) through it, preferring lines with the fewest hidden cells and
-inner cells over totals, until no hidden cell can be recovered. Because the
-hidden cells are never true zeros (unless a table can be protected no other
-way), every hidden cell can then move up or down along a cycle of hidden
-cells, so its feasible range given the margins and non-negativity has width of
-at least 1 (checked by linear programming in the tests).
+cell is recoverable, hides more: in a two-way table the cheapest rectangle of
+cells that puts the recoverable cell on a cycle of hidden cells (fewest new
+cells, then smallest values; never true zeros or totals unless nothing else
+works), otherwise the smallest visible cell in a line through it. Secondary
+cells that turn out not to be needed are shown again (largest first).
+
+A reader also knows that a hidden cell is at least 1 (true zeros are shown;
+at least 0 if a zero had to be hidden). An audit then finds hidden cells
+whose value is fixed by the sums *and* that bound (e.g. two hidden 1s in a
+row whose total is known) exactly, with a few linear programs, and hides
+more until none is; tests check each hidden cell's feasible range by linear
+programming.
+
+Limits: totals assumed known but not shown that are themselves 1-5 already
+disclose a small group and can pin cells in their line (``notes`` says so;
+show totals in the table so they are suppressed). Relations between
+different tables (e.g. the same children counted in two reports) are not
+considered.
 
 Public API: :func:`suppress` (two-way tables), :func:`suppress_long` (tidy
 tables, protected within groups), :func:`suppress_stats`, :func:`safe_frame`,
@@ -180,12 +191,21 @@ def _format_stat(value: float, decimals: int) -> str:
 
 @dataclass
 class _Problem:
-    """Cells of a table, which are shown, and the sums a reader knows."""
+    """Cells of a table, which are shown, and the sums a reader knows.
 
-    values: np.ndarray  # every cell, shown or a hidden-but-known total
+    ``values`` covers every cell of the extended grid (inner cells plus a
+    totals row and column, shown or only known), laid out row-major in
+    ``shape``; ``equations`` are (cell indices, signs) with sum(sign * x) = 0.
+    """
+
+    values: np.ndarray
     shown: np.ndarray  # bool: cell is displayed (so may be suppressed)
     margin: np.ndarray  # bool: cell is a total (suppressed only as a last resort)
     equations: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    shape: tuple[int, int] | None = None
+    two_way: bool = False  # both row and column sums are known
+    row_eq: bool = False  # each row's sum is known (shown or published)
+    col_eq: bool = False  # each column's sum is known
 
 
 def _determined(mask: np.ndarray, equations: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -217,33 +237,71 @@ def _determined(mask: np.ndarray, equations: list[tuple[np.ndarray, np.ndarray]]
     return out
 
 
-def _protect(problem: _Problem, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Primary and final suppression masks, and whether zeros had to be hidden."""
+def _rectangle(problem: _Problem, mask: np.ndarray, cell: int, allow_zero: bool) -> list[int]:
+    """Cheapest rectangle of cells that puts ``cell`` on a cycle of hidden cells.
+
+    Cost: new totals hidden, then number of new cells, then their sum.
+    """
+    nr, nc = problem.shape
+    v = problem.values.reshape(nr, nc)
+    ok = (problem.shown | mask).reshape(nr, nc)
+    if not allow_zero:
+        ok &= (v > 0) | mask.reshape(nr, nc)
+    hid = mask.reshape(nr, nc)
+    mar = problem.margin.reshape(nr, nc)
+    a, b = divmod(cell, nc)
+    new = (~hid).astype(float)
+    cells_new = new[a, :][None, :] + new[:, b][:, None] + new
+    value_new = (v * new)[a, :][None, :] + (v * new)[:, b][:, None] + v * new
+    marg_new = (mar & ~hid).astype(float)
+    margins_new = marg_new[a, :][None, :] + marg_new[:, b][:, None] + marg_new
+    feasible = ok[a, :][None, :] & ok[:, b][:, None] & ok
+    feasible[a, :] = False
+    feasible[:, b] = False
+    feasible &= cells_new > 0  # a rectangle already hidden adds nothing
+    if not feasible.any():
+        return []
+    big = 1e12
+    cost = margins_new * big * big + cells_new * big + value_new
+    cost[~feasible] = np.inf
+    a2, b2 = np.unravel_index(int(np.argmin(cost)), cost.shape)
+    return [int(x) for x in (a * nc + b2, a2 * nc + b, a2 * nc + b2) if not mask[x]]
+
+
+def _line_choice(
+    problem: _Problem, mask: np.ndarray, lines: list[int], allow_zero: bool
+) -> list[int]:
+    """Smallest visible cell (inner before totals) in the first line that has one."""
     v, shown, margin = problem.values, problem.shown, problem.margin
-    primary = shown & (v >= lo) & (v <= hi)
-    mask = primary.copy()
-    used_zero = False
-    eqs = problem.equations
-    for _ in range(int(shown.sum()) + 1):
+    for k in lines:
+        idx = problem.equations[k][0]
+        cand = idx[shown[idx] & ~mask[idx] & ((v[idx] > 0) | allow_zero)]
+        if cand.size:
+            order = np.lexsort((cand, v[cand], margin[cand]))
+            return [int(cand[order[0]])]
+    return []
+
+
+def _fix_recoverable(problem: _Problem, mask: np.ndarray) -> None:
+    """Hide cells until no hidden cell is pinned by the equations (in place)."""
+    eqs, v = problem.equations, problem.values
+    for _ in range(mask.size + 1):
         det = _determined(mask, eqs)
         if not det.any():
-            return primary, mask, used_zero
-        # Lines through a recoverable cell, fewest hidden cells first.
-        lines = [(int(mask[idx].sum()), k) for k, (idx, _) in enumerate(eqs) if det[idx].any()]
-        lines.sort()
-        choice = None
+            return
+        cells = np.flatnonzero(det)
+        cell = int(cells[np.argmin(v[cells])])
+        lines = sorted((int(mask[idx].sum()), k) for k, (idx, _) in enumerate(eqs) if cell in idx)
+        line_ids = [k for _, k in lines]
+        choice: list[int] = []
         for allow_zero in (False, True):
-            for _, k in lines:
-                idx = eqs[k][0]
-                cand = idx[shown[idx] & ~mask[idx] & ((v[idx] > 0) | allow_zero)]
-                if cand.size:
-                    order = np.lexsort((cand, v[cand], margin[cand]))
-                    choice = int(cand[order[0]])
-                    break
-            if choice is not None:
-                used_zero = used_zero or v[choice] == 0
+            if problem.two_way:
+                choice = _rectangle(problem, mask, cell, allow_zero)
+            if not choice:
+                choice = _line_choice(problem, mask, line_ids, allow_zero)
+            if choice:
                 break
-        if choice is None:
+        if not choice:
             raise DisclosureError(
                 "cannot protect this table: a hidden cell is recoverable from known totals "
                 "even with every other cell in its rows and columns hidden"
@@ -252,16 +310,21 @@ def _protect(problem: _Problem, lo: int, hi: int) -> tuple[np.ndarray, np.ndarra
     raise DisclosureError("secondary suppression did not converge")  # pragma: no cover
 
 
-def feasible_ranges(problem: _Problem, mask: np.ndarray, *, lower: float = 0.0) -> pd.DataFrame:
-    """Min and max each hidden cell can take given the known sums (linear programming).
+def _prune(problem: _Problem, mask: np.ndarray, primary: np.ndarray) -> None:
+    """Show again any secondary cell not needed (largest first), in place."""
+    v = problem.values
+    secondary = np.flatnonzero(mask & ~primary)
+    for cell in secondary[np.argsort(-v[secondary], kind="stable")]:
+        mask[cell] = False
+        if _determined(mask, problem.equations).any():
+            mask[cell] = True
 
-    An audit aid: a hidden cell is safe when ``max - min > 0``.
-    """
-    from scipy.optimize import linprog
 
+def _equations_on(
+    problem: _Problem, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The known sums as A x = b over the hidden cells x."""
     unknown = np.flatnonzero(mask)
-    if unknown.size == 0:
-        return pd.DataFrame(columns=["cell", "min", "max"])
     pos = np.full(mask.size, -1)
     pos[unknown] = np.arange(unknown.size)
     a_rows, b = [], []
@@ -273,8 +336,110 @@ def feasible_ranges(problem: _Problem, mask: np.ndarray, *, lower: float = 0.0) 
         row[pos[idx[sel]]] = sign[sel]
         a_rows.append(row)
         b.append(-float(np.dot(sign[~sel], problem.values[idx[~sel]])))
-    a_eq = np.asarray(a_rows) if a_rows else None
-    b_eq = np.asarray(b) if b else None
+    if not a_rows:
+        return unknown, None, None
+    return unknown, np.asarray(a_rows), np.asarray(b)
+
+
+def _pinned(problem: _Problem, mask: np.ndarray, lower: float) -> np.ndarray:
+    """Hidden cells whose value is fixed by the known sums and the lower bound.
+
+    Exact and cheap: the feasible set {A x = b, x >= lower} has affine hull
+    {A x = b, x_i = lower for i in I}, where I are the cells forced to the
+    bound in every solution (only cells whose true value is at the bound can
+    be). I is found with a few LPs (maximise capped slacks; a cell with slack
+    is not forced); a cell is then pinned when the equations plus ``x_I =
+    lower`` determine it.
+    """
+    from scipy.optimize import linprog
+
+    out = np.zeros(mask.size, dtype=bool)
+    unknown, a_eq, b_eq = _equations_on(problem, mask)
+    if unknown.size == 0 or a_eq is None:
+        return out
+    remaining = np.flatnonzero(problem.values[unknown] <= lower + 1e-9)
+    forced = np.array([], dtype=int)
+    n = unknown.size
+    while remaining.size:
+        m = remaining.size
+        c = np.r_[np.zeros(n), -np.ones(m)]
+        a_ub = np.zeros((m, n + m))
+        a_ub[np.arange(m), remaining] = -1.0
+        a_ub[np.arange(m), n + np.arange(m)] = 1.0
+        res = linprog(
+            c,
+            A_ub=a_ub,
+            b_ub=np.full(m, -lower),
+            A_eq=np.hstack([a_eq, np.zeros((a_eq.shape[0], m))]),
+            b_eq=b_eq,
+            bounds=[(lower, None)] * n + [(0.0, 1.0)] * m,
+            method="highs",
+        )
+        if res.status != 0:  # pragma: no cover - the true values are feasible
+            break
+        slack = res.x[n:]
+        if slack.max() <= 1e-7:
+            forced = remaining
+            break
+        remaining = remaining[slack <= 1e-7]
+    if forced.size == 0:
+        return out
+    eqs = list(problem.equations) + [(np.array([unknown[i]]), np.array([1.0])) for i in forced]
+    return _determined(mask, eqs)
+
+
+def _protect(
+    problem: _Problem, lo: int, hi: int, *, audit: bool = True
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Primary and final suppression masks, and whether zeros had to be hidden.
+
+    Linear algebra makes sure no hidden cell is a function of the known sums.
+    The audit then also uses what a reader knows about hidden cells: they are
+    at least 1 (true zeros are shown) or, if a zero had to be hidden, at least
+    0. A hidden cell whose range is still pinned (e.g. two hidden 1s in a row
+    whose other cells and total are shown) gets more cells hidden in its tight
+    lines.
+    """
+    v, shown = problem.values, problem.shown
+    primary = shown & (v >= lo) & (v <= hi)
+    mask = primary.copy()
+    _fix_recoverable(problem, mask)
+    _prune(problem, mask, primary)
+    if audit:
+        for _ in range(mask.size + 1):
+            lower = 0.0 if (mask & (v == 0)).any() else 1.0
+            pinned = _pinned(problem, mask, lower)
+            if not pinned.any():
+                break
+            # A line is tight when its hidden cells all sit at the lower bound;
+            # hide the best visible cell in a line through any pinned cell.
+            lines = set()
+            for k, (idx, _) in enumerate(problem.equations):
+                if pinned[idx].any():
+                    hid = idx[mask[idx]]
+                    lines.add((not bool(np.all(v[hid] <= lower)), int(mask[idx].sum()), k))
+            choice = _line_choice(problem, mask, [k for *_, k in sorted(lines)], False)
+            if not choice and problem.two_way:
+                for cell in np.flatnonzero(pinned):
+                    choice = _rectangle(problem, mask, int(cell), False)
+                    if choice:
+                        break
+            if not choice:
+                break  # nothing left to hide without zeros; linear safety still holds
+            mask[choice] = True
+            _fix_recoverable(problem, mask)
+    zeros = bool((mask & (v == 0)).any())
+    return primary, mask, zeros
+
+
+def feasible_ranges(problem: _Problem, mask: np.ndarray, *, lower: float = 0.0) -> pd.DataFrame:
+    """Min and max each hidden cell can take given the known sums (linear programming).
+
+    An audit aid: a hidden cell is safe when ``max - min > 0``.
+    """
+    from scipy.optimize import linprog
+
+    unknown, a_eq, b_eq = _equations_on(problem, mask)
     out = []
     for j, cell in enumerate(unknown):
         c = np.zeros(unknown.size)
@@ -284,6 +449,25 @@ def feasible_ranges(problem: _Problem, mask: np.ndarray, *, lower: float = 0.0) 
         vmax = np.inf if hi.status == 3 else -hi.fun
         out.append((int(cell), lo.fun, vmax))
     return pd.DataFrame(out, columns=["cell", "min", "max"])
+
+
+def _small_total_notes(problems: list[_Problem], lo: int, hi: int) -> list[str]:
+    """Warn when a total assumed known (but not shown) is itself 1-5."""
+    n = 0
+    for prob in problems:
+        in_eq = np.zeros(prob.values.size, dtype=bool)
+        for idx, _ in prob.equations:
+            in_eq[idx] = True
+        n += int(
+            (in_eq & prob.margin & ~prob.shown & (prob.values >= lo) & (prob.values <= hi)).sum()
+        )
+    if not n:
+        return []
+    return [
+        f"{n} total(s) assumed known to the reader are themselves {lo}-{hi}; such a total "
+        "already discloses a small group, so cells in its line may be pinned by it. "
+        "Show the totals in the table (so they are suppressed) or aggregate further."
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -311,6 +495,8 @@ class SuppressedTable:
         Inclusive range of counts hidden by primary suppression.
     zeros_hidden : bool
         True if some true zeros had to be hidden to protect the table.
+    notes : list of str
+        Caveats for the reader of the code (e.g. a known total of 1-5).
     """
 
     table: pd.DataFrame
@@ -319,6 +505,7 @@ class SuppressedTable:
     raw: pd.DataFrame = field(repr=False)
     threshold: tuple[int, int] = THRESHOLD
     zeros_hidden: bool = False
+    notes: list[str] = field(default_factory=list)
     _problems: list = field(default_factory=list, repr=False)
     _layout: dict = field(default_factory=dict, repr=False)
 
@@ -460,28 +647,31 @@ def _grid_problem(
     margin = np.zeros_like(shown)
     margin[r_, :] = True
     margin[:, c_] = True
-    row_eq = total_col is not None or totals in ("both", "rows")
-    col_eq = total_row is not None or totals in ("both", "columns")
+    # A hidden total over a single cell is the cell itself: not extra
+    # knowledge to protect against.
+    row_eq = (total_col is not None or totals in ("both", "rows")) and not (
+        c_ == 1 and total_col is None
+    )
+    col_eq = (total_row is not None or totals in ("both", "columns")) and not (
+        r_ == 1 and total_row is None
+    )
     eqs: list[tuple[np.ndarray, np.ndarray]] = []
     if row_eq:
         for a in range(r_ + 1):
             if a == r_ and not col_eq:
                 continue
             idx = np.array([a * w + b for b in range(c_ + 1)])
-            # A hidden total over a single cell is the cell itself: not extra
-            # knowledge to protect against.
-            if c_ == 1 and not shown[a, c_]:
-                continue
             eqs.append((idx, np.r_[np.ones(c_), -1.0]))
     if col_eq:
         for b in range(c_ + 1):
             if b == c_ and not row_eq:
                 continue
             idx = np.array([a * w + b for a in range(r_ + 1)])
-            if r_ == 1 and not shown[r_, b]:
-                continue
             eqs.append((idx, np.r_[np.ones(r_), -1.0]))
-    prob = _Problem(ext.ravel(), shown.ravel(), margin.ravel(), eqs)
+    two_way = row_eq and col_eq and r_ >= 2 and c_ >= 2
+    prob = _Problem(
+        ext.ravel(), shown.ravel(), margin.ravel(), eqs, (r_ + 1, c_ + 1), two_way, row_eq, col_eq
+    )
     return prob, where
 
 
@@ -551,13 +741,14 @@ def suppress(
         shown[c] = shown[c].astype(object)
     layout = {
         "kind": "wide",
-        "row_eq": tc is not None or totals in ("both", "rows"),
-        "col_eq": tr is not None or totals in ("both", "columns"),
-        "shape": (grid.shape[0] + (tr is None), grid.shape[1] + (tc is None)),
+        "row_eq": prob.row_eq,
+        "col_eq": prob.col_eq,
+        "shape": prob.shape,
         "where": where,
         "mask": mask_x,
     }
-    return SuppressedTable(shown, mask, primary, counts, (lo, hi), zeros, [prob], layout)
+    notes = _small_total_notes([prob], lo, hi)
+    return SuppressedTable(shown, mask, primary, counts, (lo, hi), zeros, notes, [prob], layout)
 
 
 # --------------------------------------------------------------------------
@@ -633,6 +824,8 @@ def suppress_long(
         )
     mask = pd.Series(False, index=df.index)
     primary = pd.Series(False, index=df.index)
+    # Percentages of a group whose shown total is hidden would reveal it.
+    total_hidden = pd.Series(False, index=df.index)
     zeros_any = False
     problems = []
     groups = (
@@ -652,6 +845,8 @@ def suppress_long(
             )
             p, m, z = _protect(prob, lo, hi)
             flat = where[:, 0]
+            if tr is not None and m[flat[tr]]:
+                total_hidden.iloc[pos] = True
         else:
             if rows is None:
                 raise ValueError("rows= is needed with columns=")
@@ -690,7 +885,10 @@ def suppress_long(
                 raise ValueError(f"percent column {pc!r} must come from {count_col!r}")
             vals = pd.to_numeric(df[pc]).astype(float)
             shown[pc] = pd.Series(
-                [format_percent(v, h, count=n) for v, h, n in zip(vals, mask, counts, strict=True)],
+                [
+                    format_percent(v, h, count=n)
+                    for v, h, n in zip(vals, mask | total_hidden, counts, strict=True)
+                ],
                 index=df.index,
                 dtype=object,
             )
@@ -707,6 +905,7 @@ def suppress_long(
         counts.to_frame(count_col),
         (lo, hi),
         zeros_any,
+        _small_total_notes(problems, lo, hi),
         problems,
         {"kind": "long"},
     )

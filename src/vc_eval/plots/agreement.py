@@ -1,0 +1,51 @@
+"""Figures of assessor agreement."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from ..agreement import AgreementResult
+from ..privacy import MIN_N
+
+
+def plot_agreement(
+    result: AgreementResult, *, ax: Axes | None = None, labels: dict[str, str] | None = None
+) -> Axes:
+    """ICC per domain with its 95% confidence interval (domains with < 6 pairs left out).
+
+    Parameters
+    ----------
+    result : AgreementResult
+    ax : Axes, optional
+    labels : dict, optional
+        Display names of domains (default: the result's ``domain_name``).
+    """
+    t = result.table[(result.table["n_pairs"] >= MIN_N) & result.table["icc"].notna()]
+    t = t.iloc[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.4 * max(len(t), 1) + 1.5))
+    y = np.arange(len(t))
+    ax.errorbar(
+        t["icc"],
+        y,
+        xerr=[t["icc"] - t["ci_lower"], t["ci_upper"] - t["icc"]],
+        fmt="o",
+        capsize=3,
+    )
+    names = [
+        (labels or {}).get(d, name) for d, name in zip(t["domain"], t["domain_name"], strict=True)
+    ]
+    ax.set_yticks(y, names)
+    for ref in (0.5, 0.75, 0.9):  # Koo & Li (2016): poor / moderate / good / excellent
+        ax.axvline(ref, color="0.85", lw=0.8, zorder=0)
+    ax.set(
+        xlim=(min(0.0, float(t["ci_lower"].min()) if len(t) else 0.0), 1.0),
+        xlabel="Intraclass correlation (95% CI)",
+        title="Agreement between two assessors",
+    )
+    return ax
+
+
+__all__ = ["plot_agreement"]

@@ -1,0 +1,198 @@
+"""Figures of the needs profile: prevalence heatmap, complexity, clusters, change.
+
+Every figure is drawn from the disclosure-controlled tables of the result
+(:mod:`vc_eval.privacy`): hidden counts are shown as ``c`` or left out,
+never drawn.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.axes import Axes
+
+from ..privacy import MIN_N, SUPPRESSED
+from ..profile import (
+    CHANGE_CATEGORIES,
+    ChangeResult,
+    ClusterResult,
+    ComplexityResult,
+    PrevalenceResult,
+)
+
+HIDDEN_COLOUR = "#d9d9d9"
+
+
+def _ax(ax: Axes | None, size: tuple[float, float]) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=size)
+    return ax
+
+
+def plot_prevalence(
+    result: PrevalenceResult, *, ax: Axes | None = None, cmap: str = "Blues"
+) -> Axes:
+    """Heatmap of the percentage of children in each band of each domain.
+
+    Cells whose count is hidden (1-5, or to protect one) show ``c`` on grey.
+    """
+    st = result.safe_table()
+    t = result.table.reset_index(drop=True)
+    shown = st.table.reset_index(drop=True)
+    hidden = st.mask["n"].reset_index(drop=True).to_numpy()
+    t = t.assign(value=np.where(hidden, np.nan, t["percent"]), text=shown["percent"].astype(str))
+    order = list(dict.fromkeys(t["domain_name"]))
+    bands = sorted(t["band"].unique())
+    values = t.pivot(index="domain_name", columns="band", values="value").loc[order, bands]
+    text = t.pivot(index="domain_name", columns="band", values="text").loc[order, bands]
+    text = text.map(lambda s: s if s == SUPPRESSED else f"{s}%")
+    ax = _ax(ax, (7, 0.45 * len(order) + 1.5))
+    ax.set_facecolor(HIDDEN_COLOUR)
+    sns.heatmap(
+        values.astype(float),
+        annot=text.to_numpy(),
+        fmt="",
+        cmap=cmap,
+        vmin=0,
+        vmax=100,
+        linewidths=0.5,
+        linecolor="white",
+        cbar_kws={"label": "% of children assessed"},
+        ax=ax,
+    )
+    # seaborn leaves NaN (hidden) cells unannotated: mark them ourselves.
+    for i, j in zip(*np.nonzero(values.isna().to_numpy()), strict=True):
+        ax.text(j + 0.5, i + 0.5, SUPPRESSED, ha="center", va="center", color="0.25")
+    fw = result.framework
+    labels = {b.band: f"{b.band}\n{b.min:g}-{b.max:g}" for b in fw.bands} if fw else {}
+    ax.set_xticklabels([labels.get(b, str(b)) for b in bands], rotation=0)
+    ax.set(xlabel="Band of need (score range)", ylabel="", title="Prevalence of need by band")
+    return ax
+
+
+def plot_complexity(
+    result: ComplexityResult,
+    *,
+    ax: Axes | None = None,
+    percent: bool = True,
+    top_code: int | None = None,
+) -> Axes:
+    """Bar chart of how many need domains children have in the top two bands.
+
+    Bars whose count is hidden are not drawn; ``c`` marks their place.
+    """
+    st = result.safe_table(top_code=top_code)
+    raw = st.raw["n"].to_numpy(dtype=float)
+    hidden = st.mask["n"].to_numpy()
+    levels = st.table["complexity"].astype(str).to_numpy()
+    total = raw.sum()
+    value = 100.0 * raw / total if (percent and total) else raw
+    value = np.where(hidden, np.nan, value)
+    ax = _ax(ax, (7, 4))
+    x = np.arange(len(levels))
+    ax.bar(x[~hidden], value[~hidden], color=sns.color_palette()[0])
+    for xi in x[hidden]:
+        ax.text(xi, 0, SUPPRESSED, ha="center", va="bottom", color="0.3")
+    ax.set_xticks(x, levels)
+    ax.set(
+        xlabel=f"Need domains in the top {result.top_bands} bands",
+        ylabel="% of children" if percent else "Children",
+        title="Complexity of need",
+    )
+    return ax
+
+
+def plot_cluster_profiles(
+    result: ClusterResult, *, ax: Axes | None = None, show_overall: bool = True
+) -> Axes:
+    """Mean score per domain for each need cluster (clusters of < 6 children left out)."""
+    prof = result.profiles.merge(result.sizes[["cluster", "n"]], on="cluster")
+    prof = prof[prof["n"] >= MIN_N].copy()
+    prof["profile"] = [
+        f"{c}. {lab} (n={n:,})"
+        for c, lab, n in prof[["cluster", "label", "n"]].itertuples(index=False)
+    ]
+    order = list(dict.fromkeys(result.profiles["domain_name"]))
+    ax = _ax(ax, (9, 4.5))
+    sns.pointplot(
+        data=prof,
+        x="domain_name",
+        y="mean",
+        hue="profile",
+        order=order,
+        markers="o",
+        ax=ax,
+    )
+    if show_overall:
+        overall = result.profiles.drop_duplicates("domain_name").set_index("domain_name")
+        ax.plot(
+            np.arange(len(order)),
+            overall.loc[order, "overall"].to_numpy(),
+            ls="--",
+            color="0.4",
+            label="All children",
+        )
+    ax.set_xticks(np.arange(len(order)), order, rotation=40, ha="right")
+    ax.set(xlabel="", ylabel="Mean score (0-100)", title="Profiles of need")
+    ax.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def plot_reliable_change(result: ChangeResult, *, ax: Axes | None = None) -> Axes:
+    """Share of children reliably improved, unchanged and deteriorated, per domain.
+
+    Hidden counts are pooled into one grey ``c`` segment (their sum is known
+    from the total anyway, their split is not shown).
+    """
+    st = result.safe_table()
+    t = result.summary_table.reset_index(drop=True).copy()
+    t["hidden"] = st.mask["n"].reset_index(drop=True).to_numpy()
+    order = list(dict.fromkeys(t["domain_name"]))
+    colours = dict(zip(CHANGE_CATEGORIES, ["#1b9e77", "#bdbdbd", "#d95f02"], strict=True))
+    ax = _ax(ax, (8, 0.4 * len(order) + 1.5))
+    for i, d in enumerate(order):
+        sub = t[t["domain_name"] == d]
+        n = sub["n"].sum()
+        if n == 0:
+            continue
+        left = 0.0
+        for r in sub.itertuples():
+            if r.hidden:
+                continue
+            w = 100.0 * r.n / n
+            ax.barh(
+                i, w, left=left, color=colours[r.category], label=r.category if i == 0 else None
+            )
+            left += w
+        hid = sub.loc[sub["hidden"], "n"].sum()
+        if sub["hidden"].any():
+            w = 100.0 * hid / n
+            ax.barh(i, w, left=left, color=HIDDEN_COLOUR, edgecolor="0.6")
+            ax.text(left + w / 2, i, SUPPRESSED, ha="center", va="center", fontsize="small")
+    ax.set_yticks(np.arange(len(order)), order)
+    ax.invert_yaxis()
+    ax.set(
+        xlim=(0, 100), xlabel="% of children", title="Reliable change, first to latest assessment"
+    )
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=colours[c], label=c) for c in CHANGE_CATEGORIES]
+    handles.append(Patch(facecolor=HIDDEN_COLOUR, edgecolor="0.6", label="hidden (c)"))
+    ax.legend(
+        handles=handles,
+        fontsize="small",
+        frameon=False,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=4,
+    )
+    return ax
+
+
+__all__ = [
+    "plot_cluster_profiles",
+    "plot_complexity",
+    "plot_prevalence",
+    "plot_reliable_change",
+]
