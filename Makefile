@@ -26,15 +26,15 @@ $(DATA)/children.parquet: | $(STAMP)
 data: $(DATA)/children.parquet
 
 demo: setup data
-	$(BIN)/vc-eval summary --data $(DATA)
+	$(BIN)/vc-eval report --council "$(COUNCIL)" --data $(DATA) --out reports --kernel $(KERNEL)
 
 test: setup data
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadscope
 
-lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+lab: setup data
+	$(BIN)/jupyter lab --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=$(KERNEL)
 
 national: setup
 	$(BIN)/vc-eval synth --councils 153 --seed 1 --out data/national

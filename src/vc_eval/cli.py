@@ -17,6 +17,9 @@ from . import __version__
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("synth", "synth"),
     ("summary", "summary"),
+    ("fit", "fit"),
+    ("import_", "import_cmd"),
+    ("report", "report"),
 )
 
 

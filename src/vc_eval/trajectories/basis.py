@@ -75,7 +75,7 @@ class TimeBasis:
         knots : sequence of float, optional
             Hinge knots; or interior spline knots (boundary knots are the
             observed minimum and maximum). Default: hinge knots at the
-            quartiles, spline knots at equally spaced quantiles.
+            quartiles of ``t``, spline knots evenly spaced over its range.
         df : int, optional
             Spline columns besides the intercept (default
             :data:`DEFAULT_SPLINE_DF`); ignored when ``knots`` is given.
@@ -112,7 +112,9 @@ class TimeBasis:
             df = DEFAULT_SPLINE_DF if df is None else int(df)
             if df < 2:
                 raise ValueError(f"a spline needs df >= 2; got {df}")
-            inner = np.quantile(t, np.linspace(0, 1, df + 1)[1:-1])
+            # Evenly spaced, not at quantiles: a peak is as likely at an age
+            # with few assessments as at one with many.
+            inner = np.linspace(lo, hi, df + 1)[1:-1]
         else:
             inner = np.asarray(sorted(float(k) for k in knots))
             bad = [k for k in inner if not lo < k < hi]
@@ -180,11 +182,14 @@ class TimeBasis:
 
 
 def _spline_design_info(t: np.ndarray, all_knots: np.ndarray):
-    env = {"inner": list(all_knots[1:-1]), "lo": all_knots[0], "hi": all_knots[-1]}
+    # Knots are written into the formula (repr round-trips floats exactly) so
+    # the stored design needs no outside variables to be evaluated again.
+    inner = "[" + ", ".join(repr(float(k)) for k in all_knots[1:-1]) + "]"
+    lo, hi = repr(float(all_knots[0])), repr(float(all_knots[-1]))
     # The centring constraint (columns sum to zero over the data) keeps the
     # basis identifiable beside the explicit intercept; patsy remembers it.
-    formula = "0 + cr(t, knots=inner, lower_bound=lo, upper_bound=hi, constraints='center')"
-    dm = patsy.dmatrix(formula, {"t": t, **env}, return_type="matrix")
+    formula = f"0 + cr(t, knots={inner}, lower_bound={lo}, upper_bound={hi}, constraints='center')"
+    dm = patsy.dmatrix(formula, {"t": t}, return_type="matrix")
     return dm.design_info
 
 

@@ -1,21 +1,27 @@
 """Peak ages of a fitted curve, and their uncertainty from many plausible curves.
 
 A peak is an interior local maximum of the curve on a fine grid (a maximum
-at either end of the age range is not a peak). Uncertainty comes from a set
-of curves that could have been fitted: draws of the fixed effects from
-their estimated sampling distribution, or refits on bootstrap samples of
-children. Peaks can appear or vanish from one curve to the next, so each
-peak of the fitted curve owns the stretch of ages between its neighbouring
-troughs; a curve "has" that peak if it has a local maximum there (the
-highest, if several), and we report the share of curves that do. The
-interval is over those curves only, so a low share means the interval
-describes a peak that is often not there at all.
+at either end of the age range is not a peak), optionally only those whose
+topographic prominence (height above the higher of the two lowest points
+separating it from higher ground; :func:`scipy.signal.find_peaks`) reaches a
+threshold.
+
+Uncertainty comes from a set of curves that could have been fitted: draws
+of the fixed effects from their estimated sampling distribution, or refits
+on bootstrap samples of children. Peaks can appear or vanish from one curve
+to the next, so each peak of the fitted curve owns a stretch of ages (its
+*basin*: from the lowest point between it and the previous peak to the
+lowest point between it and the next, or to the ends). A plausible curve
+"has" that peak if it has a peak in the basin (the highest, if several). We
+report the share of curves that do, and the interval is over those curves
+only: a low share means the peak is often not there at all.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.signal import find_peaks
 
 PEAK_COLUMNS = [
     "peak",
@@ -29,38 +35,20 @@ PEAK_COLUMNS = [
 STEEPEST_COLUMNS = ["direction", "age", "lower", "upper", "slope", "slope_lower", "slope_upper"]
 
 
-def local_maxima(values: np.ndarray) -> np.ndarray:
-    """Boolean mask of interior local maxima along the last axis.
-
-    A plateau counts once, at its first point.
-    """
-    v = np.asarray(values, dtype=float)
-    mask = np.zeros(v.shape, dtype=bool)
-    mask[..., 1:-1] = (v[..., 1:-1] > v[..., :-2]) & (v[..., 1:-1] >= v[..., 2:])
-    return mask
+def curve_peaks(curve: np.ndarray, min_prominence: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and prominences of the interior peaks of one curve."""
+    idx, props = find_peaks(np.asarray(curve, dtype=float), prominence=0.0)
+    keep = props["prominences"] >= min_prominence
+    return idx[keep], props["prominences"][keep]
 
 
-def local_minima(values: np.ndarray) -> np.ndarray:
-    """Boolean mask of interior local minima along the last axis."""
-    return local_maxima(-np.asarray(values, dtype=float))
-
-
-def peak_basins(grid: np.ndarray, curve: np.ndarray) -> list[tuple[int, int, int]]:
-    """For each peak of ``curve``: (peak index, first index, last index) of its basin.
-
-    The basin runs from the trough before the peak to the trough after it
-    (or to the ends of the grid).
-    """
-    peaks = np.flatnonzero(local_maxima(curve))
-    troughs = np.flatnonzero(local_minima(curve))
-    out = []
-    for p in peaks:
-        left = troughs[troughs < p]
-        right = troughs[troughs > p]
-        lo = int(left[-1]) if left.size else 0
-        hi = int(right[0]) if right.size else len(grid) - 1
-        out.append((int(p), lo, hi))
-    return out
+def peak_basins(curve: np.ndarray, peaks: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) grid index of each peak's basin; peaks in increasing order."""
+    bounds = [0]
+    for a, b in zip(peaks[:-1], peaks[1:], strict=True):
+        bounds.append(int(a + np.argmin(curve[a : b + 1])))
+    bounds.append(len(curve) - 1)
+    return [(bounds[k], bounds[k + 1]) for k in range(len(peaks))]
 
 
 def summarise_peaks(
@@ -69,7 +57,8 @@ def summarise_peaks(
     curves: np.ndarray,
     *,
     level: float = 0.95,
-) -> pd.DataFrame:
+    min_prominence: float = 0.0,
+) -> tuple[pd.DataFrame, pd.Series]:
     """Peaks of ``curve`` with intervals from the plausible ``curves``.
 
     Parameters
@@ -82,44 +71,49 @@ def summarise_peaks(
         Plausible curves (draws or bootstrap refits).
     level : float
         Interval coverage.
+    min_prominence : float
+        Only peaks at least this prominent (outcome units) count, in the
+        fitted curve and in each plausible curve.
 
     Returns
     -------
-    DataFrame
+    peaks : DataFrame
         One row per peak of ``curve``: ``peak`` (1, 2, ... by age), ``age``,
         ``lower``, ``upper`` (percentile interval of the matched peak ages),
         ``share_with_peak`` (share of curves with a peak in this peak's
-        basin), ``height`` (fitted value at the peak) and ``prominence``
-        (height above the higher of the two neighbouring troughs or ends).
+        basin), ``height`` (fitted value at the peak) and ``prominence``.
+    counts : Series
+        Share of plausible curves with 0, 1, 2, ... peaks.
     """
     alpha = (1 - level) / 2
-    is_max = local_maxima(curves)
+    peaks, prom = curve_peaks(curve, min_prominence)
+    basins = peak_basins(curve, peaks)
+    matched = [[] for _ in basins]
+    n_peaks = np.zeros(curves.shape[0], dtype=int)
+    for i, c in enumerate(curves):
+        idx, _ = curve_peaks(c, min_prominence)
+        n_peaks[i] = idx.size
+        for k, (lo, hi) in enumerate(basins):
+            inside = idx[(idx >= lo) & (idx <= hi)]
+            if inside.size:
+                matched[k].append(inside[np.argmax(c[inside])])
     rows = []
-    for k, (p, lo, hi) in enumerate(peak_basins(grid, curve), start=1):
-        seg = curves[:, lo : hi + 1]
-        seg_max = np.where(is_max[:, lo : hi + 1], seg, -np.inf)
-        has = np.isfinite(seg_max).any(axis=1)
-        ages = grid[lo + np.argmax(seg_max[has], axis=1)] if has.any() else np.empty(0)
-        left_min = curve[lo : p + 1].min()
-        right_min = curve[p : hi + 1].min()
+    for k, p in enumerate(peaks):
+        ages = grid[np.asarray(matched[k], dtype=int)]
         rows.append(
             {
-                "peak": k,
+                "peak": k + 1,
                 "age": float(grid[p]),
                 "lower": float(np.quantile(ages, alpha)) if ages.size else np.nan,
                 "upper": float(np.quantile(ages, 1 - alpha)) if ages.size else np.nan,
-                "share_with_peak": float(has.mean()) if curves.shape[0] else np.nan,
+                "share_with_peak": ages.size / curves.shape[0] if curves.shape[0] else np.nan,
                 "height": float(curve[p]),
-                "prominence": float(curve[p] - max(left_min, right_min)),
+                "prominence": float(prom[k]),
             }
         )
-    return pd.DataFrame(rows, columns=PEAK_COLUMNS)
-
-
-def peak_count_shares(curves: np.ndarray) -> pd.Series:
-    """Share of plausible curves with 0, 1, 2, ... peaks."""
-    counts = local_maxima(curves).sum(axis=1)
-    return pd.Series(counts).value_counts(normalize=True).sort_index().rename("share")
+    counts = pd.Series(n_peaks).value_counts(normalize=True).sort_index()
+    counts.index.name = "n_peaks"
+    return pd.DataFrame(rows, columns=PEAK_COLUMNS), counts.rename("share")
 
 
 def summarise_steepest(
@@ -133,14 +127,17 @@ def summarise_steepest(
     """
     alpha = (1 - level) / 2
     d0 = np.gradient(curve, grid)
-    d = np.gradient(curves, grid, axis=1) if curves.size else np.empty((0, grid.size))
+    d = np.gradient(curves, grid, axis=1) if curves.shape[0] else np.empty((0, grid.size))
+
+    def q(a: np.ndarray, x: float) -> float:
+        return float(np.quantile(a, x)) if a.size else np.nan
+
     rows = []
     for direction, pick in (("rise", np.argmax), ("fall", np.argmin)):
         i0 = int(pick(d0))
-        idx = pick(d, axis=1) if d.size else np.empty(0, dtype=int)
+        idx = pick(d, axis=1) if d.shape[0] else np.empty(0, dtype=int)
         ages = grid[idx]
-        slopes = d[np.arange(d.shape[0]), idx] if d.size else np.empty(0)
-        q = (lambda a, x: float(np.quantile(a, x)) if a.size else np.nan)  # noqa: E731
+        slopes = d[np.arange(d.shape[0]), idx]
         rows.append(
             {
                 "direction": direction,

@@ -1,0 +1,183 @@
+"""Figures of programme impact: series with counterfactual, event study, mix, savings.
+
+Every mark is an aggregate: a council-period value is drawn only when it
+describes at least 6 children (:data:`vc_eval.privacy.MIN_N`).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+from ..privacy import MIN_N
+
+_GBP = FuncFormatter(lambda v, _: f"£{v / 1e6:,.1f}m" if abs(v) >= 1e6 else f"£{v:,.0f}")
+
+
+def _label(outcome: str) -> str:
+    from ..impact.text import label
+
+    return label(outcome).capitalize()
+
+
+def _format_y(ax: Axes, outcome: str) -> None:
+    if outcome.startswith("share_"):
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    elif "spend" in outcome or "cost" in outcome:
+        ax.yaxis.set_major_formatter(_GBP)
+
+
+def plot_its(result, *, ax: Axes | None = None) -> Axes:
+    """Observed series, fitted lines and the counterfactual with its interval.
+
+    Periods whose value describes fewer than 6 children are not drawn.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    d = result.data
+    n = d["children"].to_numpy(dtype=float)
+    show = np.isnan(n) | (n >= MIN_N)
+    ax.scatter(d["period"][show], d["y"][show], s=14, color="0.35", label="observed", zorder=3)
+    pre, post = d[~d["post"]], d[d["post"]]
+    ax.plot(pre["period"], pre["fitted"], color="C0", lw=2, label="trend before")
+    ax.plot(post["period"], post["fitted"], color="C1", lw=2, label="trend after")
+    ax.plot(
+        post["period"],
+        post["counterfactual"],
+        color="C0",
+        lw=1.5,
+        ls="--",
+        label="counterfactual (trend before, carried on)",
+    )
+    ax.fill_between(
+        post["period"], post["cf_lower"], post["cf_upper"], color="C0", alpha=0.15, lw=0
+    )
+    ax.axvline(result.start, color="k", lw=1, ls=":")
+    ax.annotate(
+        "programme start",
+        (result.start, 1),
+        xycoords=("data", "axes fraction"),
+        xytext=(3, -12),
+        textcoords="offset points",
+        fontsize=8,
+    )
+    _format_y(ax, result.outcome)
+    ax.set(
+        xlabel="",
+        ylabel=_label(result.outcome),
+        title=f"{result.council}: {_label(result.outcome)}",
+    )
+    ax.legend(fontsize=8, loc="best")
+    return ax
+
+
+def plot_event_study(result, *, ax: Axes | None = None) -> Axes:
+    """Event-time coefficients with intervals; the period before adoption is 0."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    c = result.coefficients
+    est = c[c["se"] > 0]
+    ax.errorbar(
+        est["months"],
+        est["estimate"],
+        yerr=[est["estimate"] - est["lower"], est["upper"] - est["estimate"]],
+        fmt="o",
+        ms=4,
+        color="C0",
+        ecolor="C0",
+        elinewidth=1,
+        capsize=0,
+    )
+    ref = c[c["se"] == 0]
+    ax.plot(
+        ref["months"],
+        ref["estimate"],
+        "o",
+        mfc="white",
+        color="C0",
+        ms=5,
+        label="reference (period before adoption)",
+    )
+    ax.axhline(0, color="0.4", lw=1)
+    ax.axvline(-0.5 * (c["months"].diff().median() or 1), color="k", lw=1, ls=":")
+    _format_y(ax, result.outcome)
+    p = result.pretrend.get("p", np.nan)
+    ptxt = f"; pre-trend p = {p:.2f}" if np.isfinite(p) else ""
+    level = int(round(100 * (1 - result.alpha)))
+    per = " per child at baseline" if result.scale_by else ""
+    ax.set(
+        xlabel="Months since adoption",
+        ylabel=f"Effect on {_label(result.outcome)}{per}",
+        title=f"Event study: {_label(result.outcome)}",
+    )
+    ax.text(
+        0.01,
+        0.98,
+        f"{result.n_treated} adopting vs {result.n_controls} comparison "
+        f"councils; {level}% intervals{ptxt}",
+        transform=ax.transAxes,
+        fontsize=8,
+        va="top",
+    )
+    ax.legend(fontsize=8, loc="lower left")
+    return ax
+
+
+def plot_placement_mix(mix, *, ax: Axes | None = None) -> Axes:
+    """Share of children by placement type before and after the start (aggregates)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    t = mix.table
+    order = t[t["period"] == "before"].sort_values("share", ascending=False)["label"].tolist() + [
+        lab
+        for lab in t["label"].unique()
+        if lab not in set(t.loc[t["period"] == "before", "label"])
+    ]
+    sns.barplot(
+        data=t,
+        y="label",
+        x="share",
+        hue="period",
+        order=order,
+        hue_order=[h for h in ("before", "after") if h in set(t["period"])],
+        ax=ax,
+    )
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set(
+        xlabel="Share of children placed",
+        ylabel="",
+        title=f"Placement mix before and after: {mix.scope}",
+    )
+    ax.legend(title="", fontsize=8)
+    return ax
+
+
+def plot_savings(result, *, horizon: int = 12, ax: Axes | None = None) -> Axes:
+    """Yearly effect on spend at ``horizon`` months, total and its parts, with intervals."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    t = result.table
+    a = t[(t["horizon"] == horizon) & (t["measure"] == "annual")].reset_index(drop=True)
+    y = np.arange(len(a))[::-1]
+    ax.barh(
+        y, a["estimate"], color=["C3" if c == "total" else "C0" for c in a["component"]], alpha=0.8
+    )
+    ax.errorbar(
+        a["estimate"],
+        y,
+        xerr=[a["estimate"] - a["lower"], a["upper"] - a["estimate"]],
+        fmt="none",
+        ecolor="k",
+        elinewidth=1,
+    )
+    ax.set_yticks(y, a["component"])
+    ax.axvline(0, color="0.4", lw=1)
+    ax.xaxis.set_major_formatter(_GBP)
+    ax.set(
+        xlabel="Difference in spend a year (negative = saving)",
+        title=f"Spend at {horizon} months: {result.scope}",
+    )
+    return ax

@@ -1,0 +1,226 @@
+"""Report sections computed without Papermill: privacy, parameters, provenance, determinism."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from _report_data import TINY, identifiers, ids_found, small_count_cells, tiny_dataset
+
+from vc_eval import privacy
+from vc_eval import sections as S
+from vc_eval.provenance import collect, git_info, input_fingerprints
+from vc_eval.schema import Col
+
+
+@pytest.fixture(scope="module")
+def ctx(bundled, bundled_dir):
+    return S.build_context(
+        data=bundled, data_dir=bundled_dir, council=bundled.council_names()[0], domains="total"
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_ctx(bundled):
+    return S.build_context(
+        data=tiny_dataset(bundled), data_dir="tiny", council=TINY, domains="total"
+    )
+
+
+def _everything(ctx) -> list[S.Section]:
+    secs = [S.title(ctx), S.executive_summary(ctx), *S.all_sections(ctx)]
+    return [*secs, S.methods(ctx, secs)]
+
+
+def _text_of(sections) -> str:
+    parts = []
+    for s in sections:
+        parts.append(s.markdown())
+        parts += [t.to_html() for t in s.tables]
+        parts += [f.alt + " " + f.caption for f in s.figures]
+        parts += s.notes
+    return "\n".join(parts)
+
+
+def test_no_table_shows_a_count_of_1_to_5(ctx):
+    secs = _everything(ctx)
+    assert sum(len(s.tables) for s in secs) >= 5
+    bad = [cell for s in secs for t in s.tables for cell in small_count_cells(t.to_html())]
+    assert bad == []
+
+
+def test_tiny_council_renders_with_small_cells_hidden(tiny_ctx):
+    secs = _everything(tiny_ctx)
+    html = "".join(t.to_html() for s in secs for t in s.tables)
+    assert 'class="suppressed"' in html  # hidden cells are marked, not dropped
+    assert small_count_cells(html) == []
+    # children in care at the end are 1-5 per cell in this council: the count
+    # by age and sex shows no inner cell
+    pop = next(s for s in secs if s.key == "population")
+    inner = pop.tables[0].frame.iloc[:-1, 1:-1].to_numpy().ravel()
+    assert set(inner) <= {"c", "0"}
+
+
+def test_tiny_council_flows_cannot_be_worked_out(tiny_ctx):
+    f = S.care_flows(tiny_ctx, tiny_ctx.period_start, tiny_ctx.period_end)
+    v, hidden = f["values"], f["hidden"]
+    assert any(1 <= x <= 5 for x in v.values())  # the case this protects
+    assert hidden["entered"] and hidden["left"]
+    for k, x in v.items():
+        assert hidden[k] or not 1 <= x <= 5
+    pop = S.population(tiny_ctx)
+    assert f"{v['left']} left" not in pop.markdown()
+
+
+def test_no_identifier_reaches_any_section(ctx, bundled):
+    ids = identifiers(bundled)
+    assert len(ids) > 1000
+    text = _text_of(_everything(ctx))
+    assert ids_found(text, ids) == []
+
+
+def test_tables_refuse_identifier_columns():
+    frame = pd.DataFrame({Col.child_id: ["C1"], "n": [7]})
+    with pytest.raises(privacy.DisclosureError):
+        S.Table("t", frame)
+
+
+def test_count_table_hides_small_counts_and_their_complements():
+    counts = pd.DataFrame({"Girls": [3, 20, 30], "Boys": [12, 25, 40]}, index=["a", "b", "c"])
+    t = S.count_table(counts, caption="x", label="Group")
+    f = t.frame.set_index("Group")
+    assert f.loc["a", "Girls"] == "c"
+    # with row and column totals shown, one more cell in row a and column Girls must go
+    assert f.loc["a", "Boys"] == "c" or f.loc["a", "Total"] == "c"
+    assert (f["Girls"] == "c").sum() >= 2
+    assert f.loc["Total", "Total"] == "130"
+    html = t.to_html()
+    assert 'data-kind="count"' in html and 'class="suppressed"' in html
+    assert small_count_cells(html) == []
+
+
+def test_unavailable_sections_say_so_and_show_nothing(ctx, monkeypatch):
+    monkeypatch.setattr(S, "_module", lambda name, *attrs: None)
+    fresh = S.build_context(
+        data=ctx.data, data_dir=ctx.data_dir, council=ctx.council, domains="none"
+    )
+    for key in S.MODULE_SECTIONS:
+        sec = S.section(fresh, key)
+        assert sec.status == "unavailable"
+        assert S.UNAVAILABLE in sec.markdown()
+        assert not sec.tables and not sec.figures and not sec.headline
+    summary = S.executive_summary(fresh)
+    assert S.UNAVAILABLE in summary.markdown()
+
+
+def test_headline_numbers_identical_on_rebuild(bundled):
+    tiny = tiny_dataset(bundled, 40)
+
+    def run():
+        c = S.build_context(data=tiny, data_dir="tiny", council=TINY, domains="total", seed=7)
+        return S.headline(c)
+
+    a, b = run(), run()
+    assert a == b
+    assert a["numbers"]["children_in_care_end"] >= 6
+    assert len(a["numbers"]) >= 8
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"council": "Atlantis"}, "council"),
+        ({"comparison": "last_year"}, "comparison"),
+        ({"engine": "lme4"}, "engine"),
+        ({"period_end": "31/31/2024"}, "period_end"),
+        ({"period_start": "2025-01-01", "period_end": "2024-01-01"}, "period_start"),
+        ({"domains": "attachment,telepathy"}, "domains"),
+    ],
+)
+def test_bad_parameters_are_named(bundled, kwargs, name):
+    with pytest.raises(S.ReportInputError, match=name):
+        S.build_context(data=bundled, data_dir="x", **kwargs)
+
+
+def test_period_defaults_to_twelve_months_to_latest_date(ctx):
+    last = max(
+        ctx.data.assessments[Col.assessment_date].max(), ctx.data.placements[Col.start_date].max()
+    )
+    assert ctx.period_end == last.normalize()
+    assert ctx.period_start == ctx.period_end - pd.DateOffset(years=1) + pd.Timedelta(days=1)
+    prev_start, prev_end = ctx.previous_period
+    assert prev_end == ctx.period_start - pd.Timedelta(days=1)
+
+
+def test_provenance_fingerprints_follow_file_content(bundled_dir, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(bundled_dir, data)
+    before = input_fingerprints(data)
+    assert "children.parquet" in before and len(before["children.parquet"]) == 64
+    with open(data / "outcomes.parquet", "ab") as fh:
+        fh.write(b"\0")
+    after = input_fingerprints(data)
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed == {"outcomes.parquet"}
+
+
+def test_provenance_records_parameters_framework_packages(ctx):
+    prov = collect(ctx.parameters, data_dir=ctx.data_dir, dataset=ctx.data)
+    assert prov.parameters["council"] == ctx.council
+    assert prov.framework["id"] == ctx.framework.id
+    assert prov.framework["sha256"] == ctx.framework.sha256
+    assert re.fullmatch(r"\d+\.\d+.*", prov.packages["pandas"])
+    assert prov.dataset_fingerprint == ctx.data.fingerprint()
+    frame = prov.to_frame()
+    assert {"parameter", "input file (sha256)", "framework", "package", "code"} <= set(
+        frame["group"]
+    )
+
+
+def test_git_info_outside_a_checkout(tmp_path):
+    assert git_info(tmp_path)["git_commit"] is None
+
+
+def test_trajectory_peaks_of_total_need_near_the_truth(ctx, bundled):
+    """The report's peak ages of total need sit near the generator's (within 1 year)."""
+    from vc_eval.framework import TOTAL_NEED
+    from vc_eval.synth import find_peaks, true_curve
+
+    if bundled.truth is None:
+        pytest.skip("bundled data without truth.json")
+    ages = np.linspace(1, 17, 801)
+    curves = [true_curve(bundled.truth, d, ages) for d in ctx.framework.need_domains]
+    truth = find_peaks(ages, np.mean(curves, axis=0))
+    sec = S.section(ctx, "trajectories")
+    found = sec.headline["total_need_peak_ages"]
+    for t in (x for x in truth if 5 <= x <= 13):
+        assert min(abs(np.array(found) - t)) < 1.0, (truth, found)
+    assert S.section(ctx, "trajectories").status == "ok"
+    assert TOTAL_NEED in ctx.domains
+
+
+def test_cache_gives_the_same_report_as_loading_everything(bundled_dir, tmp_path):
+    from vc_eval.report_cache import CachedCouncils, prepare_cache
+
+    data = tmp_path / "data"
+    shutil.copytree(bundled_dir, data)
+    cache = tmp_path / "cache"
+    council = "Bitternmere"
+    kw = {"council": council, "domains": "none", "comparison": "all_councils"}
+    prepare_cache(data, cache_dir=cache, councils=[council])
+    cached = S.build_context(data_dir=data, cache_dir=str(cache), **kw)
+    assert isinstance(cached.all, CachedCouncils) and cached.data is None
+    plain = S.build_context(data_dir=data, **kw)
+    for key in ("population", "impact", "data_quality"):
+        a, b = S.section(cached, key), S.section(plain, key)
+        assert a.markdown() == b.markdown()
+        assert [t.frame.to_dict() for t in a.tables] == [t.frame.to_dict() for t in b.tables]
+    assert S._need_comparison(cached) == S._need_comparison(plain) != ""
+    assert S.provenance(cached).to_dict() == S.provenance(plain).to_dict()
+    # changed input data: the old cache entry is not used
+    with open(data / "outcomes.parquet", "ab") as fh:
+        fh.write(b"\0")
+    assert CachedCouncils.open(cache, data) is None

@@ -1,0 +1,182 @@
+"""Figures of trajectories and the ``vc-eval fit`` command."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from vc_eval.cli import main
+from vc_eval.plots.trajectories import (
+    plot_curve,
+    plot_domains,
+    plot_group_curves,
+    plot_peaks,
+    plot_spaghetti,
+)
+from vc_eval.schema import Col
+from vc_eval.trajectories import compare_groups, fit_domains, fit_growth
+
+
+@pytest.fixture(scope="module")
+def domain_fits(bundled):
+    return fit_domains(
+        bundled,
+        domains=["attachment", "education"],
+        areas=False,
+        basis="hinge",
+        knots=[7, 11],
+        random="intercept",
+        progress=False,
+    )
+
+
+def test_curve_figure_shows_only_safe_observed_means(domain_fits):
+    fit = domain_fits["attachment"]
+    ps = fit.peaks(n=200)
+    ax = plot_curve(fit, peaks=ps)
+    assert isinstance(ax, Axes)
+    safe = fit.observed_means()
+    (scatter,) = [c for c in ax.collections if c.get_label().startswith("observed mean")]
+    points = scatter.get_offsets()
+    # the scatter holds exactly the bins with 6+ children
+    assert len(points) == len(safe)
+    np.testing.assert_allclose(np.asarray(points)[:, 1], safe["mean"])
+    assert ax.get_title() == fit.label
+
+
+def test_small_multiples_and_peaks_figures(domain_fits):
+    fig = plot_domains(domain_fits, n=200)
+    assert isinstance(fig, Figure)
+    assert sum(ax.get_visible() for ax in fig.axes) == len(domain_fits)
+    ax = plot_peaks(domain_fits, n=200)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert set(labels) <= set(domain_fits.labels.values())
+    assert plot_peaks(domain_fits.peaks_table(n=200), min_share=1.1).get_yticks().size == 0
+
+
+def test_spaghetti_is_labelled_analyst_only_and_carries_no_ids(domain_fits):
+    fit = domain_fits["attachment"]
+    ax = plot_spaghetti(fit, n=12, seed=1)
+    assert "not for reports" in ax.get_title()
+    texts = [t.get_text() for t in ax.texts] + [ax.get_title()]
+    legend = ax.get_legend()
+    if legend:
+        texts += [t.get_text() for t in legend.get_texts()]
+    ids = set(fit.data[Col.child_id])
+    assert not any(i in t for t in texts for i in ids)
+    assert "analysts only" in plot_spaghetti.__doc__.lower().replace("\n", " ")
+
+
+def test_group_curves_figure():
+    rng = np.random.default_rng(0)
+    n, k = 60, 5
+    t = rng.uniform(0, 10, (n, k))
+    arm = np.repeat(rng.choice(["a", "b"], n), k)
+    y = 40 + t.ravel() * np.where(arm == "b", 2.0, 1.0) + np.repeat(rng.normal(0, 5, n), k)
+    d = pd.DataFrame(
+        {
+            "y": y + rng.normal(0, 2, n * k),
+            "t": t.ravel(),
+            "g": np.repeat(np.arange(n), k),
+            "arm": arm,
+        }
+    )
+    res = compare_groups(
+        d, by="arm", outcome="y", time="t", group="g", basis="linear", random="intercept"
+    )
+    ax = plot_group_curves(res)
+    assert "LR test" in ax.get_title()
+    assert len(ax.get_lines()) == 2
+
+
+def test_cli_fit_prints_tables_and_writes_figures(bundled_dir, tmp_path, capsys):
+    out = tmp_path / "fit"
+    code = main(
+        [
+            "fit",
+            "--data",
+            str(bundled_dir),
+            "--domain",
+            "attachment",
+            "--domain",
+            "total_need",
+            "--basis",
+            "hinge",
+            "--knots",
+            "7,11",
+            "--random",
+            "intercept",
+            "--draws",
+            "200",
+            "--out",
+            str(out),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Peak ages" in captured.out and "Total need" in captured.out
+    for f in (
+        "curve_attachment.png",
+        "curve_total_need.png",
+        "curves_all.png",
+        "peak_ages.png",
+        "models.csv",
+        "peaks.csv",
+        "steepest.csv",
+    ):
+        assert (out / f).stat().st_size > 0, f
+    assert not list(out.glob("spaghetti*"))
+    peaks = pd.read_csv(out / "peaks.csv")
+    assert set(peaks["name"]) <= {"attachment", "total_need"}
+    ids = set(pd.read_parquet(bundled_dir / "children.parquet")[Col.child_id])
+    text = "".join((out / f).read_text() for f in ("models.csv", "peaks.csv", "steepest.csv"))
+    assert not any(i in text for i in list(ids)[:200])
+
+
+def test_cli_fit_rejects_unknown_domain(bundled_dir, tmp_path, capsys):
+    code = main(
+        ["fit", "--data", str(bundled_dir), "--domain", "happiness", "--out", str(tmp_path)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "happiness" in err and "attachment" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_fit_help_describes_options(capsys):
+    assert main(["fit", "--help"]) == 0
+    text = capsys.readouterr().out
+    for opt in (
+        "--data",
+        "--domain",
+        "--council",
+        "--basis",
+        "--engine",
+        "--out",
+        "--draws",
+        "--spaghetti",
+        "--min-prominence",
+    ):
+        assert opt in text
+
+
+def test_fit_growth_is_reusable_on_a_non_care_table():
+    # nothing ties the generic function to the vc-eval tables
+    rng = np.random.default_rng(1)
+    firm = np.repeat(np.arange(30), 10)
+    d = pd.DataFrame(
+        {
+            "wage": rng.normal(20, 3, 300) + rng.normal(0, 4, 30)[firm],
+            "year": np.tile(np.arange(10), 30),
+            "firm": firm,
+        }
+    )
+    fit = fit_growth(d, outcome="wage", time="year", group="firm", random="intercept")
+    assert fit.n_groups == 30 and "year" in fit.names
