@@ -178,3 +178,11 @@ def test_bundled_data_is_the_documented_config(bundled, bundled_dir):
     assert bundled.councils["programme_start"].isna().sum() == 1
     fresh = generate(synth.BUNDLED_CONFIG)
     assert fresh.fingerprint() == bundled.fingerprint(), "bundled data are stale: make data"
+
+
+def test_no_score_after_leaving_care_or_the_window(medium):
+    a = medium.assessments.merge(medium.children, on="child_id")
+    assert (a["assessment_date"] <= medium.truth["window"]["end"]).all()
+    left = a["left_care"].notna()
+    assert (a.loc[left, "assessment_date"] <= a.loc[left, "left_care"]).all()
+    assert (a["assessment_date"] >= a["entered_care"]).all()

@@ -497,14 +497,19 @@ def _make_reviews(cfg: SynthConfig, rng, kids: dict, councils, w0d: int, w1d: in
     dbl = rng.random(child.size) < cfg.double_score_share
     d_child = child[dbl]
     d_day = np.minimum(day[dbl] + rng.integers(1, 15, dbl.sum()), exit_[d_child])
-    d_day = np.where(d_day <= day[dbl], day[dbl] + 1, d_day)
     shift = 1 + (rng.random(dbl.sum()) * (n_ass[c_idx[dbl]] - 1)).astype(int)
     d_assessor = (assessor[dbl] + shift) % n_ass[c_idx[dbl]]
+    # A review on the child's last day in care gets no second score: it would
+    # fall after they left (or after the window). The row is dropped after
+    # scoring so the random stream, and so all other data, stay as they were.
+    d_valid = d_day > day[dbl]
+    d_day = np.where(d_valid, d_day, day[dbl] + 1)
     return {
         "child": np.concatenate([child, d_child]),
         "day": np.concatenate([day, d_day]),
         "assessor": np.concatenate([assessor, d_assessor]),
         "second": np.concatenate([np.zeros(child.size, bool), np.ones(d_child.size, bool)]),
+        "valid": np.concatenate([np.ones(child.size, bool), d_valid]),
     }
 
 
@@ -544,6 +549,8 @@ def _make_scores(cfg, rng, kids, reviews, effects, domains, councils) -> pd.Data
     true = _true_scores(cfg, kids, effects, domains, child, day, councils)
     noise = rng.normal(0, cfg.noise_sd, true.shape)
     score = np.clip(true + assessor_eff[assessor_global][:, None] + noise, 0, 100).round(1)
+    ok = reviews["valid"]
+    child, day, assessor_global, score = child[ok], day[ok], assessor_global[ok], score[ok]
     names = councils[Col.council].to_numpy()
     codes = _council_codes(names)
     # Categoricals keep the 10M-row national table small until it is written.
@@ -758,7 +765,8 @@ def _make_outcomes(cfg, rng, kids, placements, effects, domains, councils, w0, w
         # moves in the year to 31 March: placement starts after the first one
         pc, ps = placements["child"], placements["start"]
         firsts = np.r_[True, pc[1:] != pc[:-1]]
-        mv = (~firsts) & (ps > r - 365) & (ps <= r)
+        year_start = _days(pd.Timestamp(f"{year - 1}-04-01"))
+        mv = (~firsts) & (ps >= year_start) & (ps <= r)
         moves = np.bincount(pc[mv], minlength=kids["id"].size)[in_care]
         emo = true[:, [dk["emotional_health"], dk["behaviour"]]].mean(axis=1)
         risk = true[:, dk["risk_taking"]]
