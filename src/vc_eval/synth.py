@@ -616,40 +616,10 @@ def _make_placements(cfg, rng, kids, councils, effects, domains):
     )[kids["council"][child]]
     last = np.r_[child[1:] != child[:-1], True]
     end = np.where(last, exit_[child], np.r_[start[1:], 0])
-    factual = _realise_placements(
-        cfg,
-        kids,
-        effects,
-        domains,
-        councils,
-        child,
-        start,
-        end,
-        prog_d,
-        u_type,
-        u_step,
-        z_cost,
-        z_cost_step,
-        programme=True,
-        g=g,
-    )
-    counterfactual = _realise_placements(
-        cfg,
-        kids,
-        effects,
-        domains,
-        councils,
-        child,
-        start,
-        end,
-        prog_d,
-        u_type,
-        u_step,
-        z_cost,
-        z_cost_step,
-        programme=False,
-        g=g,
-    )
+    args = (cfg, kids, effects, domains, councils, child, start, end, prog_d)
+    draws = (u_type, u_step, z_cost, z_cost_step)
+    factual = _realise_placements(*args, *draws, programme=True, g=g)
+    counterfactual = _realise_placements(*args, *draws, programme=False, g=g)
     return factual, counterfactual
 
 

@@ -33,6 +33,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from ..schema import Col
+from .effects import HorizonEffects
 from .series import COHORT, FREQS, PERIOD, period_ordinal
 from .text import DID_CAN, DID_CANNOT, fmt_value, label
 
@@ -41,7 +42,7 @@ WILD_BELOW = 50
 
 
 @dataclass
-class EventStudyResult:
+class EventStudyResult(HorizonEffects):
     """A stacked event study for one outcome.
 
     Attributes
@@ -79,14 +80,6 @@ class EventStudyResult:
     scale: dict[int, float] = field(default_factory=dict)
     statements: list[str] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
-
-    def effect(self, horizon: int, kind: str = "point") -> pd.Series:
-        """The effect row at ``horizon`` months."""
-        e = self.effects
-        rows = e[(e["horizon"] == horizon) & (e["kind"] == kind)]
-        if rows.empty:
-            raise KeyError(f"no {kind} effect at {horizon} months")
-        return rows.iloc[0]
 
     def to_frame(self) -> pd.DataFrame:
         """The effects table with the outcome column."""

@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from ..schema import Col
+from .effects import HorizonEffects
 from .series import (
     COHORT,
     EVENT_TIME,
@@ -60,7 +61,7 @@ RHO_CAP = 0.97
 
 
 @dataclass
-class ITSResult:
+class ITSResult(HorizonEffects):
     """An interrupted time series fit for one council and one outcome.
 
     Attributes
@@ -100,14 +101,6 @@ class ITSResult:
     n_post: int
     statements: list[str] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
-
-    def effect(self, horizon: int, kind: str = "point") -> pd.Series:
-        """The effect row at ``horizon`` months."""
-        e = self.effects
-        rows = e[(e["horizon"] == horizon) & (e["kind"] == kind)]
-        if rows.empty:
-            raise KeyError(f"no {kind} effect at {horizon} months")
-        return rows.iloc[0]
 
     def to_frame(self) -> pd.DataFrame:
         """The effects table with council and outcome columns."""
