@@ -935,26 +935,8 @@ def _missing(sources, header, episodes, log, stats) -> pd.DataFrame:
     m = m.loc[(m["__src"] == latest).to_numpy()]
     away = int((m["MISSING"] == "A").sum())
     m = m[m["MISSING"] == "M"]
-    m_year = year_of(m["start"])
-    rows = []
-    for y in years:
-        r = year_end(y)
-        kids = _in_care_at(episodes, r)
-        counts = m.loc[(m_year == y).to_numpy(), "CHILD"].value_counts()
-        rows.append(
-            pd.DataFrame(
-                {
-                    "CHILD": kids,
-                    "date": r,
-                    "measure": "missing_episodes",
-                    "value": counts.reindex(kids).fillna(0).to_numpy(float),
-                }
-            )
-        )
-    out = (
-        pd.concat(rows, ignore_index=True)
-        if rows
-        else pd.DataFrame(columns=["CHILD", "date", "measure", "value"])
+    out = _yearly_counts(
+        episodes, years, m["CHILD"], year_of(m["start"]).to_numpy(), "missing_episodes"
     )
     stats["missing"] = {
         "rows_read": read,
@@ -964,6 +946,30 @@ def _missing(sources, header, episodes, log, stats) -> pd.DataFrame:
         "values": len(out),
     }
     return out
+
+
+def _yearly_counts(
+    episodes: pd.DataFrame, years, children: pd.Series, row_years: np.ndarray, measure: str
+) -> pd.DataFrame:
+    """Per collection year, each child in care at its end with the count of their rows."""
+    rows = []
+    for yr in years:
+        r = year_end(yr)
+        kids = _in_care_at(episodes, r)
+        counts = children[row_years == yr].value_counts()
+        rows.append(
+            pd.DataFrame(
+                {
+                    "CHILD": kids,
+                    "date": r,
+                    "measure": measure,
+                    "value": counts.reindex(kids).fillna(0).to_numpy(float),
+                }
+            )
+        )
+    if not rows:
+        return pd.DataFrame(columns=["CHILD", "date", "measure", "value"])
+    return pd.concat(rows, ignore_index=True)
 
 
 def _moves(sources, episodes, placements, stats) -> pd.DataFrame:
@@ -977,26 +983,7 @@ def _moves(sources, episodes, placements, stats) -> pd.DataFrame:
     pl = placements.sort_values(["CHILD", "start"], kind="stable")
     later = pl["CHILD"].eq(pl["CHILD"].shift()).to_numpy()
     y = year_of(pl["start"]).to_numpy()
-    rows = []
-    for yr in years:
-        r = year_end(yr)
-        kids = _in_care_at(episodes, r)
-        counts = pl.loc[later & (y == yr), "CHILD"].value_counts()
-        rows.append(
-            pd.DataFrame(
-                {
-                    "CHILD": kids,
-                    "date": r,
-                    "measure": "placement_moves",
-                    "value": counts.reindex(kids).fillna(0).to_numpy(float),
-                }
-            )
-        )
-    out = (
-        pd.concat(rows, ignore_index=True)
-        if rows
-        else pd.DataFrame(columns=["CHILD", "date", "measure", "value"])
-    )
+    out = _yearly_counts(episodes, years, pl.loc[later, "CHILD"], y[later], "placement_moves")
     stats["moves"] = {"years": years, "values": len(out)}
     return out
 
