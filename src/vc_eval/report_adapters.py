@@ -384,6 +384,11 @@ def cost_need_section(ctx: ReportContext, mod) -> Section:
     tot = sp.correlations.set_index("measure").loc[TOTAL_NEED]
     v = sp.variance.set_index("model")["r2"]
     sc = sp.scenario
+    if sc.n_children < MIN_N:
+        # A saving summed over fewer than 6 children describes identifiable children.
+        return insufficient(
+            sec.key, sec.title, f"Fewer than {MIN_N} children in care had assessed needs."
+        )
     sec.text.append(
         f"Each assessment was matched to the placement the child was in that day "
         f"({count_text(int(tot['children']))} children). Weekly cost rose with total need only "

@@ -304,10 +304,15 @@ def pooled_peaks(p: PeaksContext) -> Section:
                 "Peak ages with 95% intervals.",
             )
         )
+    return _finish(sec, p, fits, failed, "peaks")
+
+
+def _finish(sec: Section, p: PeaksContext, fits: dict, failed: list, key: str) -> Section:
+    """Note what could not be fitted and record the peak ages as headline numbers."""
     if failed:
         sec.notes.append("Not fitted: " + "; ".join(failed))
     sec.headline = {
-        "peaks": {
+        key: {
             k: [round(x["age"], 2) for x in _peak_rows("", r)]
             for k, r in fits.items()
             if "peaks" in r
@@ -354,17 +359,7 @@ def council_peaks(p: PeaksContext) -> Section:
                 "Peak ages of total need by council.",
             )
         )
-    if failed:
-        sec.notes.append("Not fitted: " + "; ".join(failed))
-    sec.headline = {
-        "council_total_need_peaks": {
-            c: [round(x["age"], 2) for x in _peak_rows("", r)]
-            for c, r in fits.items()
-            if "peaks" in r
-        }
-    }
-    p.headline.update(sec.headline)
-    return sec
+    return _finish(sec, p, fits, failed, "council_total_need_peaks")
 
 
 def _variant_section(
