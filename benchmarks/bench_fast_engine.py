@@ -13,8 +13,8 @@ Three parts, figures printed as markdown tables (copy them into
    ``MixedLM(...).fit(method=["lbfgs"])``, times, ratio and the largest
    relative differences.
 2. All 12 domains of the national synthetic population
-   (``vc_eval.synth.generate(SynthConfig(councils=153, seed=1))``) with the
-   fast engine, through ``vc_eval.trajectories.fit_growth(engine="fast")``
+   (``vc_eval.synthetic.generator.generate(SynthConfig(councils=153, seed=1))``) with the
+   fast engine, through ``vc_eval.analysis.trajectories.fit_growth(engine="fast")``
    and directly on arrays.
 3. A bootstrap over children at national scale (``bootstrap_lmm``, 200
    refits by default), plus the time of one naive refit on resampled rows
@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-from vc_eval.lmm_fast import bootstrap_lmm, fit_lmm
+from vc_eval.analysis.lmm_fast import bootstrap_lmm, fit_lmm
 
 KNOTS = (4.0, 7.0, 11.0, 14.0)
 BETA = np.array([30.0, 3.0, -5.0, 4.0, -6.0, 3.0])
@@ -105,8 +105,8 @@ def part_sizes(sizes: list[int], reference_max: int) -> None:
 
 
 def part_domains() -> None:
-    from vc_eval.schema import Col
-    from vc_eval.synth import SynthConfig, generate
+    from vc_eval.core.schema import Col
+    from vc_eval.synthetic.generator import SynthConfig, generate
 
     print("\n## 2. All 12 domains, national synthetic population, fast engine\n")
     ds, t_gen = timed(generate, SynthConfig(councils=153, seed=1))
@@ -120,7 +120,7 @@ def part_domains() -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     total_arrays = total_growth = cpu_arrays = cpu_growth = 0.0
     try:
-        from vc_eval.trajectories import fit_growth
+        from vc_eval.analysis.trajectories import fit_growth
     except ImportError:  # trajectories not there yet
         fit_growth = None
     for d in domains:

@@ -26,7 +26,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from vc_eval.impact import (
+from vc_eval.analysis.impact import (
     council_series,
     event_study,
     its_all,
@@ -34,7 +34,7 @@ from vc_eval.impact import (
     savings,
     true_effect,
 )
-from vc_eval.synth import ProgrammeEffects, SynthConfig, generate
+from vc_eval.synthetic.generator import ProgrammeEffects, SynthConfig, generate
 
 OUTCOMES = ("share_in_house_foster", "mean_weekly_cost", "weekly_spend")
 HORIZONS = (12, 24)
@@ -144,7 +144,7 @@ def national(councils: int, seed: int) -> None:
     timings = {}
     t = time.perf_counter()
     ds = generate(SynthConfig(councils=councils, seed=seed))
-    timings["generate (vc_eval.synth, not this module)"] = time.perf_counter() - t
+    timings["generate (vc_eval.synthetic.generator, not this module)"] = time.perf_counter() - t
     t = time.perf_counter()
     s = council_series(ds, progress=False)
     timings[f"council_series ({len(s):,} council-months)"] = time.perf_counter() - t

@@ -54,7 +54,7 @@ def _du(path: Path) -> float:
 
 def import_only(export: Path, layout: str, out: Path) -> dict:
     """Run in a child process: import one export and report the cost."""
-    from vc_eval.importer import import_council, write_import
+    from vc_eval.ingest.importer import import_council, write_import
 
     needs = export / "needs_extract.csv"
     t0, c0 = time.perf_counter(), _usage()[0]
@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(import_only(Path(exp), layout, Path(out))))
         return
 
-    from vc_eval.export import export_dataset
-    from vc_eval.synth import SynthConfig, generate
+    from vc_eval.synthetic.generator import SynthConfig, generate
+    from vc_eval.synthetic.ssda903_export import export_dataset
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="vc-bench-import-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_profile_privacy.py [privacy|profile|all] [--councils 3 20 153]
 
-``privacy`` times :func:`vc_eval.privacy.suppress` on random two-way tables
+``privacy`` times :func:`vc_eval.core.privacy.suppress` on random two-way tables
 of several sizes (counts drawn with many 1-5s, as in council tables) and on
 a national long table (153 councils x 12 domains x 4 bands), and prints how
 many cells secondary suppression hides per primary cell. ``profile``
@@ -32,7 +32,7 @@ def _peak_gib() -> float:
 
 
 def privacy() -> None:
-    from vc_eval.privacy import suppress, suppress_long
+    from vc_eval.core.privacy import suppress, suppress_long
 
     rng = np.random.default_rng(0)
     print("| table | tables | ms per table | primary cells | secondary cells |")
@@ -63,9 +63,9 @@ def privacy() -> None:
 
 
 def profile(councils: list[int]) -> None:
-    from vc_eval import profile as P
-    from vc_eval.agreement import agreement
-    from vc_eval.synth import SynthConfig, generate
+    from vc_eval.analysis import profile as P
+    from vc_eval.analysis.agreement import agreement
+    from vc_eval.synthetic.generator import SynthConfig, generate
 
     print(
         "| councils | children in care | need-score rows | latest scores | prevalence |"

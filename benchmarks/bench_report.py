@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from vc_eval.report import render_batch, render_report
-from vc_eval.report_cache import prepare_cache
+from vc_eval.reporting.cache import prepare_cache
+from vc_eval.reporting.render import render_batch, render_report
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,8 +6,8 @@ Usage::
     .venv/bin/python benchmarks/bench_spend_outcomes.py recovery [--seeds 8] [--size 800]
 
 ``scale`` generates synthetic populations of the given numbers of councils
-(153: national scale) and times :func:`vc_eval.spend.spend` and
-:func:`vc_eval.outcomes.outcomes` (all 12 need domains, total need and four
+(153: national scale) and times :func:`vc_eval.analysis.spend.spend` and
+:func:`vc_eval.analysis.outcomes.outcomes` (all 12 need domains, total need and four
 external outcomes) on each, with peak memory. ``recovery`` prints, per
 seed, the estimates the tests check against ``truth.json``: the corrected
 and naive cost-need link, price growth, the largest error of a type median,
@@ -24,8 +24,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from vc_eval.framework import TOTAL_NEED
-from vc_eval.outcomes import (
+from vc_eval.analysis.outcomes import (
     MOVES,
     NEED,
     PROGRAMME,
@@ -34,8 +33,9 @@ from vc_eval.outcomes import (
     need_change,
     outcomes,
 )
-from vc_eval.spend import cost_need_link, need_cost_frame, need_error_variance, spend
-from vc_eval.synth import SynthConfig, generate
+from vc_eval.analysis.spend import cost_need_link, need_cost_frame, need_error_variance, spend
+from vc_eval.core.framework import TOTAL_NEED
+from vc_eval.synthetic.generator import SynthConfig, generate
 
 
 def _markdown(df: pd.DataFrame) -> str:

@@ -14,7 +14,7 @@ import sys
 
 CHILD = """
 import json, sys, time, resource, tempfile
-from vc_eval.synth import SynthConfig, generate, write_synthetic
+from vc_eval.synthetic.generator import SynthConfig, generate, write_synthetic
 t0 = time.perf_counter()
 ds = generate(SynthConfig(councils={councils}, seed={seed}))
 t1 = time.perf_counter()

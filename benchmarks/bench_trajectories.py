@@ -5,7 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_trajectories.py                 # all scales
     .venv/bin/python benchmarks/bench_trajectories.py --scales 1k,10k --engine fast
 
-For each scale it generates a synthetic population (``vc_eval.synth``), then
+For each scale it generates a synthetic population (``vc_eval.synthetic.generator``), then
 times (a) one domain (``attachment``: spline with knots every year, random
 intercept and slope, REML), (b) 2,000-draw peak intervals for it, and (c)
 every domain plus total need and the six outcome areas (19 fits) with
@@ -29,9 +29,9 @@ import sys
 import time
 import warnings
 
-from vc_eval.synth import ProgrammeEffects, SynthConfig, generate
-from vc_eval.trajectories import fit_domains
-from vc_eval.trajectories.domains import need_frame
+from vc_eval.analysis.trajectories import fit_domains
+from vc_eval.analysis.trajectories.domains import need_frame
+from vc_eval.synthetic.generator import ProgrammeEffects, SynthConfig, generate
 
 #: Scale name -> generator settings (children in care on a typical date per
 #: council; each child seen over the 4-year window adds ~2.5x distinct children).

@@ -21,8 +21,8 @@ import warnings
 
 import pandas as pd
 
-from vc_eval.synth import ProgrammeEffects, SynthConfig, generate
-from vc_eval.trajectories import fit_domains
+from vc_eval.analysis.trajectories import fit_domains
+from vc_eval.synthetic.generator import ProgrammeEffects, SynthConfig, generate
 
 DOMAINS = ("attachment", "emotional_health", "behaviour", "education")
 

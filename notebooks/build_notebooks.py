@@ -3,8 +3,8 @@
     python notebooks/build_notebooks.py            # rewrite both notebooks, no outputs
     python notebooks/build_notebooks.py --refresh  # also store the outputs nbval checks
 
-Notebooks hold no logic: each cell calls :mod:`vc_eval.sections` (or
-:mod:`vc_eval.sections_peaks`) and displays the result. Rules kept here:
+Notebooks hold no logic: each cell calls :mod:`vc_eval.reporting.sections` (or
+:mod:`vc_eval.reporting.sections_peaks`) and displays the result. Rules kept here:
 one ``parameters`` cell, every code cell at most 12 non-blank lines,
 kernelspec ``vc-eval``. ``--refresh`` executes each notebook in this Python
 environment and keeps the outputs only of cells marked ``# NBVAL_CHECK_OUTPUT``
@@ -47,14 +47,14 @@ IMPACT_CELLS = [
 
 This notebook is run by `vc-eval report --council NAME`, which fills in the parameters
 below, executes it with Papermill and renders the HTML report (code hidden). Every number
-comes from `vc_eval.sections`; the notebook itself only displays the sections.""",
+comes from `vc_eval.reporting.sections`; the notebook itself only displays the sections.""",
     ),
     ("code", ["parameters"], IMPACT_PARAMETERS),
     (
         "code",
         [],
         """\
-from vc_eval import sections as S
+from vc_eval.reporting import sections as S
 
 ctx = S.build_context(
     council=council, data_dir=data_dir, period_start=period_start, period_end=period_end,
@@ -101,15 +101,15 @@ PEAKS_CELLS = [
 For researchers: mixed-effects growth models of need by age, pooled or per council, peak
 ages with intervals, and how the peaks move with the spline and the random-effects
 structure. Run with `vc-eval report --notebook need_peaks`, or open in JupyterLab
-(`make lab`). Every number comes from `vc_eval.sections_peaks`.""",
+(`make lab`). Every number comes from `vc_eval.reporting.sections_peaks`.""",
     ),
     ("code", ["parameters"], PEAKS_PARAMETERS),
     (
         "code",
         [],
         """\
-from vc_eval import sections as S
-from vc_eval import sections_peaks as P
+from vc_eval.reporting import sections as S
+from vc_eval.reporting import sections_peaks as P
 
 pctx = P.build_peaks_context(
     data_dir=data_dir, councils=councils, by_council=by_council, domains=domains,

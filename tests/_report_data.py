@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from vc_eval.dataset import Dataset
-from vc_eval.schema import IDENTIFIER_COLUMNS, Col
+from vc_eval.core.dataset import Dataset
+from vc_eval.core.schema import IDENTIFIER_COLUMNS, Col
 
 TINY = "Tinyton"
 BROKEN = "Brokenshire"

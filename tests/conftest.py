@@ -24,7 +24,7 @@ def bundled_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def bundled(bundled_dir):
-    from vc_eval.dataset import Dataset
+    from vc_eval.core.dataset import Dataset
 
     return Dataset.load(bundled_dir)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vc_eval.agreement import agreement, find_pairs, icc, icc_matrix, limits_of_agreement
-from vc_eval.schema import DAYS_PER_YEAR, Col
+from vc_eval.analysis.agreement import agreement, find_pairs, icc, icc_matrix, limits_of_agreement
+from vc_eval.core.schema import DAYS_PER_YEAR, Col
 
 # Shrout & Fleiss (1979), Table 2: 6 targets x 4 judges.
 SHROUT_FLEISS = np.array(
@@ -161,7 +161,7 @@ def test_bundled_icc_close_to_value_implied_by_truth(bundled):
     truth (mean curve spread plus random intercept and slope); error is
     assessor plus residual noise.
     """
-    from vc_eval.synth import true_curve
+    from vc_eval.synthetic.generator import true_curve
 
     truth = bundled.truth
     res = agreement(bundled.assessments, framework=bundled.framework)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from vc_eval.framework import FrameworkError, load_framework, parse_framework
+from vc_eval.core.framework import FrameworkError, load_framework, parse_framework
 
 
 @pytest.fixture

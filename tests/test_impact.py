@@ -18,8 +18,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import statsmodels.api as sm  # noqa: E402
 
-from vc_eval.dataset import Dataset  # noqa: E402
-from vc_eval.impact import (  # noqa: E402
+from vc_eval.analysis.impact import (  # noqa: E402
     council_series,
     event_study,
     its,
@@ -30,23 +29,24 @@ from vc_eval.impact import (  # noqa: E402
     spend_components,
     true_effect,
 )
-from vc_eval.impact.did import _absorb, build_stacks  # noqa: E402
-from vc_eval.impact.savings import COMBINED, _protect_mix, base_prices  # noqa: E402
-from vc_eval.impact.series import (  # noqa: E402
+from vc_eval.analysis.impact.did import _absorb, build_stacks  # noqa: E402
+from vc_eval.analysis.impact.savings import COMBINED, _protect_mix, base_prices  # noqa: E402
+from vc_eval.analysis.impact.series import (  # noqa: E402
     COHORT,
     PERIOD,
     add_programme_timing,
     period_ordinal,
 )
+from vc_eval.core.dataset import Dataset  # noqa: E402
+from vc_eval.core.population import in_care_on, placements_on  # noqa: E402
+from vc_eval.core.schema import PLACEMENT_TYPES, Col  # noqa: E402
 from vc_eval.plots.impact import (  # noqa: E402
     plot_event_study,
     plot_its,
     plot_placement_mix,
     plot_savings,
 )
-from vc_eval.population import in_care_on, placements_on  # noqa: E402
-from vc_eval.schema import PLACEMENT_TYPES, Col  # noqa: E402
-from vc_eval.synth import ProgrammeEffects, SynthConfig, generate  # noqa: E402
+from vc_eval.synthetic.generator import ProgrammeEffects, SynthConfig, generate  # noqa: E402
 
 SHARE = "share_in_house_foster"
 COST = "mean_weekly_cost"
@@ -99,7 +99,7 @@ def test_series_matches_generator_and_population(pop):
         np.testing.assert_allclose(sub[COST], cf_cost, atol=1e-3)
         cf_spend = np.add(m["counterfactual_weekly_spend"], m["weekly_spend"])
         np.testing.assert_allclose(sub[SPEND], cf_spend, atol=0.05)
-    # Stocks agree with vc_eval.population on a date.
+    # Stocks agree with vc_eval.core.population on a date.
     date = pd.Timestamp("2023-02-01")
     c = s[Col.council].iloc[0]
     row = s[(s[Col.council] == c) & (s[PERIOD] == date)].iloc[0]

@@ -19,12 +19,12 @@ import pandas as pd
 import pytest
 from _import_data import FILES, KEY, YEAR_DIR, cli_args, run_cli, tree_digest, write_inputs
 
-from vc_eval.costs import DEFAULT_UNIT_COSTS, PROVIDER_FACTORS
-from vc_eval.dataset import Dataset
-from vc_eval.importer import PROBLEMS_FILE, REPORT_FILE, import_council
-from vc_eval.pseudonymise import Pseudonymiser
-from vc_eval.schema import Col
-from vc_eval.ssda903 import (
+from vc_eval.core.costs import DEFAULT_UNIT_COSTS, PROVIDER_FACTORS
+from vc_eval.core.dataset import Dataset
+from vc_eval.core.schema import Col
+from vc_eval.ingest.importer import PROBLEMS_FILE, REPORT_FILE, import_council
+from vc_eval.ingest.pseudonymise import Pseudonymiser
+from vc_eval.ingest.ssda903 import (
     ETHNIC_GROUPS,
     PLACE_GROUPS,
     TABLES,
@@ -260,7 +260,7 @@ def test_short_breaks_excluded_by_default(tiny):
 
 
 def test_programme_start_and_framework_file(tiny, tmp_path):
-    from vc_eval.framework import load_framework
+    from vc_eval.core.framework import load_framework
 
     fw_file = tmp_path / "fw.yaml"
     src = load_framework().source
@@ -598,7 +598,7 @@ def test_every_table_is_recognised_by_its_headers_only():
 
 
 def test_code_mappings_cover_the_vocabularies():
-    from vc_eval.schema import ETHNICITIES, PLACEMENT_TYPES
+    from vc_eval.core.schema import ETHNICITIES, PLACEMENT_TYPES
 
     assert set(ETHNIC_GROUPS.values()) == set(ETHNICITIES)
     types = set(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from _import_data import KEY, cli_args, run_cli, tree_digest, write_inputs
 
-from vc_eval.importer import REPORT_FILE
+from vc_eval.ingest.importer import REPORT_FILE
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vc_eval.costs import DEFAULT_UNIT_COSTS, PROVIDER_FACTORS
-from vc_eval.dataset import Dataset
-from vc_eval.export import TYPE_CODES, export_dataset, year_label
-from vc_eval.importer import import_council
-from vc_eval.pseudonymise import Pseudonymiser
-from vc_eval.schema import Col
+from vc_eval.core.costs import DEFAULT_UNIT_COSTS, PROVIDER_FACTORS
+from vc_eval.core.dataset import Dataset
+from vc_eval.core.schema import Col
+from vc_eval.ingest.importer import import_council
+from vc_eval.ingest.pseudonymise import Pseudonymiser
+from vc_eval.synthetic.ssda903_export import TYPE_CODES, export_dataset, year_label
 
 KEY = b"round-trip-key-of-at-least-16-bytes"
 
@@ -180,7 +180,7 @@ def test_hand_made_dataset_round_trips_exactly(tmp_path, layout, dates):
 
 @pytest.fixture(scope="module")
 def synthetic():
-    from vc_eval.synth import SynthConfig, generate
+    from vc_eval.synthetic.generator import SynthConfig, generate
 
     return generate(SynthConfig(councils=1, seed=11, sizes=(150,)))
 
@@ -239,7 +239,7 @@ def test_synthetic_population_round_trips(synthetic, tmp_path):
 
 
 def test_exported_files_are_dfe_tables(synthetic, tmp_path):
-    from vc_eval.ssda903 import TABLES, recognise
+    from vc_eval.ingest.ssda903 import TABLES, recognise
 
     exp = export_dataset(synthetic, tmp_path / "e", cost_share=1.0)
     folders = sorted(exp.ssda903.iterdir())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vc_eval.io import atomic_dir, atomic_file
+from vc_eval.core.files import atomic_dir, atomic_file
 
 
 def test_atomic_dir_leaves_nothing_on_failure(tmp_path):

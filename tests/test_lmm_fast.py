@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from statsmodels.regression.mixed_linear_model import MixedLM
 
-from vc_eval import lmm_fast
-from vc_eval.lmm_fast import bootstrap_lmm, fit_lmm, group_statistics
+from vc_eval.analysis import lmm_fast
+from vc_eval.analysis.lmm_fast import bootstrap_lmm, fit_lmm, group_statistics
 
 FE_TOL = 1e-6
 TOL = 1e-4
@@ -401,7 +401,7 @@ def test_escapes_a_spurious_boundary_point():
 
 
 def synthetic_domain_arrays(dataset, domain: str):
-    from vc_eval.schema import Col
+    from vc_eval.core.schema import Col
 
     a = dataset.assessments
     d = a[a[Col.domain] == domain]
@@ -422,8 +422,8 @@ def test_synthetic_domain_agrees_with_statsmodels(bundled):
 
 
 def test_fit_growth_fast_engine_matches_statsmodels_engine(bundled):
-    trajectories = pytest.importorskip("vc_eval.trajectories")
-    from vc_eval.schema import Col
+    trajectories = pytest.importorskip("vc_eval.analysis.trajectories")
+    from vc_eval.core.schema import Col
 
     a = bundled.assessments
     d = a[a[Col.domain] == "emotional_health"]

@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from vc_eval.measurement_error import (
+from vc_eval.analysis.measurement_error import (
     composite_scores,
     eiv_ols,
     error_variance,
     review_scores,
     wide_scores,
 )
-from vc_eval.schema import Col
+from vc_eval.core.schema import Col
 
 
 def test_eiv_recovers_slope_under_classical_error(rng):

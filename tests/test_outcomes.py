@@ -27,9 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from vc_eval import privacy
-from vc_eval.framework import TOTAL_NEED
-from vc_eval.outcomes import (
+from vc_eval.analysis.outcomes import (
     MOVES,
     NEED,
     PROGRAMME,
@@ -41,9 +39,11 @@ from vc_eval.outcomes import (
     outcomes,
     type_term,
 )
+from vc_eval.core import privacy
+from vc_eval.core.framework import TOTAL_NEED
+from vc_eval.core.schema import Col
 from vc_eval.plots import outcomes as outcome_plots
-from vc_eval.schema import Col
-from vc_eval.synth import SynthConfig, generate
+from vc_eval.synthetic.generator import SynthConfig, generate
 
 
 @pytest.fixture(scope="module")

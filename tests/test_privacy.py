@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
-from vc_eval.privacy import (
+from vc_eval.core.privacy import (
     SUPPRESSED,
     TOTAL,
     DisclosureError,

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from vc_eval import profile as P
-from vc_eval.dataset import Dataset
-from vc_eval.framework import TOTAL_NEED, load_framework
+from vc_eval.analysis import profile as P
+from vc_eval.core.dataset import Dataset
+from vc_eval.core.framework import TOTAL_NEED, load_framework
+from vc_eval.core.privacy import SUPPRESSED
+from vc_eval.core.schema import Col
 from vc_eval.plots import profile as plots
-from vc_eval.privacy import SUPPRESSED
-from vc_eval.schema import Col
 
 AT = pd.Timestamp("2024-03-31")
 FW = load_framework()

@@ -23,8 +23,8 @@ from _report_data import (
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
-from vc_eval import report as R
 from vc_eval.cli import cli
+from vc_eval.reporting import render as R
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,7 @@ def test_no_unsuppressed_small_count_in_html_tables(rendered):
 
 def test_provenance_in_report(rendered, bundled_dir):
     text = BeautifulSoup(_html(rendered), "html.parser").get_text(" ")
-    from vc_eval.io import sha256_file
+    from vc_eval.core.files import sha256_file
 
     assert sha256_file(bundled_dir / "children.parquet") in text
     assert "git_commit" in text and "pandas" in text and "illustrative" in text

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from _report_data import TINY, identifiers, ids_found, small_count_cells, tiny_dataset
 
-from vc_eval import privacy
-from vc_eval import sections as S
-from vc_eval.provenance import collect, git_info, input_fingerprints
-from vc_eval.schema import Col
+from vc_eval.core import privacy
+from vc_eval.core.provenance import collect, git_info, input_fingerprints
+from vc_eval.core.schema import Col
+from vc_eval.reporting import sections as S
 
 
 @pytest.fixture(scope="module")
@@ -186,8 +186,8 @@ def test_git_info_outside_a_checkout(tmp_path):
 
 def test_trajectory_peaks_of_total_need_near_the_truth(ctx, bundled):
     """The report's peak ages of total need sit near the generator's (within 1 year)."""
-    from vc_eval.framework import TOTAL_NEED
-    from vc_eval.synth import find_peaks, true_curve
+    from vc_eval.core.framework import TOTAL_NEED
+    from vc_eval.synthetic.generator import find_peaks, true_curve
 
     if bundled.truth is None:
         pytest.skip("bundled data without truth.json")
@@ -203,7 +203,7 @@ def test_trajectory_peaks_of_total_need_near_the_truth(ctx, bundled):
 
 
 def test_cache_gives_the_same_report_as_loading_everything(bundled_dir, tmp_path):
-    from vc_eval.report_cache import CachedCouncils, prepare_cache
+    from vc_eval.reporting.cache import CachedCouncils, prepare_cache
 
     data = tmp_path / "data"
     shutil.copytree(bundled_dir, data)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from vc_eval.dataset import Dataset
-from vc_eval.schema import ValidationError, validate_table
+from vc_eval.core.dataset import Dataset
+from vc_eval.core.schema import ValidationError, validate_table
 
 
 def _children(**over):

@@ -34,12 +34,7 @@ import pytest
 from matplotlib.collections import PatchCollection
 from scipy import stats
 
-from vc_eval import privacy
-from vc_eval.dataset import Dataset
-from vc_eval.framework import TOTAL_NEED, load_framework
-from vc_eval.plots import spend as spend_plots
-from vc_eval.schema import Col
-from vc_eval.spend import (
+from vc_eval.analysis.spend import (
     FLAG,
     HIGH_COST,
     HIGH_NEED,
@@ -54,7 +49,12 @@ from vc_eval.spend import (
     spend,
     variance_explained,
 )
-from vc_eval.synth import SynthConfig, generate
+from vc_eval.core import privacy
+from vc_eval.core.dataset import Dataset
+from vc_eval.core.framework import TOTAL_NEED, load_framework
+from vc_eval.core.schema import Col
+from vc_eval.plots import spend as spend_plots
+from vc_eval.synthetic.generator import SynthConfig, generate
 
 FW = load_framework()
 

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vc_eval import synth
-from vc_eval.costs import DEFAULT_UNIT_COSTS
-from vc_eval.dataset import Dataset
-from vc_eval.io import sha256_file
-from vc_eval.population import age_on, in_care_on, placements_on
-from vc_eval.synth import SynthConfig, generate, true_curve, write_synthetic
+from vc_eval.core.costs import DEFAULT_UNIT_COSTS
+from vc_eval.core.dataset import Dataset
+from vc_eval.core.files import sha256_file
+from vc_eval.core.population import age_on, in_care_on, placements_on
+from vc_eval.synthetic import generator as synth
+from vc_eval.synthetic.generator import SynthConfig, generate, true_curve, write_synthetic
 
 SNAPSHOT = pd.Timestamp("2024-03-31")
 

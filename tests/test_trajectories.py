@@ -12,8 +12,8 @@ import pytest
 import statsmodels.formula.api as smf
 from statsmodels.regression.mixed_linear_model import MixedLM
 
-from vc_eval.trajectories import GrowthFitWarning, fit_growth
-from vc_eval.trajectories.peaks import summarise_peaks, summarise_steepest
+from vc_eval.analysis.trajectories import GrowthFitWarning, fit_growth
+from vc_eval.analysis.trajectories.peaks import summarise_peaks, summarise_steepest
 
 DATA = Path(__file__).parent / "data"
 
@@ -191,7 +191,7 @@ def test_spline_basis_and_covariates_match_direct_call():
 
 
 def test_fast_engine_gives_the_same_fit():
-    pytest.importorskip("vc_eval.lmm_fast")
+    pytest.importorskip("vc_eval.analysis.lmm_fast")
     d = sleepstudy_like(seed=9)
     a = fit_growth(d, outcome="Reaction", time="Days", group="Subject", polish=True)
     b = fit_growth(d, outcome="Reaction", time="Days", group="Subject", engine="fast")

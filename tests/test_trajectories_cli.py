@@ -12,7 +12,9 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from vc_eval.analysis.trajectories import compare_groups, fit_domains, fit_growth
 from vc_eval.cli import main
+from vc_eval.core.schema import Col
 from vc_eval.plots.trajectories import (
     plot_curve,
     plot_domains,
@@ -20,8 +22,6 @@ from vc_eval.plots.trajectories import (
     plot_peaks,
     plot_spaghetti,
 )
-from vc_eval.schema import Col
-from vc_eval.trajectories import compare_groups, fit_domains, fit_growth
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,16 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from vc_eval.framework import TOTAL_NEED
-from vc_eval.schema import Col
-from vc_eval.synth import ProgrammeEffects, SynthConfig, generate
-from vc_eval.trajectories import (
+from vc_eval.analysis.trajectories import (
     compare_groups,
     default_age_knots,
     fit_domains,
     fit_growth,
     need_frame,
 )
+from vc_eval.core.framework import TOTAL_NEED
+from vc_eval.core.schema import Col
+from vc_eval.synthetic.generator import ProgrammeEffects, SynthConfig, generate
 
 #: Tolerances stated by the issue.
 PEAK_TOL_YEARS = 0.75
@@ -86,7 +86,7 @@ def test_variance_components_within_15_percent(population, fits):
 
 
 def test_fitted_curve_follows_the_true_curve(population, fits):
-    from vc_eval.synth import true_curve
+    from vc_eval.synthetic.generator import true_curve
 
     ages = np.arange(2.0, 17.0, 0.5)
     for dom in RECOVERY_DOMAINS:

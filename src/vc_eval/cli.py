@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from . import __version__
+from vc_eval import __version__
 
 #: (module under vc_eval.commands, command object name)
 COMMANDS: tuple[tuple[str, str], ...] = (

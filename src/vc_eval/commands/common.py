@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..framework import FrameworkError
-from ..schema import ValidationError
+from vc_eval.core.framework import FrameworkError
+from vc_eval.core.schema import ValidationError
 
 DEFAULT_DATA = Path("data/synthetic")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import data_option, framework_option, friendly_errors
+from vc_eval.commands.common import data_option, framework_option, friendly_errors
 
 DEFAULT_OUT = Path("reports/fit")
 
@@ -114,11 +114,11 @@ def fit(
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from ..dataset import Dataset
-    from ..framework import TOTAL_NEED
-    from ..io import atomic_file
-    from ..plots.trajectories import plot_curve, plot_domains, plot_peaks, plot_spaghetti
-    from ..trajectories import fit_domains
+    from vc_eval.analysis.trajectories import fit_domains
+    from vc_eval.core.dataset import Dataset
+    from vc_eval.core.files import atomic_file
+    from vc_eval.core.framework import TOTAL_NEED
+    from vc_eval.plots.trajectories import plot_curve, plot_domains, plot_peaks, plot_spaghetti
 
     ds = Dataset.load(data_dir, framework=framework)
     fw = ds.framework

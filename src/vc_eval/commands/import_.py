@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..problems import EXIT_FATAL, EXIT_STRICT, ImportFailed
+from vc_eval.ingest.problems import EXIT_FATAL, EXIT_STRICT, ImportFailed
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -53,7 +53,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
     type=_FILE,
     default=None,
     help="YAML of unit costs per placement type for imputation (default: the "
-    "shipped assumptions in vc_eval.costs).",
+    "shipped assumptions in vc_eval.core.costs).",
 )
 @click.option(
     "--framework",
@@ -119,7 +119,7 @@ def import_cmd(
     2 a fatal problem (unreadable file, no recognisable table, no key, empty
     file): nothing written; 3 rejected by --strict: nothing written.
     """
-    from ..importer import REPORT_FILE, run_import
+    from vc_eval.ingest.importer import REPORT_FILE, run_import
 
     try:
         result = run_import(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import data_option, framework_option, friendly_errors
+from vc_eval.commands.common import data_option, framework_option, friendly_errors
 
 _COMPARISONS = ("previous_period", "all_councils", "none")
 
@@ -170,7 +170,8 @@ def report(
     Every table in a report passes disclosure control (counts 1-5 shown as c)
     and no child, assessor or provider identifier appears in it.
     """
-    from ..report import (
+    from vc_eval.reporting.cache import default_cache_dir
+    from vc_eval.reporting.render import (
         ReportError,
         check_kernel,
         check_report_options,
@@ -180,7 +181,6 @@ def report(
         render_batch,
         render_report_safe,
     )
-    from ..report_cache import default_cache_dir
 
     try:
         nb = notebook_path(notebook)

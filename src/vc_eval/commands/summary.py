@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import data_option, framework_option, friendly_errors
+from vc_eval.commands.common import data_option, framework_option, friendly_errors
 
 
 @click.command()
@@ -29,10 +29,10 @@ def summary(data_dir: Path, framework: str | None, figure: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from ..dataset import Dataset
-    from ..io import atomic_file
-    from ..plots.population import plot_need_by_age
-    from ..population import mean_need_by_age, population_summary
+    from vc_eval.core.dataset import Dataset
+    from vc_eval.core.files import atomic_file
+    from vc_eval.core.population import mean_need_by_age, population_summary
+    from vc_eval.plots.population import plot_need_by_age
 
     ds = Dataset.load(data_dir, framework=framework)
     table = population_summary(ds)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..synth import BUNDLED_CONFIG, SynthConfig, generate, write_synthetic
+from vc_eval.synthetic.generator import BUNDLED_CONFIG, SynthConfig, generate, write_synthetic
 
 
 @click.command()
@@ -57,7 +57,7 @@ def synth(
     weekly costs, outcomes and councils (some adopting the programme at
     known dates) to OUT, with truth.json holding every generating parameter.
     """
-    from ..synth import ProgrammeEffects
+    from vc_eval.synthetic.generator import ProgrammeEffects
 
     cfg = BUNDLED_CONFIG if bundled else SynthConfig(councils=councils, seed=seed)
     if no_programme_effect:

@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
-from ..agreement import AgreementResult
-from ..privacy import MIN_N
+from vc_eval.analysis.agreement import AgreementResult
+from vc_eval.core.privacy import MIN_N
 
 
 def plot_agreement(

@@ -1,7 +1,7 @@
 """Figures of programme impact: series with counterfactual, event study, mix, savings.
 
 Every mark is an aggregate: a council-period value is drawn only when it
-describes at least 6 children (:data:`vc_eval.privacy.MIN_N`).
+describes at least 6 children (:data:`vc_eval.core.privacy.MIN_N`).
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from ..privacy import MIN_N
+from vc_eval.core.privacy import MIN_N
 
 _GBP = FuncFormatter(lambda v, _: f"£{v / 1e6:,.1f}m" if abs(v) >= 1e6 else f"£{v:,.0f}")
 
 
 def _label(outcome: str) -> str:
-    from ..impact.text import label
+    from vc_eval.analysis.impact.text import label
 
     return label(outcome).capitalize()
 

@@ -1,4 +1,4 @@
-"""Figures of spend against outcomes (from :mod:`vc_eval.outcomes` results).
+"""Figures of spend against outcomes (from :mod:`vc_eval.analysis.outcomes` results).
 
 Only aggregates are drawn, and only for placement types with at least 6
 children.
@@ -11,9 +11,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .. import privacy
-from ..framework import TOTAL_NEED
-from ..outcomes import SPEND, NeedChangeResult, OutcomesResult
+from vc_eval.analysis.outcomes import SPEND, NeedChangeResult, OutcomesResult
+from vc_eval.core import privacy
+from vc_eval.core.framework import TOTAL_NEED
 
 
 def _need_change(result: OutcomesResult | NeedChangeResult) -> NeedChangeResult:

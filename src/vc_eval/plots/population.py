@@ -9,7 +9,7 @@ from matplotlib.axes import Axes
 
 
 def plot_need_by_age(by_age: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """Mean total need by year of age (from :func:`vc_eval.population.mean_need_by_age`).
+    """Mean total need by year of age (from :func:`vc_eval.core.population.mean_need_by_age`).
 
     Each point is a year of age with at least 6 children; the band is +/- one
     standard error.

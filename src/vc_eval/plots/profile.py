@@ -1,7 +1,7 @@
 """Figures of the needs profile: prevalence heatmap, complexity, clusters, change.
 
 Every figure is drawn from the disclosure-controlled tables of the result
-(:mod:`vc_eval.privacy`): hidden counts are shown as ``c`` or left out,
+(:mod:`vc_eval.core.privacy`): hidden counts are shown as ``c`` or left out,
 never drawn.
 """
 
@@ -12,14 +12,14 @@ import numpy as np
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from ..privacy import MIN_N, SUPPRESSED
-from ..profile import (
+from vc_eval.analysis.profile import (
     CHANGE_CATEGORIES,
     ChangeResult,
     ClusterResult,
     ComplexityResult,
     PrevalenceResult,
 )
+from vc_eval.core.privacy import MIN_N, SUPPRESSED
 
 HIDDEN_COLOUR = "#d9d9d9"
 

@@ -1,4 +1,4 @@
-"""Figures of cost against need (from :mod:`vc_eval.spend` results).
+"""Figures of cost against need (from :mod:`vc_eval.analysis.spend` results).
 
 Report figures draw aggregates only: no mark stands for fewer than 6
 children. :func:`plot_cost_vs_need_children` draws individual children and
@@ -17,10 +17,10 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .. import privacy
-from ..framework import TOTAL_NEED
-from ..schema import PLACEMENT_LABELS, Col
-from ..spend import MixByNeedBand, NeedsMatchedScenario, SpendResult
+from vc_eval.analysis.spend import MixByNeedBand, NeedsMatchedScenario, SpendResult
+from vc_eval.core import privacy
+from vc_eval.core.framework import TOTAL_NEED
+from vc_eval.core.schema import PLACEMENT_LABELS, Col
 
 
 def plot_cost_vs_need(
@@ -34,9 +34,9 @@ def plot_cost_vs_need(
 
     Each shaded cell is a (10-point need x half-octave cost) bin holding at
     least 6 children (cells with fewer are left blank; see
-    :func:`vc_eval.spend.cost_need_bins`); shade is the number of children.
+    :func:`vc_eval.analysis.spend.cost_need_bins`); shade is the number of children.
     Lines are the fitted weekly cost by need within each placement type
-    with at least 20 children (:func:`vc_eval.spend.fit_lines`). Safe for
+    with at least 20 children (:func:`vc_eval.analysis.spend.fit_lines`). Safe for
     reports.
     """
     if ax is None:
@@ -101,7 +101,7 @@ def plot_mix_by_need_band(mix: MixByNeedBand | SpendResult, *, fig: Figure | Non
     """Placement mix (children by type and need band) and median weekly cost by band.
 
     Left: a heatmap of children by placement type and need band with the
-    suppressed counts (``c``) from :mod:`vc_eval.privacy` written in, hidden
+    suppressed counts (``c``) from :mod:`vc_eval.core.privacy` written in, hidden
     cells left blank. Right: median weekly cost by need band with the
     interquartile range; bands of fewer than 6 children are not drawn.
     Safe for reports.

@@ -16,8 +16,8 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..trajectories import DomainFits, GroupComparison, GrowthFit, PeakSummary
-from ..trajectories.growth import MIN_GROUPS_PER_BIN
+from vc_eval.analysis.trajectories import DomainFits, GroupComparison, GrowthFit, PeakSummary
+from vc_eval.analysis.trajectories.growth import MIN_GROUPS_PER_BIN
 
 BAND_ALPHA = 0.25
 

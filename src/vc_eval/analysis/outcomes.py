@@ -1,0 +1,827 @@
+"""Spend against outcomes: what do placements and money go with?
+
+Two families of models, both observational:
+
+* **Need as an outcome**: for each need domain (and total need), the change
+  in score between consecutive reviews, per 6 months, against weekly spend
+  (per doubling) and placement type at the start of the interval, adjusted
+  for the baseline score, age (natural spline), time in care, council and,
+  where a council adopted the programme, the share of the interval after its
+  start.
+* **External outcomes** (SDQ, placement moves, missing episodes, school
+  attendance, ...): each yearly value against weekly spend and placement type
+  on that date, adjusted the same way, with the need score most relevant to
+  the outcome (e.g. emotional health and behaviour for SDQ) measured around
+  the date, and the year's placement moves.
+
+Plus **cost per point of need reduced** by placement type.
+
+Why cluster-robust least squares with a measurement-error correction, not a
+mixed model: a noisy baseline score biases the comparison of placement types
+through regression to the mean (children in children's homes have higher
+true need than their observed score suggests, so they appear to "improve"
+less), and a noisy need adjustment leaves confounding that shows up as an
+association with spend. Both biases are removed by the method-of-moments
+correction in :mod:`vc_eval.analysis.measurement_error`, which is exact for linear
+least squares but has no simple counterpart in a random-intercept model. The
+questions are about population averages (how does the average change differ
+by type), for which least squares with standard errors clustered by child is
+valid whatever the within-child correlation, and it is fast enough for every
+domain at national scale. The uncorrected estimates are kept for comparison.
+
+Count and yes/no outcomes are modelled on their own scale (linear), so
+coefficients are differences in the mean count or probability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import patsy
+from tqdm.auto import tqdm
+
+from vc_eval.analysis.measurement_error import (
+    REPEAT_WINDOW_DAYS,
+    EIVFit,
+    composite_scores,
+    eiv_ols,
+    error_variance,
+    review_scores,
+    single_thread_blas,
+    wide_scores,
+)
+from vc_eval.core import privacy
+from vc_eval.core.dataset import Dataset
+from vc_eval.core.framework import TOTAL_NEED
+from vc_eval.core.schema import DAYS_PER_YEAR, PLACEMENT_LABELS, PLACEMENT_TYPES, Col
+
+HALF_YEAR_DAYS = DAYS_PER_YEAR / 2
+WEEKS_PER_HALF_YEAR = HALF_YEAR_DAYS / 7
+REFERENCE_TYPE = "in_house_foster"
+
+#: External outcomes modelled by default.
+DEFAULT_MEASURES: tuple[str, ...] = (
+    "sdq_total",
+    "placement_moves",
+    "missing_episodes",
+    "school_attendance",
+)
+#: The need domains each outcome is adjusted for (their mean, measured around
+#: the outcome date). Names follow the illustrative framework; for another
+#: framework, or an outcome not listed, total need (all need domains) is used.
+DEFAULT_OUTCOME_NEEDS: dict[str, tuple[str, ...]] = {
+    "sdq_total": ("emotional_health", "behaviour"),
+    "school_attendance": ("education",),
+    "exclusion": ("behaviour",),
+    "missing_episodes": ("risk_taking",),
+    "offending": ("risk_taking",),
+}
+MOVES = "placement_moves"
+
+# Design column names (terms reported).
+NEED = "need"
+BASELINE = "baseline"
+SPEND = "spend_per_doubling"
+TIME_IN_CARE = "log_years_in_care"
+PROGRAMME = "programme"
+INTERCEPT = "intercept"
+CHANGE = "change_per_6_months"
+
+OBSERVATIONAL = (
+    "These comparisons are observational. Children are placed where they are because of "
+    "their needs and circumstances, and what the data do not record (the reasons for a "
+    "placement, risks known to the social worker) can differ between placement types and "
+    "levels of spend. The results describe associations after adjustment; they cannot show "
+    "that spending more, or moving a child to another type of placement, would change "
+    "their need or outcomes."
+)
+
+
+def type_term(t: str) -> str:
+    """Name of the design term for placement type ``t`` (vs the reference type)."""
+    return f"type[{t}]"
+
+
+# --------------------------------------------------------------------------
+# Frames
+# --------------------------------------------------------------------------
+
+
+def _placement_on(pl: pd.DataFrame, keys: pd.DataFrame, date_col: str) -> pd.DataFrame:
+    """The placement active on each row's date (type, cost), by merge_asof per child."""
+    left = keys[[Col.child_id, date_col]].reset_index().sort_values(date_col)
+    right = (
+        pl[[Col.child_id, Col.start_date, Col.end_date, Col.placement_type, Col.weekly_cost]]
+        .astype({Col.child_id: str})
+        .sort_values(Col.start_date)
+    )
+    m = pd.merge_asof(
+        left,
+        right,
+        left_on=date_col,
+        right_on=Col.start_date,
+        by=Col.child_id,
+        direction="backward",
+    )
+    ok = m[Col.start_date].notna() & (m[Col.end_date].isna() | (m[Col.end_date] > m[date_col]))
+    m.loc[~ok, [Col.placement_type, Col.weekly_cost]] = np.nan
+    return m.set_index("index")[[Col.placement_type, Col.weekly_cost]].reindex(keys.index)
+
+
+def _child_info(ds: Dataset) -> pd.DataFrame:
+    kids = ds.children[[Col.child_id, Col.council, Col.date_of_birth, Col.entered_care]]
+    kids = kids.astype({Col.child_id: str}).merge(
+        ds.councils[[Col.council, Col.programme_start]], on=Col.council, how="left"
+    )
+    return kids.set_index(Col.child_id)
+
+
+def need_change_frame(
+    ds: Dataset,
+    domains: Sequence[str],
+    *,
+    min_days: int = 120,
+    max_days: int = 400,
+    repeat_window_days: int = REPEAT_WINDOW_DAYS,
+    scores: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Change in a need score between consecutive reviews, with covariates.
+
+    Parameters
+    ----------
+    ds : Dataset
+    domains : sequence of str
+        Domains averaged into the score (one domain, or all need domains for
+        total need).
+    min_days, max_days : int
+        Intervals between reviews kept. Short intervals are left out because
+        scaling their change to 6 months multiplies measurement noise.
+    scores : DataFrame, optional
+        ``wide_scores(ds.assessments)``, to avoid pivoting again per domain.
+
+    Returns
+    -------
+    DataFrame
+        One row per interval: ``child_id, council, date, date_end, days,
+        baseline, score_end, n_scores`` (practitioners averaged at the
+        baseline review), ``change_per_6_months, age, years_in_care,
+        programme`` (share of the interval after the council's programme
+        start), ``placement_type, weekly_cost`` (at baseline). Holds
+        identifiers: analyst use only.
+    """
+    src = ds.assessments if scores is None else scores
+    rev = review_scores(composite_scores(src, domains), window_days=repeat_window_days)
+    nxt = rev.groupby(Col.child_id).shift(-1)
+    iv = rev.assign(date_end=nxt[Col.assessment_date], score_end=nxt[Col.score]).dropna(
+        subset=["date_end"]
+    )
+    iv = iv.rename(columns={Col.assessment_date: Col.date, Col.score: BASELINE})
+    iv["days"] = (iv["date_end"] - iv[Col.date]).dt.days.astype(float)
+    iv = iv[(iv["days"] >= min_days) & (iv["days"] <= max_days)].copy()
+    iv[CHANGE] = (iv["score_end"] - iv[BASELINE]) * HALF_YEAR_DAYS / iv["days"]
+    info = _child_info(ds)
+    c = info.reindex(iv[Col.child_id])
+    iv[Col.council] = c[Col.council].to_numpy()
+    iv["age"] = (iv[Col.date] - c[Col.date_of_birth].to_numpy()).dt.days / DAYS_PER_YEAR
+    iv["years_in_care"] = np.clip(
+        (iv[Col.date] - c[Col.entered_care].to_numpy()).dt.days / DAYS_PER_YEAR, 0, None
+    )
+    ps = pd.Series(c[Col.programme_start].to_numpy(), index=iv.index)
+    after = np.clip((iv["date_end"] - ps).dt.days, 0, None) - np.clip(
+        (iv[Col.date] - ps).dt.days, 0, None
+    )
+    iv[PROGRAMME] = (after / iv["days"]).fillna(0.0).clip(0, 1)
+    pl = _placement_on(ds.placements, iv, Col.date)
+    iv[Col.placement_type] = pl[Col.placement_type]
+    iv[Col.weekly_cost] = pl[Col.weekly_cost].astype(float)
+    return iv.dropna(subset=[Col.placement_type]).reset_index(drop=True)
+
+
+def outcome_frame(
+    ds: Dataset,
+    measure: str,
+    need_domains: Sequence[str],
+    *,
+    window_days: int = 183,
+    scores: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per child x date of an outcome, with need around the date and covariates.
+
+    Need is the mean over ``need_domains`` of every score in the
+    ``window_days`` either side of the outcome date (``n_scores`` of them; its
+    measurement-error variance is the single-score variance divided by that,
+    treating scores by different practitioners as independent).
+
+    Returns
+    -------
+    DataFrame
+        ``child_id, council, date, value, need, n_scores, placement_moves``
+        (the year's moves, where recorded), ``age, years_in_care, programme``
+        (1 if the council's programme had started), ``placement_type,
+        weekly_cost``. Holds identifiers: analyst use only.
+    """
+    o = ds.outcomes
+    o = o[o[Col.measure] == measure][[Col.child_id, Col.date, Col.value]]
+    o = o.astype({Col.child_id: str}).reset_index(drop=True)
+    mv = ds.outcomes[ds.outcomes[Col.measure] == MOVES][[Col.child_id, Col.date, Col.value]]
+    mv = mv.astype({Col.child_id: str}).rename(columns={Col.value: MOVES})
+    o = o.merge(mv, on=[Col.child_id, Col.date], how="left")
+    src = ds.assessments if scores is None else scores
+    sc = composite_scores(src, need_domains)[[Col.child_id, Col.assessment_date, Col.score]]
+    m = o[[Col.child_id, Col.date]].reset_index().merge(sc, on=Col.child_id)
+    near = (m[Col.assessment_date] - m[Col.date]).dt.days.abs() <= window_days
+    g = m[near].groupby("index")[Col.score]
+    o[NEED] = g.mean().reindex(o.index)
+    o["n_scores"] = g.size().reindex(o.index).fillna(0).astype(int)
+    o = o[o["n_scores"] > 0].copy()
+    info = _child_info(ds)
+    c = info.reindex(o[Col.child_id])
+    o[Col.council] = c[Col.council].to_numpy()
+    o["age"] = (o[Col.date] - c[Col.date_of_birth].to_numpy()).dt.days / DAYS_PER_YEAR
+    o["years_in_care"] = np.clip(
+        (o[Col.date] - c[Col.entered_care].to_numpy()).dt.days / DAYS_PER_YEAR, 0, None
+    )
+    ps = c[Col.programme_start].to_numpy()
+    o[PROGRAMME] = (pd.notna(ps) & (o[Col.date].to_numpy() >= ps)).astype(float)
+    pl = _placement_on(ds.placements, o, Col.date)
+    o[Col.placement_type] = pl[Col.placement_type]
+    o[Col.weekly_cost] = pl[Col.weekly_cost].astype(float)
+    return o.dropna(subset=[Col.placement_type, Col.value]).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------
+# Design and fit
+# --------------------------------------------------------------------------
+
+
+def _design(
+    d: pd.DataFrame,
+    *,
+    noisy: str,
+    extra: Sequence[str] = (),
+    reference: str = REFERENCE_TYPE,
+    age_df: int = 5,
+) -> tuple[pd.DataFrame, str]:
+    """Design matrix: intercept, noisy need, spend, type, age spline, time in care, ..."""
+    # columns are collected first and the frame built once (hundreds of council
+    # columns at national scale)
+    cols: dict[str, np.ndarray] = {INTERCEPT: np.ones(len(d))}
+    cols[noisy] = d[noisy].to_numpy(dtype=float)
+    for col in extra:
+        cols[col] = d[col].to_numpy(dtype=float)
+    cols[SPEND] = np.log2(np.maximum(d[Col.weekly_cost].to_numpy(dtype=float), 1.0))
+    ptype = d[Col.placement_type].to_numpy().astype(str)
+    present = [t for t in PLACEMENT_TYPES if (ptype == t).any()]
+    ref = reference if reference in present else d[Col.placement_type].mode().iloc[0]
+    for t in present:
+        if t != ref:
+            cols[type_term(t)] = (ptype == t).astype(float)
+    age = d["age"].to_numpy(dtype=float)
+    if len(d) >= 40 * age_df and np.unique(np.round(age, 1)).size > 3 * age_df:
+        spl = np.asarray(patsy.dmatrix(f"cr(a, df={age_df}, constraints='center') - 1", {"a": age}))
+        for k in range(spl.shape[1]):
+            cols[f"age_spline_{k}"] = spl[:, k]
+    else:
+        cols["age"] = age
+    cols[TIME_IN_CARE] = np.log1p(d["years_in_care"].to_numpy(dtype=float))
+    council = d[Col.council].to_numpy().astype(str)
+    for cn in sorted(set(council))[1:]:
+        cols[f"council[{cn}]"] = (council == cn).astype(float)
+    cols[PROGRAMME] = d[PROGRAMME].to_numpy(dtype=float)
+    x = pd.DataFrame(cols, index=d.index)
+    # drop columns that do not vary (a term the data cannot estimate)
+    keep = [c for c in x.columns if c == INTERCEPT or x[c].std() > 0]
+    x = x[keep]
+    # and any column that adds nothing (e.g. a council wholly before its programme)
+    while True:
+        rank = _rank(x)
+        if rank == x.shape[1]:
+            break
+        for c in reversed(list(x.columns)):
+            if c not in (INTERCEPT, noisy) and _rank(x.drop(columns=[c])) == rank:
+                x = x.drop(columns=[c])
+                break
+        else:  # pragma: no cover - the noisy column itself is collinear
+            break
+    return x, ref
+
+
+def _rank(x: pd.DataFrame) -> int:
+    """Rank of a tall design from its small cross-product (columns scaled to unit norm)."""
+    v = x.to_numpy(dtype=float)
+    v = v / np.maximum(np.linalg.norm(v, axis=0), 1e-300)
+    with single_thread_blas():
+        ev = np.linalg.eigvalsh(v.T @ v)
+    return int((ev > 1e-10 * ev.max()).sum())
+
+
+def _labelled(fit: EIVFit, corrected: bool, **cols) -> pd.DataFrame:
+    t = fit.table(corrected=corrected)
+    for k, v in reversed(list(cols.items())):
+        t.insert(0, k, v)
+    t["corrected"] = corrected and fit.noisy is not None and not fit.warnings
+    return t
+
+
+# --------------------------------------------------------------------------
+# Need as an outcome
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class NeedChangeResult:
+    """Change in need per 6 months against spend and placement type.
+
+    Attributes
+    ----------
+    coefficients : DataFrame
+        ``domain, label, term, estimate, se, ci_low, ci_high, p_value,
+        corrected``. Terms: ``baseline``, ``spend_per_doubling`` (points per 6
+        months per doubling of weekly cost), ``type[...]`` (vs the
+        reference type), ``programme`` (per 6 months wholly after the
+        programme start), age spline, ``log_years_in_care``, councils.
+    naive : DataFrame
+        The same without the measurement-error correction.
+    by_type : DataFrame
+        ``domain, placement_type, label, children, intervals,
+        mean_weekly_cost, raw_change, adjusted_change, ci_low, ci_high,
+        cost_per_point``: the average change per 6 months standardised to
+        the whole population's covariates (as if everyone were in that type),
+        and the weekly cost over 6 months divided by the adjusted fall in need
+        (NaN where need did not fall).
+    reference_type : str
+    reliability, error_variance : dict
+        Per domain.
+    """
+
+    coefficients: pd.DataFrame
+    naive: pd.DataFrame
+    by_type: pd.DataFrame
+    reference_type: str
+    reliability: dict[str, float]
+    error_variance: dict[str, float]
+    n: dict[str, tuple[int, int]]
+    warnings: list[str] = field(default_factory=list)
+
+    def term(self, domain: str, term: str, *, corrected: bool = True) -> pd.Series:
+        """One coefficient row (estimate, se, ci_low, ci_high, ...)."""
+        t = self.coefficients if corrected else self.naive
+        row = t[(t["domain"] == domain) & (t["term"] == term)]
+        if row.empty:
+            raise KeyError(f"no term {term!r} for {domain!r}")
+        return row.iloc[0]
+
+
+def _error_var_for(scores: pd.DataFrame, domains: Sequence[str], window: int) -> float | None:
+    try:
+        return error_variance(composite_scores(scores, domains), window_days=window).variance
+    except ValueError:
+        return None
+
+
+def need_change(
+    ds: Dataset,
+    *,
+    domains: Sequence[str] | None = None,
+    include_total: bool = True,
+    correct_measurement_error: bool = True,
+    min_days: int = 120,
+    max_days: int = 400,
+    reference_type: str = REFERENCE_TYPE,
+    repeat_window_days: int = REPEAT_WINDOW_DAYS,
+    min_children: int = privacy.MIN_N,
+    progress: bool | None = None,
+    scores: pd.DataFrame | None = None,
+) -> NeedChangeResult:
+    """Model change in need per 6 months for each domain (and total need).
+
+    Model, per domain, one row per interval between consecutive reviews,
+    standard errors clustered by child::
+
+        change per 6 months = a + b0 * baseline + b1 * log2(weekly cost)
+                              + type + spline(age) + log(1 + years in care)
+                              + council + programme share + e
+
+    The baseline score is measured with error, which both attenuates ``b0``
+    and, because the same error enters the change with the opposite sign,
+    produces regression to the mean; both are corrected with the error
+    variance from repeat assessments (set ``correct_measurement_error=False``
+    for the plain least-squares fit).
+
+    Parameters
+    ----------
+    ds : Dataset
+    domains : sequence of str, optional
+        Domains modelled (default: every need domain of the framework).
+    include_total : bool
+        Also model total need (mean of the need domains).
+    min_days, max_days : int
+        Intervals between reviews used (:func:`need_change_frame`).
+    reference_type : str
+        Placement type the others are compared with.
+    min_children : int
+        Placement types with fewer children get no standardised change.
+    scores : DataFrame, optional
+        ``wide_scores(ds.assessments)``, if already computed.
+    """
+    fw = ds.framework
+    doms = list(domains) if domains is not None else list(fw.need_domains)
+    targets: list[tuple[str, list[str]]] = [(d, [d]) for d in doms]
+    if include_total:
+        targets.insert(0, (TOTAL_NEED, list(fw.need_domains)))
+    coefs, naive, by_type, warns = [], [], [], []
+    rel: dict[str, float] = {}
+    evs: dict[str, float] = {}
+    ns: dict[str, tuple[int, int]] = {}
+    ref_used = reference_type
+    wide = wide_scores(ds.assessments) if scores is None else scores
+    for name, ds_doms in tqdm(
+        targets, desc="need change", disable=None if progress is None else not progress
+    ):
+        f = need_change_frame(
+            ds,
+            ds_doms,
+            min_days=min_days,
+            max_days=max_days,
+            repeat_window_days=repeat_window_days,
+            scores=wide,
+        )
+        if f[Col.child_id].nunique() < 20:
+            warns.append(f"{fw.label(name)}: fewer than 20 children with two reviews; not modelled")
+            continue
+        x, ref_used = _design(f, noisy=BASELINE, reference=reference_type)
+        ev = (
+            _error_var_for(wide, ds_doms, repeat_window_days) if correct_measurement_error else None
+        )
+        if correct_measurement_error and ev is None:
+            warns.append(f"{fw.label(name)}: too few repeat assessments; not corrected")
+        scale = HALF_YEAR_DAYS / f["days"].to_numpy()
+        v = (ev or 0.0) / f["n_scores"].to_numpy()
+        fit = eiv_ols(
+            x,
+            f[CHANGE],
+            noisy=BASELINE if ev else None,
+            error_var=v,
+            error_cov_y=-scale * v,
+            groups=f[Col.child_id].to_numpy(),
+        )
+        warns += [f"{fw.label(name)}: {w}" for w in fit.warnings]
+        label = fw.label(name)
+        coefs.append(_labelled(fit, True, domain=name, label=label))
+        naive.append(_labelled(fit, False, domain=name, label=label))
+        rel[name] = fit.reliability
+        evs[name] = float(ev) if ev else float("nan")
+        ns[name] = (fit.n, fit.n_clusters)
+        by_type.append(_by_type(f, x, fit, name, label, ref_used, min_children))
+    return NeedChangeResult(
+        coefficients=pd.concat(coefs, ignore_index=True) if coefs else pd.DataFrame(),
+        naive=pd.concat(naive, ignore_index=True) if naive else pd.DataFrame(),
+        by_type=pd.concat(by_type, ignore_index=True) if by_type else pd.DataFrame(),
+        reference_type=ref_used,
+        reliability=rel,
+        error_variance=evs,
+        n=ns,
+        warnings=warns,
+    )
+
+
+def _by_type(
+    f: pd.DataFrame,
+    x: pd.DataFrame,
+    fit: EIVFit,
+    domain: str,
+    label: str,
+    ref: str,
+    min_children: int,
+) -> pd.DataFrame:
+    """Raw and standardised change per 6 months, and cost per point, by placement type."""
+    b = fit.params.to_numpy()
+    cov = fit.cov.to_numpy()
+    type_cols = [c for c in x.columns if c.startswith("type[")]
+    means = x.mean()
+    rows = []
+    for t in PLACEMENT_TYPES:
+        sub = f[f[Col.placement_type] == t]
+        if sub.empty:
+            continue
+        kids = int(sub[Col.child_id].nunique())
+        adj, lo, hi = np.nan, np.nan, np.nan
+        term = type_term(t)
+        if kids >= min_children and (t == ref or term in x.columns):
+            # average design with everyone in type t (standardisation)
+            mvec = means.copy()
+            mvec[type_cols] = 0.0
+            if t != ref:
+                mvec[term] = 1.0
+            # spend and type move together: use the type's own typical cost
+            if SPEND in mvec:
+                mvec[SPEND] = float(np.median(x.loc[sub.index, SPEND]))
+            mvec = mvec.to_numpy()
+            adj = float(mvec @ b)
+            se = float(np.sqrt(max(mvec @ cov @ mvec, 0.0)))
+            lo, hi = adj - 1.96 * se, adj + 1.96 * se
+        cost6 = float(sub[Col.weekly_cost].mean()) * WEEKS_PER_HALF_YEAR
+        rows.append(
+            {
+                "domain": domain,
+                "domain_label": label,
+                Col.placement_type: t,
+                "label": PLACEMENT_LABELS[t],
+                "children": kids,
+                "intervals": len(sub),
+                "mean_weekly_cost": float(sub[Col.weekly_cost].mean()),
+                "raw_change": float(sub[CHANGE].mean()),
+                "adjusted_change": adj,
+                "ci_low": lo,
+                "ci_high": hi,
+                "cost_per_point": cost6 / -adj if np.isfinite(adj) and adj < 0 else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------
+# External outcomes
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class ExternalOutcomesResult:
+    """Yearly outcomes against spend and placement type, adjusted for need.
+
+    Attributes
+    ----------
+    coefficients, naive : DataFrame
+        ``measure, need_domains, term, estimate, se, ci_low, ci_high,
+        p_value, corrected``. ``need`` is per point of the adjusting need
+        score, ``placement_moves`` per move in the year,
+        ``spend_per_doubling`` per doubling of weekly cost.
+    n : dict
+        (rows, children) per measure.
+    reliability, error_variance : dict
+        Of the need score used, per measure.
+    """
+
+    coefficients: pd.DataFrame
+    naive: pd.DataFrame
+    n: dict[str, tuple[int, int]]
+    reliability: dict[str, float]
+    error_variance: dict[str, float]
+    need_domains: dict[str, tuple[str, ...]]
+    reference_type: str
+    warnings: list[str] = field(default_factory=list)
+
+    def term(self, measure: str, term: str, *, corrected: bool = True) -> pd.Series:
+        t = self.coefficients if corrected else self.naive
+        row = t[(t["measure"] == measure) & (t["term"] == term)]
+        if row.empty:
+            raise KeyError(f"no term {term!r} for {measure!r}")
+        return row.iloc[0]
+
+
+def _needs_for(measure: str, mapping: Mapping[str, Sequence[str]], need_domains: list[str]):
+    doms = tuple(mapping.get(measure, ()))
+    if doms and all(d in need_domains for d in doms):
+        return doms
+    return tuple(need_domains)
+
+
+def external_outcomes(
+    ds: Dataset,
+    *,
+    measures: Sequence[str] = DEFAULT_MEASURES,
+    outcome_needs: Mapping[str, Sequence[str]] | None = None,
+    adjust_for_moves: bool = True,
+    window_days: int = 183,
+    correct_measurement_error: bool = True,
+    reference_type: str = REFERENCE_TYPE,
+    repeat_window_days: int = REPEAT_WINDOW_DAYS,
+    progress: bool | None = None,
+    scores: pd.DataFrame | None = None,
+) -> ExternalOutcomesResult:
+    """Model each yearly outcome against spend and type, adjusted for need.
+
+    Model, per measure, one row per child x date, errors clustered by child::
+
+        value = a + b_need * need + b_moves * moves + b_spend * log2(weekly cost)
+                + type + spline(age) + log(1 + years in care) + council + programme + e
+
+    ``need`` is the mean of the outcome's need domains (``outcome_needs``,
+    default :data:`DEFAULT_OUTCOME_NEEDS`) over the scores within
+    ``window_days`` of the date, corrected for measurement error. ``moves``
+    (the year's placement moves) is left out when it is the outcome or when
+    ``adjust_for_moves`` is False; note that moves may lie on the path from
+    spend to an outcome, so adjusting for them removes that part.
+    ``scores`` is ``wide_scores(ds.assessments)``, if already computed.
+    """
+    fw = ds.framework
+    mapping = dict(DEFAULT_OUTCOME_NEEDS if outcome_needs is None else outcome_needs)
+    coefs, naive, warns = [], [], []
+    ns: dict[str, tuple[int, int]] = {}
+    rel: dict[str, float] = {}
+    evs: dict[str, float] = {}
+    used: dict[str, tuple[str, ...]] = {}
+    ref_used = reference_type
+    known = set(ds.outcomes[Col.measure].unique())
+    wide = wide_scores(ds.assessments) if scores is None else scores
+    for measure in tqdm(
+        measures, desc="outcomes", disable=None if progress is None else not progress
+    ):
+        if measure not in known:
+            warns.append(f"{measure}: not in the data")
+            continue
+        doms = _needs_for(measure, mapping, list(fw.need_domains))
+        f = outcome_frame(ds, measure, doms, window_days=window_days, scores=wide)
+        extra = []
+        if adjust_for_moves and measure != MOVES and MOVES in f and f[MOVES].notna().any():
+            f = f.dropna(subset=[MOVES])
+            extra = [MOVES]
+        if f[Col.child_id].nunique() < 20:
+            warns.append(
+                f"{measure}: fewer than 20 children with the outcome and need; not modelled"
+            )
+            continue
+        x, ref_used = _design(f, noisy=NEED, extra=extra, reference=reference_type)
+        ev = _error_var_for(wide, doms, repeat_window_days) if correct_measurement_error else None
+        if correct_measurement_error and ev is None:
+            warns.append(f"{measure}: too few repeat assessments; need not corrected")
+        fit = eiv_ols(
+            x,
+            f[Col.value],
+            noisy=NEED if ev else None,
+            error_var=(ev or 0.0) / f["n_scores"].to_numpy(),
+            groups=f[Col.child_id].to_numpy(),
+        )
+        warns += [f"{measure}: {w}" for w in fit.warnings]
+        nd = ", ".join(doms) if len(doms) < len(fw.need_domains) else TOTAL_NEED
+        coefs.append(_labelled(fit, True, measure=measure, need_domains=nd))
+        naive.append(_labelled(fit, False, measure=measure, need_domains=nd))
+        ns[measure] = (fit.n, fit.n_clusters)
+        rel[measure] = fit.reliability
+        evs[measure] = float(ev) if ev else float("nan")
+        used[measure] = doms
+    return ExternalOutcomesResult(
+        coefficients=pd.concat(coefs, ignore_index=True) if coefs else pd.DataFrame(),
+        naive=pd.concat(naive, ignore_index=True) if naive else pd.DataFrame(),
+        n=ns,
+        reliability=rel,
+        error_variance=evs,
+        need_domains=used,
+        reference_type=ref_used,
+        warnings=warns,
+    )
+
+
+# --------------------------------------------------------------------------
+# Everything together
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class OutcomesResult:
+    """Spend against outcome domains (see :func:`outcomes`)."""
+
+    need_change: NeedChangeResult
+    external: ExternalOutcomesResult
+    caveats: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """Headline findings in plain language."""
+        parts = []
+        nc = self.need_change
+        if TOTAL_NEED in nc.n:
+            sp = nc.term(TOTAL_NEED, SPEND)
+            rows, kids = nc.n[TOTAL_NEED]
+            mean_change = nc.by_type.query("domain == @TOTAL_NEED")
+            wmean = np.average(mean_change["raw_change"], weights=mean_change["intervals"])
+            parts.append(
+                f"Between reviews ({rows:,} intervals, {kids:,} children), total need changed "
+                f"by {wmean:+.1f} points per 6 months on average. After adjusting for baseline "
+                "need, age, time in care and placement type, each doubling of weekly spend went "
+                f"with {sp['estimate']:+.2f} points per 6 months (95% CI {sp['ci_low']:+.2f} to "
+                f"{sp['ci_high']:+.2f})."
+            )
+        ex = self.external
+        for measure in ex.n:
+            sp = ex.term(measure, SPEND)
+            parts.append(
+                f"{measure.replace('_', ' ').capitalize()}: {sp['estimate']:+.2f} per doubling "
+                f"of weekly spend (95% CI {sp['ci_low']:+.2f} to {sp['ci_high']:+.2f}), "
+                "after adjusting for need and placement moves."
+                if measure != MOVES
+                else f"Placement moves: {sp['estimate']:+.2f} a year per doubling of weekly "
+                f"spend (95% CI {sp['ci_low']:+.2f} to {sp['ci_high']:+.2f})."
+            )
+        parts.append(OBSERVATIONAL)
+        return " ".join(parts)
+
+    def report_tables(self, *, min_n: int = privacy.MIN_N) -> dict[str, pd.DataFrame]:
+        """Tables for reports, after disclosure control (no identifiers, no small cells)."""
+        out: dict[str, pd.DataFrame] = {}
+        nc = self.need_change
+        if not nc.coefficients.empty:
+            sp = nc.coefficients[nc.coefficients["term"] == SPEND][
+                ["domain", "label", "estimate", "ci_low", "ci_high"]
+            ].copy()
+            sp["children"] = [nc.n[d][1] for d in sp["domain"]]
+            sp = privacy.suppress_stats(
+                sp,
+                n_col="children",
+                stat_cols=["estimate", "ci_low", "ci_high"],
+                decimals=2,
+                min_n=min_n,
+            )
+            out["need_change_spend"] = sp.drop(columns=["domain", "children"])
+            bt = nc.by_type.copy()
+            shown = []
+            for _, grp in bt.groupby("domain", sort=False):
+                g = grp.drop(columns=["domain", Col.placement_type]).copy()
+                g = privacy.suppress_long(
+                    g,
+                    count_col="children",
+                    rows="label",
+                    totals="columns",
+                    stat_cols=[
+                        "mean_weekly_cost",
+                        "raw_change",
+                        "adjusted_change",
+                        "ci_low",
+                        "ci_high",
+                        "cost_per_point",
+                    ],
+                    stat_decimals=1,
+                    min_n=min_n,
+                ).table
+                g["intervals"] = [
+                    privacy.SUPPRESSED if c == privacy.SUPPRESSED else f"{int(v):,}"
+                    for c, v in zip(g["children"], grp["intervals"], strict=True)
+                ]
+                shown.append(g)
+            out["need_change_by_type"] = pd.concat(shown, ignore_index=True)
+        ex = self.external
+        if not ex.coefficients.empty:
+            keep = ex.coefficients["term"].isin([NEED, MOVES, SPEND])
+            t = ex.coefficients[keep][
+                ["measure", "need_domains", "term", "estimate", "ci_low", "ci_high"]
+            ].copy()
+            t["children"] = [ex.n[m][1] for m in t["measure"]]
+            out["external_outcomes"] = privacy.suppress_stats(
+                t,
+                n_col="children",
+                stat_cols=["estimate", "ci_low", "ci_high"],
+                decimals=3,
+                min_n=min_n,
+            ).drop(columns=["children"])
+        return {k: privacy.safe_frame(v) for k, v in out.items()}
+
+
+def outcomes(
+    ds: Dataset,
+    *,
+    domains: Sequence[str] | None = None,
+    measures: Sequence[str] = DEFAULT_MEASURES,
+    outcome_needs: Mapping[str, Sequence[str]] | None = None,
+    correct_measurement_error: bool = True,
+    progress: bool | None = None,
+) -> OutcomesResult:
+    """Spend against outcome domains: need change and external outcomes.
+
+    See :func:`need_change` and :func:`external_outcomes` for the models.
+    """
+    wide = wide_scores(ds.assessments)
+    nc = need_change(
+        ds,
+        scores=wide,
+        domains=domains,
+        correct_measurement_error=correct_measurement_error,
+        progress=progress,
+    )
+    ex = external_outcomes(
+        ds,
+        scores=wide,
+        measures=measures,
+        outcome_needs=outcome_needs,
+        correct_measurement_error=correct_measurement_error,
+        progress=progress,
+    )
+    caveats = [
+        OBSERVATIONAL,
+        "Need scores are measured with error; estimates are corrected for it using reviews "
+        "scored by two practitioners, assuming the errors of different practitioners are "
+        "independent and unrelated to the child's true need.",
+        "Children leave care (most at 18) and enter it at different ages; those followed for "
+        "longer are not a random sample, so the averages describe the children observed.",
+        "Outcomes are recorded yearly and only for some children (SDQ for ages 5-16 in care "
+        "for a year or more; attendance for school-age children).",
+        "Counts (moves, missing episodes) and yes/no outcomes are modelled as differences in "
+        "averages, which is simple to read but ignores their skew.",
+        "Cost per point of need reduced divides the cost of six months in a placement type by "
+        "the average fall in need in that type; it is not the return on spending, as need "
+        "changes with age and time for reasons that have nothing to do with the placement.",
+        *nc.warnings,
+        *ex.warnings,
+    ]
+    return OutcomesResult(nc, ex, caveats)

@@ -1,0 +1,1174 @@
+"""Needs profile of the care population: prevalence, complexity, clusters, change.
+
+Everything is computed from each child's *latest* assessment:
+
+* at a date: among children in care on that date, the latest assessment on
+  or before it (optionally no older than ``max_age_days``);
+* over a period ``(start, end)``: among children in care at any time in the
+  period, the latest assessment dated within it.
+
+Results hold counts (so :mod:`vc_eval.core.privacy` can protect them) and tidy
+frames; each has ``to_frame()``, ``summary()`` and ``safe_table()`` (the
+disclosure-controlled table a report may show). Row-level frames inside
+results (``per_child``, ``assignments``) carry identifiers and are never for
+display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from vc_eval.analysis.agreement import WINDOW_DAYS, ScoreMatrix, pair_rows, score_matrix
+from vc_eval.core.dataset import Dataset
+from vc_eval.core.framework import TOTAL_NEED, Framework
+from vc_eval.core.population import AGE_BAND_LABELS, age_band, in_care_on, snapshot_date
+from vc_eval.core.schema import DAYS_PER_YEAR, PLACEMENT_TYPES, SEXES, Col
+
+Period = tuple[str | pd.Timestamp, str | pd.Timestamp]
+#: Group label for children with no placement recorded on the reference date.
+NO_PLACEMENT = "none recorded"
+#: Grouping variables for complexity tables.
+GROUPINGS = ("age_group", "sex", "placement_type")
+#: Reliable-change categories, in display order.
+CHANGE_CATEGORIES = ("improved", "no reliable change", "deteriorated")
+
+
+# --------------------------------------------------------------------------
+# Latest assessment per child
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """Each child's latest scores, with who they are on the reference date.
+
+    Attributes
+    ----------
+    scores : DataFrame
+        One row per child (row-level, with identifiers: never show):
+        child_id, council, sex, assessment_date, ref_date, age, age_group,
+        placement_type, one column per domain scored, and ``total_need``.
+    domains : list of str
+        Domain columns, in framework order.
+    at : Timestamp or None
+        The date (date mode).
+    period : (Timestamp, Timestamp) or None
+        The period (period mode).
+    n_in_care : int
+        Children in care on the date / during the period.
+    """
+
+    scores: pd.DataFrame = field(repr=False)
+    domains: list[str]
+    at: pd.Timestamp | None
+    period: tuple[pd.Timestamp, pd.Timestamp] | None
+    n_in_care: int
+
+    @property
+    def n_assessed(self) -> int:
+        return len(self.scores)
+
+    def describe(self) -> str:
+        when = (
+            f"on {self.at.date()}"
+            if self.at is not None
+            else f"between {self.period[0].date()} and {self.period[1].date()}"
+        )
+        return (
+            f"{self.n_in_care:,} children in care {when}; {self.n_assessed:,} with an "
+            "assessment used (each child's latest)"
+        )
+
+
+def _when(
+    ds: Dataset, at: str | pd.Timestamp | None, period: Period | None
+) -> tuple[pd.Timestamp | None, tuple[pd.Timestamp, pd.Timestamp] | None]:
+    if at is not None and period is not None:
+        raise ValueError("give either at= (a date) or period= (start, end), not both")
+    if period is not None:
+        start, end = (pd.Timestamp(x) for x in period)
+        if end < start:
+            raise ValueError(f"period ends ({end.date()}) before it starts ({start.date()})")
+        return None, (start, end)
+    return (pd.Timestamp(at) if at is not None else snapshot_date(ds)), None
+
+
+def _placement_on(placements: pd.DataFrame, keys: pd.DataFrame) -> pd.Series:
+    """Placement type active on each row's ``ref_date`` (NO_PLACEMENT if none)."""
+    left = keys[[Col.child_id, "ref_date"]].reset_index().sort_values("ref_date")
+    right = placements[[Col.child_id, Col.start_date, Col.end_date, Col.placement_type]]
+    right = right.sort_values(Col.start_date)
+    left[Col.child_id] = left[Col.child_id].astype(str)
+    left["ref_date"] = left["ref_date"].astype("datetime64[ns]")
+    right = right.assign(
+        **{
+            Col.child_id: right[Col.child_id].astype(str),
+            Col.start_date: right[Col.start_date].astype("datetime64[ns]"),
+            Col.end_date: right[Col.end_date].astype("datetime64[ns]"),
+        }
+    )
+    m = pd.merge_asof(
+        left,
+        right,
+        left_on="ref_date",
+        right_on=Col.start_date,
+        by=Col.child_id,
+        direction="backward",
+    )
+    active = m[Col.end_date].isna() | (m[Col.end_date] > m["ref_date"])
+    out = m[Col.placement_type].where(active & m[Col.placement_type].notna(), NO_PLACEMENT)
+    return pd.Series(out.to_numpy(), index=m["index"].to_numpy()).reindex(keys.index)
+
+
+def latest_scores(
+    ds: Dataset,
+    *,
+    at: str | pd.Timestamp | None = None,
+    period: Period | None = None,
+    max_age_days: int | None = None,
+) -> Snapshot:
+    """Each child's latest assessment at a date or in a period.
+
+    Parameters
+    ----------
+    ds : Dataset
+    at : date, optional
+        Reference date (default: the latest date in the data).
+    period : (start, end), optional
+        Use the latest assessment within the period instead.
+    max_age_days : int, optional
+        Date mode only: ignore assessments older than this.
+
+    Several assessors scoring a child on the same latest date are averaged.
+    """
+    at, period = _when(ds, at, period)
+    kids = ds.children
+    if period is None:
+        pop = in_care_on(kids, at)
+        hi = at
+        lo = at - pd.Timedelta(days=max_age_days) if max_age_days is not None else None
+    else:
+        lo, hi = period
+        pop = kids[
+            (kids[Col.entered_care] <= hi)
+            & (kids[Col.left_care].isna() | (kids[Col.left_care] >= lo))
+        ]
+    a = ds.assessments
+    keep = a[Col.child_id].isin(pop[Col.child_id]) & (a[Col.assessment_date] <= hi)
+    if lo is not None:
+        keep &= a[Col.assessment_date] >= lo
+    a = a.loc[keep, [Col.child_id, Col.assessment_date, Col.domain, Col.score]]
+    last = a.groupby(Col.child_id, observed=True)[Col.assessment_date].transform("max")
+    a = a[a[Col.assessment_date] == last]
+    wide = a.pivot_table(
+        index=[Col.child_id, Col.assessment_date],
+        columns=Col.domain,
+        values=Col.score,
+        aggfunc="mean",
+        observed=True,
+    )
+    wide.columns = [str(c) for c in wide.columns]
+    fw = ds.framework
+    domains = [d for d in fw.domain_ids if d in wide.columns]
+    extra = sorted(c for c in wide.columns if c not in domains)
+    domains += extra
+    wide = wide[domains].reset_index()
+    wide[Col.child_id] = wide[Col.child_id].astype(str)
+    needs = [d for d in fw.need_domains if d in domains] or domains
+    wide[TOTAL_NEED] = wide[needs].mean(axis=1)
+    ref = pd.Series(at, index=wide.index) if period is None else wide[Col.assessment_date]
+    wide["ref_date"] = ref.astype("datetime64[ns]")
+    info = kids[[Col.child_id, Col.council, Col.sex, Col.date_of_birth]].assign(
+        **{Col.child_id: kids[Col.child_id].astype(str)}
+    )
+    wide = wide.merge(info, on=Col.child_id, how="left", validate="one_to_one")
+    wide["age"] = (wide["ref_date"] - wide[Col.date_of_birth]).dt.days / DAYS_PER_YEAR
+    wide["age_group"] = age_band(wide["age"])
+    wide[Col.placement_type] = _placement_on(ds.placements, wide)
+    lead = [
+        Col.child_id,
+        Col.council,
+        Col.sex,
+        Col.assessment_date,
+        "ref_date",
+        "age",
+        "age_group",
+        Col.placement_type,
+    ]
+    wide = wide[lead + domains + [TOTAL_NEED]]
+    return Snapshot(wide, domains, at, period, int(len(pop)))
+
+
+# --------------------------------------------------------------------------
+# Prevalence by domain and band
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class PrevalenceResult:
+    """Children in each band of each domain.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per domain x band: domain, domain_name, band, band_label, n,
+        n_assessed (children scored in the domain), percent (of n_assessed).
+    snapshot : Snapshot
+        The latest scores used (row-level: never show).
+    """
+
+    table: pd.DataFrame
+    snapshot: Snapshot = field(repr=False)
+    framework: Framework | None = field(default=None, repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def wide(self, value: str = "percent") -> pd.DataFrame:
+        """Domain x band matrix of ``value`` ("n" or "percent")."""
+        out = self.table.pivot(index="domain", columns="band", values=value)
+        order = list(dict.fromkeys(self.table["domain"]))
+        return out.loc[order]
+
+    def summary(self) -> str:
+        t = self.table
+        top = t["band"].max()
+        hi = t[t["band"] >= top - 1].groupby("domain_name")["percent"].sum()
+        lead = hi.sort_values(ascending=False).head(3)
+        parts = ", ".join(f"{k} ({v:.0f}%)" for k, v in lead.items())
+        return (
+            f"{self.snapshot.describe()}. Domains with most children in the top two bands: {parts}."
+        )
+
+    def safe_table(self):
+        """Counts and percentages with disclosure control (per domain)."""
+        from vc_eval.core.privacy import suppress_long
+
+        cols = ["domain_name", "band_label", "n", "percent"]
+        return suppress_long(
+            self.table[cols],
+            count_col="n",
+            within="domain_name",
+            rows="band_label",
+            percent_cols=["percent"],
+        )
+
+
+def prevalence_from_scores(
+    scores: pd.DataFrame, domains: Sequence[str], framework: Framework
+) -> pd.DataFrame:
+    """Tidy band counts from a wide table of scores (one column per domain).
+
+    Returns
+    -------
+    DataFrame
+        domain, domain_name, band, band_label, n, n_assessed, percent.
+    """
+    bands = [b.band for b in framework.bands]
+    labels = framework.band_labels()
+    rows = []
+    for d in domains:
+        s = scores[d].dropna().to_numpy(dtype=float)
+        b = framework.band_of(s)
+        counts = pd.Series(b).value_counts().reindex(bands, fill_value=0)
+        n = int(s.size)
+        for band, c in counts.items():
+            rows.append(
+                {
+                    "domain": d,
+                    "domain_name": _label(framework, d),
+                    "band": int(band),
+                    "band_label": labels[int(band)],
+                    "n": int(c),
+                    "n_assessed": n,
+                    "percent": 100.0 * c / n if n else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _label(fw: Framework, domain: str) -> str:
+    try:
+        return fw.label(domain)
+    except KeyError:
+        return domain
+
+
+def prevalence(
+    ds: Dataset,
+    *,
+    at: str | pd.Timestamp | None = None,
+    period: Period | None = None,
+    max_age_days: int | None = None,
+    include_total: bool = False,
+) -> PrevalenceResult:
+    """Prevalence of need by domain and band across the care population.
+
+    Parameters
+    ----------
+    ds : Dataset
+    at, period, max_age_days
+        See :func:`latest_scores`.
+    include_total : bool
+        Add total need (mean of need domains) as a row group.
+    """
+    snap = latest_scores(ds, at=at, period=period, max_age_days=max_age_days)
+    doms = list(snap.domains) + ([TOTAL_NEED] if include_total else [])
+    table = prevalence_from_scores(snap.scores, doms, ds.framework)
+    return PrevalenceResult(table, snap, ds.framework)
+
+
+# --------------------------------------------------------------------------
+# Complexity: number of domains in the top two bands
+# --------------------------------------------------------------------------
+
+
+def complexity_scores(
+    scores: pd.DataFrame, domains: Sequence[str], framework: Framework, *, top_bands: int = 2
+) -> pd.DataFrame:
+    """Per child: need domains scored and how many are in the top ``top_bands`` bands.
+
+    Returns a frame aligned with ``scores`` with columns ``n_domains`` and
+    ``complexity``.
+    """
+    bands = sorted(b.band for b in framework.bands)
+    cut = bands[-top_bands]
+    vals = scores[list(domains)].to_numpy(dtype=float)
+    b = framework.band_of(vals.ravel()).reshape(vals.shape)
+    high = np.where(np.isnan(b), False, b >= cut)
+    return pd.DataFrame(
+        {
+            "n_domains": (~np.isnan(vals)).sum(axis=1),
+            "complexity": high.sum(axis=1),
+        },
+        index=scores.index,
+    )
+
+
+@dataclass
+class ComplexityResult:
+    """How many need domains each child has in the top two bands.
+
+    Attributes
+    ----------
+    per_child : DataFrame
+        Row-level (identifiers: never show): child_id, age_group, sex,
+        placement_type, n_domains, complexity.
+    distribution : DataFrame
+        complexity, n, percent.
+    by : dict of DataFrame
+        For each of age_group, sex, placement_type: group, complexity, n,
+        n_group, percent (of the group).
+    means : dict of DataFrame
+        For each grouping: group, n, mean, median complexity.
+    top_bands : int
+        How many top bands count as "high need".
+    n_domains : int
+        Need domains in the framework present in the data.
+    """
+
+    per_child: pd.DataFrame = field(repr=False)
+    distribution: pd.DataFrame
+    by: dict[str, pd.DataFrame]
+    means: dict[str, pd.DataFrame]
+    top_bands: int
+    n_domains: int
+    snapshot: Snapshot = field(repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.distribution.copy()
+
+    def summary(self) -> str:
+        c = self.per_child["complexity"]
+        n = len(c)
+        if n == 0:
+            return "No children with an assessment."
+        multi = int((c >= 3).sum())
+        return (
+            f"Of {n:,} children assessed, median {c.median():.0f} need domains in the top "
+            f"{self.top_bands} bands; {100 * multi / n:.0f}% have 3 or more."
+        )
+
+    def crosstab(self, by: str, *, top_code: int | None = None) -> pd.DataFrame:
+        """Group x complexity counts (every group and level, zeros kept).
+
+        ``top_code`` merges levels at or above it into one column ``"k+"``.
+        """
+        t = self.by[by]
+        tab = t.pivot(index="group", columns="complexity", values="n").fillna(0).astype(int)
+        tab = tab.reindex(pd.unique(t["group"]))
+        if top_code is not None:
+            hi = [c for c in tab.columns if c >= top_code]
+            merged = tab[hi].sum(axis=1)
+            tab = tab[[c for c in tab.columns if c < top_code]]
+            tab[f"{top_code}+"] = merged
+        tab.columns = [str(c) for c in tab.columns]
+        tab.index.name = by
+        tab.columns.name = "complexity"
+        return tab
+
+    def safe_table(self, by: str | None = None, *, top_code: int | None = None):
+        """Disclosure-controlled counts: the distribution, or a group x level table."""
+        from vc_eval.core.privacy import suppress, suppress_long
+
+        if by is None:
+            d = self.distribution.copy()
+            if top_code is not None:
+                low = d[d["complexity"] < top_code]
+                hi = d[d["complexity"] >= top_code][["n", "percent"]].sum()
+                d = pd.concat(
+                    [
+                        low.assign(complexity=low["complexity"].astype(str)),
+                        pd.DataFrame(
+                            [{"complexity": f"{top_code}+", "n": hi["n"], "percent": hi["percent"]}]
+                        ),
+                    ],
+                    ignore_index=True,
+                )
+            return suppress_long(d, count_col="n", rows="complexity", percent_cols=["percent"])
+        return suppress(self.crosstab(by, top_code=top_code), totals="both")
+
+    def safe_means(self, by: str):
+        """Mean and median complexity per group; statistics on < 6 children hidden."""
+        from vc_eval.core.privacy import suppress_long
+
+        return suppress_long(
+            self.means[by], count_col="n", rows="group", stat_cols=["mean", "median"]
+        )
+
+
+def _group_levels(by: str, values: pd.Series) -> list:
+    if by == "age_group":
+        return list(AGE_BAND_LABELS)
+    if by == "sex":
+        return list(SEXES) + sorted(set(values.dropna().astype(str)) - set(SEXES))
+    if by == Col.placement_type:
+        present = set(values.dropna().astype(str))
+        return [t for t in PLACEMENT_TYPES if t in present] + (
+            [NO_PLACEMENT] if NO_PLACEMENT in present else []
+        )
+    return sorted(values.dropna().unique())
+
+
+def complexity(
+    ds: Dataset,
+    *,
+    at: str | pd.Timestamp | None = None,
+    period: Period | None = None,
+    max_age_days: int | None = None,
+    top_bands: int = 2,
+) -> ComplexityResult:
+    """Complexity of need: need domains in the top ``top_bands`` bands per child.
+
+    Groups use each child's age, sex and placement type on the reference
+    date (the date, or in period mode the date of the child's latest
+    assessment); ages in DfE bands (under 1, 1-4, 5-9, 10-15, 16+).
+    """
+    snap = latest_scores(ds, at=at, period=period, max_age_days=max_age_days)
+    fw = ds.framework
+    needs = [d for d in fw.need_domains if d in snap.domains]
+    s = snap.scores
+    cx = complexity_scores(s, needs, fw, top_bands=top_bands)
+    per_child = pd.concat([s[[Col.child_id, "age_group", Col.sex, Col.placement_type]], cx], axis=1)
+    per_child = per_child[per_child["n_domains"] > 0].reset_index(drop=True)
+    levels = list(range(0, len(needs) + 1))
+    dist = per_child["complexity"].value_counts().reindex(levels, fill_value=0)
+    top = int(per_child["complexity"].max()) if len(per_child) else 0
+    dist = dist.loc[: max(top, 0)]
+    n = int(dist.sum())
+    distribution = pd.DataFrame(
+        {
+            "complexity": dist.index.astype(int),
+            "n": dist.to_numpy(dtype=int),
+            "percent": 100.0 * dist.to_numpy() / n if n else np.nan,
+        }
+    )
+    by: dict[str, pd.DataFrame] = {}
+    means: dict[str, pd.DataFrame] = {}
+    for g in GROUPINGS:
+        col = g if g != "placement_type" else Col.placement_type
+        vals = per_child[col].astype(str).where(per_child[col].notna())
+        groups = _group_levels(g, vals)
+        tab = (
+            pd.crosstab(vals, per_child["complexity"])
+            .reindex(index=groups, columns=distribution["complexity"], fill_value=0)
+            .fillna(0)
+            .astype(int)
+        )
+        long = tab.stack().rename("n").reset_index()
+        long.columns = ["group", "complexity", "n"]
+        long["n_group"] = long.groupby("group")["n"].transform("sum")
+        long["percent"] = np.where(
+            long["n_group"] > 0, 100.0 * long["n"] / long["n_group"].clip(lower=1), np.nan
+        )
+        by[g] = long
+        stats = per_child.groupby(vals, observed=True)["complexity"].agg(["size", "mean", "median"])
+        stats = stats.reindex(groups)
+        means[g] = pd.DataFrame(
+            {
+                "group": groups,
+                "n": stats["size"].fillna(0).astype(int).to_numpy(),
+                "mean": stats["mean"].to_numpy(),
+                "median": stats["median"].to_numpy(),
+            }
+        )
+    return ComplexityResult(per_child, distribution, by, means, top_bands, len(needs), snap)
+
+
+# --------------------------------------------------------------------------
+# Need clusters
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class ClusterResult:
+    """Profiles of need found by clustering children's domain scores.
+
+    Attributes
+    ----------
+    k : int
+        Number of clusters.
+    method : str
+        "kmeans" (k chosen by silhouette) or "gmm" (k chosen by BIC).
+    selection : DataFrame
+        k and the criterion for each k tried (empty if ``k`` was given).
+    sizes : DataFrame
+        cluster (1 = largest), label, n, percent.
+    profiles : DataFrame
+        cluster, label, domain, domain_name, mean (cluster mean score),
+        overall (mean over all children), difference.
+    assignments : DataFrame
+        Row-level (identifiers: never show): child_id, cluster.
+    n_excluded : int
+        Children left out for missing domain scores.
+    seed : int
+    """
+
+    k: int
+    method: str
+    selection: pd.DataFrame
+    sizes: pd.DataFrame
+    profiles: pd.DataFrame
+    assignments: pd.DataFrame = field(repr=False)
+    n_excluded: int = 0
+    seed: int = 0
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.sizes.copy()
+
+    def summary(self) -> str:
+        parts = "; ".join(
+            f"{r.label} ({r.percent:.0f}%)" for r in self.sizes.itertuples() if r.n >= 6
+        )
+        how = "silhouette" if self.method == "kmeans" else "BIC"
+        return f"{self.k} profiles of need ({self.method}, k chosen by {how}): {parts}."
+
+    def safe_table(self):
+        """Cluster sizes with disclosure control."""
+        from vc_eval.core.privacy import suppress_long
+
+        return suppress_long(
+            self.sizes[["cluster", "label", "n", "percent"]],
+            count_col="n",
+            rows="cluster",
+            percent_cols=["percent"],
+        )
+
+    def safe_profiles(self, decimals: int = 0):
+        """Cluster x domain mean scores; clusters of fewer than 6 children hidden."""
+        from vc_eval.core.privacy import MIN_N, SUPPRESSED
+
+        wide = self.profiles.pivot(index="cluster", columns="domain_name", values="mean")
+        order = list(dict.fromkeys(self.profiles["domain_name"]))
+        wide = wide[order]
+        n = self.sizes.set_index("cluster")["n"]
+        out = wide.map(lambda v: f"{v:.{decimals}f}").astype(object)
+        out[n.reindex(out.index).to_numpy() < MIN_N] = SUPPRESSED
+        out.insert(0, "label", self.sizes.set_index("cluster")["label"].reindex(out.index))
+        return out
+
+
+def _describe_cluster(diff: pd.Series, names: Mapping[str, str], sd: pd.Series) -> str:
+    z = diff / sd.replace(0, np.nan)
+    if (z < 0).all():
+        return "Lower need across domains"
+    top = z.sort_values(ascending=False)
+    lead = [names[d] for d in top.index[:2] if top[d] > 0.25]
+    if (z > 0).mean() >= 0.75:
+        return "Higher need across domains" + (f" (most: {', '.join(lead)})" if lead else "")
+    if not lead:
+        return "Close to average need"
+    return "Higher need: " + ", ".join(lead)
+
+
+def _fit_clusters(x: np.ndarray, k: int, method: str, seed: int) -> tuple[np.ndarray, object]:
+    from threadpoolctl import threadpool_limits
+
+    # One thread: OpenMP spin-waiting makes small fits 100x slower on a busy
+    # machine, and a fixed thread count keeps results reproducible.
+    with threadpool_limits(1):
+        return _fit_clusters_1(x, k, method, seed)
+
+
+def _fit_clusters_1(x: np.ndarray, k: int, method: str, seed: int) -> tuple[np.ndarray, object]:
+    if method == "kmeans":
+        from sklearn.cluster import KMeans
+
+        model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(x)
+        return model.labels_, model
+    from sklearn.mixture import GaussianMixture
+
+    model = GaussianMixture(
+        n_components=k, covariance_type="full", n_init=3, random_state=seed
+    ).fit(x)
+    return model.predict(x), model
+
+
+def cluster_scores(
+    scores: pd.DataFrame,
+    domains: Sequence[str],
+    *,
+    k: int | None = None,
+    k_range: tuple[int, int] = (2, 6),
+    method: Literal["kmeans", "gmm"] = "kmeans",
+    seed: int = 0,
+    framework: Framework | None = None,
+    id_col: str = Col.child_id,
+    progress: bool | None = None,
+) -> ClusterResult:
+    """Cluster children on their domain scores (generic: any wide table).
+
+    Parameters
+    ----------
+    scores : DataFrame
+        One row per child, one column per domain.
+    domains : sequence of str
+        Columns to cluster on (scores on a common 0-100 scale, not rescaled).
+    k : int, optional
+        Number of clusters; default chosen within ``k_range`` by silhouette
+        (k-means) or BIC (Gaussian mixture).
+    method : {"kmeans", "gmm"}
+    seed : int
+        Random seed: the same data and seed give the same clusters.
+    framework : Framework, optional
+        For domain names in labels.
+    id_col : str
+        Identifier column carried into ``assignments``.
+    progress : bool, optional
+        Progress bar over the k tried.
+    """
+    from tqdm.auto import tqdm
+
+    if method not in ("kmeans", "gmm"):
+        raise ValueError("method must be 'kmeans' or 'gmm'")
+    domains = list(domains)
+    complete = scores[domains].notna().all(axis=1)
+    data = scores.loc[complete]
+    x = data[domains].to_numpy(dtype=float)
+    n = len(x)
+    lo, hi = k_range
+    if k is None and n < hi + 1:
+        raise ValueError(f"too few children with complete scores ({n}) to choose k")
+    if k is not None and n < k:
+        raise ValueError(f"too few children with complete scores ({n}) for k={k}")
+    rows = []
+    if k is None:
+        from sklearn.metrics import silhouette_score
+
+        best = None
+        for kk in tqdm(
+            range(lo, hi + 1), desc="clusters", disable=None if progress is None else not progress
+        ):
+            labels, model = _fit_clusters(x, kk, method, seed)
+            if method == "kmeans":
+                crit = float(
+                    silhouette_score(x, labels, sample_size=min(n, 5000), random_state=seed)
+                )
+                better = best is None or crit > best[1] + 1e-12
+            else:
+                crit = float(model.bic(x))
+                better = best is None or crit < best[1] - 1e-9
+            rows.append({"k": kk, "silhouette" if method == "kmeans" else "bic": crit})
+            if better:
+                best = (kk, crit, labels)
+        k, labels = best[0], best[2]
+    else:
+        labels, _ = _fit_clusters(x, k, method, seed)
+    selection = pd.DataFrame(rows)
+    # Number clusters by size (1 = largest), ties by mean score, so labels
+    # do not depend on the algorithm's arbitrary numbering.
+    sizes = np.bincount(labels, minlength=k)
+    means = np.array([x[labels == j].mean() if sizes[j] else np.nan for j in range(k)])
+    order = sorted(range(k), key=lambda j: (-sizes[j], -means[j]))
+    relabel = np.empty(k, dtype=int)
+    relabel[order] = np.arange(1, k + 1)
+    cl = relabel[labels]
+    names = {d: (_label(framework, d) if framework is not None else d) for d in domains}
+    overall = pd.Series(x.mean(axis=0), index=domains)
+    sd = pd.Series(x.std(axis=0), index=domains)
+    prof_rows, size_rows = [], []
+    for c in range(1, k + 1):
+        sel = cl == c
+        m = pd.Series(x[sel].mean(axis=0), index=domains)
+        label = _describe_cluster(m - overall, names, sd)
+        size_rows.append({"cluster": c, "label": label, "n": int(sel.sum())})
+        for d in domains:
+            prof_rows.append(
+                {
+                    "cluster": c,
+                    "label": label,
+                    "domain": d,
+                    "domain_name": names[d],
+                    "mean": float(m[d]),
+                    "overall": float(overall[d]),
+                    "difference": float(m[d] - overall[d]),
+                }
+            )
+    sizes_df = pd.DataFrame(size_rows)
+    sizes_df["percent"] = 100.0 * sizes_df["n"] / max(n, 1)
+    assign = pd.DataFrame(
+        {id_col: data[id_col].to_numpy() if id_col in data else data.index, "cluster": cl}
+    )
+    return ClusterResult(
+        k=int(k),
+        method=method,
+        selection=selection,
+        sizes=sizes_df,
+        profiles=pd.DataFrame(prof_rows),
+        assignments=assign,
+        n_excluded=int((~complete).sum()),
+        seed=seed,
+    )
+
+
+def clusters(
+    ds: Dataset,
+    *,
+    at: str | pd.Timestamp | None = None,
+    period: Period | None = None,
+    max_age_days: int | None = None,
+    k: int | None = None,
+    k_range: tuple[int, int] = (2, 6),
+    method: Literal["kmeans", "gmm"] = "kmeans",
+    seed: int = 0,
+    progress: bool | None = None,
+) -> ClusterResult:
+    """Need clusters of the care population from each child's latest scores.
+
+    Clusters on the need domains (children missing any are left out and
+    counted in ``n_excluded``). See :func:`cluster_scores`.
+    """
+    snap = latest_scores(ds, at=at, period=period, max_age_days=max_age_days)
+    needs = [d for d in ds.framework.need_domains if d in snap.domains]
+    return cluster_scores(
+        snap.scores,
+        needs,
+        k=k,
+        k_range=k_range,
+        method=method,
+        seed=seed,
+        framework=ds.framework,
+        progress=progress,
+    )
+
+
+# --------------------------------------------------------------------------
+# Change between first and latest assessment, with reliable change
+# --------------------------------------------------------------------------
+
+
+def measurement_error(
+    assessments: pd.DataFrame,
+    *,
+    domains: Sequence[str] | None = None,
+    window_days: int = WINDOW_DAYS,
+    min_pairs: int = 20,
+    sem: float | Mapping[str, float] | None = None,
+    framework: Framework | None = None,
+    include_total: bool = False,
+) -> pd.DataFrame:
+    """Standard error of measurement (SEM) per domain.
+
+    From pairs of scorings of the same child by two different assessors
+    within ``window_days`` (so true need has barely changed):
+    ``SEM = sqrt(sum(d^2) / 2n)``, which counts both assessor differences
+    and day-to-day noise as error. Where a domain has fewer than
+    ``min_pairs`` pairs, a value from ``sem`` (one number, or per domain)
+    is used instead; without one, the domain's SEM is NaN. A single number
+    for ``sem`` is used for every domain.
+
+    Returns
+    -------
+    DataFrame
+        domain, sem, n_pairs, method ("double-scored pairs", "given" or
+        "not estimated").
+    """
+    sm = score_matrix(assessments, framework=framework, include_total=include_total)
+    return _measurement_error(sm, domains, window_days, min_pairs, sem)
+
+
+def _measurement_error(
+    sm: ScoreMatrix,
+    domains: Sequence[str] | None,
+    window_days: int,
+    min_pairs: int,
+    sem: float | Mapping[str, float] | None,
+) -> pd.DataFrame:
+    i1, i2 = pair_rows(sm, window_days=window_days)
+    rows = []
+    for d in sm.domains if domains is None else domains:
+        if d in sm.domains:
+            col = sm.column(d)
+            diff = col[i2] - col[i1]
+            diff = diff[~np.isnan(diff)]
+        else:
+            diff = np.array([])
+        n = int(diff.size)
+        given = sem.get(d) if isinstance(sem, Mapping) else sem
+        if given is not None and (n < min_pairs or not isinstance(sem, Mapping)):
+            rows.append({"domain": d, "sem": float(given), "n_pairs": n, "method": "given"})
+        elif n >= min_pairs:
+            s = float(np.sqrt((diff**2).sum() / (2 * n)))
+            rows.append({"domain": d, "sem": s, "n_pairs": n, "method": "double-scored pairs"})
+        else:
+            rows.append({"domain": d, "sem": np.nan, "n_pairs": n, "method": "not estimated"})
+    return pd.DataFrame(rows, columns=["domain", "sem", "n_pairs", "method"])
+
+
+def reliable_change(
+    first: np.ndarray,
+    latest: np.ndarray,
+    sem: np.ndarray | float,
+    *,
+    higher_is_worse: bool | np.ndarray = True,
+    z: float = 1.96,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Jacobson-Truax reliable change index and category.
+
+    ``RCI = (latest - first) / SE_diff`` with ``SE_diff = sqrt(2) * SEM``;
+    |RCI| > ``z`` is a reliable change. For need scores (higher is worse) a
+    fall is an improvement.
+
+    Returns
+    -------
+    (rci, category)
+        Arrays; category is one of :data:`CHANGE_CATEGORIES` (or "" where
+        the SEM is unknown).
+    """
+    first = np.asarray(first, dtype=float)
+    latest = np.asarray(latest, dtype=float)
+    se_diff = np.sqrt(2.0) * np.broadcast_to(np.asarray(sem, dtype=float), first.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rci = (latest - first) / se_diff
+    worse = np.broadcast_to(np.asarray(higher_is_worse, dtype=bool), first.shape)
+    signed = np.where(worse, rci, -rci)  # > 0 means things got worse
+    cat = np.where(
+        signed < -z,
+        CHANGE_CATEGORIES[0],
+        np.where(signed > z, CHANGE_CATEGORIES[2], CHANGE_CATEGORIES[1]),
+    ).astype(object)
+    cat[~np.isfinite(rci)] = ""
+    return rci, cat
+
+
+@dataclass
+class ChangeResult:
+    """Change in need between each child's first and latest assessment.
+
+    Attributes
+    ----------
+    per_child : DataFrame
+        Row-level (identifiers: never show): child_id, domain, first_date,
+        latest_date, years, first, latest, change, rci, category.
+    error : DataFrame
+        Per domain: sem, se_diff, threshold (smallest reliable change, in
+        points), n_pairs, method.
+    summary_table : DataFrame
+        Per domain x category: domain, domain_name, category, n, n_children,
+        percent; plus mean_change per domain.
+    method_note : str
+        How the measurement error was estimated.
+    """
+
+    per_child: pd.DataFrame = field(repr=False)
+    error: pd.DataFrame
+    summary_table: pd.DataFrame
+    method_note: str
+    z: float = 1.96
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.summary_table.copy()
+
+    def summary(self) -> str:
+        t = self.summary_table
+        tot = t[t["domain"] == TOTAL_NEED]
+        if tot.empty:
+            tot = t
+        n = int(tot["n"].sum()) if len(tot) else 0
+        if n == 0:
+            return "No child has two assessments to compare. " + self.method_note
+        imp = tot.loc[tot["category"] == CHANGE_CATEGORIES[0], "n"].sum()
+        det = tot.loc[tot["category"] == CHANGE_CATEGORIES[2], "n"].sum()
+        return (
+            f"Total need, first to latest assessment ({int(n):,} children): "
+            f"{100 * imp / n:.0f}% reliably improved, {100 * det / n:.0f}% reliably "
+            f"deteriorated. {self.method_note}"
+        )
+
+    def safe_table(self):
+        """Counts per domain and category, with disclosure control per domain."""
+        from vc_eval.core.privacy import suppress_long
+
+        cols = ["domain_name", "category", "n", "percent"]
+        return suppress_long(
+            self.summary_table[cols],
+            count_col="n",
+            within="domain_name",
+            rows="category",
+            percent_cols=["percent"],
+        )
+
+
+def first_and_latest(
+    assessments: pd.DataFrame,
+    *,
+    min_gap_days: int = WINDOW_DAYS + 1,
+    framework: Framework | None = None,
+    include_total: bool = False,
+) -> pd.DataFrame:
+    """Each child's first and latest score per domain (dates at least ``min_gap_days`` apart).
+
+    Several assessors on the same date are averaged.
+
+    Returns
+    -------
+    DataFrame
+        child_id, domain, first_date, latest_date, years, first, latest, change.
+    """
+    sm = score_matrix(assessments, framework=framework, include_total=include_total)
+    return _first_and_latest(sm, min_gap_days)
+
+
+def _first_and_latest(sm: ScoreMatrix, min_gap_days: int) -> pd.DataFrame:
+    cols = [Col.child_id, Col.domain, "first_date", "latest_date", "years", "first", "latest"]
+    if sm.child.size == 0:
+        return pd.DataFrame(columns=[*cols, "change"])
+    # Rows are sorted by child, date, assessor: average each child-date block.
+    starts = np.flatnonzero(
+        np.r_[True, (sm.child[1:] != sm.child[:-1]) | (sm.day[1:] != sm.day[:-1])]
+    )
+    valid = ~np.isnan(sm.scores)
+    sums = np.add.reduceat(np.where(valid, sm.scores, 0.0), starts, axis=0)
+    counts = np.add.reduceat(valid.astype(int), starts, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / counts
+    g_child, g_day = sm.child[starts], sm.day[starts]
+    frames = []
+    for j, d in enumerate(sm.domains):
+        ok = counts[:, j] > 0
+        c, day, v = g_child[ok], g_day[ok], mean[ok, j]
+        if c.size == 0:
+            continue
+        first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        last = np.r_[first[1:] - 1, c.size - 1]
+        gap = day[last] - day[first]
+        keep = gap >= min_gap_days
+        f, la = first[keep], last[keep]
+        frames.append(
+            pd.DataFrame(
+                {
+                    Col.child_id: sm.child_ids[c[f]].astype(str),
+                    Col.domain: d,
+                    "first_date": day[f].astype("datetime64[D]").astype("datetime64[ns]"),
+                    "latest_date": day[la].astype("datetime64[D]").astype("datetime64[ns]"),
+                    "years": gap[keep] / DAYS_PER_YEAR,
+                    "first": v[f],
+                    "latest": v[la],
+                    "change": v[la] - v[f],
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=[*cols, "change"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def need_change(
+    ds: Dataset,
+    *,
+    period: Period | None = None,
+    sem: float | Mapping[str, float] | None = None,
+    window_days: int = WINDOW_DAYS,
+    min_pairs: int = 20,
+    min_gap_days: int | None = None,
+    include_total: bool = True,
+    z: float = 1.96,
+) -> ChangeResult:
+    """Change between each child's first and latest assessment, with reliable change.
+
+    Parameters
+    ----------
+    ds : Dataset
+    period : (start, end), optional
+        Use only assessments dated within the period.
+    sem : float or mapping, optional
+        Standard error of measurement to use where there are fewer than
+        ``min_pairs`` double-scored pairs (or everywhere, if a single number).
+    window_days : int
+        Largest gap (days) between two scorings that count as a pair.
+    min_pairs : int
+        Fewest pairs needed to estimate a domain's SEM from the data.
+    min_gap_days : int, optional
+        Smallest gap between first and latest assessment (default:
+        ``window_days + 1``, so a double-scoring is not counted as change).
+    include_total : bool
+        Add total need (mean of need domains per assessment).
+    z : float
+        Reliable-change criterion: |change| > z * SE_diff (1.96: 95%).
+    """
+    fw = ds.framework
+    a = ds.assessments
+    if period is not None:
+        lo, hi = (pd.Timestamp(x) for x in period)
+        a = a[(a[Col.assessment_date] >= lo) & (a[Col.assessment_date] <= hi)]
+    sm = score_matrix(a, framework=fw, include_total=include_total)
+    domains = [d for d in fw.domain_ids if d in sm.domains]
+    if include_total and TOTAL_NEED in sm.domains:
+        domains.append(TOTAL_NEED)
+    err = _measurement_error(sm, domains, window_days, min_pairs, sem)
+    err["se_diff"] = np.sqrt(2.0) * err["sem"]
+    err["threshold"] = z * err["se_diff"]
+    err = err[["domain", "sem", "se_diff", "threshold", "n_pairs", "method"]]
+    gap = window_days + 1 if min_gap_days is None else min_gap_days
+    fl = _first_and_latest(sm, gap)
+    fl = fl[fl[Col.domain].isin(domains)].reset_index(drop=True)
+    sem_of = err.set_index("domain")["sem"]
+    strengths = [d.id for d in fw.domains if d.kind == "strength"]
+    worse = ~fl[Col.domain].isin(strengths).to_numpy()
+    rci, cat = reliable_change(
+        fl["first"],
+        fl["latest"],
+        fl[Col.domain].map(sem_of).to_numpy(dtype=float),
+        higher_is_worse=worse,
+        z=z,
+    )
+    fl["rci"] = rci
+    fl["category"] = cat
+    rated = fl[fl["category"] != ""]
+    counts = rated.groupby([Col.domain, "category"]).size()
+    n_dom = rated.groupby(Col.domain).size()
+    mean_change = rated.groupby(Col.domain)["change"].mean()
+    rows = []
+    for d in domains:
+        n = int(n_dom.get(d, 0))
+        for c in CHANGE_CATEGORIES:
+            k = int(counts.get((d, c), 0))
+            rows.append(
+                {
+                    "domain": d,
+                    "domain_name": _label(fw, d),
+                    "category": c,
+                    "n": k,
+                    "n_children": n,
+                    "percent": 100.0 * k / n if n else np.nan,
+                    "mean_change": float(mean_change.get(d, np.nan)),
+                }
+            )
+    summary = pd.DataFrame(rows)
+    used = err[err["method"] == "double-scored pairs"]
+    given = err[err["method"] == "given"]
+    missing = err[err["method"] == "not estimated"]
+    note = (
+        f"Reliable change (Jacobson-Truax): a change larger than {z:g} x SE_diff, where "
+        "SE_diff = sqrt(2) x SEM. "
+    )
+    if len(used):
+        note += (
+            f"SEM estimated for {len(used)} domain(s) from pairs of scorings of the same child "
+            f"by two different assessors within {window_days} days "
+            f"({int(used['n_pairs'].min())}-{int(used['n_pairs'].max())} pairs per domain), "
+            "as sqrt(sum of squared differences / 2n): it counts both differences between "
+            "assessors and day-to-day variation as error. "
+        )
+    if len(given):
+        note += f"SEM supplied by the user for {len(given)} domain(s). "
+    if len(missing):
+        note += (
+            f"{len(missing)} domain(s) had fewer than {min_pairs} pairs and no SEM was given, "
+            "so reliable change was not assessed there."
+        )
+    return ChangeResult(fl, err, summary, note.strip(), z)
+
+
+# --------------------------------------------------------------------------
+# Everything at once
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class NeedsProfile:
+    """Prevalence, complexity, clusters and change, computed together."""
+
+    prevalence: PrevalenceResult
+    complexity: ComplexityResult
+    clusters: ClusterResult | None
+    change: ChangeResult
+
+    def summary(self) -> str:
+        parts = [self.prevalence.summary(), self.complexity.summary()]
+        if self.clusters is not None:
+            parts.append(self.clusters.summary())
+        parts.append(self.change.summary())
+        return "\n".join(parts)
+
+
+def needs_profile(
+    ds: Dataset,
+    *,
+    at: str | pd.Timestamp | None = None,
+    period: Period | None = None,
+    k: int | None = None,
+    seed: int = 0,
+    sem: float | Mapping[str, float] | None = None,
+    with_clusters: bool = True,
+) -> NeedsProfile:
+    """The whole needs profile of a dataset (one or more councils)."""
+    prev = prevalence(ds, at=at, period=period)
+    cx = complexity(ds, at=at, period=period)
+    cl = None
+    if with_clusters:
+        try:
+            cl = clusters(ds, at=at, period=period, k=k, seed=seed)
+        except ValueError:
+            cl = None  # too few children to cluster
+    ch = need_change(ds, period=period, sem=sem)
+    return NeedsProfile(prev, cx, cl, ch)
+
+
+__all__ = [
+    "CHANGE_CATEGORIES",
+    "NO_PLACEMENT",
+    "ChangeResult",
+    "ClusterResult",
+    "ComplexityResult",
+    "NeedsProfile",
+    "PrevalenceResult",
+    "Snapshot",
+    "cluster_scores",
+    "clusters",
+    "complexity",
+    "complexity_scores",
+    "first_and_latest",
+    "latest_scores",
+    "measurement_error",
+    "need_change",
+    "needs_profile",
+    "prevalence",
+    "prevalence_from_scores",
+    "reliable_change",
+]

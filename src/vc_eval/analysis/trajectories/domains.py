@@ -1,0 +1,318 @@
+"""The Valuing Care view: growth curves per need domain, total need and outcome area.
+
+:func:`need_frame` turns a :class:`~vc_eval.core.dataset.Dataset` into the long
+table :func:`~vc_eval.analysis.trajectories.fit_growth` needs for one domain, for
+total need (mean of the need domains at each assessment) or for an outcome
+area (mean of its need domains at each assessment), with the child's
+council, sex and ethnicity joined for covariates and comparisons.
+:func:`fit_domains` fits them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS
+from vc_eval.analysis.trajectories.growth import MIN_GROUPS, GrowthFit, PeakSummary, fit_growth
+from vc_eval.analysis.trajectories.peaks import PEAK_COLUMNS
+from vc_eval.core.dataset import Dataset, total_need
+from vc_eval.core.framework import TOTAL_NEED
+from vc_eval.core.schema import Col
+
+#: Reference age for the random intercept in the domain view: mid-childhood,
+#: the same for every domain and council so variance components compare.
+REFERENCE_AGE = 9.0
+#: Spline knot spacing (years of age) by number of children: finer curves
+#: where there are enough children to support them.
+KNOT_SPACING_BY_CHILDREN: tuple[tuple[int, float], ...] = ((1000, 1.0), (300, 1.5), (0, 2.0))
+#: Child columns joined onto the scores (usable as covariates or ``by``).
+CHILD_COLUMNS: tuple[str, ...] = (Col.council, Col.sex, Col.ethnicity)
+
+KIND_DOMAIN, KIND_TOTAL, KIND_AREA = "domain", "total", "area"
+
+
+def default_age_knots(ages: np.ndarray, n_children: int) -> list[float]:
+    """Evenly spaced interior spline knots at whole or half years of age.
+
+    Spacing follows :data:`KNOT_SPACING_BY_CHILDREN` (1 year with 1,000+
+    children, 1.5 with 300+, else 2); knots closer than a quarter of the
+    spacing to either end of the observed ages are dropped.
+    """
+    spacing = next(s for n, s in KNOT_SPACING_BY_CHILDREN if n_children >= n)
+    lo, hi = float(np.min(ages)), float(np.max(ages))
+    knots = np.arange(np.ceil(lo / spacing) * spacing, hi, spacing)
+    margin = spacing / 4
+    return [float(k) for k in knots if lo + margin < k < hi - margin]
+
+
+def need_frame(dataset: Dataset, name: str) -> pd.DataFrame:
+    """Long scores of one domain, of total need, or of an outcome area.
+
+    Returns columns ``child_id``, ``assessment_date``, ``assessor_id``,
+    ``age_at_assessment``, ``score``, ``domain`` (= ``name``) and the child
+    columns in :data:`CHILD_COLUMNS`.
+
+    Raises
+    ------
+    KeyError
+        If ``name`` is not a domain, ``total_need`` or an outcome area of the
+        dataset's framework.
+    """
+    fw = dataset.framework
+    a = dataset.assessments
+    keys = [Col.child_id, Col.assessment_date, Col.assessor_id, Col.age_at_assessment]
+    if name == TOTAL_NEED:
+        out = total_need(a, fw)
+    elif name in fw.outcome_areas:
+        doms = [d for d in fw.domains_in_area(name) if d in fw.need_domains]
+        sub = a[a[Col.domain].isin(doms)]
+        out = sub.groupby(keys, as_index=False, observed=True)[Col.score].mean()
+        out[Col.domain] = name
+    elif name in fw.domain_ids:
+        out = a[a[Col.domain] == name].copy()
+    else:
+        raise KeyError(
+            f"{name!r} is not a domain, outcome area or {TOTAL_NEED!r} of framework {fw.id!r}"
+        )
+    kids = dataset.children[[Col.child_id, *CHILD_COLUMNS]]
+    out = out.merge(kids, on=Col.child_id, how="left", validate="many_to_one")
+    return out.reset_index(drop=True)
+
+
+@dataclass
+class DomainFits:
+    """Growth fits per domain, for total need and per outcome area.
+
+    Attributes
+    ----------
+    fits : dict of GrowthFit
+        Keyed by domain id, ``total_need`` or outcome-area id, in fitting order.
+    kinds : dict of str
+        ``"domain"``, ``"total"`` or ``"area"`` for each key.
+    labels : dict of str
+        Readable names.
+    skipped : dict of str
+        Keys that could not be fitted, with the reason.
+    council : str or None
+        The council fitted, or None for all.
+    """
+
+    fits: dict[str, GrowthFit]
+    kinds: dict[str, str]
+    labels: dict[str, str]
+    skipped: dict[str, str] = field(default_factory=dict)
+    council: str | None = None
+    _peaks: dict = field(default_factory=dict, repr=False)
+
+    def __getitem__(self, key: str) -> GrowthFit:
+        return self.fits[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fits)
+
+    def __len__(self) -> int:
+        return len(self.fits)
+
+    def peak_summaries(
+        self,
+        *,
+        method: str = "draws",
+        n: int | None = None,
+        seed: int = 0,
+        level: float = 0.95,
+        min_prominence: float = 0.0,
+        progress: bool | None = None,
+    ) -> dict[str, PeakSummary]:
+        """:meth:`GrowthFit.peaks` for every fit (same seed for each), cached."""
+        key = (method, n, seed, level, min_prominence)
+        if key not in self._peaks:
+            self._peaks[key] = {
+                name: fit.peaks(
+                    method,
+                    n=n,
+                    seed=seed,
+                    level=level,
+                    min_prominence=min_prominence,
+                    progress=progress,
+                )
+                for name, fit in tqdm(
+                    self.fits.items(),
+                    desc="peaks",
+                    leave=False,
+                    disable=None if progress is None else not progress,
+                )
+            }
+        return self._peaks[key]
+
+    def peaks_table(self, **kwargs) -> pd.DataFrame:
+        """Tidy table of peak ages: one row per peak per fit.
+
+        Columns: ``name``, ``label``, ``kind``, then those of
+        :func:`~vc_eval.analysis.trajectories.peaks.summarise_peaks`, ``method`` and
+        ``n_curves``. Keyword arguments go to :meth:`peak_summaries`.
+        """
+        rows = []
+        for name, ps in self.peak_summaries(**kwargs).items():
+            t = ps.to_frame()
+            t.insert(0, "kind", self.kinds[name])
+            t.insert(0, "label", self.labels[name])
+            t.insert(0, "name", name)
+            rows.append(t)
+        cols = ["name", "label", "kind", *PEAK_COLUMNS, "method", "n_curves"]
+        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
+
+    def steepest_table(self, **kwargs) -> pd.DataFrame:
+        """Ages of steepest rise and fall per fit, with intervals."""
+        rows = []
+        for name, ps in self.peak_summaries(**kwargs).items():
+            t = ps.steepest.copy()
+            t.insert(0, "kind", self.kinds[name])
+            t.insert(0, "label", self.labels[name])
+            t.insert(0, "name", name)
+            rows.append(t)
+        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+    def summary(self, **kwargs) -> pd.DataFrame:
+        """One row per fit: sizes, variance components, ICC, convergence, peaks.
+
+        ``peak_ages`` lists the fitted peak ages (with their share of
+        plausible curves showing the peak). Skipped keys appear with the
+        reason in ``note``.
+        """
+        peaks = self.peak_summaries(**kwargs)
+        rows = []
+        for name, fit in self.fits.items():
+            s = fit.summary().to_dict()
+            s.pop("label")
+            p = peaks[name].peaks
+            s["n_peaks"] = len(p)
+            s["peak_ages"] = "; ".join(
+                f"{r.age:.1f} ({r.lower:.1f}-{r.upper:.1f}, {r.share_with_peak:.0%})"
+                for r in p.itertuples()
+            )
+            s["note"] = ""
+            rows.append({"name": name, "label": self.labels[name], "kind": self.kinds[name], **s})
+        for name, why in self.skipped.items():
+            rows.append(
+                {
+                    "name": name,
+                    "label": self.labels.get(name, name),
+                    "kind": self.kinds.get(name, ""),
+                    "note": why,
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def fit_domains(
+    dataset: Dataset,
+    *,
+    domains: Sequence[str] | None = None,
+    include_total: bool = True,
+    areas: bool | Sequence[str] = True,
+    council: str | None = None,
+    basis: str = "spline",
+    knots: Sequence[float] | None = None,
+    df: int | None = None,
+    random: str = "slope",
+    covariates: Sequence[str] = (),
+    reml: bool = True,
+    engine: str = "fast",
+    age_centre: float = REFERENCE_AGE,
+    age_scale: float | None = None,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    min_groups: int = MIN_GROUPS,
+    progress: bool | None = None,
+) -> DomainFits:
+    """Fit a growth curve of need by age for each domain, total need and outcome area.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    domains : sequence of str, optional
+        Domain ids (default: every domain of the framework with scores).
+    include_total : bool
+        Also fit total need (mean of the need domains per assessment).
+    areas : bool or sequence of str
+        Also fit every outcome area (True), none (False), or those named.
+    council : str, optional
+        Fit one council's children only.
+    basis, knots, df, random, covariates, reml, engine, age_scale, methods, min_groups
+        As for :func:`~vc_eval.analysis.trajectories.fit_growth`. With
+        ``basis="spline"`` and neither ``knots`` nor ``df``, knots are
+        placed by :func:`default_age_knots`.
+    age_centre : float
+        Age of the random intercept (default :data:`REFERENCE_AGE`).
+    progress : bool, optional
+        Progress bar over the fits (default: only on a terminal).
+
+    Returns
+    -------
+    DomainFits
+        Keys that cannot be fitted (too few children, say) are listed in
+        ``skipped`` with the reason rather than stopping the others.
+    """
+    ds = dataset.subset(council) if council is not None else dataset
+    fw = ds.framework
+    scored = set(ds.assessments[Col.domain].unique())
+    if domains is None:
+        names = [d for d in fw.domain_ids if d in scored]
+    else:
+        names = list(domains)
+        unknown = [d for d in names if d not in fw.domain_ids]
+        if unknown:
+            raise KeyError(f"not domains of framework {fw.id!r}: {', '.join(unknown)}")
+    kinds = dict.fromkeys(names, KIND_DOMAIN)
+    if include_total:
+        kinds[TOTAL_NEED] = KIND_TOTAL
+    if areas:
+        wanted = list(fw.outcome_areas) if areas is True else list(areas)
+        unknown = [a for a in wanted if a not in fw.outcome_areas]
+        if unknown:
+            raise KeyError(f"not outcome areas of framework {fw.id!r}: {', '.join(unknown)}")
+        for a in wanted:
+            if any(d in scored and d in fw.need_domains for d in fw.domains_in_area(a)):
+                kinds[a] = KIND_AREA
+    labels = {k: fw.label(k) for k in kinds}
+    fits: dict[str, GrowthFit] = {}
+    skipped: dict[str, str] = {}
+    bar = tqdm(list(kinds), desc="fitting", disable=None if progress is None else not progress)
+    for name in bar:
+        bar.set_postfix_str(name)
+        frame = need_frame(ds, name)
+        if frame.empty:
+            skipped[name] = f"{labels[name]}: no scores"
+            continue
+        kn = knots
+        if basis == "spline" and knots is None and df is None:
+            kn = default_age_knots(
+                frame[Col.age_at_assessment].to_numpy(dtype=float),
+                int(frame[Col.child_id].nunique()),
+            )
+        try:
+            fits[name] = fit_growth(
+                frame,
+                outcome=Col.score,
+                time=Col.age_at_assessment,
+                group=Col.child_id,
+                random=random,
+                basis=basis,
+                knots=kn,
+                df=df,
+                covariates=covariates,
+                reml=reml,
+                engine=engine,
+                age_centre=age_centre,
+                age_scale=age_scale,
+                methods=methods,
+                min_groups=min_groups,
+                label=labels[name],
+            )
+        except (ValueError, RuntimeError) as err:
+            skipped[name] = str(err)
+    return DomainFits(fits, {k: kinds[k] for k in kinds}, labels, skipped, council)

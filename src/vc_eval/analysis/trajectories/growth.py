@@ -1,0 +1,683 @@
+"""Linear mixed growth models on any long table: :func:`fit_growth` and :class:`GrowthFit`.
+
+The model for outcome ``y`` of group (child) ``i`` at time (age) ``t``::
+
+    y = f(t) + covariates + b0_i + b1_i * t* + e,    t* = (t - centre) / scale
+
+with ``f`` linear, piecewise linear (hinges) or a natural cubic spline,
+``(b0_i, b1_i)`` normal with an unstructured covariance (or ``b0_i`` only),
+and ``e`` normal. Fitted by REML (default) or ML with statsmodels MixedLM, or
+the fast engine (:mod:`vc_eval.analysis.lmm_fast`) on exactly the same arrays.
+
+Everything is reported on the original time scale: slopes per unit of time,
+the random intercept at ``t = centre``, the random slope per unit of time.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tqdm.auto import tqdm
+
+from vc_eval.analysis.trajectories.basis import Covariate, Design, TimeBasis
+from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS, ENGINES, EngineFit, fit_arrays
+from vc_eval.analysis.trajectories.peaks import summarise_peaks, summarise_steepest
+
+RANDOM: tuple[str, ...] = ("intercept", "slope")
+#: Fewest groups a growth model is fitted to.
+MIN_GROUPS = 10
+#: Observed means by age are shown only for bins with at least this many groups.
+MIN_GROUPS_PER_BIN = 6
+#: Default grid step (time units) for curves and peaks: about a week of age.
+GRID_STEP = 0.02
+#: Peaks and steepest change are looked for between these quantiles of the
+#: observed times: at the very ends a spline follows a handful of points.
+PEAK_RANGE = (0.01, 0.99)
+
+
+class GrowthFitWarning(UserWarning):
+    """A growth model was fitted, but with warnings worth reading (see ``.warnings``)."""
+
+
+@dataclass
+class PeakSummary:
+    """Peak ages and ages of steepest change of a fitted curve, with intervals.
+
+    Attributes
+    ----------
+    peaks : DataFrame
+        One row per peak of the fitted curve (see
+        :func:`vc_eval.analysis.trajectories.peaks.summarise_peaks`).
+    steepest : DataFrame
+        Ages of steepest rise and fall with intervals.
+    peak_counts : Series
+        Share of plausible curves with 0, 1, 2, ... peaks.
+    method : {"draws", "bootstrap"}
+    n : int
+        Plausible curves used (bootstrap: successful refits).
+    level : float
+    notes : list of str
+        E.g. bootstrap refits that failed or did not converge.
+    """
+
+    peaks: pd.DataFrame
+    steepest: pd.DataFrame
+    peak_counts: pd.Series
+    method: str
+    n: int
+    level: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Peaks table with the method and number of curves added."""
+        out = self.peaks.copy()
+        out["method"] = self.method
+        out["n_curves"] = self.n
+        return out
+
+
+@dataclass
+class GrowthFit:
+    """A fitted growth model.
+
+    Attributes
+    ----------
+    label : str
+        What was fitted (e.g. a domain name), used in messages.
+    outcome, time, group : str
+        Column names in the data.
+    design : Design
+        Fixed-effects design (time basis, covariates, group interaction).
+    random : {"intercept", "slope"}
+    reml : bool
+    engine : str
+    fe_params, cov_fe : ndarray
+        Fixed effects and their covariance on the design's own columns
+        (time scaled); use :attr:`fixed_effects` for a readable table.
+    cov_re_design : ndarray
+        Random-effects covariance in the design's units (slope per ``t*``).
+    scale : float
+        Residual variance.
+    llf : float
+        Log-likelihood, REML or ML, equal to that of the same model fitted
+        on unscaled time (so it matches a direct statsmodels call).
+    converged : bool
+    method : str
+        Optimiser whose fit was accepted.
+    n_iter : int
+    attempts : list of dict
+        Every optimiser tried and how it went.
+    warnings : list of str
+        Every warning from fitting, never swallowed.
+    n_groups, n_obs, n_dropped : int
+        Groups and rows used, and rows dropped for missing values.
+    data : DataFrame
+        The rows used (outcome, time, group and covariate columns).
+    """
+
+    label: str
+    outcome: str
+    time: str
+    group: str
+    design: Design
+    random: str
+    reml: bool
+    engine: str
+    fe_params: np.ndarray
+    cov_fe: np.ndarray
+    cov_re_design: np.ndarray
+    scale: float
+    llf: float
+    converged: bool
+    method: str
+    n_iter: int
+    attempts: list[dict]
+    warnings: list[str]
+    n_groups: int
+    n_obs: int
+    n_dropped: int
+    data: pd.DataFrame = field(repr=False)
+    methods: tuple[str, ...] = DEFAULT_METHODS
+
+    # -- parameters ---------------------------------------------------------
+    @property
+    def basis(self) -> TimeBasis:
+        return self.design.basis
+
+    @property
+    def names(self) -> list[str]:
+        return self.design.names
+
+    @property
+    def fixed_effects(self) -> pd.DataFrame:
+        """Fixed effects on the original time scale.
+
+        Columns: ``term``, ``estimate``, ``se``, ``z``, ``p``, ``lower``,
+        ``upper`` (95% Wald interval). Time terms are per unit of time; the
+        intercept is the value where every other column is zero (for the
+        linear basis: at ``t = centre``).
+        """
+        u = self.design.units
+        est = self.fe_params * u
+        se = np.sqrt(np.clip(np.diag(self.cov_fe), 0, None)) * u
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = est / se
+        zc = stats.norm.ppf(0.975)
+        return pd.DataFrame(
+            {
+                "term": self.names,
+                "estimate": est,
+                "se": se,
+                "z": z,
+                "p": 2 * stats.norm.sf(np.abs(z)),
+                "lower": est - zc * se,
+                "upper": est + zc * se,
+            }
+        )
+
+    @property
+    def cov_re(self) -> np.ndarray:
+        """Random-effects covariance on the original time scale (slope per unit time)."""
+        d = np.ones(self.cov_re_design.shape[0])
+        if d.size > 1:
+            d[1] = 1.0 / self.basis.scale
+        return self.cov_re_design * np.outer(d, d)
+
+    @property
+    def variance_components(self) -> pd.Series:
+        """SD of the random intercept (at ``t = centre``) and slope (per unit
+        time), their correlation, the residual SD, and the ICC at the centre."""
+        c = self.cov_re
+        sd0 = float(np.sqrt(max(c[0, 0], 0.0)))
+        out = {"sd_intercept": sd0, "sd_slope": np.nan, "corr": np.nan}
+        if c.shape[0] > 1:
+            sd1 = float(np.sqrt(max(c[1, 1], 0.0)))
+            out["sd_slope"] = sd1
+            out["corr"] = float(c[0, 1] / (sd0 * sd1)) if sd0 > 0 and sd1 > 0 else np.nan
+        out["sd_residual"] = float(np.sqrt(self.scale))
+        out["icc"] = self.icc
+        return pd.Series(out, name="value")
+
+    @property
+    def icc(self) -> float:
+        """Intraclass correlation at ``t = centre``: intercept variance over total."""
+        v0 = max(self.cov_re[0, 0], 0.0)
+        return float(v0 / (v0 + self.scale))
+
+    @property
+    def singular(self) -> bool:
+        """True when the random-effects covariance is on (or next to) the boundary.
+
+        As lme4's ``isSingular``: a diagonal element of the Cholesky factor of
+        ``cov_re / scale`` (in the design's units) below 1e-4; and also a
+        correlation beyond +-0.99, which statsmodels' unconstrained optimiser
+        approaches without reaching.
+        """
+        rel = self.cov_re_design / self.scale
+        try:
+            lam = np.linalg.cholesky(rel)
+        except np.linalg.LinAlgError:
+            return True
+        corr = self.variance_components["corr"]
+        return bool(np.min(np.abs(np.diag(lam))) < 1e-4 or (np.isfinite(corr) and abs(corr) > 0.99))
+
+    # -- curves -------------------------------------------------------------
+    def age_grid(
+        self, step: float = GRID_STEP, quantiles: tuple[float, float] = (0.0, 1.0)
+    ) -> np.ndarray:
+        """An even grid between two quantiles of the observed times (default: the range)."""
+        t = self.data[self.time].to_numpy(dtype=float)
+        lo, hi = (float(v) for v in np.quantile(t, quantiles))
+        n = max(int(round((hi - lo) / step)) + 1, 3)
+        return np.linspace(lo, hi, n)
+
+    def curve(
+        self,
+        ages: Sequence[float] | np.ndarray | None = None,
+        *,
+        at: Mapping[str, object] | None = None,
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Fitted mean curve with a pointwise confidence band (delta method).
+
+        Parameters
+        ----------
+        ages : array, optional
+            Times to evaluate at (default: :meth:`age_grid`).
+        at : mapping, optional
+            Covariate (or ``by``) values; others are held at their sample
+            mean, so the default curve describes the population in the data.
+        level : float
+            Band coverage.
+
+        Returns
+        -------
+        DataFrame
+            ``age``, ``estimate``, ``se``, ``lower``, ``upper``.
+        """
+        ages = self.age_grid() if ages is None else np.asarray(ages, dtype=float)
+        G = self.design.grid(ages, at)
+        est = G @ self.fe_params
+        se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", G, self.cov_fe, G), 0, None))
+        zc = stats.norm.ppf(0.5 + level / 2)
+        return pd.DataFrame(
+            {"age": ages, "estimate": est, "se": se, "lower": est - zc * se, "upper": est + zc * se}
+        )
+
+    def peaks(
+        self,
+        method: str = "draws",
+        *,
+        n: int | None = None,
+        seed: int = 0,
+        level: float = 0.95,
+        at: Mapping[str, object] | None = None,
+        ages: np.ndarray | None = None,
+        min_prominence: float = 0.0,
+        progress: bool | None = None,
+    ) -> PeakSummary:
+        """Peak ages (interior local maxima of the fitted curve) with intervals.
+
+        Also the ages of steepest rise and fall. Peaks are looked for inside
+        the grid only, so a maximum at its ends is not a peak.
+
+        Parameters
+        ----------
+        method : {"draws", "bootstrap"}
+            ``"draws"``: curves from draws of the fixed effects from
+            ``N(beta, cov_fe)`` (fast). ``"bootstrap"``: refits on samples of
+            groups drawn with replacement (slow: one fit per sample).
+        n : int, optional
+            Number of draws (default 2000) or bootstrap samples (default 200).
+        seed : int
+            Random seed; the same seed gives the same intervals.
+        level : float
+            Interval coverage.
+        at : mapping, optional
+            Covariate values (see :meth:`curve`).
+        ages : array, optional
+            Grid (default: from the 1st to the 99th percentile of observed
+            times, :data:`PEAK_RANGE`, in steps of :data:`GRID_STEP`).
+        min_prominence : float
+            Count only peaks at least this prominent (outcome units), in the
+            fitted curve and in every plausible curve (default: all peaks).
+        progress : bool, optional
+            Progress bar for the bootstrap (default: only on a terminal).
+        """
+        ages = self.age_grid(quantiles=PEAK_RANGE) if ages is None else np.asarray(ages, float)
+        G = self.design.grid(ages, at)
+        rng = np.random.default_rng(seed)
+        notes: list[str] = []
+        if method == "draws":
+            n = 2000 if n is None else int(n)
+            betas = rng.multivariate_normal(self.fe_params, self.cov_fe, size=n, method="eigh")
+        elif method == "bootstrap":
+            n = 200 if n is None else int(n)
+            betas, notes = self.bootstrap_params(n, rng=rng, progress=progress)
+        else:
+            raise ValueError(f"method must be 'draws' or 'bootstrap'; got {method!r}")
+        curve = G @ self.fe_params
+        curves = betas @ G.T
+        table, counts = summarise_peaks(
+            ages, curve, curves, level=level, min_prominence=min_prominence
+        )
+        return PeakSummary(
+            peaks=table,
+            steepest=summarise_steepest(ages, curve, curves, level=level),
+            peak_counts=counts,
+            method=method,
+            n=int(curves.shape[0]),
+            level=level,
+            notes=notes,
+        )
+
+    def bootstrap_params(
+        self, n: int, *, rng: np.random.Generator | int = 0, progress: bool | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """Fixed effects refitted on ``n`` samples of groups drawn with replacement.
+
+        The design (knots, centring, spline constraints) is the original
+        fit's, so every refit estimates the same curve family. Returns the
+        (successful refits x p) array and notes on refits that failed or
+        did not converge.
+        """
+        rng = np.random.default_rng(rng)
+        X = self.design.matrix(self.data, self.time)
+        y = self.data[self.outcome].to_numpy(dtype=float)
+        Z = _random_design(self.basis, self.data[self.time].to_numpy(dtype=float), self.random)
+        codes = pd.factorize(self.data[self.group], sort=True)[0]
+        order = np.argsort(codes, kind="stable")
+        starts = np.searchsorted(codes[order], np.arange(self.n_groups + 1))
+        out, failed, unconverged, warned = [], 0, 0, []
+        for _ in tqdm(
+            range(n), desc=f"bootstrap {self.label}", disable=_disable(progress), leave=False
+        ):
+            pick = rng.integers(0, self.n_groups, self.n_groups)
+            rows = np.concatenate([order[starts[g] : starts[g + 1]] for g in pick])
+            new_groups = np.repeat(np.arange(pick.size), np.diff(starts)[pick])
+            try:
+                r = fit_arrays(
+                    y[rows],
+                    X[rows],
+                    Z[rows],
+                    new_groups,
+                    reml=self.reml,
+                    engine=self.engine,
+                    methods=self.methods,
+                )
+            except (RuntimeError, ValueError, np.linalg.LinAlgError):
+                failed += 1
+                continue
+            unconverged += not r.converged
+            if r.warnings:
+                warned.append(r.warnings[0])
+            out.append(r.fe_params)
+        notes = []
+        if failed:
+            notes.append(f"{failed} of {n} bootstrap refits failed and were left out")
+        if unconverged:
+            notes.append(f"{unconverged} of {n} bootstrap refits did not converge (kept)")
+        if warned:
+            notes.append(
+                f"{len(warned)} of {n} bootstrap refits raised warnings (first: {warned[0]})"
+            )
+        return np.asarray(out).reshape(-1, len(self.fe_params)), notes
+
+    # -- data views ---------------------------------------------------------
+    def observed_means(
+        self, *, width: float = 1.0, min_groups: int = MIN_GROUPS_PER_BIN
+    ) -> pd.DataFrame:
+        """Observed mean outcome by bins of time (default: year of age).
+
+        Bins with fewer than ``min_groups`` distinct groups are dropped, so
+        the result is safe to show in reports.
+
+        Returns
+        -------
+        DataFrame
+            ``bin_start``, ``age`` (bin midpoint), ``mean``, ``se``,
+            ``n_obs``, ``n_groups``.
+        """
+        t = self.data[self.time].to_numpy(dtype=float)
+        b = np.floor(t / width) * width
+        g = pd.DataFrame(
+            {
+                "bin_start": b,
+                "y": self.data[self.outcome].to_numpy(dtype=float),
+                "g": self.data[self.group].to_numpy(),
+            }
+        )
+        agg = (
+            g.groupby("bin_start")
+            .agg(
+                mean=("y", "mean"), sd=("y", "std"), n_obs=("y", "size"), n_groups=("g", "nunique")
+            )
+            .reset_index()
+        )
+        agg = agg[agg["n_groups"] >= min_groups].copy()
+        agg["age"] = agg["bin_start"] + width / 2
+        agg["se"] = agg["sd"] / np.sqrt(agg["n_obs"])
+        return agg[["bin_start", "age", "mean", "se", "n_obs", "n_groups"]].reset_index(drop=True)
+
+    # -- summaries ----------------------------------------------------------
+    def summary(self) -> pd.Series:
+        """Model-level statistics in one Series (for tables across fits)."""
+        vc = self.variance_components
+        return pd.Series(
+            {
+                "label": self.label,
+                "n_groups": self.n_groups,
+                "n_obs": self.n_obs,
+                "n_dropped": self.n_dropped,
+                "basis": self.basis.describe(),
+                "random": self.random,
+                "method": "REML" if self.reml else "ML",
+                "engine": self.engine,
+                "optimiser": self.method,
+                "converged": self.converged,
+                "singular": self.singular,
+                "llf": self.llf,
+                "time_centre": self.basis.centre,
+                **vc.to_dict(),
+                "n_warnings": len(self.warnings),
+            },
+            name=self.label,
+        )
+
+    def report(self) -> str:
+        """Plain-text summary: model, fixed effects, variance components, warnings."""
+        s = self.summary()
+        lines = [
+            f"Growth model: {self.label} ({self.outcome} by {self.time}, groups {self.group})",
+            f"  {s['n_obs']} rows in {s['n_groups']} groups"
+            + (f" ({self.n_dropped} rows with missing values dropped)" if self.n_dropped else ""),
+            f"  basis: {s['basis']}; random: {self.random}; {s['method']}, engine "
+            f"{self.engine} ({self.method}); converged: {self.converged}; "
+            f"log-likelihood {self.llf:.3f}",
+            "",
+            self.fixed_effects.to_string(index=False, float_format=lambda x: f"{x:.4g}"),
+            "",
+            f"  random intercept SD (at {self.time} = {self.basis.centre:g}): "
+            f"{s['sd_intercept']:.4g}",
+        ]
+        if self.random == "slope":
+            lines.append(
+                f"  random slope SD (per unit of {self.time}): {s['sd_slope']:.4g}; "
+                f"correlation {s['corr']:.3f}"
+            )
+        lines.append(f"  residual SD: {s['sd_residual']:.4g}; ICC: {s['icc']:.3f}")
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.report()
+
+
+def _disable(progress: bool | None) -> bool | None:
+    return None if progress is None else not progress
+
+
+def _random_design(basis: TimeBasis, t: np.ndarray, random: str) -> np.ndarray:
+    one = np.ones((t.size, 1))
+    if random == "intercept":
+        return one
+    return np.column_stack([one, basis.scaled(t)])
+
+
+def fit_growth(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    time: str,
+    group: str,
+    random: str = "slope",
+    basis: str = "linear",
+    knots: Sequence[float] | None = None,
+    df: int | None = None,
+    covariates: Sequence[str] = (),
+    by: str | None = None,
+    reml: bool = True,
+    engine: str = "fast",
+    age_centre: float | None = None,
+    age_scale: float | None = None,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    polish: bool = False,
+    min_groups: int = MIN_GROUPS,
+    label: str | None = None,
+) -> GrowthFit:
+    """Fit a linear mixed growth model to a long table.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per observation.
+    outcome, time, group : str
+        Columns: the outcome, the time (e.g. age in years) and the grouping
+        factor (e.g. child id).
+    random : {"slope", "intercept"}
+        Random intercept and slope on centred time (default), or intercept only.
+    basis : {"linear", "hinge", "spline"}
+        Fixed-effects shape in time: a line, a line with slope changes at
+        ``knots``, or a natural cubic spline (patsy ``cr``) with ``df``
+        columns or the given interior ``knots``.
+    knots : sequence of float, optional
+        Hinge or interior spline knots, in time units.
+    df : int, optional
+        Spline columns (default 8).
+    covariates : sequence of str
+        Extra columns entering additively: numeric as is, others as
+        treatment dummies (first sorted level is the reference).
+    by : str, optional
+        A column whose levels (taken as categories, even if numbers) each get
+        their own curve (basis x level interaction); used by
+        :func:`compare_groups`. The first sorted level is the reference.
+    reml : bool
+        REML (default) or ML (needed to compare fixed effects by likelihood ratio).
+    engine : {"fast", "statsmodels"}
+        The fast engine (default; :mod:`vc_eval.analysis.lmm_fast`, same estimates) or
+        statsmodels MixedLM (the reference).
+    age_centre, age_scale : float, optional
+        ``t* = (t - centre) / scale`` (default: mean and SD of time). The
+        random intercept is the group's level at ``t = centre``.
+    methods : sequence of str
+        statsmodels optimisers tried in order until one converges.
+    polish : bool
+        statsmodels engine: restart BFGS from the optimum found, for
+        estimates correct to ~1e-7 relative rather than ~1e-4 (for
+        comparisons with other software; slower).
+    min_groups : int
+        Fewest groups to fit.
+    label : str, optional
+        Name used in messages (default: the outcome column).
+
+    Returns
+    -------
+    GrowthFit
+
+    Raises
+    ------
+    ValueError
+        Missing columns, too few groups or rows, no group with repeated
+        times for a random slope, or a rank-deficient design.
+    """
+    label = label or outcome
+    if random not in RANDOM:
+        raise ValueError(f"random must be one of {', '.join(RANDOM)}; got {random!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    covariates = tuple(covariates)
+    needed = [outcome, time, group, *covariates] + ([by] if by else [])
+    missing = [c for c in dict.fromkeys(needed) if c not in data.columns]
+    if missing:
+        raise ValueError(f"{label}: column(s) not in the data: {', '.join(missing)}")
+    frame = data.loc[:, list(dict.fromkeys(needed))]
+    for c in (outcome, time):
+        if not pd.api.types.is_numeric_dtype(frame[c]):
+            raise ValueError(f"{label}: column {c!r} must be numeric")
+    keep = frame.notna().all(axis=1).to_numpy()
+    n_dropped = int((~keep).sum())
+    frame = frame.loc[keep].reset_index(drop=True)
+    n_obs = len(frame)
+    n_groups = int(frame[group].nunique())
+    if n_groups < min_groups:
+        raise ValueError(
+            f"{label}: too few groups to fit a growth model: {n_groups} {group} value(s) "
+            f"with data, at least {min_groups} needed"
+        )
+    t = frame[time].to_numpy(dtype=float)
+    if random == "slope":
+        per_group = frame.groupby(group, sort=False)[time].nunique()
+        n_repeat = int((per_group >= 2).sum())
+        if n_repeat < 3:
+            raise ValueError(
+                f"{label}: a random slope needs groups seen at two or more times; only "
+                f"{n_repeat} such group(s). Use random='intercept'."
+            )
+    tb = TimeBasis.build(
+        t, kind=basis, name=time, knots=knots, df=df, centre=age_centre, scale=age_scale
+    )
+    design = Design(
+        tb,
+        tuple(Covariate.build(frame[c], c) for c in covariates),
+        Covariate.build(frame[by].astype(str), by) if by else None,
+    )
+    if by and design.by.levels is not None and len(design.by.levels) < 2:
+        raise ValueError(f"{label}: {by!r} has a single level; nothing to compare")
+    X = design.matrix(frame, time)
+    p = X.shape[1]
+    q = 1 if random == "intercept" else 2
+    if n_obs <= p + q * (q + 1) // 2 + 1:
+        raise ValueError(
+            f"{label}: too few rows ({n_obs}) for a model with {p} fixed effects and "
+            f"{q * (q + 1) // 2} random-effect parameters"
+        )
+    _check_rank(X, design.names, label)
+    Z = _random_design(tb, t, random)
+    y = frame[outcome].to_numpy(dtype=float)
+    codes = pd.factorize(frame[group], sort=True)[0]
+    res: EngineFit = fit_arrays(
+        y, X, Z, codes, reml=reml, engine=engine, methods=methods, polish=polish
+    )
+    llf = res.llf
+    if reml:
+        # REML's log|X'V^-1X| term depends on how X is scaled; undo the time
+        # scaling so llf equals that of the same model on unscaled time.
+        llf += float(np.sum(np.log(design.units)))
+    fit = GrowthFit(
+        label=label,
+        outcome=outcome,
+        time=time,
+        group=group,
+        design=design,
+        random=random,
+        reml=reml,
+        engine=engine,
+        fe_params=res.fe_params,
+        cov_fe=res.cov_fe,
+        cov_re_design=res.cov_re,
+        scale=res.scale,
+        llf=llf,
+        converged=res.converged,
+        method=res.method,
+        n_iter=res.n_iter,
+        attempts=res.attempts,
+        warnings=list(res.warnings),
+        n_groups=n_groups,
+        n_obs=n_obs,
+        n_dropped=n_dropped,
+        data=frame,
+        methods=tuple(methods),
+    )
+    if fit.singular and not any("boundary" in w.lower() for w in fit.warnings):
+        fit.warnings.append(
+            "SingularFit: the random-effects covariance is on the boundary (a variance near "
+            "zero or a correlation near +-1); consider random='intercept'"
+        )
+    if fit.warnings:
+        warnings.warn(
+            f"{label}: {len(fit.warnings)} warning(s) while fitting, first: "
+            f"{fit.warnings[0]} (all in GrowthFit.warnings)",
+            GrowthFitWarning,
+            stacklevel=2,
+        )
+    return fit
+
+
+def _check_rank(X: np.ndarray, names: list[str], label: str) -> None:
+    # Scale columns first so the rank test is about collinearity, not units.
+    norms = np.sqrt((X**2).sum(axis=0))
+    if np.any(norms == 0):
+        empty = [n for n, v in zip(names, norms, strict=True) if v == 0]
+        raise ValueError(f"{label}: design column(s) with no data: {', '.join(empty)}")
+    Xs = X / norms
+    sv = np.linalg.svd(Xs.T @ Xs, compute_uv=False, hermitian=True)
+    if sv[-1] < 1e-10 * sv[0]:
+        raise ValueError(
+            f"{label}: the fixed-effects design is rank deficient (collinear columns among "
+            f"{', '.join(names)}); use fewer knots or drop a covariate"
+        )

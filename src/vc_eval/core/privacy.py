@@ -1,0 +1,977 @@
+"""Disclosure control for every table and figure a report shows.
+
+Follows the rules of the DfE's children's social care statistics:
+
+* counts from 1 to 5 are shown as ``c`` (primary suppression); true zeros
+  are shown as ``0``;
+* further cells are hidden (secondary suppression) so that no hidden cell can
+  be worked out from the totals a reader knows: the table's shown totals, or
+  row and column sums published elsewhere;
+* percentages built on hidden counts are hidden, the rest are rounded to
+  whole numbers;
+* a statistic (mean, median) about fewer than 6 children is hidden;
+* no child, assessor or provider identifier may appear in a shown table.
+
+How secondary suppression works
+-------------------------------
+A table with its margins is a set of linear equations (each row of cells sums
+to its row total, each column to its column total). Hidden cells are the
+unknowns. A hidden cell is *recoverable* when the equations pin its value,
+which is exactly when its unit vector lies in the row space of the equations
+restricted to the hidden cells (for a two-way table: when the hidden cell is a
+"bridge" of the graph of hidden cells, e.g. the only hidden cell in a row).
+:func:`suppress` checks this exactly with linear algebra and, while any hidden
+cell is recoverable, hides more: in a two-way table the cheapest rectangle of
+cells that puts the recoverable cell on a cycle of hidden cells (fewest new
+cells, then smallest values; never true zeros or totals unless nothing else
+works), otherwise the smallest visible cell in a line through it. Secondary
+cells that turn out not to be needed are shown again (largest first).
+
+A reader also knows that a hidden cell is at least 1 (true zeros are shown;
+at least 0 if a zero had to be hidden). An audit then finds hidden cells
+whose value is fixed by the sums *and* that bound (e.g. two hidden 1s in a
+row whose total is known) exactly, with a few linear programs, and hides
+more until none is; tests check each hidden cell's feasible range by linear
+programming.
+
+Limits: totals assumed known but not shown that are themselves 1-5 already
+disclose a small group and can pin cells in their line (``notes`` says so;
+show totals in the table so they are suppressed). Relations between
+different tables (e.g. the same children counted in two reports) are not
+considered.
+
+Public API: :func:`suppress` (two-way tables), :func:`suppress_long` (tidy
+tables, protected within groups), :func:`suppress_stats`, :func:`safe_frame`,
+:func:`drop_small_groups`, :class:`SuppressedTable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from vc_eval.core.schema import IDENTIFIER_COLUMNS
+
+#: Counts in this inclusive range are hidden.
+THRESHOLD: tuple[int, int] = (1, 5)
+#: Smallest number of children a shown statistic or plotted mark may describe.
+MIN_N = 6
+#: Marker for a hidden value (DfE convention).
+SUPPRESSED = "c"
+#: Marker for a count that is not zero but is below 0.5% of its total.
+LOW = "<1"
+#: Default label of a totals row or column.
+TOTAL = "Total"
+
+Totals = Literal["both", "rows", "columns", "none"]
+
+
+class DisclosureError(ValueError):
+    """A table cannot be shown safely (identifiers present, or unprotectable)."""
+
+
+# --------------------------------------------------------------------------
+# Guards
+# --------------------------------------------------------------------------
+
+
+def safe_frame(df: pd.DataFrame, *, extra: Iterable[str] = ()) -> pd.DataFrame:
+    """Return ``df`` unchanged, or raise if it carries identifier columns.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A frame about to be shown.
+    extra : iterable of str
+        More column names to treat as identifiers.
+
+    Raises
+    ------
+    DisclosureError
+        If a column or index level is named like an identifier
+        (:data:`vc_eval.core.schema.IDENTIFIER_COLUMNS`).
+    """
+    banned = set(IDENTIFIER_COLUMNS) | set(extra)
+    names = [str(c) for c in df.columns] + [str(n) for n in df.index.names if n is not None]
+    if isinstance(df.columns, pd.MultiIndex):
+        names += [str(x) for tup in df.columns for x in tup]
+    found = sorted(banned & set(names))
+    if found:
+        raise DisclosureError(
+            f"identifier column(s) {', '.join(found)} must not appear in a shown table; "
+            "aggregate first"
+        )
+    return df
+
+
+def drop_small_groups(
+    df: pd.DataFrame,
+    group_cols: str | Sequence[str],
+    count: str,
+    *,
+    min_n: int = MIN_N,
+) -> pd.DataFrame:
+    """Keep only the rows of groups that describe at least ``min_n`` children.
+
+    Use before plotting, so no mark is drawn for fewer than ``min_n`` children.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Row-level or aggregated data.
+    group_cols : str or sequence of str
+        Columns defining the groups (one mark per group).
+    count : str
+        Either an identifier column (e.g. ``child_id``; its distinct values
+        are counted per group) or a numeric count column (summed per group).
+    min_n : int
+        Smallest group size kept (default 6).
+
+    Returns
+    -------
+    DataFrame
+        The rows of ``df`` in large-enough groups, in their original order;
+        ``.attrs["dropped_groups"]`` holds how many groups were dropped.
+    """
+    cols = [group_cols] if isinstance(group_cols, str) else list(group_cols)
+    grouped = df.groupby(cols, observed=True, dropna=False, sort=False)[count]
+    if count in IDENTIFIER_COLUMNS or not pd.api.types.is_numeric_dtype(df[count]):
+        size = grouped.transform("nunique")
+    else:
+        size = grouped.transform("sum")
+    keep = size.to_numpy() >= min_n
+    out = df.loc[keep].copy()
+    n_groups = df.groupby(cols, observed=True, dropna=False).ngroups
+    kept = out.groupby(cols, observed=True, dropna=False).ngroups if len(out) else 0
+    out.attrs["dropped_groups"] = int(n_groups - kept)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Formatting
+# --------------------------------------------------------------------------
+
+
+def format_count(value: float, hidden: bool = False) -> str:
+    """A count as shown: ``c`` if hidden, else an integer with thousands commas."""
+    if hidden:
+        return SUPPRESSED
+    return f"{int(round(value)):,}"
+
+
+def format_percent(value: float, hidden: bool = False, *, count: float | None = None) -> str:
+    """A percentage as shown: ``c`` if hidden, else a whole number.
+
+    A non-zero count whose percentage rounds to 0 is shown as ``<1``.
+    """
+    if hidden:
+        return SUPPRESSED
+    if value is None or not np.isfinite(value):
+        return "x"
+    r = int(np.floor(value + 0.5))
+    if r == 0 and count is not None and count > 0:
+        return LOW
+    return str(r)
+
+
+def _format_stat(value: float, decimals: int) -> str:
+    if value is None or not np.isfinite(value):
+        return "x"
+    return f"{value:,.{decimals}f}"
+
+
+# --------------------------------------------------------------------------
+# The protection engine (cells + linear equations)
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class _Problem:
+    """Cells of a table, which are shown, and the sums a reader knows.
+
+    ``values`` covers every cell of the extended grid (inner cells plus a
+    totals row and column, shown or only known), laid out row-major in
+    ``shape``; ``equations`` are (cell indices, signs) with sum(sign * x) = 0.
+    """
+
+    values: np.ndarray
+    shown: np.ndarray  # bool: cell is displayed (so may be suppressed)
+    margin: np.ndarray  # bool: cell is a total (suppressed only as a last resort)
+    equations: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    shape: tuple[int, int] | None = None
+    two_way: bool = False  # both row and column sums are known
+    row_eq: bool = False  # each row's sum is known (shown or published)
+    col_eq: bool = False  # each column's sum is known
+
+
+def _determined(mask: np.ndarray, equations: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Which hidden cells the equations pin down (bool over all cells)."""
+    out = np.zeros(mask.size, dtype=bool)
+    unknown = np.flatnonzero(mask)
+    if unknown.size == 0:
+        return out
+    pos = np.full(mask.size, -1)
+    pos[unknown] = np.arange(unknown.size)
+    rows = []
+    for idx, sign in equations:
+        sel = mask[idx]
+        if sel.any():
+            row = np.zeros(unknown.size)
+            row[pos[idx[sel]]] = sign[sel]
+            rows.append(row)
+    if not rows:
+        return out
+    a = np.asarray(rows)
+    _, s, vt = np.linalg.svd(a, full_matrices=True)
+    rank = int((s > 1e-9 * max(1.0, s[0])).sum())
+    null = vt[rank:]
+    if null.shape[0] == 0:
+        out[unknown] = True
+        return out
+    free = np.linalg.norm(null, axis=0) > 1e-8
+    out[unknown[~free]] = True
+    return out
+
+
+def _rectangle(problem: _Problem, mask: np.ndarray, cell: int, allow_zero: bool) -> list[int]:
+    """Cheapest rectangle of cells that puts ``cell`` on a cycle of hidden cells.
+
+    Cost: new totals hidden, then number of new cells, then their sum.
+    """
+    nr, nc = problem.shape
+    v = problem.values.reshape(nr, nc)
+    ok = (problem.shown | mask).reshape(nr, nc)
+    if not allow_zero:
+        ok &= (v > 0) | mask.reshape(nr, nc)
+    hid = mask.reshape(nr, nc)
+    mar = problem.margin.reshape(nr, nc)
+    a, b = divmod(cell, nc)
+    new = (~hid).astype(float)
+    cells_new = new[a, :][None, :] + new[:, b][:, None] + new
+    value_new = (v * new)[a, :][None, :] + (v * new)[:, b][:, None] + v * new
+    marg_new = (mar & ~hid).astype(float)
+    margins_new = marg_new[a, :][None, :] + marg_new[:, b][:, None] + marg_new
+    feasible = ok[a, :][None, :] & ok[:, b][:, None] & ok
+    feasible[a, :] = False
+    feasible[:, b] = False
+    feasible &= cells_new > 0  # a rectangle already hidden adds nothing
+    if not feasible.any():
+        return []
+    big = 1e12
+    cost = margins_new * big * big + cells_new * big + value_new
+    cost[~feasible] = np.inf
+    a2, b2 = np.unravel_index(int(np.argmin(cost)), cost.shape)
+    return [int(x) for x in (a * nc + b2, a2 * nc + b, a2 * nc + b2) if not mask[x]]
+
+
+def _line_choice(
+    problem: _Problem, mask: np.ndarray, lines: list[int], allow_zero: bool
+) -> list[int]:
+    """Smallest visible cell (inner before totals) in the first line that has one."""
+    v, shown, margin = problem.values, problem.shown, problem.margin
+    for k in lines:
+        idx = problem.equations[k][0]
+        cand = idx[shown[idx] & ~mask[idx] & ((v[idx] > 0) | allow_zero)]
+        if cand.size:
+            order = np.lexsort((cand, v[cand], margin[cand]))
+            return [int(cand[order[0]])]
+    return []
+
+
+def _fix_recoverable(problem: _Problem, mask: np.ndarray) -> None:
+    """Hide cells until no hidden cell is pinned by the equations (in place)."""
+    eqs, v = problem.equations, problem.values
+    for _ in range(mask.size + 1):
+        det = _determined(mask, eqs)
+        if not det.any():
+            return
+        cells = np.flatnonzero(det)
+        cell = int(cells[np.argmin(v[cells])])
+        lines = sorted((int(mask[idx].sum()), k) for k, (idx, _) in enumerate(eqs) if cell in idx)
+        line_ids = [k for _, k in lines]
+        choice: list[int] = []
+        for allow_zero in (False, True):
+            if problem.two_way:
+                choice = _rectangle(problem, mask, cell, allow_zero)
+            if not choice:
+                choice = _line_choice(problem, mask, line_ids, allow_zero)
+            if choice:
+                break
+        if not choice:
+            raise DisclosureError(
+                "cannot protect this table: a hidden cell is recoverable from known totals "
+                "even with every other cell in its rows and columns hidden"
+            )
+        mask[choice] = True
+    raise DisclosureError("secondary suppression did not converge")  # pragma: no cover
+
+
+def _prune(problem: _Problem, mask: np.ndarray, primary: np.ndarray) -> None:
+    """Show again any secondary cell not needed (largest first), in place."""
+    v = problem.values
+    secondary = np.flatnonzero(mask & ~primary)
+    for cell in secondary[np.argsort(-v[secondary], kind="stable")]:
+        mask[cell] = False
+        if _determined(mask, problem.equations).any():
+            mask[cell] = True
+
+
+def _equations_on(
+    problem: _Problem, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The known sums as A x = b over the hidden cells x."""
+    unknown = np.flatnonzero(mask)
+    pos = np.full(mask.size, -1)
+    pos[unknown] = np.arange(unknown.size)
+    a_rows, b = [], []
+    for idx, sign in problem.equations:
+        sel = mask[idx]
+        if not sel.any():
+            continue
+        row = np.zeros(unknown.size)
+        row[pos[idx[sel]]] = sign[sel]
+        a_rows.append(row)
+        b.append(-float(np.dot(sign[~sel], problem.values[idx[~sel]])))
+    if not a_rows:
+        return unknown, None, None
+    return unknown, np.asarray(a_rows), np.asarray(b)
+
+
+def _pinned(problem: _Problem, mask: np.ndarray, lower: float) -> np.ndarray:
+    """Hidden cells whose value is fixed by the known sums and the lower bound.
+
+    Exact and cheap: the feasible set {A x = b, x >= lower} has affine hull
+    {A x = b, x_i = lower for i in I}, where I are the cells forced to the
+    bound in every solution (only cells whose true value is at the bound can
+    be). I is found with a few LPs (maximise capped slacks; a cell with slack
+    is not forced); a cell is then pinned when the equations plus ``x_I =
+    lower`` determine it.
+    """
+    from scipy.optimize import linprog
+
+    out = np.zeros(mask.size, dtype=bool)
+    unknown, a_eq, b_eq = _equations_on(problem, mask)
+    if unknown.size == 0 or a_eq is None:
+        return out
+    remaining = np.flatnonzero(problem.values[unknown] <= lower + 1e-9)
+    forced = np.array([], dtype=int)
+    n = unknown.size
+    while remaining.size:
+        m = remaining.size
+        c = np.r_[np.zeros(n), -np.ones(m)]
+        a_ub = np.zeros((m, n + m))
+        a_ub[np.arange(m), remaining] = -1.0
+        a_ub[np.arange(m), n + np.arange(m)] = 1.0
+        res = linprog(
+            c,
+            A_ub=a_ub,
+            b_ub=np.full(m, -lower),
+            A_eq=np.hstack([a_eq, np.zeros((a_eq.shape[0], m))]),
+            b_eq=b_eq,
+            bounds=[(lower, None)] * n + [(0.0, 1.0)] * m,
+            method="highs",
+        )
+        if res.status != 0:  # pragma: no cover - the true values are feasible
+            break
+        slack = res.x[n:]
+        if slack.max() <= 1e-7:
+            forced = remaining
+            break
+        remaining = remaining[slack <= 1e-7]
+    if forced.size == 0:
+        return out
+    eqs = list(problem.equations) + [(np.array([unknown[i]]), np.array([1.0])) for i in forced]
+    return _determined(mask, eqs)
+
+
+def _protect(
+    problem: _Problem, lo: int, hi: int, *, audit: bool = True
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Primary and final suppression masks, and whether zeros had to be hidden.
+
+    Linear algebra makes sure no hidden cell is a function of the known sums.
+    The audit then also uses what a reader knows about hidden cells: they are
+    at least 1 (true zeros are shown) or, if a zero had to be hidden, at least
+    0. A hidden cell whose range is still pinned (e.g. two hidden 1s in a row
+    whose other cells and total are shown) gets more cells hidden in its tight
+    lines.
+    """
+    v, shown = problem.values, problem.shown
+    primary = shown & (v >= lo) & (v <= hi)
+    mask = primary.copy()
+    _fix_recoverable(problem, mask)
+    _prune(problem, mask, primary)
+    if audit:
+        for _ in range(mask.size + 1):
+            lower = 0.0 if (mask & (v == 0)).any() else 1.0
+            pinned = _pinned(problem, mask, lower)
+            if not pinned.any():
+                break
+            # A line is tight when its hidden cells all sit at the lower bound;
+            # hide the best visible cell in a line through any pinned cell.
+            lines = set()
+            for k, (idx, _) in enumerate(problem.equations):
+                if pinned[idx].any():
+                    hid = idx[mask[idx]]
+                    lines.add((not bool(np.all(v[hid] <= lower)), int(mask[idx].sum()), k))
+            choice = _line_choice(problem, mask, [k for *_, k in sorted(lines)], False)
+            if not choice and problem.two_way:
+                for cell in np.flatnonzero(pinned):
+                    choice = _rectangle(problem, mask, int(cell), False)
+                    if choice:
+                        break
+            if not choice:
+                break  # nothing left to hide without zeros; linear safety still holds
+            mask[choice] = True
+            _fix_recoverable(problem, mask)
+    zeros = bool((mask & (v == 0)).any())
+    return primary, mask, zeros
+
+
+def feasible_ranges(problem: _Problem, mask: np.ndarray, *, lower: float = 0.0) -> pd.DataFrame:
+    """Min and max each hidden cell can take given the known sums (linear programming).
+
+    An audit aid: a hidden cell is safe when ``max - min > 0``.
+    """
+    from scipy.optimize import linprog
+
+    unknown, a_eq, b_eq = _equations_on(problem, mask)
+    out = []
+    for j, cell in enumerate(unknown):
+        c = np.zeros(unknown.size)
+        c[j] = 1.0
+        lo = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(lower, None), method="highs")
+        hi = linprog(-c, A_eq=a_eq, b_eq=b_eq, bounds=(lower, None), method="highs")
+        vmax = np.inf if hi.status == 3 else -hi.fun
+        out.append((int(cell), lo.fun, vmax))
+    return pd.DataFrame(out, columns=["cell", "min", "max"])
+
+
+def _small_total_notes(problems: list[_Problem], lo: int, hi: int) -> list[str]:
+    """Warn when a total assumed known (but not shown) is itself 1-5."""
+    n = 0
+    for prob in problems:
+        in_eq = np.zeros(prob.values.size, dtype=bool)
+        for idx, _ in prob.equations:
+            in_eq[idx] = True
+        n += int(
+            (in_eq & prob.margin & ~prob.shown & (prob.values >= lo) & (prob.values <= hi)).sum()
+        )
+    if not n:
+        return []
+    return [
+        f"{n} total(s) assumed known to the reader are themselves {lo}-{hi}; such a total "
+        "already discloses a small group, so cells in its line may be pinned by it. "
+        "Show the totals in the table (so they are suppressed) or aggregate further."
+    ]
+
+
+# --------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class SuppressedTable:
+    """A table made safe to show.
+
+    Attributes
+    ----------
+    table : DataFrame
+        What may be shown: protected columns hold strings (``c`` for hidden,
+        ``0`` for true zeros, whole numbers otherwise); other columns pass
+        through unchanged.
+    mask : DataFrame
+        True where a count is hidden (same labels as the count cells).
+    primary : DataFrame
+        True where the count itself is in the suppressed range.
+    raw : DataFrame
+        The counts before suppression. Never show this.
+    threshold : tuple of int
+        Inclusive range of counts hidden by primary suppression.
+    zeros_hidden : bool
+        True if some true zeros had to be hidden to protect the table.
+    notes : list of str
+        Caveats for the reader of the code (e.g. a known total of 1-5).
+    """
+
+    table: pd.DataFrame
+    mask: pd.DataFrame
+    primary: pd.DataFrame
+    raw: pd.DataFrame = field(repr=False)
+    threshold: tuple[int, int] = THRESHOLD
+    zeros_hidden: bool = False
+    notes: list[str] = field(default_factory=list)
+    _problems: list = field(default_factory=list, repr=False)
+    _layout: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_primary(self) -> int:
+        return int(self.primary.to_numpy().sum())
+
+    @property
+    def n_suppressed(self) -> int:
+        return int(self.mask.to_numpy().sum())
+
+    @property
+    def n_secondary(self) -> int:
+        return self.n_suppressed - self.n_primary
+
+    def to_frame(self) -> pd.DataFrame:
+        """The shown table (strings in protected columns)."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        lo, hi = self.threshold
+        return (
+            f"{self.n_primary} cell(s) with counts {lo}-{hi} hidden, "
+            f"{self.n_secondary} more hidden so they cannot be worked out from totals"
+            + (" (some true zeros hidden too)" if self.zeros_hidden else "")
+        )
+
+    def percent(self, of: Literal["row", "column", "total"] = "row") -> pd.DataFrame:
+        """Percentages of a two-way table as strings, hidden where the count is.
+
+        Only for tables from :func:`suppress`. The denominator is the row
+        (column, grand) total; a percentage is hidden when its count is hidden
+        or its denominator is a hidden shown total. Percentages reveal their
+        totals, so they are only offered along totals the reader already knows
+        (``totals`` given to :func:`suppress`).
+        """
+        lay = self._layout
+        if lay.get("kind") != "wide":
+            raise ValueError("percent() is for two-way tables from suppress()")
+        if of not in ("row", "column", "total"):
+            raise ValueError("of must be 'row', 'column' or 'total'")
+        row_eq, col_eq = lay["row_eq"], lay["col_eq"]
+        if (
+            (of == "row" and not row_eq)
+            or (of == "column" and not col_eq)
+            or (of == "total" and not (row_eq or col_eq))
+        ):
+            raise DisclosureError(
+                f"{of} percentages would reveal {of} totals this table was not protected "
+                "against; call suppress(..., totals='both')"
+            )
+        prob: _Problem = self._problems[0]
+        nr, nc = lay["shape"]
+        ext = prob.values.reshape(nr, nc)
+        ext_mask = lay["mask"].reshape(nr, nc)
+        out = pd.DataFrame("", index=self.raw.index, columns=self.raw.columns, dtype=object)
+        for i in range(len(self.raw.index)):
+            for j in range(len(self.raw.columns)):
+                a, b = divmod(int(lay["where"][i, j]), nc)
+                da, db = {"row": (a, nc - 1), "column": (nr - 1, b), "total": (nr - 1, nc - 1)}[of]
+                den = ext[da, db]
+                hidden = bool(ext_mask[a, b]) or bool(ext_mask[da, db])
+                v = ext[a, b]
+                pct = 100.0 * v / den if den > 0 else np.nan
+                out.iat[i, j] = format_percent(pct, hidden, count=v)
+        return out
+
+    def __str__(self) -> str:
+        return self.table.to_string()
+
+    def _repr_html_(self) -> str:
+        return self.table.to_html()
+
+
+# --------------------------------------------------------------------------
+# Two-way tables
+# --------------------------------------------------------------------------
+
+
+def _check_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    try:
+        num = frame.apply(pd.to_numeric).astype(float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"count columns must be numeric ({err})") from err
+    arr = num.to_numpy()
+    if np.isnan(arr).any():
+        raise ValueError("counts must not be missing; fill absent combinations with 0")
+    if (arr < 0).any() or (np.abs(arr - np.round(arr)) > 1e-9).any():
+        raise ValueError("counts must be whole numbers >= 0")
+    return num
+
+
+def _grid_problem(
+    grid: np.ndarray,
+    *,
+    total_row: int | None,
+    total_col: int | None,
+    totals: Totals,
+) -> tuple[_Problem, np.ndarray]:
+    """Build the cells and equations of a two-way table.
+
+    Returns the problem over an extended grid (inner cells plus a totals row
+    and column, shown or not) and the flat indices of the shown grid cells.
+    """
+    nr, nc = grid.shape
+    inner_r = [i for i in range(nr) if i != total_row]
+    inner_c = [j for j in range(nc) if j != total_col]
+    r_, c_ = len(inner_r), len(inner_c)
+    ext = np.zeros((r_ + 1, c_ + 1))
+    shown = np.zeros((r_ + 1, c_ + 1), dtype=bool)
+    where = np.full((nr, nc), -1)
+    w = c_ + 1
+    for a, i in enumerate(inner_r):
+        for b, j in enumerate(inner_c):
+            ext[a, b] = grid[i, j]
+            shown[a, b] = True
+            where[i, j] = a * w + b
+    inner = ext[:r_, :c_]
+    ext[:r_, c_] = inner.sum(axis=1)
+    ext[r_, :c_] = inner.sum(axis=0)
+    ext[r_, c_] = inner.sum()
+    if total_col is not None:
+        for a, i in enumerate(inner_r):
+            where[i, total_col] = a * w + c_
+            shown[a, c_] = True
+        if not np.allclose(grid[inner_r, total_col], ext[:r_, c_]):
+            raise ValueError("the totals column does not equal the sum of the other columns")
+    if total_row is not None:
+        for b, j in enumerate(inner_c):
+            where[total_row, j] = r_ * w + b
+            shown[r_, b] = True
+        if not np.allclose(grid[total_row, inner_c], ext[r_, :c_]):
+            raise ValueError("the totals row does not equal the sum of the other rows")
+    if total_row is not None and total_col is not None:
+        where[total_row, total_col] = r_ * w + c_
+        shown[r_, c_] = True
+        if not np.isclose(grid[total_row, total_col], ext[r_, c_]):
+            raise ValueError("the grand total does not equal the sum of the inner cells")
+    margin = np.zeros_like(shown)
+    margin[r_, :] = True
+    margin[:, c_] = True
+    # A hidden total over a single cell is the cell itself: not extra
+    # knowledge to protect against.
+    row_eq = (total_col is not None or totals in ("both", "rows")) and not (
+        c_ == 1 and total_col is None
+    )
+    col_eq = (total_row is not None or totals in ("both", "columns")) and not (
+        r_ == 1 and total_row is None
+    )
+    eqs: list[tuple[np.ndarray, np.ndarray]] = []
+    if row_eq:
+        for a in range(r_ + 1):
+            if a == r_ and not col_eq:
+                continue
+            idx = np.array([a * w + b for b in range(c_ + 1)])
+            eqs.append((idx, np.r_[np.ones(c_), -1.0]))
+    if col_eq:
+        for b in range(c_ + 1):
+            if b == c_ and not row_eq:
+                continue
+            idx = np.array([a * w + b for a in range(r_ + 1)])
+            eqs.append((idx, np.r_[np.ones(r_), -1.0]))
+    two_way = row_eq and col_eq and r_ >= 2 and c_ >= 2
+    prob = _Problem(
+        ext.ravel(), shown.ravel(), margin.ravel(), eqs, (r_ + 1, c_ + 1), two_way, row_eq, col_eq
+    )
+    return prob, where
+
+
+def _find_label(labels: pd.Index, label: str) -> int | None:
+    hits = [k for k, x in enumerate(labels) if str(x) == label]
+    if len(hits) > 1:
+        raise ValueError(f"more than one '{label}' row or column")
+    return hits[0] if hits else None
+
+
+def suppress(
+    table: pd.DataFrame,
+    *,
+    count_cols: Sequence[str] | None = None,
+    threshold: tuple[int, int] = THRESHOLD,
+    totals: Totals = "both",
+    total_label: str = TOTAL,
+) -> SuppressedTable:
+    """Protect a two-way table of counts (rows x columns, optionally with margins).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Counts; the index holds the row categories, the count columns the
+        column categories. A row and/or column labelled ``total_label`` is
+        taken as the shown margin and must equal the sums.
+    count_cols : sequence of str, optional
+        The count columns (default: all columns). Other columns pass through.
+    threshold : (int, int)
+        Inclusive range of counts hidden (default 1-5).
+    totals : {"both", "rows", "columns", "none"}
+        Which sums the reader may know even when not shown: "rows" means each
+        row's total across the columns, "columns" each column's total. The
+        safe default assumes both are known (e.g. published elsewhere).
+        Use "none" only for tables whose cells do not add up to anything.
+    total_label : str
+        Label of shown totals rows/columns.
+
+    Returns
+    -------
+    SuppressedTable
+        ``.table`` is safe to show; ``.percent(of=...)`` gives percentages.
+
+    Raises
+    ------
+    DisclosureError
+        If the table has identifier columns, or cannot be protected.
+    ValueError
+        If counts are not whole non-negative numbers or totals do not add up.
+    """
+    safe_frame(table)
+    cols = list(table.columns) if count_cols is None else list(count_cols)
+    counts = _check_counts(table[cols])
+    lo, hi = threshold
+    tr = _find_label(counts.index, total_label)
+    tc = _find_label(pd.Index(cols), total_label)
+    if totals not in ("both", "rows", "columns", "none"):
+        raise ValueError("totals must be 'both', 'rows', 'columns' or 'none'")
+    grid = counts.to_numpy()
+    prob, where = _grid_problem(grid, total_row=tr, total_col=tc, totals=totals)
+    primary_x, mask_x, zeros = _protect(prob, lo, hi)
+    mask = pd.DataFrame(mask_x[where], index=counts.index, columns=cols)
+    primary = pd.DataFrame(primary_x[where], index=counts.index, columns=cols)
+    shown = table.copy()
+    for c in cols:
+        shown[c] = [format_count(v, m) for v, m in zip(counts[c], mask[c], strict=True)]
+        shown[c] = shown[c].astype(object)
+    layout = {
+        "kind": "wide",
+        "row_eq": prob.row_eq,
+        "col_eq": prob.col_eq,
+        "shape": prob.shape,
+        "where": where,
+        "mask": mask_x,
+    }
+    notes = _small_total_notes([prob], lo, hi)
+    return SuppressedTable(shown, mask, primary, counts, (lo, hi), zeros, notes, [prob], layout)
+
+
+# --------------------------------------------------------------------------
+# Long (tidy) tables
+# --------------------------------------------------------------------------
+
+
+def suppress_long(
+    df: pd.DataFrame,
+    *,
+    count_col: str,
+    within: str | Sequence[str] = (),
+    rows: str | None = None,
+    columns: str | None = None,
+    totals: Totals = "both",
+    total_label: str = TOTAL,
+    threshold: tuple[int, int] = THRESHOLD,
+    percent_cols: Mapping[str, str] | Sequence[str] | None = None,
+    stat_cols: Sequence[str] = (),
+    n_col: str | None = None,
+    min_n: int = MIN_N,
+    stat_decimals: int = 1,
+) -> SuppressedTable:
+    """Protect a tidy table of counts, separately within each group.
+
+    Within each group (rows sharing the values of ``within``):
+
+    * with ``columns=None`` the group's counts are one list whose sum the
+      reader may know (e.g. band counts of one domain summing to the children
+      assessed); a row whose ``rows`` value is ``total_label`` is the shown total;
+    * with ``rows`` and ``columns`` the group is a two-way table protected as
+      by :func:`suppress` with ``totals``.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Tidy table, one row per cell.
+    count_col : str
+        The count column.
+    within : str or sequence of str
+        Group columns; groups are protected separately (their counts do not
+        add up across groups).
+    rows, columns : str, optional
+        Category columns of the cells within a group (see above).
+    totals : {"both", "rows", "columns", "none"}
+        Known sums (two-way case). In the one-way case anything but "none"
+        means the group total is known.
+    percent_cols : mapping or sequence, optional
+        Percentage columns computed from ``count_col`` (a mapping may name the
+        count each percentage comes from). Hidden where the count is, rounded
+        to whole numbers elsewhere.
+    stat_cols : sequence of str
+        Statistics (means, medians) hidden where ``n_col`` is below ``min_n``.
+    n_col : str, optional
+        The number of children behind each statistic (default ``count_col``).
+    min_n : int
+        Smallest number of children a statistic may describe.
+    stat_decimals : int
+        Decimals shown for statistics.
+
+    Returns
+    -------
+    SuppressedTable
+        ``.table`` is ``df`` with the protected columns as strings.
+    """
+    safe_frame(df)
+    within = [within] if isinstance(within, str) else list(within)
+    lo, hi = threshold
+    counts = _check_counts(df[[count_col]])[count_col]
+    if percent_cols is not None and totals == "none":
+        raise DisclosureError(
+            "percentages reveal their totals; protect with totals known (not 'none')"
+        )
+    mask = pd.Series(False, index=df.index)
+    primary = pd.Series(False, index=df.index)
+    # Percentages of a group whose shown total is hidden would reveal it.
+    total_hidden = pd.Series(False, index=df.index)
+    zeros_any = False
+    problems = []
+    groups = (
+        df.groupby(within, sort=False, dropna=False).indices if within else {(): np.arange(len(df))}
+    )
+    for pos in groups.values():
+        sub = df.iloc[pos]
+        sub_counts = counts.iloc[pos]
+        if columns is None:
+            labels = sub[rows].astype(str).to_numpy() if rows else np.arange(len(sub)).astype(str)
+            if len(set(labels)) != len(labels):
+                raise ValueError(f"duplicate '{rows}' values within a group of {within}")
+            grid = sub_counts.to_numpy()[:, None]
+            tr = _find_label(pd.Index(labels), total_label) if rows else None
+            prob, where = _grid_problem(
+                grid, total_row=tr, total_col=None, totals="columns" if totals != "none" else "none"
+            )
+            p, m, z = _protect(prob, lo, hi)
+            flat = where[:, 0]
+            if tr is not None and m[flat[tr]]:
+                total_hidden.iloc[pos] = True
+        else:
+            if rows is None:
+                raise ValueError("rows= is needed with columns=")
+            key = sub[[rows, columns]].astype(str)
+            if key.duplicated().any():
+                raise ValueError(f"duplicate ({rows}, {columns}) cells within a group of {within}")
+            r_labels = pd.Index(pd.unique(key[rows]))
+            c_labels = pd.Index(pd.unique(key[columns]))
+            grid = np.zeros((len(r_labels), len(c_labels)))
+            ri = r_labels.get_indexer(key[rows])
+            ci = c_labels.get_indexer(key[columns])
+            grid[ri, ci] = sub_counts.to_numpy()
+            tr = _find_label(r_labels, total_label)
+            tc = _find_label(c_labels, total_label)
+            prob, where = _grid_problem(grid, total_row=tr, total_col=tc, totals=totals)
+            p, m, z = _protect(prob, lo, hi)
+            flat = where[ri, ci]
+        zeros_any |= z
+        problems.append(prob)
+        mask.iloc[pos] = m[flat]
+        primary.iloc[pos] = p[flat]
+    shown = df.copy()
+    shown[count_col] = pd.Series(
+        [format_count(v, h) for v, h in zip(counts, mask, strict=True)],
+        index=df.index,
+        dtype=object,
+    )
+    if percent_cols is not None:
+        pmap = (
+            dict(percent_cols)
+            if isinstance(percent_cols, Mapping)
+            else {c: count_col for c in percent_cols}
+        )
+        for pc, cc in pmap.items():
+            if cc != count_col:
+                raise ValueError(f"percent column {pc!r} must come from {count_col!r}")
+            vals = pd.to_numeric(df[pc]).astype(float)
+            shown[pc] = pd.Series(
+                [
+                    format_percent(v, h, count=n)
+                    for v, h, n in zip(vals, mask | total_hidden, counts, strict=True)
+                ],
+                index=df.index,
+                dtype=object,
+            )
+    if stat_cols:
+        stats = suppress_stats(
+            df, n_col=n_col or count_col, stat_cols=stat_cols, min_n=min_n, decimals=stat_decimals
+        )
+        for sc in stat_cols:
+            shown[sc] = stats[sc]
+    return SuppressedTable(
+        shown,
+        mask.to_frame(count_col),
+        primary.to_frame(count_col),
+        counts.to_frame(count_col),
+        (lo, hi),
+        zeros_any,
+        _small_total_notes(problems, lo, hi),
+        problems,
+        {"kind": "long"},
+    )
+
+
+def suppress_stats(
+    df: pd.DataFrame,
+    *,
+    n_col: str,
+    stat_cols: Sequence[str],
+    min_n: int = MIN_N,
+    decimals: int = 1,
+) -> pd.DataFrame:
+    """Hide statistics about fewer than ``min_n`` children.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A table with one statistic per row per column in ``stat_cols``.
+    n_col : str
+        Number of children behind each row's statistics.
+    stat_cols : sequence of str
+        Columns to protect.
+    min_n : int
+        Smallest number of children a shown statistic may describe.
+    decimals : int
+        Decimals shown.
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``stat_cols`` as strings (``c`` where hidden). The
+        ``n_col`` is left as it is: pass counts through :func:`suppress` or
+        :func:`suppress_long` to show them.
+    """
+    safe_frame(df)
+    n = pd.to_numeric(df[n_col]).to_numpy(dtype=float)
+    small = ~(n >= min_n)
+    out = df.copy()
+    for sc in stat_cols:
+        vals = pd.to_numeric(df[sc]).to_numpy(dtype=float)
+        out[sc] = pd.Series(
+            [
+                SUPPRESSED if h else _format_stat(v, decimals)
+                for v, h in zip(vals, small, strict=True)
+            ],
+            index=df.index,
+            dtype=object,
+        )
+    return out
+
+
+__all__ = [
+    "LOW",
+    "MIN_N",
+    "SUPPRESSED",
+    "THRESHOLD",
+    "TOTAL",
+    "DisclosureError",
+    "SuppressedTable",
+    "drop_small_groups",
+    "feasible_ranges",
+    "format_count",
+    "format_percent",
+    "safe_frame",
+    "suppress",
+    "suppress_long",
+    "suppress_stats",
+]

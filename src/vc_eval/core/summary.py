@@ -1,0 +1,326 @@
+"""One result interface and one summary object for every analysis.
+
+Every analysis result in :mod:`vc_eval.analysis` derives from :class:`Result`
+and so has the same four things, as lifelines' fitters do:
+
+* ``to_frame()``: the tidy table of estimates;
+* ``summary()``: one :class:`Summary` (title, findings, tables, figures,
+  caveats) built from the result's own numbers; it renders as text, HTML and
+  Markdown, like statsmodels' ``iolib.summary2.Summary``;
+* ``caveats``: plain-language limits of the estimate (one name, a list of str);
+* ``plot(ax=None)``: delegates to a function in :mod:`vc_eval.plots`.
+
+A report only composes :class:`Summary` objects; it writes no sentence of its
+own. Every sentence with a number or a judgement is a :class:`Finding` made
+by the result, and every count of children a sentence states is declared on
+the finding (:class:`Count`) so that the page-level disclosure audit can see
+it beside the tables' cells.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from vc_eval.core import privacy
+
+#: Kinds of table column (``Table.kinds``): what the disclosure checks read.
+COLUMN_KINDS: tuple[str, ...] = ("label", "count", "percent", "stat", "value", "text")
+
+
+def escape_md(text: str) -> str:
+    """Text from data made inert in Markdown (and HTML inside Markdown).
+
+    HTML-escapes ``<>&"'``, backslash-escapes Markdown punctuation and folds
+    line breaks into spaces, so a council or domain name cannot start a
+    heading, a list, a link or a script.
+    """
+    text = " ".join(str(text).split())
+    text = html.escape(text, quote=True)
+    out = []
+    for ch in text:
+        if ch in "\\`*_{}[]()#+-.!|~>":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def escape_html(text: str) -> str:
+    """Text from data made inert in HTML (line breaks folded)."""
+    return html.escape(" ".join(str(text).split()), quote=True)
+
+
+@dataclass(frozen=True)
+class Count:
+    """A count of children that a sentence states, and what it counts.
+
+    Parameters
+    ----------
+    value : int
+        The number as the sentence states it (already through disclosure control).
+    universe : str
+        The population counted (e.g. ``"in_care_end"``); counts in one universe
+        can be combined by a reader.
+    where : tuple of (str, str)
+        The conditions that select the counted children within the universe,
+        e.g. ``(("placement", "children_home"),)``; empty for the universe total.
+    """
+
+    value: int
+    universe: str
+    where: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Finding:
+    """One sentence a result states, made from its own numbers.
+
+    ``key`` names the judgement (e.g. ``"cost_need.strength"``) so tests can
+    find it; ``word`` is the judgement word chosen from the numbers (e.g.
+    ``"weakly"``), if any; ``counts`` declares every count of children the
+    sentence states.
+    """
+
+    key: str
+    text: str
+    word: str | None = None
+    counts: tuple[Count, ...] = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class Table:
+    """A table safe to show: every count already through :mod:`vc_eval.core.privacy`.
+
+    Attributes
+    ----------
+    caption : str
+    frame : DataFrame
+        Strings (or numbers that are not counts); no identifier columns.
+    kinds : dict
+        Column -> one of :data:`COLUMN_KINDS`; written into the HTML as
+        ``data-kind`` so tests can check every shown count.
+    note : str
+        Printed under the table (e.g. what was suppressed).
+    universe : str or None
+        For count tables: the population its cells count (see :class:`Count`),
+        so the page audit can relate them to counts stated elsewhere.
+    """
+
+    caption: str
+    frame: pd.DataFrame
+    kinds: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+    universe: str | None = None
+
+    def __post_init__(self) -> None:
+        privacy.safe_frame(self.frame)
+        for c in self.frame.columns:
+            self.kinds.setdefault(str(c), "text")
+        bad = {k: v for k, v in self.kinds.items() if v not in COLUMN_KINDS}
+        if bad:
+            raise ValueError(f"unknown column kinds: {bad}")
+
+    def to_html(self) -> str:
+        """HTML table with ``data-kind`` on each header and ``c`` cells marked."""
+        esc = escape_html
+        cols = [str(c) for c in self.frame.columns]
+        head = "".join(
+            f'<th scope="col" data-kind="{self.kinds.get(c, "text")}">{esc(c)}</th>' for c in cols
+        )
+        rows = []
+        for rec in self.frame.itertuples(index=False):
+            cells = []
+            for c, v in zip(cols, rec, strict=True):
+                text = cell_text(v)
+                if text == privacy.SUPPRESSED and self.kinds.get(c) in (
+                    "count",
+                    "percent",
+                    "stat",
+                    "value",
+                ):
+                    cells.append('<td class="suppressed" title="hidden to protect privacy">c</td>')
+                else:
+                    cells.append(f'<td data-kind="{self.kinds.get(c, "text")}">{esc(text)}</td>')
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        note = f'<p class="table-note">{esc(self.note)}</p>' if self.note else ""
+        return (
+            f'<table class="vc-table"><caption>{esc(self.caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}"
+        )
+
+    def to_markdown(self) -> str:
+        cols = [str(c) for c in self.frame.columns]
+        lines = [
+            f"*{escape_md(self.caption)}*",
+            "",
+            "| " + " | ".join(escape_md(c) for c in cols) + " |",
+            "|" + "---|" * len(cols),
+        ]
+        for rec in self.frame.itertuples(index=False):
+            lines.append("| " + " | ".join(escape_md(cell_text(v)) for v in rec) + " |")
+        if self.note:
+            lines += ["", escape_md(self.note)]
+        return "\n".join(lines)
+
+    def to_text(self) -> str:
+        body = self.frame.to_string(index=False) if len(self.frame) else "(no rows)"
+        return f"{self.caption}\n{body}" + (f"\n{self.note}" if self.note else "")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def cell_text(v: Any) -> str:
+    """A table cell as text (missing and non-finite values blank)."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:,.1f}"
+    return str(v)
+
+
+@dataclass
+class FigureOut:
+    """A figure with its alternative text (stating the figure's finding) and caption."""
+
+    figure: object  # matplotlib Figure
+    alt: str
+    caption: str = ""
+
+    def png(self, dpi: int = 90) -> bytes:
+        buf = io.BytesIO()
+        self.figure.savefig(
+            buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None}
+        )
+        return buf.getvalue()
+
+    def close(self) -> None:
+        import matplotlib.pyplot as plt
+
+        plt.close(self.figure)  # a no-op for figures made outside pyplot
+
+
+@dataclass
+class Summary:
+    """What a result says: title, findings, tables, figures and caveats.
+
+    Renders as plain text (``str(summary)``), HTML (``to_html()``, also the
+    notebook display) and Markdown (``to_markdown()``). All text from data is
+    escaped on the way out; the findings' own text is trusted only as far as
+    the escaping allows (no markup passes through).
+
+    Attributes
+    ----------
+    title : str
+    findings : list of Finding
+        Sentences built from the result's numbers.
+    tables : list of Table
+    figures : list of FigureOut
+    caveats : list of str
+        What the estimate cannot show.
+    status : {"ok", "insufficient", "absent"}
+        ``insufficient``: too little data for a result; ``absent``: the data
+        this needs are not in the dataset (``findings`` says which).
+    headline : dict
+        Numbers contributed to the executive summary and the headline JSON.
+    """
+
+    title: str
+    findings: list[Finding] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[FigureOut] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+    status: str = "ok"
+    headline: dict = field(default_factory=dict)
+
+    def finding(self, key: str) -> Finding:
+        """The finding named ``key`` (KeyError if the result made none)."""
+        for f in self.findings:
+            if f.key == key:
+                return f
+        raise KeyError(key)
+
+    def to_text(self) -> str:
+        out = [self.title, "=" * len(self.title)]
+        out += [f"- {f.text}" for f in self.findings]
+        for t in self.tables:
+            out += ["", t.to_text()]
+        if self.caveats:
+            out += ["", "Caveats:"] + [f"- {c}" for c in self.caveats]
+        return "\n".join(out)
+
+    def to_markdown(self, level: int = 2) -> str:
+        out = [f"{'#' * level} {escape_md(self.title)}"]
+        out += [f"- {escape_md(f.text)}" for f in self.findings]
+        out += [t.to_markdown() for t in self.tables]
+        if self.caveats:
+            out += ["**Caveats**"] + [f"- {escape_md(c)}" for c in self.caveats]
+        return "\n\n".join(out)
+
+    def to_html(self, level: int = 2) -> str:
+        esc = escape_html
+        parts = [f"<h{level}>{esc(self.title)}</h{level}>"]
+        if self.findings:
+            parts.append(
+                "<ul>" + "".join(f"<li>{esc(f.text)}</li>" for f in self.findings) + "</ul>"
+            )
+        parts += [t.to_html() for t in self.tables]
+        if self.caveats:
+            parts.append(
+                f"<h{level + 1}>Caveats</h{level + 1}><ul>"
+                + "".join(f"<li>{esc(c)}</li>" for c in self.caveats)
+                + "</ul>"
+            )
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def close(self) -> None:
+        for f in self.figures:
+            f.close()
+
+
+class Result:
+    """Base of every analysis result: ``to_frame``, ``summary``, ``caveats``, ``plot``.
+
+    Subclasses (dataclasses) implement :meth:`to_frame` and :meth:`summary`
+    and set ``caveats``; :meth:`plot` calls the function named by ``_plot``
+    (``"module:function"`` in :mod:`vc_eval.plots`), imported only when a
+    figure is asked for, so analysis code never loads matplotlib.
+    """
+
+    #: ``"module:function"`` under :mod:`vc_eval.plots` drawing this result.
+    _plot: ClassVar[str | None] = None
+    caveats: list[str]
+
+    def to_frame(self) -> pd.DataFrame:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def summary(self) -> Summary:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def plot(self, ax=None, **kwargs):
+        """Draw this result on ``ax`` (a new one if None); returns the Axes."""
+        if self._plot is None:
+            raise NotImplementedError(f"{type(self).__name__} has no figure")
+        import importlib
+
+        module, _, name = self._plot.partition(":")
+        fn = getattr(importlib.import_module(f"vc_eval.plots.{module}"), name)
+        return fn(self, ax=ax, **kwargs)
+
+    def _repr_html_(self) -> str:
+        return self.summary().to_html()

@@ -1,0 +1,392 @@
+"""Everything a council's report needs from the other councils, computed once per batch.
+
+A report is about one council, but it sets that council against all the
+others (placement mix and need across all councils, comparison councils for
+programme impact). Loading and checking a national dataset (~240k children,
+10M need scores) takes about 30 s, far longer than the report itself, so a
+batch does it once:
+
+* :func:`prepare_cache` (run by :mod:`vc_eval.reporting.render` before any notebook)
+  loads and validates the data, writes each council's tables to their own
+  folder, and the cross-council aggregates (placement mix and need across all
+  councils, the council x month series for impact designs) to small files;
+* :class:`CachedCouncils` reads them back in each notebook.
+
+Both it and :class:`AllCouncils` (the same questions answered from a dataset
+in memory, used when no cache is given) offer the interface the report
+sections use, so a report's numbers do not depend on whether a cache was
+used (tested).
+
+The cache holds row-level data (pseudonymised ids) like the dataset it comes
+from: it lives outside the report folder (default ``~/.cache/vc-eval``,
+``$VC_EVAL_CACHE`` or ``--cache-dir``), never beside published reports. Its
+key is the sha256 of the input files and of the code that computes what it
+holds, so changed data or code never reads a stale entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vc_eval.core.dataset import Dataset, total_need
+from vc_eval.core.files import atomic_dir, atomic_file
+from vc_eval.core.population import in_care_on, placements_on, snapshot_date
+from vc_eval.core.provenance import input_fingerprints
+from vc_eval.core.schema import CHILDREN, COUNCILS, Col
+
+CACHE_ENV = "VC_EVAL_CACHE"
+#: Source files whose code shapes what the cache holds (part of the key).
+_KEY_SOURCES = (
+    "core/dataset.py",
+    "core/population.py",
+    "reporting/cache.py",
+    "analysis/impact/series.py",
+)
+
+
+def default_cache_dir() -> Path:
+    """``$VC_EVAL_CACHE``, else ``$XDG_CACHE_HOME/vc-eval``, else ``~/.cache/vc-eval``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "vc-eval"
+
+
+def council_slug(name: str) -> str:
+    """Folder name of a council: readable, and unique by a short hash."""
+    readable = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")[:40]
+    return f"{readable}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def cache_key(data_dir: str | Path) -> str:
+    """sha256 over the input files' fingerprints and the code that fills the cache."""
+    h = hashlib.sha256()
+    for name, digest in input_fingerprints(data_dir).items():
+        h.update(f"{name}={digest}\n".encode())
+    here = Path(__file__).resolve().parents[1]
+    for src in _KEY_SOURCES:
+        p = here / src
+        if p.exists():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _period_key(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    return f"{pd.Timestamp(start).date()}_{pd.Timestamp(end).date()}"
+
+
+# --------------------------------------------------------------------------
+# The questions a report asks about all councils
+# --------------------------------------------------------------------------
+
+
+def placement_snapshot(ds: Dataset, date: pd.Timestamp) -> dict:
+    """Children in care on ``date`` across ``ds``, and how many are in each placement type."""
+    kids = in_care_on(ds.children, date)
+    active = placements_on(ds.placements, date)
+    active = active[active[Col.child_id].isin(kids[Col.child_id])]
+    counts = active[Col.placement_type].value_counts()
+    return {
+        "in_care": int(len(kids)),
+        "with_placement": int(len(active)),
+        "type_counts": {str(k): int(v) for k, v in counts.items()},
+    }
+
+
+def latest_need(ds: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> dict:
+    """Children assessed in a period and the mean of their latest total need."""
+    t = total_need(ds.assessments, ds.framework)
+    t = t[(t[Col.assessment_date] >= start) & (t[Col.assessment_date] <= end)]
+    last = t.sort_values([Col.child_id, Col.assessment_date]).groupby(Col.child_id).tail(1)
+    return {
+        "children": int(len(last)),
+        "mean": float(last[Col.score].mean()) if len(last) else float("nan"),
+    }
+
+
+@dataclass
+class AllCouncils:
+    """Cross-council answers computed from a dataset in memory."""
+
+    data: Dataset
+    _memo: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def metadata(self) -> dict:
+        return self.data.metadata
+
+    @property
+    def framework(self):
+        return self.data.framework
+
+    @property
+    def files(self) -> dict:
+        return self.data.files
+
+    def council_names(self) -> list[str]:
+        return self.data.council_names()
+
+    def snapshot_date(self) -> pd.Timestamp:
+        return snapshot_date(self.data).normalize()
+
+    def fingerprint(self) -> str:
+        return self._get("fingerprint", self.data.fingerprint)
+
+    def local(self, council: str) -> Dataset:
+        return self.data.subset(council)
+
+    def placement_snapshot(self, date: pd.Timestamp) -> dict:
+        return self._get(f"place_{date.date()}", lambda: placement_snapshot(self.data, date))
+
+    def latest_need(self, start: pd.Timestamp, end: pd.Timestamp) -> dict:
+        key = f"need_{_period_key(start, end)}"
+        return self._get(key, lambda: latest_need(self.data, start, end))
+
+    def series(self, end: pd.Timestamp) -> pd.DataFrame:
+        """Council x month series of every council ."""
+        from vc_eval.analysis.impact import council_series
+
+        return self._get(
+            f"series_{end.date()}",
+            lambda: council_series(self.data, "MS", end=end, progress=False),
+        )
+
+    def _get(self, key: str, fn):
+        if key not in self._memo:
+            self._memo[key] = fn()
+        return self._memo[key]
+
+
+@dataclass
+class CachedCouncils:
+    """Cross-council answers read from a cache folder made by :func:`prepare_cache`.
+
+    Anything the cache does not hold (a period it was not prepared for)
+    falls back to loading the full dataset, so answers never differ.
+    """
+
+    folder: Path
+    data_dir: Path
+    framework_spec: str | None = None
+    _meta: dict = field(default_factory=dict, repr=False)
+    _full: AllCouncils | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, cache_dir: str | Path, data_dir: str | Path, framework: str | None = None):
+        """The cache entry for ``data_dir``, or None when there is none yet."""
+        folder = Path(cache_dir) / cache_key(data_dir)
+        meta_file = folder / "meta.json"
+        if not meta_file.exists():
+            return None
+        out = cls(folder, Path(data_dir), framework or None)
+        out._meta = json.loads(meta_file.read_text())
+        return out
+
+    @property
+    def metadata(self) -> dict:
+        return self._meta["metadata"]
+
+    @property
+    def files(self) -> dict:
+        return {k: self.data_dir / v for k, v in self._meta["files"].items()}
+
+    def council_names(self) -> list[str]:
+        return list(self._meta["councils"])
+
+    def snapshot_date(self) -> pd.Timestamp:
+        return pd.Timestamp(self._meta["snapshot_date"])
+
+    def fingerprint(self) -> str:
+        return self._meta["fingerprint"]
+
+    def local(self, council: str) -> Dataset:
+        folder = self.folder / "councils" / council_slug(council)
+        if not (folder / f"{CHILDREN}.parquet").exists():
+            return self._fallback().local(council)
+        from vc_eval.core.framework import load_framework
+
+        fw = load_framework(self.framework_spec) if self.framework_spec else None
+        # Validated as part of the whole dataset when the cache was made.
+        ds = Dataset.load(folder, framework=fw, validate=False)
+        ds.files = self.files
+        return ds
+
+    def placement_snapshot(self, date: pd.Timestamp) -> dict:
+        hit = self._meta.get("placement", {}).get(str(pd.Timestamp(date).date()))
+        return hit if hit is not None else self._fallback().placement_snapshot(date)
+
+    def latest_need(self, start: pd.Timestamp, end: pd.Timestamp) -> dict:
+        hit = self._meta.get("need", {}).get(_period_key(start, end))
+        return hit if hit is not None else self._fallback().latest_need(start, end)
+
+    def series(self, end: pd.Timestamp) -> pd.DataFrame:
+        f = self.folder / f"series_{pd.Timestamp(end).date()}.parquet"
+        if not f.exists():
+            return self._fallback().series(end)
+        s = pd.read_parquet(f)
+        s.attrs.update(self._meta.get("series_attrs", {}))
+        return s
+
+    def _fallback(self) -> AllCouncils:
+        if self._full is None:
+            from vc_eval.core.framework import load_framework
+
+            fw = load_framework(self.framework_spec) if self.framework_spec else None
+            self._full = AllCouncils(Dataset.load(self.data_dir, framework=fw))
+        return self._full
+
+
+def default_period(end_default: pd.Timestamp, start: str = "", end: str = ""):
+    """The report's period: ``end`` (default the data's last date) and 12 months before."""
+    e = pd.Timestamp(end).normalize() if end else end_default
+    s = (
+        pd.Timestamp(start).normalize()
+        if start
+        else e - pd.DateOffset(years=1) + pd.Timedelta(days=1)
+    )
+    return s, e
+
+
+def prepare_cache(
+    data_dir: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    councils: list[str] | None = None,
+    periods: list[tuple[str, str]] = (("", ""),),
+    series: bool = True,
+) -> Path:
+    """Load ``data_dir`` once and write what the councils' reports need from it.
+
+    Parameters
+    ----------
+    data_dir : path
+        Dataset folder (validated here, once).
+    cache_dir : path, optional
+        Cache root (default :func:`default_cache_dir`).
+    councils : list of str, optional
+        Councils whose tables to write (default all).
+    periods : list of (start, end)
+        Report periods (strings, "" for the defaults) whose cross-council
+        figures to compute.
+    series : bool
+        Also compute the council x month series for impact designs.
+
+    Returns
+    -------
+    Path
+        The cache entry folder.
+    """
+    root = Path(cache_dir) if cache_dir else default_cache_dir()
+    folder = root / cache_key(data_dir)
+    meta_file = folder / "meta.json"
+    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+    ds = None
+
+    def full() -> Dataset:
+        nonlocal ds
+        if ds is None:
+            ds = Dataset.load(data_dir)
+        return ds
+
+    names = meta.get("councils") or full().council_names()
+    wanted = list(names if councils is None else councils)
+    missing = [
+        c
+        for c in wanted
+        if not (folder / "councils" / council_slug(c) / f"{CHILDREN}.parquet").exists()
+    ]
+    if missing:
+        _split(full(), missing, folder / "councils", Path(data_dir))
+    if not meta:
+        d = full()
+        meta = {
+            "councils": d.council_names(),
+            "snapshot_date": str(snapshot_date(d).normalize().date()),
+            "fingerprint": d.fingerprint(),
+            "metadata": d.metadata,
+            "files": {k: Path(v).name for k, v in d.files.items()},
+            "placement": {},
+            "need": {},
+        }
+    end_default = pd.Timestamp(meta["snapshot_date"])
+    for start, end in periods:
+        s, e = default_period(end_default, start, end)
+        if str(e.date()) not in meta["placement"]:
+            meta["placement"][str(e.date())] = placement_snapshot(full(), e)
+        if _period_key(s, e) not in meta["need"]:
+            meta["need"][_period_key(s, e)] = latest_need(full(), s, e)
+        f = folder / f"series_{e.date()}.parquet"
+        if series and not f.exists():
+            from vc_eval.analysis.impact import council_series
+
+            sr = council_series(full(), "MS", end=e, progress=False)
+            meta["series_attrs"] = {
+                k: v for k, v in sr.attrs.items() if isinstance(v, str | int | float)
+            }
+            sr.attrs = {}
+            folder.mkdir(parents=True, exist_ok=True)
+            with atomic_file(f, "wb") as fh:
+                sr.to_parquet(fh, index=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_file(meta_file) as fh:
+        json.dump(meta, fh, indent=1, default=_json_default)
+    return folder
+
+
+def _json_default(o):
+    if isinstance(o, np.integer | np.floating):
+        return o.item()
+    if isinstance(o, pd.Timestamp):
+        return str(o)
+    raise TypeError(type(o).__name__)
+
+
+def _split(ds: Dataset, councils: list[str], out: Path, data_dir: Path) -> None:
+    """Write each council's tables to ``out/<slug>/`` in one pass over the data.
+
+    The data folder's own framework file, if any, goes with them.
+    """
+    wanted = set(councils)
+    council_of = ds.children.set_index(Col.child_id)[Col.council]
+    parts: dict[str, dict[str, pd.DataFrame]] = {c: {} for c in councils}
+    for name, frame in ds.tables.items():
+        if name == COUNCILS:
+            key = frame[Col.council]
+        elif Col.council in frame:
+            key = frame[Col.council]
+        else:
+            key = frame[Col.child_id].map(council_of)
+        mask = key.isin(wanted).to_numpy()
+        for c, g in frame[mask].groupby(key[mask].to_numpy(), sort=False):
+            parts[str(c)][name] = g.reset_index(drop=True)
+    fw_file = data_dir / "framework.yaml"
+    for c in councils:
+        target = out / council_slug(c)
+        with atomic_dir(target) as tmp:
+            for name, frame in ds.tables.items():
+                part = parts[c].get(name, frame.iloc[0:0])
+                part.to_parquet(tmp / f"{name}.parquet", index=False)
+            (tmp / "dataset.json").write_text(
+                json.dumps(ds.metadata, indent=1, default=_json_default) + "\n"
+            )
+            if fw_file.exists():
+                shutil.copyfile(fw_file, tmp / fw_file.name)
+
+
+__all__ = [
+    "AllCouncils",
+    "CachedCouncils",
+    "cache_key",
+    "default_cache_dir",
+    "latest_need",
+    "placement_snapshot",
+    "prepare_cache",
+]

@@ -1,0 +1,767 @@
+"""Reports: notebooks executed by Papermill and rendered to one HTML file each.
+
+:func:`render_report` runs a parameterised notebook from ``notebooks/`` for
+one council and writes, side by side in the output folder:
+
+``<council>_<notebook>.html``
+    a single self-contained HTML file (figures embedded, no scripts, no code
+    cells, no parameter cells);
+``<council>_<notebook>.ipynb``
+    the executed notebook, for audit;
+``<council>_<notebook>.json``
+    the headline numbers (a small JSON sidecar).
+
+Everything is written under temporary names and moved into place at the end,
+the HTML last, so a failed run never leaves a report that looks finished; a
+failure writes ``<council>_<notebook>.error.txt`` (the traceback) instead.
+:func:`render_batch` does this for many councils in worker processes and
+writes ``index.html`` linking every report with its status.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import html
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from vc_eval.core.files import atomic_file
+from vc_eval.reporting.sections import COMPARISONS, ENGINES, HEADLINE_MIME
+
+#: Notebooks shipped with the workbench: name -> what it is for.
+NOTEBOOKS: dict[str, str] = {
+    "impact_update": "Impact-update report for a council (evaluators, programme leads)",
+    "need_peaks": "Need trajectories and peak ages with sensitivity analyses (academics)",
+}
+#: Titles of the rendered pages.
+TITLES: dict[str, str] = {"impact_update": "Impact update", "need_peaks": "Peak ages of need"}
+DEFAULT_NOTEBOOK = "impact_update"
+#: Label of a report over every council (notebooks with a ``councils`` parameter).
+ALL_COUNCILS = "all councils"
+DEFAULT_KERNEL = "vc-eval"
+#: Cells with these tags are left out of the HTML (they stay in the executed notebook).
+REMOVE_TAGS: tuple[str, ...] = ("parameters", "injected-parameters", "remove_cell", "headline")
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+#: Styles added to nbconvert's classic template (which writes alt text on figures).
+_CSS = """
+table.vc-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
+table.vc-table caption { caption-side: top; text-align: left; font-weight: bold;
+  padding-bottom: 0.3em; }
+table.vc-table th, table.vc-table td { border: 1px solid #bbb; padding: 0.25em 0.6em; }
+table.vc-table th { background: #f0f0f0; }
+table.vc-table td[data-kind="count"], table.vc-table td[data-kind="percent"],
+table.vc-table td[data-kind="stat"], table.vc-table td.suppressed { text-align: right; }
+table.vc-table td.suppressed { color: #555; font-style: italic; }
+p.table-note { font-size: 0.85em; color: #444; margin-top: -0.4em; }
+"""
+
+_TEMPLATE = (
+    "{%- extends 'classic/index.html.j2' -%}\n"
+    # No external scripts (require.js, jQuery, MathJax, mermaid): the file
+    # must open offline and be self-contained.
+    "{%- block html_head_js -%}{%- endblock html_head_js -%}\n"
+    "{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}\n"
+    '{%- block html_head_css -%}<style type="text/css">' + _CSS + "</style>"
+    "{%- endblock html_head_css -%}\n"
+)
+
+
+class ReportError(ValueError):
+    """A report cannot be made with these parameters (clear message, no traceback needed)."""
+
+
+# --------------------------------------------------------------------------
+# Notebooks and their parameters
+# --------------------------------------------------------------------------
+
+
+def notebooks_dir() -> Path:
+    """The folder holding the notebooks: ``notebooks/`` of the source checkout,
+    else the copy shipped inside the package."""
+    here = Path(__file__).resolve()
+    checkout = here.parents[3] / "notebooks"
+    if (checkout / f"{DEFAULT_NOTEBOOK}.ipynb").exists():
+        return checkout
+    return Path(str(resources.files("vc_eval") / "notebooks"))
+
+
+def notebook_path(notebook: str | Path) -> Path:
+    """Path of a shipped notebook by name, or a notebook file given by path."""
+    p = Path(notebook)
+    if p.suffix == ".ipynb":
+        if not p.exists():
+            raise ReportError(f"notebook {p} not found")
+        return p
+    if notebook not in NOTEBOOKS:
+        raise ReportError(f"unknown notebook {notebook!r}; choose from {', '.join(NOTEBOOKS)}")
+    path = notebooks_dir() / f"{notebook}.ipynb"
+    if not path.exists():
+        raise ReportError(f"notebook {path} not found")
+    return path
+
+
+def notebook_parameters(notebook: str | Path) -> dict[str, dict]:
+    """Parameters of a notebook's ``parameters`` cell: name -> {default, type, help}."""
+    import papermill
+
+    path = notebook_path(notebook)
+    params = papermill.inspect_notebook(str(path))
+    return {
+        name: {"default": p.get("default"), "type": _param_type(p), "help": p.get("help", "")}
+        for name, p in params.items()
+    }
+
+
+def _param_type(p: Mapping) -> str | None:
+    """Annotated type, else the type of the default's literal value."""
+    typ = p.get("inferred_type_name")
+    if typ and typ != "None":
+        return str(typ)
+    try:
+        return type(ast.literal_eval(str(p.get("default")))).__name__
+    except (ValueError, SyntaxError):
+        return None
+
+
+_COERCE = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def validate_parameters(notebook: str | Path, params: Mapping) -> dict:
+    """Check names and types of parameters against the notebook; return them coerced.
+
+    Papermill only logs a warning for an unknown name (a typo would be
+    silently ignored), so this is checked here.
+
+    Raises
+    ------
+    ReportError
+        On an unknown name or a value that cannot take the parameter's type.
+    """
+    known = notebook_parameters(notebook)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ReportError(
+            f"unknown notebook parameter(s) {', '.join(unknown)} for "
+            f"{Path(notebook).stem}; it takes {', '.join(known)}"
+        )
+    out = {}
+    for name, value in params.items():
+        typ = _COERCE.get(str(known[name]["type"]))
+        if typ is None or value is None:
+            out[name] = value
+            continue
+        if typ is bool and isinstance(value, str):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ReportError(f"parameter {name}: {value!r} is not true or false")
+            out[name] = value.lower() in ("true", "1", "yes")
+            continue
+        try:
+            out[name] = typ(value)
+        except (TypeError, ValueError) as err:
+            raise ReportError(
+                f"parameter {name}: {value!r} is not a valid {known[name]['type']}"
+            ) from err
+    return out
+
+
+def list_councils(data_dir: str | Path) -> list[str]:
+    """Council names in a dataset folder, sorted (reads only the councils table)."""
+    from vc_eval.core.dataset import _find_table_file, _read_table
+    from vc_eval.core.schema import COUNCILS, Col
+
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise ReportError(f"{data_dir}: dataset folder not found")
+    f = _find_table_file(data_dir, COUNCILS)
+    if f is None:
+        raise ReportError(f"{data_dir}: no councils table (councils.parquet or .csv)")
+    return sorted(str(c) for c in _read_table(f)[Col.council].dropna().unique())
+
+
+def check_report_options(
+    *,
+    data_dir: Path,
+    councils: Sequence[str],
+    period_start: str,
+    period_end: str,
+    comparison: str,
+    engine: str,
+) -> None:
+    """Checks that can be made before any notebook runs (cheap; the notebook checks the rest)."""
+    import pandas as pd
+
+    known = list_councils(data_dir)
+    missing = [c for c in councils if c not in known]
+    if missing:
+        raise ReportError(
+            f"council(s) not in {data_dir}: {', '.join(missing)}; councils are "
+            f"{', '.join(known) or '(none)'}"
+        )
+    dates = {}
+    for name, value in (("period-start", period_start), ("period-end", period_end)):
+        if value:
+            try:
+                dates[name] = pd.Timestamp(value)
+            except ValueError as err:
+                raise ReportError(f"--{name}: {value!r} is not a date (YYYY-MM-DD)") from err
+    if len(dates) == 2 and dates["period-start"] >= dates["period-end"]:
+        raise ReportError("--period-start must be before --period-end")
+    if comparison not in COMPARISONS:
+        raise ReportError(f"--comparison must be one of {', '.join(COMPARISONS)}")
+    if engine not in ENGINES:
+        raise ReportError(f"--engine must be one of {', '.join(ENGINES)}")
+
+
+def check_kernel(kernel: str) -> None:
+    """Raise a clear error when the Jupyter kernel is not installed."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    specs = KernelSpecManager().find_kernel_specs()
+    if kernel not in specs:
+        raise ReportError(
+            f"Jupyter kernel {kernel!r} is not installed (installed: "
+            f"{', '.join(sorted(specs)) or 'none'}). Register it with `make setup`, or "
+            f"`python -m ipykernel install --sys-prefix --name {kernel}`, or pass --kernel."
+        )
+
+
+# --------------------------------------------------------------------------
+# Execute and render one notebook
+# --------------------------------------------------------------------------
+
+
+def slug(name: str) -> str:
+    """File-name-safe form of a council name."""
+    s = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return s or "council"
+
+
+def report_stem(council: str, notebook: str) -> str:
+    return f"{slug(council)}_{Path(notebook).stem}"
+
+
+def council_parameter(notebook: str | Path, council: str | None) -> dict:
+    """The notebook parameter that selects the council: ``council`` or ``councils``.
+
+    ``need_peaks`` takes ``councils`` (empty: all councils pooled).
+    """
+    known = notebook_parameters(notebook)
+    if "council" in known:
+        return {"council": council or ""}
+    if "councils" in known:
+        return {"councils": council or ""}
+    if council:
+        raise ReportError(f"notebook {Path(notebook).stem} has no council parameter")
+    return {}
+
+
+def _is_kernel_start_error(err: BaseException) -> bool:
+    """ZMQ port clashes and kernels dying at start-up (worth one retry)."""
+    text = f"{type(err).__name__}: {err}".lower()
+    return any(
+        s in text
+        for s in (
+            "address already in use",
+            "zmqerror",
+            "kernel died",
+            "kernel didn't respond",
+            "kernel did not respond",
+        )
+    )
+
+
+def execute_notebook(
+    notebook: Path,
+    output: Path,
+    parameters: Mapping,
+    *,
+    kernel: str = DEFAULT_KERNEL,
+    timeout: float | None = None,
+) -> None:
+    """Run a notebook with Papermill, retrying once if the kernel fails to start.
+
+    Raises papermill's ``PapermillExecutionError`` when a cell fails (the
+    output notebook is still written, with the error).
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    for attempt in (1, 2):
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=dict(parameters),
+                kernel_name=kernel,
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=timeout,
+                request_save_on_cell_execute=False,
+            )
+            return
+        except PapermillExecutionError:
+            raise
+        except Exception as err:  # kernel start-up races: see NOTEBOOKS.md
+            if attempt == 1 and _is_kernel_start_error(err):
+                time.sleep(0.5)
+                continue
+            raise
+
+
+def render_html(nb, *, title: str) -> str:
+    """Executed notebook -> self-contained HTML with code and parameter cells hidden."""
+    import jinja2
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    nb = _copy_nb(nb)
+    nb.metadata["title"] = title
+    for cell in nb.cells:
+        # Warnings go to the executed notebook (audit), not the published page.
+        if cell.get("outputs"):
+            cell.outputs = [
+                o
+                for o in cell.outputs
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    exporter = HTMLExporter(
+        template_name="classic",
+        extra_loaders=[jinja2.DictLoader({"vc_report.html.j2": _TEMPLATE})],
+        template_file="vc_report.html.j2",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags=set(REMOVE_TAGS), enabled=True), enabled=True
+    )
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    return body
+
+
+def _copy_nb(nb):
+    import copy
+
+    return copy.deepcopy(nb)
+
+
+def headline_from_notebook(nb) -> dict | None:
+    """The headline numbers a notebook emitted (see ``sections.emit_headline``)."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if HEADLINE_MIME in data:
+                value = data[HEADLINE_MIME]
+                return json.loads(value) if isinstance(value, str) else dict(value)
+    return None
+
+
+@dataclass
+class RenderResult:
+    """What happened to one report."""
+
+    council: str
+    notebook: str
+    status: str  # "ok" or "failed"
+    html: Path | None = None
+    ipynb: Path | None = None
+    headline_json: Path | None = None
+    error_file: Path | None = None
+    error: str = ""
+    seconds: float = 0.0
+    headline: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+
+
+def report_parameters(
+    *,
+    council: str,
+    data_dir: str | Path,
+    period_start: str = "",
+    period_end: str = "",
+    framework: str = "",
+    comparison: str = "previous_period",
+    extra: Mapping | None = None,
+) -> dict:
+    """Notebook parameters for one council's impact-update report (paths made absolute)."""
+    p = {
+        "council": council,
+        "data_dir": str(Path(data_dir).resolve()),
+        "period_start": period_start or "",
+        "period_end": period_end or "",
+        "framework": _abs_if_file(framework),
+        "comparison": comparison,
+    }
+    p.update(extra or {})
+    return p
+
+
+def _abs_if_file(framework: str | None) -> str:
+    if not framework:
+        return ""
+    p = Path(framework)
+    return str(p.resolve()) if p.exists() else framework
+
+
+def use_cache(
+    notebook: str | Path,
+    data_dir: str | Path,
+    cache_dir: str | Path | None,
+    councils: Sequence[str | None],
+    parameters: Mapping,
+) -> dict:
+    """Prepare the batch cache (see :mod:`vc_eval.reporting.cache`) and point the notebook at it.
+
+    Returns the parameters with ``cache_dir`` set, or unchanged when there
+    is no cache (``cache_dir`` None, a notebook without that parameter, or
+    another framework than the data's, whose cross-council figures would
+    differ).
+    """
+    params = dict(parameters)
+    known = notebook_parameters(notebook)
+    if cache_dir is None or "cache_dir" not in known or params.get("framework"):
+        return params
+    if params.get("cache_dir"):
+        return params
+    from vc_eval.reporting.cache import prepare_cache
+    from vc_eval.reporting.sections import _module
+
+    named = [c for c in councils if c]
+    prepare_cache(
+        data_dir,
+        cache_dir=cache_dir,
+        councils=named or None,
+        periods=[(str(params.get("period_start", "")), str(params.get("period_end", "")))],
+        series=_module("analysis.impact", "council_series") is not None,
+    )
+    params["cache_dir"] = str(Path(cache_dir).resolve())
+    return params
+
+
+def render_report(
+    council: str | None,
+    *,
+    data_dir: str | Path,
+    out_dir: str | Path = "reports",
+    notebook: str | Path = DEFAULT_NOTEBOOK,
+    kernel: str = DEFAULT_KERNEL,
+    parameters: Mapping | None = None,
+    timeout: float | None = None,
+    cache_dir: str | Path | None = None,
+) -> RenderResult:
+    """Execute ``notebook`` for ``council`` and write its HTML, notebook and headline JSON.
+
+    Parameters
+    ----------
+    council : str or None
+        Council name (as in the data); None for a notebook over all
+        councils (``need_peaks`` pooled).
+    data_dir : path
+        Dataset folder.
+    out_dir : path
+        Output folder (created if needed).
+    notebook : str or path
+        A shipped notebook's name (see :data:`NOTEBOOKS`) or a notebook file.
+    kernel : str
+        Jupyter kernel to run it with.
+    parameters : mapping, optional
+        Notebook parameters (``council`` and ``data_dir`` are set from the
+        arguments unless given); checked against the notebook.
+    timeout : float, optional
+        Seconds allowed per cell.
+    cache_dir : path, optional
+        Cache of the other councils' figures (:mod:`vc_eval.reporting.cache`),
+        prepared here if needed; None: the notebook loads the data itself.
+
+    Returns
+    -------
+    RenderResult
+        ``status="ok"``; on failure an exception is raised and no report is
+        left in place (see :func:`render_report_safe` for the batch form).
+    """
+    t0 = time.perf_counter()
+    nb_path = notebook_path(notebook)
+    params = {**council_parameter(nb_path, council), "data_dir": str(Path(data_dir).resolve())}
+    params.update(use_cache(nb_path, data_dir, cache_dir, [council], parameters or {}))
+    params = validate_parameters(nb_path, params)
+    council = council or ALL_COUNCILS
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = report_stem(council, nb_path.stem)
+    targets = {ext: out_dir / f"{stem}.{ext}" for ext in ("ipynb", "json", "html")}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{stem}.tmp-", dir=out_dir))
+    try:
+        executed = tmp / f"{stem}.ipynb"
+        try:
+            execute_notebook(nb_path, executed, params, kernel=kernel, timeout=timeout)
+        except BaseException:
+            if executed.exists():
+                # Kept for the operator, under a name that cannot pass for a report.
+                os.replace(executed, out_dir / f"{stem}.failed.ipynb")
+            raise
+        import nbformat
+
+        nb = nbformat.read(executed, as_version=4)
+        head = headline_from_notebook(nb) or {}
+        (tmp / f"{stem}.json").write_text(json.dumps(head, indent=2, sort_keys=True) + "\n")
+        title = f"{TITLES.get(nb_path.stem, nb_path.stem)}: {council}"
+        (tmp / f"{stem}.html").write_text(render_html(nb, title=title), encoding="utf-8")
+        for ext in ("ipynb", "json", "html"):  # HTML last: it marks a finished report
+            os.replace(tmp / f"{stem}.{ext}", targets[ext])
+        for stale in (out_dir / f"{stem}.error.txt", out_dir / f"{stem}.failed.ipynb"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return RenderResult(
+        council,
+        nb_path.stem,
+        "ok",
+        html=targets["html"],
+        ipynb=targets["ipynb"],
+        headline_json=targets["json"],
+        seconds=time.perf_counter() - t0,
+        headline=head,
+    )
+
+
+def render_report_safe(council: str | None, **kwargs) -> RenderResult:
+    """:func:`render_report` that never raises: a failure is written to a traceback file."""
+    t0 = time.perf_counter()
+    out_dir = Path(kwargs.get("out_dir", "reports"))
+    notebook = kwargs.get("notebook", DEFAULT_NOTEBOOK)
+    stem = report_stem(council or ALL_COUNCILS, Path(str(notebook)).stem)
+    try:
+        return render_report(council, **kwargs)
+    except Exception as err:  # isolate one council's failure from the batch
+        text = _ANSI.sub("", "".join(traceback.format_exception(err)))
+        error_file = out_dir / f"{stem}.error.txt"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_file(error_file) as fh:
+            fh.write(f"Report for {council} ({Path(str(notebook)).stem}) failed.\n\n{text}")
+        return RenderResult(
+            council or ALL_COUNCILS,
+            Path(str(notebook)).stem,
+            "failed",
+            error_file=error_file,
+            error=_short_error(err),
+            seconds=time.perf_counter() - t0,
+        )
+
+
+def _short_error(err: BaseException) -> str:
+    ename = getattr(err, "ename", None) or type(err).__name__
+    evalue = getattr(err, "evalue", None) or str(err)
+    first = _ANSI.sub("", str(evalue)).strip().splitlines()
+    return f"{ename}: {first[0] if first else ''}"[:300]
+
+
+# --------------------------------------------------------------------------
+# Batches
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    """Every report of a batch and the index page."""
+
+    results: list[RenderResult]
+    index: Path
+    seconds: float
+
+    @property
+    def failed(self) -> list[RenderResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        n = len(self.results)
+        return f"{n - len(self.failed)} of {n} report(s) rendered in {self.seconds:.1f} s" + (
+            f"; {len(self.failed)} failed" if self.failed else ""
+        )
+
+
+def render_batch(
+    councils: Iterable[str],
+    *,
+    data_dir: str | Path,
+    out_dir: str | Path = "reports",
+    notebook: str | Path = DEFAULT_NOTEBOOK,
+    kernel: str = DEFAULT_KERNEL,
+    parameters: Mapping | None = None,
+    workers: int = 1,
+    timeout: float | None = None,
+    progress: bool | None = None,
+    cache_dir: str | Path | None = None,
+) -> BatchResult:
+    """Render one report per council in worker processes; failures do not stop the rest.
+
+    Each council runs in its own process (a process pool, not threads:
+    Papermill changes process-wide state). A failed council gets a
+    traceback file; ``index.html`` in ``out_dir`` lists every council with
+    its status.
+
+    Parameters
+    ----------
+    councils : iterable of str
+    workers : int
+        Worker processes (1 = run here, one after another).
+    progress : bool, optional
+        Progress bar (default: only on a terminal).
+    cache_dir : path, optional
+        Where to keep what every report needs from the other councils,
+        computed once here before any notebook runs (see
+        :mod:`vc_eval.reporting.cache`); None: each notebook loads the data.
+    Other parameters as :func:`render_report`.
+    """
+    t0 = time.perf_counter()
+    councils = list(councils)
+    out_dir = Path(out_dir)
+    nb_path = notebook_path(notebook)
+    base = dict(parameters or {})
+    # Check names and types once, before starting any kernel.
+    validate_parameters(
+        nb_path, {**council_parameter(nb_path, None), "data_dir": str(data_dir), **base}
+    )
+    base = use_cache(nb_path, data_dir, cache_dir, councils, base)
+    kwargs = dict(
+        data_dir=str(Path(data_dir).resolve()),
+        out_dir=str(out_dir),
+        notebook=str(nb_path),
+        kernel=kernel,
+        parameters=base,
+        timeout=timeout,
+    )
+    disable = None if progress is None else not progress
+    results: dict[str, RenderResult] = {}
+    bar = tqdm(total=len(councils), desc="reports", unit="council", disable=disable)
+    try:
+        if workers <= 1:
+            for c in councils:
+                results[c] = render_report_safe(c, **kwargs)
+                bar.set_postfix_str(f"{c}: {results[c].status}")
+                bar.update()
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                futures = {pool.submit(render_report_safe, c, **kwargs): c for c in councils}
+                for fut in as_completed(futures):
+                    c = futures[fut]
+                    try:
+                        results[c] = fut.result()
+                    except Exception as err:  # a worker process died
+                        results[c] = RenderResult(
+                            c, nb_path.stem, "failed", error=_short_error(err)
+                        )
+                    bar.set_postfix_str(f"{c}: {results[c].status}")
+                    bar.update()
+    finally:
+        bar.close()
+    ordered = [results[c] for c in councils]
+    index = write_index(ordered, out_dir)
+    return BatchResult(ordered, index, time.perf_counter() - t0)
+
+
+def write_index(results: Sequence[RenderResult], out_dir: str | Path) -> Path:
+    """Write ``index.html`` linking every report (and every failure's traceback file)."""
+    out_dir = Path(out_dir)
+    esc = html.escape
+    rows = []
+    for r in sorted(results, key=lambda r: (r.council, r.notebook)):
+
+        def link(p: Path | None, text: str) -> str:
+            return f'<a href="{esc(p.name)}">{esc(text)}</a>' if p else ""
+
+        nums = r.headline.get("numbers", {}) if r.headline else {}
+        in_care = nums.get("children_in_care_end", "")
+        need = nums.get("mean_total_need_latest", "")
+        status = (
+            '<span class="ok">rendered</span>'
+            if r.ok
+            else f'<span class="failed">failed</span>: {esc(r.error)}'
+        )
+        rows.append(
+            f"<tr><td>{esc(r.council)}</td><td>{esc(r.notebook)}</td><td>{status}</td>"
+            f"<td>{link(r.html, 'report')}</td><td>{link(r.ipynb, 'notebook')}</td>"
+            f"<td>{link(r.error_file, 'traceback')}</td>"
+            f"<td>{esc(str(in_care if in_care is not None else ''))}</td>"
+            f"<td>{esc(str(need if need is not None else ''))}</td>"
+            f"<td>{r.seconds:.1f}</td></tr>"
+        )
+    n_failed = sum(not r.ok for r in results)
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>vc-eval reports</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; }}
+table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #bbb; padding: 0.3em 0.7em; }}
+th {{ background: #f0f0f0; }} .ok {{ color: #176117; }}
+.failed {{ color: #a00; font-weight: bold; }}
+</style></head><body>
+<h1>vc-eval reports</h1>
+<p>{len(results) - n_failed} of {len(results)} report(s) rendered{
+        f", <span class='failed'>{n_failed} failed</span>" if n_failed else ""
+    }.
+Traceback files are for the people running the reports and are not for publication.</p>
+<table><thead><tr><th>Council</th><th>Notebook</th><th>Status</th><th>Report</th>
+<th>Executed notebook</th><th>Error</th><th>Children in care at period end</th>
+<th>Average total need</th><th>Seconds</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table></body></html>
+"""
+    target = out_dir / "index.html"
+    with atomic_file(target, encoding="utf-8") as fh:
+        fh.write(page)
+    return target
+
+
+__all__ = [
+    "DEFAULT_KERNEL",
+    "NOTEBOOKS",
+    "REMOVE_TAGS",
+    "BatchResult",
+    "RenderResult",
+    "ReportError",
+    "check_kernel",
+    "check_report_options",
+    "execute_notebook",
+    "headline_from_notebook",
+    "list_councils",
+    "notebook_parameters",
+    "notebook_path",
+    "render_batch",
+    "render_html",
+    "render_report",
+    "render_report_safe",
+    "report_parameters",
+    "report_stem",
+    "slug",
+    "validate_parameters",
+    "write_index",
+]
