@@ -43,7 +43,7 @@ import pandas as pd
 from vc_eval.core import display
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED
-from vc_eval.core.population import AGE_BAND_EDGES, AGE_BAND_LABELS, in_care_on, placements_on
+from vc_eval.core.population import AGE_BAND_EDGES, AGE_BAND_LABELS
 from vc_eval.core.schema import (
     ASSESSMENTS,
     CHILDREN,
@@ -238,53 +238,121 @@ class SufficiencyModel:
     def bands(self) -> list[str]:
         return self.need.bands if self.need is not None else ["all"]
 
+    def as_flow(self) -> SufficiencyModel:
+        """The flow model on the same panel (no need bands)."""
+        from dataclasses import replace
+
+        return replace(self, kind=FLOW_MODEL, need=None)
+
+
+def _days(x) -> np.ndarray:
+    """Dates as float days since 1970 (missing: +inf, i.e. not yet happened)."""
+    v = pd.to_datetime(pd.Series(x)).to_numpy("datetime64[ns]")
+    out = (v - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D")
+    return np.where(np.isnat(v), np.inf, out)
+
+
+@dataclass
+class _Arrays:
+    """Children and placements as numpy arrays (days), for fast quarterly panels."""
+
+    ids: np.ndarray
+    dob: np.ndarray
+    entry: np.ndarray
+    left: np.ndarray
+    p_child: np.ndarray
+    p_start: np.ndarray
+    p_end: np.ndarray
+    p_type: np.ndarray
+    p_cost: np.ndarray
+
+    @classmethod
+    def of(cls, ds: Dataset) -> _Arrays:
+        c, p = ds.children, ds.placements
+        ids = c[Col.child_id].astype(str).to_numpy()
+        pos = pd.Index(ids).get_indexer(p[Col.child_id].astype(str))
+        p_type = _type_index(p[Col.placement_type].astype(str))
+        ok = (pos >= 0) & ~np.isnan(p_type)
+        start = _days(p[Col.start_date])[ok]
+        order = np.lexsort((start, pos[ok]))
+        return cls(
+            ids=ids,
+            dob=_days(c[Col.date_of_birth]),
+            entry=_days(c[Col.entered_care]),
+            left=_days(c[Col.left_care]),
+            p_child=pos[ok][order],
+            p_start=start[order],
+            p_end=_days(p[Col.end_date])[ok][order],
+            p_type=p_type[ok][order].astype(int),
+            p_cost=p[Col.weekly_cost].to_numpy(float)[ok][order],
+        )
+
+    def in_care(self, d: float) -> np.ndarray:
+        return (self.entry <= d) & (self.left > d)
+
+    def placement_on(self, d: float) -> tuple[np.ndarray, np.ndarray]:
+        """Type index (NaN: none) and weekly cost of each child's placement on day ``d``."""
+        rows = np.flatnonzero((self.p_start <= d) & (self.p_end > d))
+        ch = self.p_child[rows]
+        last = np.r_[ch[1:] != ch[:-1], True] if rows.size else np.zeros(0, bool)
+        rows, ch = rows[last], ch[last]
+        typ = np.full(self.ids.size, np.nan)
+        cost = np.full(self.ids.size, np.nan)
+        typ[ch] = self.p_type[rows]
+        cost[ch] = self.p_cost[rows]
+        return typ, cost
+
 
 def _quarter_panel(
-    ds: Dataset, origin: pd.Timestamp, quarters: int
-) -> tuple[list, pd.DataFrame, pd.DataFrame]:
-    """Child-quarters in care before the origin, and the entrants of each quarter."""
-    q_starts = [origin - pd.Timedelta(days=QUARTER_DAYS * k) for k in range(quarters, 0, -1)]
-    first = ds.children[Col.entered_care].min()
-    q_starts = [q for q in q_starts if q >= first]
-    c, p = ds.children, ds.placements
+    arr: _Arrays, origin: pd.Timestamp, quarters: int
+) -> tuple[int, pd.DataFrame, pd.DataFrame]:
+    """Child-quarters in care before the origin, and the entrants of each quarter.
+
+    Panel columns: child (row in ``arr``), age, type0 and type1 (type index at
+    the quarter's start and end; NaN: none), left (left care in the
+    quarter), moved (a placement started in the quarter). Entrants: child,
+    age at entry and type1, for those still in care at the quarter's end.
+    """
+    o = float(_days([origin])[0])
+    qs = [o - QUARTER_DAYS * k for k in range(quarters, 0, -1)]
+    qs = [q for q in qs if q >= arr.entry.min()]
     rows, ents = [], []
-    for q in q_starts:
-        q1 = q + pd.Timedelta(days=QUARTER_DAYS)
-        kids = in_care_on(c, q)
-        at_q = placements_on(p, q).set_index(Col.child_id)[Col.placement_type]
-        at_q1 = placements_on(p, q1).set_index(Col.child_id)[Col.placement_type]
-        ids = kids[Col.child_id]
-        left = kids[Col.left_care].notna() & (kids[Col.left_care] <= q1)
-        frame = pd.DataFrame(
-            {
-                Col.child_id: ids.to_numpy(),
-                "date": q,
-                "age": ((q - kids[Col.date_of_birth]).dt.days / DAYS_PER_YEAR).to_numpy(),
-                "type0": ids.map(at_q).to_numpy(),
-                "type1": ids.map(at_q1).to_numpy(),
-                "left": left.to_numpy(),
-            }
+    typ_next, _ = arr.placement_on(qs[0]) if qs else (None, None)
+    for q in qs:
+        q1 = q + QUARTER_DAYS
+        typ0 = typ_next
+        typ1, _ = arr.placement_on(q1)
+        typ_next = typ1
+        kids = np.flatnonzero(arr.in_care(q))
+        left = arr.left[kids] <= q1
+        st = (arr.p_start > q) & (arr.p_start <= q1)
+        moved = np.zeros(arr.ids.size, bool)
+        moved[arr.p_child[st]] = True
+        rows.append(
+            pd.DataFrame(
+                {
+                    "child": kids,
+                    "age": (q - arr.dob[kids]) / DAYS_PER_YEAR,
+                    "type0": typ0[kids],
+                    "type1": typ1[kids],
+                    "left": left,
+                    "moved": moved[kids] & ~left,
+                }
+            )
         )
-        starts = p[(p[Col.start_date] > q) & (p[Col.start_date] <= q1)][Col.child_id]
-        frame["moved"] = frame[Col.child_id].isin(set(starts)) & ~frame["left"]
-        rows.append(frame)
-        new = c[(c[Col.entered_care] > q) & (c[Col.entered_care] <= q1)]
-        new = new[new[Col.left_care].isna() | (new[Col.left_care] > q1)]
+        new = np.flatnonzero((arr.entry > q) & (arr.entry <= q1) & (arr.left > q1))
         ents.append(
             pd.DataFrame(
                 {
-                    Col.child_id: new[Col.child_id].to_numpy(),
-                    "date": new[Col.entered_care].to_numpy(),
-                    "age": (
-                        (new[Col.entered_care] - new[Col.date_of_birth]).dt.days / DAYS_PER_YEAR
-                    ).to_numpy(),
-                    "type1": new[Col.child_id].map(at_q1).to_numpy(),
+                    "child": new,
+                    "age": (arr.entry[new] - arr.dob[new]) / DAYS_PER_YEAR,
+                    "type1": typ1[new],
                 }
             )
         )
     panel = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     entrants = pd.concat(ents, ignore_index=True) if ents else pd.DataFrame()
-    return q_starts, panel, entrants
+    return len(qs), panel, entrants
 
 
 def _type_index(s: pd.Series) -> np.ndarray:
@@ -345,73 +413,77 @@ def estimate(
         if need is None and kind == NEED_MODEL:
             raise ValueError(fallback)
     kind = NEED_MODEL if need is not None else FLOW_MODEL
-    q_starts, panel, entrants = _quarter_panel(ds, origin, quarters)
+    arr = _Arrays.of(ds)
+    n_q, panel, entrants = _quarter_panel(arr, origin, quarters)
     if panel.empty:
         raise ValueError("no quarter of history before the projection origin")
     nb = len(need.bands) if need is not None else 1
+    ids = pd.Series(arr.ids)
 
     # flow: transitions by age band from type at q to type (or left) at q + 1
-    pan = panel[panel["type0"].notna()].copy()
-    t0 = _type_index(pan["type0"]).astype(int)
-    t1 = _type_index(pan["type1"])
+    pan = panel[panel["type0"].notna()]
+    t0 = pan["type0"].to_numpy().astype(int)
+    t1 = pan["type1"].to_numpy()
     t1 = np.where(np.isnan(t1), t0, t1).astype(int)  # no record at the end: no move seen
-    to = np.where(pan["left"].to_numpy(), _T, t1)
+    left = pan["left"].to_numpy()
+    to = np.where(left, _T, t1)
     ab = _age_band(pan["age"].to_numpy())
     trans = np.zeros((_A, _T, _T + 1))
     np.add.at(trans, (ab, t0, to), 1)
 
-    exit_ev = np.bincount(ab, weights=pan["left"].to_numpy(float), minlength=_A)
+    exit_ev = np.bincount(ab, weights=left.astype(float), minlength=_A)
     exit_exp = np.bincount(ab, minlength=_A).astype(float)
     move_ev = move_exp = mix = None
     if need is not None:
-        mean, _ = _child_effects(need, pan[Col.child_id])
+        mean, _ = _child_effects(need, ids.iloc[pan["child"].to_numpy()])
         band = need.band(need.need(pan["age"].to_numpy(), mean))
-        stay = ~pan["left"].to_numpy()
+        stay = ~left
+        moved = pan["moved"].to_numpy()
         move_ev = np.zeros((_A, nb))
         move_exp = np.zeros((_A, nb))
         np.add.at(move_exp, (ab[stay], band[stay]), 1)
-        np.add.at(move_ev, (ab[stay], band[stay]), pan["moved"].to_numpy(float)[stay])
+        np.add.at(move_ev, (ab[stay], band[stay]), moved[stay].astype(float))
         mix = np.zeros((_A, nb, _T))
-        mv = stay & pan["moved"].to_numpy()
+        mv = stay & moved
         np.add.at(mix, (ab[mv], band[mv], t1[mv]), 1)
     ent = entrants[entrants["type1"].notna()] if len(entrants) else entrants
     e_age = ent["age"].to_numpy(float) if len(ent) else np.zeros(0)
-    e_type = _type_index(ent["type1"]).astype(int) if len(ent) else np.zeros(0, int)
+    e_type = ent["type1"].to_numpy().astype(int) if len(ent) else np.zeros(0, int)
     e_mean = e_chol = None
     if need is not None and len(ent):
-        e_mean, e_chol = _child_effects(need, ent[Col.child_id])
+        e_mean, e_chol = _child_effects(need, ids.iloc[ent["child"].to_numpy()])
         e_band = need.band(need.need(e_age, e_mean))
         np.add.at(mix, (_age_band(e_age), e_band, e_type), 1)
 
     # the starting population
-    now = in_care_on(ds.children, origin)
-    at0 = placements_on(ds.placements, origin).set_index(Col.child_id)
-    ids = now[Col.child_id]
-    s_type = _type_index(ids.map(at0[Col.placement_type]))
-    placed = ~np.isnan(s_type)
-    s_age = ((origin - now[Col.date_of_birth]).dt.days / DAYS_PER_YEAR).to_numpy()[placed]
-    s_cost = ids.map(at0[Col.weekly_cost]).to_numpy(float)[placed]
+    o = float(_days([origin])[0])
+    now = np.flatnonzero(arr.in_care(o))
+    typ_o, cost_o = arr.placement_on(o)
+    placed = ~np.isnan(typ_o[now])
+    kids = now[placed]
+    s_type = typ_o[kids].astype(int)
+    s_age = (o - arr.dob[kids]) / DAYS_PER_YEAR
+    s_cost = cost_o[kids]
     s_mean = s_chol = None
     if need is not None:
-        s_mean, s_chol = _child_effects(need, ids[placed])
+        s_mean, s_chol = _child_effects(need, ids.iloc[kids])
 
     # unit cost of new placements: mean weekly cost of recent starts by type
-    p = ds.placements
-    recent = p[p[Col.start_date] > origin - pd.Timedelta(days=2 * DAYS_PER_YEAR)]
-    by_type = recent.groupby(Col.placement_type, observed=True)[Col.weekly_cost].mean()
-    all_time = p.groupby(Col.placement_type, observed=True)[Col.weekly_cost].mean()
-    unit = np.array(
-        [by_type.get(t, all_time.get(t, np.nan)) for t in PLACEMENT_TYPES], dtype=float
-    )
+    unit = np.full(_T, np.nan)
+    recent = arr.p_start > o - 2 * DAYS_PER_YEAR
+    for t in range(_T):
+        for sel in (recent & (arr.p_type == t), arr.p_type == t):
+            if sel.any():
+                unit[t] = arr.p_cost[sel].mean()
+                break
     unit = np.where(np.isnan(unit), np.nanmean(unit) if np.isfinite(unit).any() else 0.0, unit)
-    s_cost = np.where(np.isnan(s_cost), unit[s_type[placed].astype(int)], s_cost)
-
+    s_cost = np.where(np.isnan(s_cost), unit[s_type], s_cost)
     return SufficiencyModel(
         origin=origin,
         kind=kind,
-        quarters_used=len(q_starts),
+        quarters_used=n_q,
         start_age=s_age,
-        start_type=s_type[placed].astype(int),
+        start_type=s_type,
         start_cost=s_cost,
         start_b_mean=s_mean,
         start_b_chol=s_chol,
@@ -455,11 +527,9 @@ def _table_violations(frame: pd.DataFrame, source: str, value_col: str, bands: l
             )
         v = pd.to_numeric(pd.Series([getattr(rec, value_col)]), errors="coerce").iloc[0]
         if not (np.isfinite(v) and v >= 0):
-            out.append(
-                Violation(source, i, value_col, "value must be a number >= 0", str(v))
-            )
+            out.append(Violation(source, i, value_col, "value must be a number >= 0", str(v)))
         if bands is not None and "need_band" in frame.columns:
-            b = str(getattr(rec, "need_band"))
+            b = str(rec.need_band)
             if b not in bands:
                 out.append(Violation(source, i, "need_band", "not a band of the framework", b))
     return out
@@ -618,7 +688,7 @@ def simulate(
             z = rng.standard_normal((age.size, 2))
             b = _effects(model.start_b_mean, model.start_b_chol, z)
 
-        def record(k, age=None, typ=None, cost=None, b=None):
+        def record(k, age, typ, cost, b, s=s):
             band = need.band(need.need(age, b)) if need is not None else 0
             idx = typ * nb + band
             kids[s, k] = np.bincount(idx, minlength=_T * nb)
@@ -754,7 +824,9 @@ class SufficiencyResult(Result):
                 pd.DataFrame(
                     {
                         "date": np.repeat(self.dates, n_t * n_b),
-                        Col.placement_type: np.tile(np.repeat(PLACEMENT_TYPES, n_b), len(self.dates)),
+                        Col.placement_type: np.tile(
+                            np.repeat(PLACEMENT_TYPES, n_b), len(self.dates)
+                        ),
                         "need_band": np.tile(self.bands, len(self.dates) * n_t),
                         "measure": what,
                         "mean": mean.ravel(),
@@ -826,9 +898,10 @@ class SufficiencyResult(Result):
                 ),
             )
         )
-        change = kids[kids["date"] == last].set_index(Col.placement_type)["mean"] - kids[
-            kids["date"] == first
-        ].set_index(Col.placement_type)["mean"]
+        change = (
+            kids[kids["date"] == last].set_index(Col.placement_type)["mean"]
+            - kids[kids["date"] == first].set_index(Col.placement_type)["mean"]
+        )
         change = change.drop("total")
         big = change.abs().idxmax()
         word = "more" if change[big] > 0 else "fewer"
@@ -841,13 +914,15 @@ class SufficiencyResult(Result):
             )
         )
         sp = spend[spend[Col.placement_type] == "total"].set_index("date")
+        spend_range = display.interval(
+            sp.loc[last, "lower"], sp.loc[last, "upper"], unit="£", decimals=0
+        )
         findings.append(
             Finding(
                 "sufficiency.spend",
                 f"Weekly placement spend at today's prices goes from "
                 f"{display.money(sp.loc[first, 'mean'])} to {display.money(sp.loc[last, 'mean'])} "
-                f"by {horizon} ({self._label()} "
-                f"{display.interval(sp.loc[last, 'lower'], sp.loc[last, 'upper'], unit='£', decimals=0)}).",
+                f"by {horizon} ({self._label()} {spend_range}).",
             )
         )
         gap = self.gap()
@@ -925,9 +1000,8 @@ class SufficiencyResult(Result):
             r = {"Placement type": PLACEMENT_LABELS[t], "Places": f"{g['places'].iloc[0]:.0f}"}
             for d in self._yearly():
                 rec = g[g["date"] == d].iloc[0]
-                r[f"{d:%b %Y}"] = (
-                    f"{rec['mean']:+.0f} ({display.interval(rec['lower'], rec['upper'], decimals=0)})"
-                )
+                rng = display.interval(rec["lower"], rec["upper"], decimals=0)
+                r[f"{d:%b %Y}"] = f"{rec['mean']:+.0f} ({rng})"
             rows.append(r)
         frame = pd.DataFrame(rows)
         return Table(
@@ -1031,8 +1105,7 @@ def sufficiency(
     kw = dict(years=years, council=name, n_sims=n_sims, seed=seed, supply=supply)
     res = project(model, target_mix=target_mix, **kw)
     if baseline and model.kind == NEED_MODEL:
-        flow = estimate(ds, origin=origin, quarters=quarters, kind=FLOW_MODEL)
-        res.baseline = project(flow, **kw)
+        res.baseline = project(model.as_flow(), **kw)
     return res
 
 
@@ -1043,13 +1116,12 @@ def sufficiency(
 
 def actual_counts(ds: Dataset, dates: pd.DatetimeIndex) -> pd.DataFrame:
     """Children in care with a placement on each date, by placement type (rows: dates)."""
+    arr = _Arrays.of(ds)
     out = []
-    for d in dates:
-        ids = in_care_on(ds.children, d)[Col.child_id]
-        p = placements_on(ds.placements, d)
-        p = p[p[Col.child_id].isin(set(ids))]
-        c = p[Col.placement_type].value_counts()
-        out.append([int(c.get(t, 0)) for t in PLACEMENT_TYPES])
+    for d in _days(dates):
+        typ, _ = arr.placement_on(d)
+        typ = typ[arr.in_care(d) & ~np.isnan(typ)].astype(int)
+        out.append(np.bincount(typ, minlength=_T))
     return pd.DataFrame(out, index=dates, columns=list(PLACEMENT_TYPES))
 
 
@@ -1070,11 +1142,14 @@ def backtest(
     the interval), error (mean - actual).
     """
     rows = []
+    fitted = estimate(ds, origin=origin, quarters=quarters, kind=models[0])
+    act = None
     for kind in models:
-        model = estimate(ds, origin=origin, quarters=quarters, kind=kind)
+        model = fitted if kind == fitted.kind else fitted.as_flow()
         res = project(model, years=years, n_sims=n_sims, seed=seed)
-        act = actual_counts(ds, res.dates[1:])
-        act["total"] = act.sum(axis=1)
+        if act is None:
+            act = actual_counts(ds, res.dates[1:])
+            act["total"] = act.sum(axis=1)
         bt = res.by_type("children")
         bt = bt[bt["date"] > res.dates[0]]
         a = act.stack()

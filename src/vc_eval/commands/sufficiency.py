@@ -26,7 +26,9 @@ def _read_table(path: Path | None, what: str):
 @click.command("sufficiency")
 @data_option
 @framework_option
-@click.option("--council", default=None, help="Council to project (needed when the data hold several).")
+@click.option(
+    "--council", default=None, help="Council to project (needed when the data hold several)."
+)
 @click.option(
     "--years",
     type=click.IntRange(1, 5),
@@ -53,7 +55,9 @@ def _read_table(path: Path | None, what: str):
     help="Project from this date (YYYY-MM-DD), using data up to it [default: latest in the data].",
 )
 @click.option("--sims", type=click.IntRange(20, 5000), default=200, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed (same seed, same numbers).")
+@click.option(
+    "--seed", type=int, default=1, show_default=True, help="Seed (same seed, same numbers)."
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -102,10 +106,14 @@ def sufficiency(
     names = ds.council_names()
     if council is None:
         if len(names) != 1:
-            raise click.UsageError(f"name a council with --council; the data hold {', '.join(names)}")
+            raise click.UsageError(
+                f"name a council with --council; the data hold {', '.join(names)}"
+            )
         council = names[0]
     elif council not in names:
-        raise click.UsageError(f"council {council!r} not in {data_dir}; councils: {', '.join(names)}")
+        raise click.UsageError(
+            f"council {council!r} not in {data_dir}; councils: {', '.join(names)}"
+        )
     try:
         res = run(
             ds,
