@@ -176,3 +176,18 @@ def test_cli(bundled_dir, tmp_path):
     out2 = tmp_path / "out2"
     assert main([*args, "--sims", "20", "--supply", str(bad), "--out", str(out2)]) == 2
     assert not out2.exists()
+
+
+def test_notebook_is_thin_and_parameterised():
+    from pathlib import Path
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).parents[1] / "notebooks" / "sufficiency.ipynb", 4)
+    assert nb.metadata["kernelspec"]["name"] == "vc-eval"
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    for name in ("council", "data_dir", "years"):
+        assert f"{name}:" in params[0].source
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(sum(1 for ln in c.source.splitlines() if ln.strip()) <= 12 for c in code)
