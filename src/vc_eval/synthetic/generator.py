@@ -199,6 +199,28 @@ class ProgrammeEffects:
         return cls(1.0, 1.0, 1.0, 0.0, 0.0, 0.5, 0.0, None, 0.0)
 
 
+#: How a child's own rating differs from their true need, per domain (points;
+#: an assumption for recovery tests, not a published figure): children and young
+#: people see less need in behaviour and risk-taking than practitioners do, and
+#: more in identity and self-worth.
+CHILD_RATING_BIAS: dict[str, float] = {
+    "attachment": -4.0,
+    "friendships_safety": -6.0,
+    "emotional_health": -5.0,
+    "behaviour": -10.0,
+    "physical_health": 0.0,
+    "risk_taking": -12.0,
+    "education": -3.0,
+    "communication": 2.0,
+    "identity_culture": 4.0,
+    "self_worth": 6.0,
+    "living_skills": -7.0,
+    "adulthood": -9.0,
+}
+#: ``assessor_id`` of a child's own rating (the ``rater_role`` says it is the child's).
+CHILD_RATER_ID = "SELF"
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     """Parameters of a synthetic population.
@@ -238,6 +260,12 @@ class SynthConfig:
     cost_need_link: float = 0.04  # log weekly cost per 10 points of true total need
     programme: ProgrammeEffects = field(default_factory=ProgrammeEffects)
     mean_stay_years: tuple[float, ...] = MEAN_STAY_YEARS
+    # The child's own view (opt-in: off keeps the bundled data as they were).
+    child_ratings: bool = False
+    child_rating_share: float = 0.6  # share of first scorings the child also rates
+    child_rating_min_age: float = 8.0
+    child_rating_noise_sd: float = 9.0
+    child_rating_bias: dict[str, float] = field(default_factory=lambda: dict(CHILD_RATING_BIAS))
 
 
 BUNDLED_CONFIG = SynthConfig(
@@ -343,6 +371,8 @@ def generate(config: SynthConfig | None = None, *, progress: bool = False) -> Da
     reviews = _make_reviews(cfg, rng, kids, councils, w0d, w1d)
     stages.update()
     assess = _make_scores(cfg, rng, kids, reviews, effects, domains, councils)
+    if cfg.child_ratings:
+        assess = _add_child_ratings(cfg, kids, reviews, effects, domains, councils, assess)
     stages.update()
     placements, cf_placements = _make_placements(cfg, rng, kids, councils, effects, domains)
     stages.update()
@@ -364,8 +394,50 @@ def generate(config: SynthConfig | None = None, *, progress: bool = False) -> Da
             "note": "Synthetic data: fictional councils and children.",
         },
     )
+    if cfg.child_ratings:
+        truth["child_view"] = {
+            "bias": {d: float(cfg.child_rating_bias.get(d, 0.0)) for d in domains},
+            "noise_sd": cfg.child_rating_noise_sd,
+            "min_age": cfg.child_rating_min_age,
+            "share": cfg.child_rating_share,
+            "assessor_id": CHILD_RATER_ID,
+            "note": "child's rating = true need + bias + N(0, noise_sd), clipped to 0-100; "
+            "the practitioner's = true need + assessor effect + N(0, noise_sd of the scores)",
+        }
     ds.truth = truth
     return ds
+
+
+def _add_child_ratings(cfg, kids, reviews, effects, domains, councils, assess) -> pd.DataFrame:
+    """The child's own ratings at some first scorings, with a known bias and noise.
+
+    Drawn from a random stream of their own, after everything else, so the
+    practitioners' data are the same with or without them.
+    """
+    rng = np.random.default_rng([cfg.seed, 15, 2])
+    first = reviews["valid"] & ~reviews["second"]
+    child, day = reviews["child"][first], reviews["day"][first]
+    age = (day - kids["dob"][child]) / DAYS_PER_YEAR
+    pick = (age >= cfg.child_rating_min_age) & (rng.random(child.size) < cfg.child_rating_share)
+    child, day = child[pick], day[pick]
+    true = _true_scores(cfg, kids, effects, domains, child, day, councils)
+    bias = np.array([cfg.child_rating_bias.get(d, 0.0) for d in domains])
+    noise = rng.normal(0, cfg.child_rating_noise_sd, true.shape)
+    score = np.clip(true + bias + noise, 0, 100).round(1)
+    nd = len(domains)
+    own = pd.DataFrame(
+        {
+            Col.child_id: np.repeat(kids["id"][child], nd),
+            Col.assessment_date: np.repeat(_to_dates(day).to_numpy(), nd),
+            Col.assessor_id: CHILD_RATER_ID,
+            Col.domain: np.tile(np.asarray(domains), child.size),
+            Col.score: score.ravel(),
+            Col.rater_role: "child",
+        }
+    )
+    prac = assess.astype({c: str for c in (Col.child_id, Col.assessor_id, Col.domain)})
+    prac[Col.rater_role] = "social_worker"
+    return pd.concat([prac, own], ignore_index=True)
 
 
 def write_synthetic(ds: Dataset, out: str | Path) -> Path:
