@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vc_eval.analysis.agreement import child_view_agreement
+from vc_eval.analysis.child_view import child_view_agreement
 from vc_eval.core.dataset import conform
 from vc_eval.core.schema import (
     ASSESSMENTS,

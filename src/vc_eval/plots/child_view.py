@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
-from vc_eval.analysis.agreement import ChildViewResult
+from vc_eval.analysis.child_view import ChildViewResult
 from vc_eval.core.privacy import MIN_N
 
 

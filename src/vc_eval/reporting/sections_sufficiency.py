@@ -15,7 +15,7 @@ import pandas as pd
 from vc_eval.analysis.sufficiency import SufficiencyResult, sufficiency
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.summary import FigureOut, Summary
-from vc_eval.reporting.sections import HEADLINE_MIME
+from vc_eval.reporting.render import HEADLINE_MIME
 
 
 def _csv(path: str) -> pd.DataFrame | None:
