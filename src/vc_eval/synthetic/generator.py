@@ -199,6 +199,20 @@ class ProgrammeEffects:
         return cls(1.0, 1.0, 1.0, 0.0, 0.0, 0.5, 0.0, None, 0.0)
 
 
+#: Population curves of strength domains (0-100, higher is stronger): dips
+#: where need peaks, independence growing through adolescence.
+DEFAULT_STRENGTHS: dict[str, DomainTruth] = {
+    "strength_relationships": DomainTruth(52, 0.2, (-5, -4), sd_intercept=12.0, corr=0.0),
+    "strength_wellbeing": DomainTruth(48, 0.4, (-7, -6), sd_intercept=12.0, corr=0.0),
+    "strength_health": DomainTruth(58, -0.5, (0, 0), sd_intercept=10.0, corr=0.0),
+    "strength_learning": DomainTruth(47, 0.0, (-4, -6), sd_intercept=12.0, corr=0.0),
+    "strength_identity": DomainTruth(40, 1.2, (0, 0), sd_intercept=10.0, corr=0.1),
+    "strength_independence": DomainTruth(
+        18, 0.0, (0, 0), rise=45.0, rise_age=14.0, rise_scale=1.8, sd_intercept=9.0, corr=0.1
+    ),
+}
+
+
 #: How a child's own rating differs from their true need, per domain (points;
 #: an assumption for recovery tests, not a published figure): children and young
 #: people see less need in behaviour and risk-taking than practitioners do, and
@@ -266,6 +280,15 @@ class SynthConfig:
     child_rating_min_age: float = 8.0
     child_rating_noise_sd: float = 9.0
     child_rating_bias: dict[str, float] = field(default_factory=lambda: dict(CHILD_RATING_BIAS))
+    # Strength scores (opt-in: off keeps the bundled data as they were).
+    strengths: bool = False
+    strength_domains: dict[str, DomainTruth] = field(
+        default_factory=lambda: dict(DEFAULT_STRENGTHS)
+    )
+    #: correlation of each strength's child intercept with the general need factor
+    strength_need_corr: float = -0.5
+    #: points per year of programme exposure (positive: strengths grow)
+    strength_change_per_year: float = 1.5
 
 
 BUNDLED_CONFIG = SynthConfig(
@@ -371,6 +394,8 @@ def generate(config: SynthConfig | None = None, *, progress: bool = False) -> Da
     reviews = _make_reviews(cfg, rng, kids, councils, w0d, w1d)
     stages.update()
     assess = _make_scores(cfg, rng, kids, reviews, effects, domains, councils)
+    if cfg.strengths:
+        assess = _add_strengths(cfg, fw, kids, effects, councils, assess)
     if cfg.child_ratings:
         assess = _add_child_ratings(cfg, kids, reviews, effects, domains, councils, assess)
     stages.update()
@@ -394,6 +419,30 @@ def generate(config: SynthConfig | None = None, *, progress: bool = False) -> Da
             "note": "Synthetic data: fictional councils and children.",
         },
     )
+    if cfg.strengths:
+        strengths = [d for d in fw.strength_domains if d in cfg.strength_domains]
+        grid = np.round(np.arange(0.0, 18.0001, 0.01), 2)
+        for d in strengths:
+            t = cfg.strength_domains[d]
+            truth["domains"][d] = {
+                "curve": json.loads(json.dumps(asdict(t), default=_json_default)),
+                "trough_ages": find_peaks(grid, -domain_curve(t, grid)),
+                "sd_intercept": t.sd_intercept,
+                "sd_slope": t.sd_slope,
+                "corr": t.corr,
+                "sd_residual": float(np.hypot(cfg.noise_sd, cfg.assessor_sd)),
+                "noise_sd": cfg.noise_sd,
+                "assessor_sd": cfg.assessor_sd,
+            }
+        truth["strengths"] = {
+            "domains": strengths,
+            "better": "higher",
+            "need_corr": cfg.strength_need_corr,
+            "programme_change_per_year": cfg.strength_change_per_year,
+            "note": "strength = curve + b0 + b1 * (age - 9) + change_per_year * years of "
+            "programme exposure + assessor + noise; b0 = sd_intercept * (need_corr * g + "
+            "sqrt(1 - need_corr^2) * e), g the child's general need factor",
+        }
     if cfg.child_ratings:
         truth["child_view"] = {
             "bias": {d: float(cfg.child_rating_bias.get(d, 0.0)) for d in domains},
@@ -406,6 +455,47 @@ def generate(config: SynthConfig | None = None, *, progress: bool = False) -> Da
         }
     ds.truth = truth
     return ds
+
+
+def _add_strengths(cfg, fw, kids, effects, councils, assess) -> pd.DataFrame:
+    """Strength scores at every practitioner scoring, from a random stream of their own."""
+    rng = np.random.default_rng([cfg.seed, 15, 3])
+    doms = [d for d in fw.strength_domains if d in cfg.strength_domains]
+    keys = [Col.child_id, Col.assessment_date, Col.assessor_id]
+    sc = assess[keys].drop_duplicates().astype({Col.child_id: str, Col.assessor_id: str})
+    child = pd.Index(kids["id"]).get_indexer(sc[Col.child_id])
+    day = (sc[Col.assessment_date] - pd.Timestamp("1970-01-01")).dt.days.to_numpy()
+    age = (day - kids["dob"][child]) / DAYS_PER_YEAR
+    exposure = _exposure_years(kids, councils, child, day)
+    n = kids["id"].size
+    r = cfg.strength_need_corr
+    a_codes, a_ids = pd.factorize(sc[Col.assessor_id])
+    assessor = rng.normal(0, cfg.assessor_sd, len(a_ids))[a_codes]
+    out = np.empty((len(sc), len(doms)))
+    for k, d in enumerate(doms):
+        t = cfg.strength_domains[d]
+        z0 = r * effects["g"] + np.sqrt(1 - r**2) * rng.standard_normal(n)
+        z1 = t.corr * z0 + np.sqrt(1 - t.corr**2) * rng.standard_normal(n)
+        out[:, k] = (
+            domain_curve(t, age)
+            + t.sd_intercept * z0[child]
+            + t.sd_slope * z1[child] * (age - AGE_CENTRE)
+            + cfg.strength_change_per_year * exposure
+            + assessor
+            + rng.normal(0, cfg.noise_sd, len(sc))
+        )
+    nd = len(doms)
+    rows = pd.DataFrame(
+        {
+            Col.child_id: np.repeat(sc[Col.child_id].to_numpy(), nd),
+            Col.assessment_date: np.repeat(sc[Col.assessment_date].to_numpy(), nd),
+            Col.assessor_id: np.repeat(sc[Col.assessor_id].to_numpy(), nd),
+            Col.domain: np.tile(np.asarray(doms), len(sc)),
+            Col.score: np.clip(out, 0, 100).round(1).ravel(),
+        }
+    )
+    base = assess.astype({c: str for c in (Col.child_id, Col.assessor_id, Col.domain)})
+    return pd.concat([base, rows], ignore_index=True)
 
 
 def _add_child_ratings(cfg, kids, reviews, effects, domains, councils, assess) -> pd.DataFrame:
