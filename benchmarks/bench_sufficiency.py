@@ -1,6 +1,6 @@
 """Sufficiency projections: backtest (error and interval coverage) and national speed.
 
-    python benchmarks/bench_sufficiency.py backtest   # seeds 9101-9108, no test uses them
+    python benchmarks/bench_sufficiency.py backtest   # seeds 9101-9106, no test uses them
     python benchmarks/bench_sufficiency.py national   # 153 councils, 5 years, 200 simulations
 
 Backtest: synthetic councils with no programme (so nothing changes after the
@@ -21,7 +21,7 @@ import pandas as pd
 from vc_eval.analysis.sufficiency import backtest, estimate, project
 from vc_eval.synthetic.generator import ProgrammeEffects, SynthConfig, generate
 
-SEEDS = tuple(range(9101, 9109))
+SEEDS = tuple(range(9101, 9107))
 ORIGIN = "2023-03-31"
 
 

@@ -17,7 +17,12 @@ from vc_eval.synthetic.generator import ProgrammeEffects, SynthConfig, generate
 def steady():
     """One council, no programme: nothing changes after any origin."""
     cfg = SynthConfig(
-        councils=1, seed=4242, sizes=(260,), adopters=(False,), programme=ProgrammeEffects.none()
+        councils=1,
+        seed=4242,
+        sizes=(260,),
+        adopters=(False,),
+        programme=ProgrammeEffects.none(),
+        window_start="2019-04-01",  # four years of history before the origin
     )
     return generate(cfg)
 

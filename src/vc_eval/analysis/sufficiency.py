@@ -315,7 +315,12 @@ def _quarter_panel(
     """
     o = float(_days([origin])[0])
     qs = [o - QUARTER_DAYS * k for k in range(quarters, 0, -1)]
-    qs = [q for q in qs if q >= arr.entry.min()]
+    # Data often hold only the children in care at their start (a first return
+    # lists no one who had already left), so before the first recorded leaving
+    # exits would be missed: quarters start no earlier than that.
+    left = arr.left[np.isfinite(arr.left)]
+    start = max(arr.entry.min(), left.min() if left.size else -np.inf)
+    qs = [q for q in qs if q >= start]
     rows, ents = [], []
     typ_next, _ = arr.placement_on(qs[0]) if qs else (None, None)
     for q in qs:
@@ -337,6 +342,8 @@ def _quarter_panel(
                     "type1": typ1[kids],
                     "left": left,
                     "moved": moved[kids] & ~left,
+                    # turns 18 in the quarter: the simulation ends their care itself
+                    "ages_out": (q1 - arr.dob[kids]) / DAYS_PER_YEAR >= LEAVING_AGE,
                 }
             )
         )
@@ -421,7 +428,8 @@ def estimate(
     ids = pd.Series(arr.ids)
 
     # flow: transitions by age band from type at q to type (or left) at q + 1
-    pan = panel[panel["type0"].notna()]
+    # quarters in which a child turns 18 are left out: leaving at 18 is not a rate
+    pan = panel[panel["type0"].notna() & ~panel["ages_out"]]
     t0 = pan["type0"].to_numpy().astype(int)
     t1 = pan["type1"].to_numpy()
     t1 = np.where(np.isnan(t1), t0, t1).astype(int)  # no record at the end: no move seen

@@ -54,7 +54,13 @@ def _read_table(path: Path | None, what: str):
     default=None,
     help="Project from this date (YYYY-MM-DD), using data up to it [default: latest in the data].",
 )
-@click.option("--sims", type=click.IntRange(20, 5000), default=200, show_default=True)
+@click.option(
+    "--sims",
+    type=click.IntRange(20, 5000),
+    default=200,
+    show_default=True,
+    help="Simulations per model (more: smoother intervals, slower).",
+)
 @click.option(
     "--seed", type=int, default=1, show_default=True, help="Seed (same seed, same numbers)."
 )
