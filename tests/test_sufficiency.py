@@ -196,3 +196,9 @@ def test_notebook_is_thin_and_parameterised():
         assert f"{name}:" in params[0].source
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(sum(1 for ln in c.source.splitlines() if ln.strip()) <= 12 for c in code)
+
+
+def test_workers_give_the_same_numbers(model):
+    one = S.simulate(model, quarters=2, n_sims=6, seed=9, workers=1)
+    two = S.simulate(model, quarters=2, n_sims=6, seed=9, workers=2)
+    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])

@@ -81,6 +81,7 @@ def sufficiency(
     supply: Path | None,
     origin: str | None,
     sims: int,
+    workers: int,
     seed: int,
     out: Path,
 ) -> None:
@@ -130,6 +131,7 @@ def sufficiency(
             seed=seed,
             target_mix=mix,
             supply=sup,
+            workers=workers,
         )
     except ValueError as err:
         if type(err) is not ValueError:
