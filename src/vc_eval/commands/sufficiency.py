@@ -62,6 +62,13 @@ def _read_table(path: Path | None, what: str):
     help="Simulations per model (more: smoother intervals, slower).",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes sharing the simulations (the numbers are the same whatever the number).",
+)
+@click.option(
     "--seed", type=int, default=1, show_default=True, help="Seed (same seed, same numbers)."
 )
 @click.option(
