@@ -158,6 +158,10 @@ class StrengthsResult(Result):
             rows="change",
             totals="none",
         ).table
+        order = {name: i for i, name in enumerate(self.change["domain_name"])}
+        safe = safe.sort_values(
+            ["domain_name", "change"], key=lambda c: c.map(order) if c.name == "domain_name" else c
+        )
         return Table(
             f"Children whose latest score is at least {self.min_change:g} points better or worse "
             "than their first ('better' as the framework declares: lower need, higher strength)",
