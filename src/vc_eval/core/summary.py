@@ -241,11 +241,41 @@ class Summary:
     caveats: list[str] = field(default_factory=list)
     status: str = "ok"
     headline: dict = field(default_factory=dict)
+    key: str = ""
+
+    @classmethod
+    def absent(cls, title: str, needs: str, *, key: str = "") -> Summary:
+        """A section whose data are not in the dataset: one line on what would fill it."""
+        return cls(title, [Finding(f"{key or 'section'}.absent", needs)], status="absent", key=key)
+
+    @classmethod
+    def insufficient(cls, title: str, reason: str, *, key: str = "") -> Summary:
+        """A section with too little data for a result: says why, shows no numbers."""
+        return cls(
+            title,
+            [Finding(f"{key or 'section'}.insufficient", reason)],
+            status="insufficient",
+            key=key,
+        )
+
+    def say(self, key: str, text: str, *, word: str | None = None, counts=()) -> Finding:
+        """Append a finding (key prefixed with the summary's ``key``) and return it."""
+        f = Finding(f"{self.key}.{key}" if self.key else key, text, word, tuple(counts))
+        self.findings.append(f)
+        return f
+
+    def counts(self) -> list[Count]:
+        """Every count of children the findings state (for the page audit)."""
+        return [c for f in self.findings for c in f.counts]
+
+    def __contains__(self, text: str) -> bool:
+        """``"x" in summary``: whether the text version says ``x``."""
+        return text in self.to_text()
 
     def finding(self, key: str) -> Finding:
         """The finding named ``key`` (KeyError if the result made none)."""
         for f in self.findings:
-            if f.key == key:
+            if f.key == key or (self.key and f.key == f"{self.key}.{key}"):
                 return f
         raise KeyError(key)
 
@@ -324,3 +354,31 @@ class Result:
 
     def _repr_html_(self) -> str:
         return self.summary().to_html()
+
+
+def table_from(
+    frame: pd.DataFrame,
+    caption: str,
+    kinds: dict[str, str],
+    *,
+    rename: dict[str, str] | None = None,
+    note: str = "",
+    universe: str | None = None,
+) -> Table:
+    """A :class:`Table` from an already-protected frame, keeping only declared columns.
+
+    A named index becomes the first column. Columns not in ``kinds`` are
+    left out, so nothing reaches a page unexamined; ``rename`` gives the
+    readable headers.
+    """
+    f = frame.copy()
+    if f.index.name is not None or isinstance(f.index, pd.MultiIndex):
+        f = f.reset_index()
+    f.columns = [str(c) for c in f.columns]
+    keep = [c for c in f.columns if c in kinds]
+    f = f[keep]
+    k = {c: kinds[c] for c in keep}
+    if rename:
+        f = f.rename(columns=rename)
+        k = {rename.get(c, c): v for c, v in k.items()}
+    return Table(caption, f.reset_index(drop=True), k, note, universe)
