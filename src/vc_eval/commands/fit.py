@@ -169,7 +169,7 @@ def fit(
     if not len(fits):
         raise click.ClickException("no model could be fitted (see the messages above)")
     peak_opts = {"n": draws, "seed": seed, "min_prominence": min_prominence}
-    summary = fits.summary(**peak_opts)
+    summary = fits.table(**peak_opts)
     peaks = fits.peaks_table(**peak_opts)
     steep = fits.steepest_table(**peak_opts)
     cols = [

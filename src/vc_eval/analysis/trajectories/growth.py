@@ -26,7 +26,13 @@ from tqdm.auto import tqdm
 
 from vc_eval.analysis.trajectories.basis import Covariate, Design, TimeBasis
 from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS, ENGINES, EngineFit, fit_arrays
-from vc_eval.analysis.trajectories.peaks import summarise_peaks, summarise_steepest
+from vc_eval.analysis.trajectories.peaks import (
+    MIN_PEAK_SHARE,
+    summarise_peaks,
+    summarise_steepest,
+)
+from vc_eval.core import display
+from vc_eval.core.summary import Count, Result, Summary, Table
 
 RANDOM: tuple[str, ...] = ("intercept", "slope")
 #: Fewest groups a growth model is fitted to.
@@ -44,8 +50,24 @@ class GrowthFitWarning(UserWarning):
     """A growth model was fitted, but with warnings worth reading (see ``.warnings``)."""
 
 
+def peak_text(peaks: pd.DataFrame, *, min_share: float = MIN_PEAK_SHARE) -> tuple[str, list]:
+    """Peak ages as words ("about age 7.1 (95% interval 6.5 to 7.8)") and the ages kept.
+
+    Only peaks present in at least ``min_share`` of plausible curves are
+    named; with none, the text says there is no clear peak.
+    """
+    p = peaks[peaks["share_with_peak"] >= min_share]
+    if p.empty:
+        return "shows no clear peak with age", []
+    ages = [
+        f"{r.age:.1f} (95% interval {display.interval(r.lower, r.upper, decimals=1)})"
+        for r in p.itertuples()
+    ]
+    return f"peaks at about age {display.and_list(ages)}", list(p.itertuples())
+
+
 @dataclass
-class PeakSummary:
+class PeakSummary(Result):
     """Peak ages and ages of steepest change of a fitted curve, with intervals.
 
     Attributes
@@ -72,6 +94,13 @@ class PeakSummary:
     n: int
     level: float
     notes: list[str] = field(default_factory=list)
+    label: str = ""
+
+    _plot = "trajectories:plot_peak_summary"
+
+    @property
+    def caveats(self) -> list[str]:
+        return list(self.notes)
 
     def to_frame(self) -> pd.DataFrame:
         """Peaks table with the method and number of curves added."""
@@ -80,9 +109,24 @@ class PeakSummary:
         out["n_curves"] = self.n
         return out
 
+    def summary(self, *, min_share: float = MIN_PEAK_SHARE) -> Summary:
+        """Where the curve peaks (word "peaks" or "no clear peak"), from the plausible curves."""
+        what = self.label or "The curve"
+        text, kept = peak_text(self.peaks, min_share=min_share)
+        sm = Summary(f"Peak ages: {what}" if self.label else "Peak ages", key="peaks")
+        sm.say(
+            "ages",
+            f"{what} {text}; a peak is named only if at least {display.percent(min_share)} of "
+            f"{self.n:,} plausible curves ({self.method}) have it.",
+            word="peaks" if kept else "no clear peak",
+        )
+        sm.caveats = self.caveats
+        sm.headline["peak_ages"] = [round(float(r.age), 1) for r in kept]
+        return sm
+
 
 @dataclass
-class GrowthFit:
+class GrowthFit(Result):
     """A fitted growth model.
 
     Attributes
@@ -143,6 +187,17 @@ class GrowthFit:
     n_dropped: int
     data: pd.DataFrame = field(repr=False)
     methods: tuple[str, ...] = DEFAULT_METHODS
+
+    _plot = "trajectories:plot_curve"
+
+    @property
+    def caveats(self) -> list[str]:
+        """The fitting warnings, never swallowed."""
+        return list(self.warnings)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The fixed effects (estimate, SE, interval) on the original time scale."""
+        return self.fixed_effects
 
     # -- parameters ---------------------------------------------------------
     @property
@@ -334,6 +389,7 @@ class GrowthFit:
             n=int(curves.shape[0]),
             level=level,
             notes=notes,
+            label=self.label,
         )
 
     def bootstrap_params(
@@ -425,7 +481,40 @@ class GrowthFit:
         return agg[["bin_start", "age", "mean", "se", "n_obs", "n_groups"]].reset_index(drop=True)
 
     # -- summaries ----------------------------------------------------------
-    def summary(self) -> pd.Series:
+    def summary(self) -> Summary:
+        """The model in words and tables: sizes, fixed effects, variance components."""
+        s = self.stats()
+        sm = Summary(f"Growth model: {self.label}", key="growth", caveats=self.caveats)
+        sm.say(
+            "model",
+            f"{self.outcome} by {self.time}: {s['n_obs']:,} rows in "
+            f"{display.plural(int(s['n_groups']), 'group')}; {s['basis']}; random "
+            f"{self.random}; {s['method']} ({self.engine} engine), "
+            + ("converged" if self.converged else "did not converge")
+            + (", singular fit" if self.singular else "")
+            + ".",
+            word="converged" if self.converged else "not converged",
+            counts=[Count(int(s["n_groups"]), f"groups:{self.group}")],
+        )
+        fe = self.fixed_effects
+        sm.tables.append(
+            Table(
+                "Fixed effects",
+                fe.round(4),
+                {c: ("label" if c == fe.columns[0] else "stat") for c in map(str, fe.columns)},
+            )
+        )
+        vc = self.variance_components.round(4)
+        sm.tables.append(
+            Table(
+                "Variance components",
+                pd.DataFrame({"component": vc.index.astype(str), "value": vc.to_numpy()}),
+                {"component": "label", "value": "stat"},
+            )
+        )
+        return sm
+
+    def stats(self) -> pd.Series:
         """Model-level statistics in one Series (for tables across fits)."""
         vc = self.variance_components
         return pd.Series(
@@ -451,7 +540,7 @@ class GrowthFit:
 
     def report(self) -> str:
         """Plain-text summary: model, fixed effects, variance components, warnings."""
-        s = self.summary()
+        s = self.stats()
         lines = [
             f"Growth model: {self.label} ({self.outcome} by {self.time}, groups {self.group})",
             f"  {s['n_obs']} rows in {s['n_groups']} groups"

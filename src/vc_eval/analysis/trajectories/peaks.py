@@ -32,6 +32,8 @@ PEAK_COLUMNS = [
     "height",
     "prominence",
 ]
+#: Peaks present in fewer plausible curves than this share are not reported as peaks.
+MIN_PEAK_SHARE = 0.5
 STEEPEST_COLUMNS = ["direction", "age", "lower", "upper", "slope", "slope_lower", "slope_upper"]
 
 
