@@ -382,3 +382,82 @@ def table_from(
         f = f.rename(columns=rename)
         k = {rename.get(c, c): v for c, v in k.items()}
     return Table(caption, f.reset_index(drop=True), k, note, universe)
+
+
+def count_table(
+    counts: pd.DataFrame,
+    *,
+    caption: str,
+    label: str,
+    totals: str = "both",
+    add_totals: bool = True,
+    row_totals: bool = True,
+    percent_of: str | None = None,
+    note: str = "",
+    universe: str | None = None,
+) -> Table:
+    """A two-way table of counts (index = rows) protected by :func:`privacy.suppress`.
+
+    With ``add_totals`` a ``Total`` row (and, with ``row_totals`` and more
+    than one column, a ``Total`` column) is added and shown. With
+    ``percent_of`` ("row", "column", "total") a percentage column is added
+    after each count column.
+    """
+    counts = counts.fillna(0).astype(int)
+    counts.index = [str(i) for i in counts.index]
+    counts.columns = [str(c) for c in counts.columns]
+    if add_totals:
+        if row_totals and counts.shape[1] > 1:
+            counts[privacy.TOTAL] = counts.sum(axis=1)
+        counts.loc[privacy.TOTAL] = counts.sum(axis=0)
+    st = privacy.suppress(counts, totals=totals)
+    shown = st.table.copy()
+    kinds = {c: "count" for c in shown.columns}
+    if percent_of is not None:
+        pct = st.percent(of=percent_of)
+        cols = []
+        for c in shown.columns:
+            cols.append(c)
+            if c != privacy.TOTAL or counts.shape[1] == 1:
+                name = f"{c} (%)" if counts.shape[1] > 1 else "%"
+                shown[name] = pct[c]
+                kinds[name] = "percent"
+                cols.append(name)
+        shown = shown[cols]
+    shown.insert(0, label, shown.index.astype(str))
+    kinds[label] = "label"
+    extra = st.summary() if st.n_suppressed else ""
+    return Table(
+        caption,
+        shown.reset_index(drop=True),
+        kinds,
+        " ".join(x for x in (note, extra) if x),
+        universe,
+    )
+
+
+def stat_table(
+    frame: pd.DataFrame,
+    *,
+    caption: str,
+    n_col: str,
+    stat_cols: list[str] | tuple[str, ...],
+    label_cols: list[str] | tuple[str, ...],
+    count_cols: list[str] | tuple[str, ...] = (),
+    decimals: int = 1,
+    note: str = "",
+    universe: str | None = None,
+) -> Table:
+    """Statistics per row, hidden where fewer than 6 children are behind them.
+
+    ``n_col`` and ``count_cols`` are shown as counts, hidden when 1-5 (rows
+    are separate groups whose counts do not add up to a shown total).
+    """
+    shown = privacy.suppress_stats(frame, n_col=n_col, stat_cols=list(stat_cols), decimals=decimals)
+    kinds = dict.fromkeys(label_cols, "label") | dict.fromkeys(stat_cols, "stat")
+    lo, hi = privacy.THRESHOLD
+    for c in dict.fromkeys([n_col, *count_cols]):
+        v = pd.to_numeric(frame[c]).to_numpy(dtype=float)
+        shown[c] = [privacy.format_count(x, lo <= x <= hi) if math.isfinite(x) else "" for x in v]
+        kinds[c] = "count"
+    return Table(caption, shown.reset_index(drop=True), kinds, note, universe)
