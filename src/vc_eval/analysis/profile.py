@@ -337,6 +337,7 @@ class PrevalenceResult(Result):
                 counts=counts,
             )
         sm.tables.append(self.report_table())
+        sm.headline["children_assessed"] = display.safe_count(n)
         sm.headline["top_high_need_domain"] = str(hi["domain_name"].iloc[0]) if len(hi) else None
         return sm
 
@@ -1452,8 +1453,42 @@ class NeedsProfile(Result):
     clusters: ClusterResult | None
     change: ChangeResult
     caveats: list[str] = field(default_factory=list)
+    #: What the mean total need is set against: (what, mean), e.g.
+    #: ("in the previous period", 41.2); None for no comparison.
+    reference: tuple[str, float] | None = None
 
     _plot = "profile:plot_prevalence"
+
+    def mean_total(self) -> float:
+        """Mean of each assessed child's latest total need (NaN with no child)."""
+        s = self.prevalence.snapshot.scores
+        return float(s[TOTAL_NEED].mean()) if len(s) else float("nan")
+
+    def _mean_finding(self, sm: Summary) -> None:
+        fw = self.prevalence.framework
+        mean = self.mean_total()
+        if not np.isfinite(mean) or fw is None:
+            return
+        b = fw.band_of(np.array([mean]))[0]  # band_of fails on a scalar
+        band = next((x for x in fw.bands if x.band == b), None)
+        if band is None:
+            return
+        text = (
+            "At their latest assessment, children's average total need was "
+            f"{mean:.1f} out of 100 (band {band.band}: {band.descriptor.lower()})"
+        )
+        word = None
+        if self.reference is not None and np.isfinite(self.reference[1]):
+            what, ref = self.reference
+            diff = round(mean, 1) - round(ref, 1)
+            word = "about the same" if abs(diff) < 0.05 else ("higher" if diff > 0 else "lower")
+            text += (
+                f", {word} than {ref:.1f} {what}"
+                if word != "about the same"
+                else f", about the same as {what} ({ref:.1f})"
+            )
+        sm.say("mean_total", text + ".", word=word)
+        sm.headline["mean_total_need_latest"] = round(mean, 1)
 
     def to_frame(self) -> pd.DataFrame:
         return self.prevalence.to_frame()
@@ -1472,10 +1507,12 @@ class NeedsProfile(Result):
         parts = [prev, self.complexity.summary()]
         if self.clusters is not None and len(self.clusters.sizes):
             parts.append(self.clusters.summary())
-        for p in parts:
+        for i, p in enumerate(parts):
             if p.status != "ok":
                 continue
             sm.findings += p.findings
+            if i == 0:
+                self._mean_finding(sm)
             sm.tables += p.tables
             sm.caveats += [c for c in p.caveats if c not in sm.caveats]
             sm.headline.update(p.headline)

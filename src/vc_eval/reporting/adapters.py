@@ -1,41 +1,51 @@
-"""Report sections built from the analysis modules (profile, spend, outcomes, agreement, impact).
+"""Report sections still written here, for analyses whose results have no ``summary()`` yet.
 
-Each ``<key>_section(ctx, module)`` runs one analysis for the report's
-council and period and turns its result into a
-:class:`vc_eval.reporting.sections.Section`: plain-language text written here with
-small counts hidden, the module's own disclosure-controlled tables (every
-column's kind declared, so tests can check every shown count), and figures
-drawn only from aggregates of at least 6 children. Row-level frames the
-modules keep for analysts never reach a section.
+Cost against need (``spend``), spend against outcome domains (``outcomes``)
+and programme impact (``impact``) are being moved onto the one result
+interface in their own modules; until then each is turned into a
+:class:`~vc_eval.core.summary.Summary` here, behind one function per
+section (``cost_need_section``, ``outcomes_section``, ``impact_section``)
+that :mod:`vc_eval.reporting.sections` calls. When a module's result gains
+``summary()``, its section in ``sections`` calls that instead and the
+function here is deleted.
 
-:mod:`vc_eval.reporting.sections` calls these only when the module exists, so a report
-made before a module lands says the section is not yet available.
+This module imports only :mod:`vc_eval.reporting.context` from the reporting
+layer (never ``sections``), so there is no import cycle.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
 
 import matplotlib
 import numpy as np
 import pandas as pd
 
+from vc_eval.analysis import impact as impact_mod
+from vc_eval.analysis import outcomes as outcomes_mod
+from vc_eval.analysis import spend as spend_mod
 from vc_eval.core import privacy
+from vc_eval.core.display import count_text, money
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import Col
+from vc_eval.core.summary import FigureOut, Summary, Table, table_from
 from vc_eval.plots.report import new_figure
-from vc_eval.reporting.sections import (
-    MIN_N,
-    FigureOut,
-    ReportContext,
-    Section,
-    Table,
-    _round,
-    count_text,
-    insufficient,
-    money,
-)
+from vc_eval.reporting.context import ReportContext
+
+MIN_N = privacy.MIN_N
+
+
+def _round(x: float, d: int = 1) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), d)
+
+
+def _section(key: str, title: str) -> Summary:
+    return Summary(title, key=key)
+
+
+def _insufficient(sec: Summary, reason: str) -> Summary:
+    return Summary.insufficient(sec.title, reason, key=sec.key)
+
 
 #: Bootstrap resamples for intervals in report sections (enough for 95% intervals).
 REPORT_BOOT = 200
@@ -55,34 +65,6 @@ TERM_LABELS: dict[str, str] = {
 }
 
 
-def shown_table(
-    frame: pd.DataFrame,
-    caption: str,
-    kinds: Mapping[str, str],
-    *,
-    rename: Mapping[str, str] | None = None,
-    drop: Sequence[str] = (),
-    note: str = "",
-) -> Table:
-    """A module's already-protected table, with readable headers and declared column kinds.
-
-    A named index becomes the first (label) column. Columns not in ``kinds``
-    are left out, so nothing reaches the report unexamined.
-    """
-    f = frame.copy()
-    if f.index.name is not None or isinstance(f.index, pd.MultiIndex):
-        f = f.reset_index()
-    f.columns = [str(c) for c in f.columns]
-    f = f.drop(columns=[c for c in drop if c in f.columns])
-    keep = [c for c in f.columns if c in kinds]
-    f = f[keep]
-    k = {c: kinds[c] for c in keep}
-    if rename:
-        f = f.rename(columns=rename)
-        k = {rename.get(c, c): v for c, v in k.items()}
-    return Table(caption, f.reset_index(drop=True), k, note)
-
-
 def _quiet(fn, *args, **kwargs):
     """Run an analysis, returning (result, warning messages) instead of printing warnings."""
     with warnings.catch_warnings(record=True) as caught:
@@ -98,273 +80,15 @@ def _quiet(fn, *args, **kwargs):
     return res, list(dict.fromkeys(msgs))
 
 
-def _pct(part: float, whole: float) -> str | None:
-    """Whole-number percentage, or None when the part is a count of 1-5."""
-    lo, hi = privacy.THRESHOLD
-    if whole <= 0 or lo <= part <= hi or lo <= whole - part <= hi:
-        return None
-    return f"{100 * part / whole:.0f}%"
-
-
-# --------------------------------------------------------------------------
-# Needs profile and change
-# --------------------------------------------------------------------------
-
-
-def _profile(ctx: ReportContext, mod):
-    def run():
-        return _quiet(
-            mod.needs_profile,
-            ctx.local,
-            period=(ctx.period_start, ctx.period_end),
-            seed=ctx.seed,
-        )
-
-    return ctx.cached("profile", run)
-
-
-def _wide(
-    st, index: str, columns: str, value_cols: Sequence[str], names: Mapping | None = None
-) -> pd.DataFrame:
-    """Pivot a protected long table to wide, keeping the shown strings.
-
-    ``names`` shortens the column categories (e.g. band labels to "Band 1").
-    """
-    t = st.table.copy()
-    if names:
-        t[columns] = t[columns].map(lambda x: names.get(x, x))
-    parts = []
-    for v in value_cols:
-        w = t.pivot(index=index, columns=columns, values=v)
-        w = w.loc[list(dict.fromkeys(t[index])), list(dict.fromkeys(t[columns]))]
-        w.columns = [f"{c} ({'n' if v == 'n' else '%'})" for c in w.columns]
-        parts.append(w)
-    out = pd.concat(parts, axis=1)
-    order = [c for pair in zip(*[p.columns for p in parts], strict=True) for c in pair]
-    return out[order].reset_index()
-
-
-def needs_profile_section(ctx: ReportContext, mod) -> Section:
-    sec = Section("needs_profile", "Needs profile and complexity")
-    (prof, warns) = _profile(ctx, mod)
-    prev, cx = prof.prevalence, prof.complexity
-    n_assessed = prev.snapshot.n_assessed
-    if n_assessed < MIN_N:
-        return insufficient(
-            sec.key,
-            sec.title,
-            f"{count_text(n_assessed)} children were assessed in the period; at least "
-            f"{MIN_N} are needed to describe their needs.",
-        )
-    fw = ctx.framework
-    top = max(b.band for b in fw.bands)
-    hi = prev.table[prev.table["band"] >= top - 1].groupby("domain_name", sort=False)
-    share = (100 * hi["n"].sum() / hi["n_assessed"].first()).sort_values(ascending=False)
-    lead = ", ".join(f"{d.lower()} ({v:.0f}%)" for d, v in share.head(3).items())
-    # The number in care but not assessed is not given (it can be small; see data quality).
-    sec.text.append(
-        f"{count_text(n_assessed)} children in care were assessed in the period; each "
-        "child's latest assessment in the period is used. A domain is of **high need** for a "
-        "child when its score is in the top two "
-        f"bands ({fw.bands[-2].min:g}-100). The domains where most children had high need were "
-        f"{lead}."
-    )
-    c = cx.per_child["complexity"]
-    n3 = int((c >= 3).sum())
-    p3 = _pct(n3, len(c))
-    if p3:
-        sec.text.append(
-            f"**Complexity:** {p3} of children assessed had high need in three or more "
-            f"domains (median {c.median():.0f} of {cx.n_domains} domains)."
-        )
-        sec.headline["share_3plus_high_need_domains"] = p3
-        sec.headline["_summary"] = [
-            f"{p3} of children assessed had high need in three or more of the "
-            f"{cx.n_domains} domains."
-        ]
-    st = prev.safe_table()
-    short = {lab: f"Band {b}" for b, lab in fw.band_labels().items()}
-    wide = _wide(st, "domain_name", "band_label", ["n", "percent"], short)
-    kinds = {"domain_name": "label"}
-    for col in wide.columns[1:]:
-        kinds[col] = "count" if col.endswith("(n)") else "percent"
-    sec.tables.append(
-        shown_table(
-            wide,
-            "Children by band of need in each domain (latest assessment in the period)",
-            kinds,
-            rename={"domain_name": "Domain"},
-            note="Bands: "
-            + "; ".join(
-                f"{b.band} = {b.descriptor.lower()} ({b.min:g}-{b.max:g})" for b in fw.bands
-            )
-            + "."
-            + (f" {st.summary()}." if st.n_suppressed else ""),
-        )
-    )
-    cst = cx.safe_table(top_code=6)
-    sec.tables.append(
-        shown_table(
-            cst.table,
-            f"Children by number of domains of high need (top {cx.top_bands} bands)",
-            {"complexity": "label", "n": "count", "percent": "percent"},
-            rename={"complexity": "Domains of high need", "n": "Children", "percent": "%"},
-            note=cst.summary() if cst.n_suppressed else "",
-        )
-    )
-    by_age = cx.safe_table("age_group", top_code=4)
-    sec.tables.append(
-        shown_table(
-            by_age.table,
-            "Children by age group and number of domains of high need",
-            {"age_group": "label", **{str(k): "count" for k in by_age.table.columns}},
-            rename={"age_group": "Age group"},
-            note=by_age.summary() if by_age.n_suppressed else "",
-        )
-    )
-    from vc_eval.plots import profile as pp
-
-    fig, ax = new_figure(figsize=(7.5, 0.42 * len(fw.domain_ids) + 1.6))
-    try:
-        pp.plot_prevalence(prev, ax=ax)
-        sec.figures.append(
-            FigureOut(
-                fig,
-                "Heatmap of the percentage of children assessed in each band of need, one "
-                "row per domain; hidden cells are grey and marked c.",
-                "Prevalence of need by domain and band.",
-            )
-        )
-    except AttributeError as err:  # the plotting module is still being written
-        sec.notes.append(f"Prevalence figure not drawn ({type(err).__name__}).")
-    fig, ax = new_figure(figsize=(6.5, 3.6))
-    pp.plot_complexity(cx, ax=ax, top_code=6)
-    sec.figures.append(
-        FigureOut(
-            fig,
-            "Bar chart of the percentage of children with 0, 1, 2, ... domains of high need; "
-            "bars for hidden counts are not drawn.",
-            "Complexity of need.",
-        )
-    )
-    if prof.clusters is not None and len(prof.clusters.sizes):
-        cl = prof.clusters
-        cst = cl.safe_table()
-        sec.text.append(
-            f"**Profiles of need.** Grouping children by their pattern of scores "
-            f"({cl.method}, {cl.k} groups) gives: "
-            + "; ".join(
-                f"{r.label.lower()}" + (f" ({r.percent:.0f}%)" if r.n >= MIN_N else "")
-                for r in cl.sizes.itertuples()
-            )
-            + "."
-        )
-        sec.tables.append(
-            shown_table(
-                cst.table,
-                "Profiles of need (clusters of children with similar scores)",
-                {"cluster": "label", "label": "text", "n": "count", "percent": "percent"},
-                rename={"cluster": "Profile", "label": "Description", "n": "Children"},
-            )
-        )
-    sec.notes += warns
-    return sec
-
-
-def need_change_section(ctx: ReportContext, mod) -> Section:
-    sec = Section("need_change", "Change in need over the period")
-    (prof, _) = _profile(ctx, mod)
-    ch = prof.change
-    t = ch.summary_table
-    tot = t[t["domain"] == TOTAL_NEED]
-    n = int(tot["n_children"].max()) if len(tot) else 0
-    if n < MIN_N:
-        return insufficient(
-            sec.key,
-            sec.title,
-            f"{count_text(n)} children had two assessments in the period far enough apart "
-            f"to compare; at least {MIN_N} are needed.",
-        )
-    by = tot.set_index("category")["n"]
-    imp, det = int(by.get("improved", 0)), int(by.get("deteriorated", 0))
-    p_imp, p_det = _pct(imp, n), _pct(det, n)
-    mean = float(tot["mean_change"].iloc[0])
-    err = ch.error.set_index("domain")
-    thr = err.loc[TOTAL_NEED, "threshold"] if TOTAL_NEED in err.index else np.nan
-    sec.text.append(
-        f"**{count_text(n)} children** had a first and a latest assessment in the period at "
-        f"least two weeks apart. Their total need changed by **{mean:+.1f} points** on "
-        "average (a fall is an improvement)."
-        + (
-            f" A change counts as **reliable** when it is larger than {thr:.1f} points, the "
-            "difference two assessors commonly give the same child; "
-            + (f"{p_imp} of children reliably improved" if p_imp else "")
-            + (" and " if p_imp and p_det else "")
-            + (f"{p_det} reliably deteriorated" if p_det else "")
-            + (
-                "."
-                if (p_imp or p_det)
-                else "the numbers reliably improving or deteriorating are too small to show."
-            )
-            if np.isfinite(thr)
-            else ""
-        )
-    )
-    sec.headline["mean_total_need_change"] = _round(mean)
-    sec.headline["_summary"] = [
-        f"Between their first and latest assessment in the period, children's total need "
-        f"changed by {mean:+.1f} points on average"
-        + (f"; {p_imp} reliably improved" if p_imp else "")
-        + (f" and {p_det} reliably deteriorated" if p_det else "")
-        + "."
-    ]
-    if p_imp:
-        sec.headline["share_reliably_improved"] = p_imp
-    if p_det:
-        sec.headline["share_reliably_deteriorated"] = p_det
-    st = ch.safe_table()
-    wide = _wide(st, "domain_name", "category", ["n", "percent"])
-    means = t.drop_duplicates("domain").set_index("domain_name")
-    stats = privacy.suppress_stats(
-        means.reset_index(), n_col="n_children", stat_cols=["mean_change"], decimals=1
-    ).set_index("domain_name")["mean_change"]
-    wide["Mean change"] = wide["domain_name"].map(stats).to_numpy()
-    kinds = {"domain_name": "label", "Mean change": "stat"}
-    for col in wide.columns[1:-1]:
-        kinds[col] = "count" if col.endswith("(n)") else "percent"
-    sec.tables.append(
-        shown_table(
-            wide,
-            "Reliable change between each child's first and latest assessment in the period",
-            kinds,
-            rename={"domain_name": "Domain"},
-            note=st.summary() if st.n_suppressed else "",
-        )
-    )
-    from vc_eval.plots import profile as pp
-
-    fig, ax = new_figure(figsize=(8, 0.4 * len(wide) + 1.6))
-    pp.plot_reliable_change(ch, ax=ax)
-    sec.figures.append(
-        FigureOut(
-            fig,
-            "Stacked horizontal bars per domain: percentage of children reliably improved, "
-            "with no reliable change, and reliably deteriorated; hidden counts are pooled into "
-            "a grey segment marked c.",
-            "Reliable change by domain.",
-        )
-    )
-    sec.notes.append(ch.method_note)
-    return sec
-
-
 # --------------------------------------------------------------------------
 # Cost against need
 # --------------------------------------------------------------------------
 
 
-def cost_need_section(ctx: ReportContext, mod) -> Section:
-    sec = Section("cost_need", "Cost against need and the needs-matched scenario")
+def cost_need_section(ctx: ReportContext) -> Summary:
+    """Cost against need (legacy words; to be replaced by ``SpendResult.summary()``)."""
+    mod = spend_mod
+    sec = _section("cost_need", "Cost against need and the needs-matched scenario")
 
     def run():
         return _quiet(
@@ -380,29 +104,29 @@ def cost_need_section(ctx: ReportContext, mod) -> Section:
     try:
         sp, warns = ctx.cached("spend", run)
     except ValueError as err:
-        return insufficient(sec.key, sec.title, f"{err}.")
+        return _insufficient(sec, f"{err}.")
     tot = sp.correlations.set_index("measure").loc[TOTAL_NEED]
     v = sp.variance.set_index("model")["r2"]
     sc = sp.scenario
     if sc.n_children < MIN_N:
         # A saving summed over fewer than 6 children describes identifiable children.
-        return insufficient(
-            sec.key, sec.title, f"Fewer than {MIN_N} children in care had assessed needs."
-        )
-    sec.text.append(
+        return _insufficient(sec, f"Fewer than {MIN_N} children in care had assessed needs.")
+    sec.say(
+        "strength",
         f"Each assessment was matched to the placement the child was in that day "
         f"({count_text(int(tot['children']))} children). Weekly cost rose with total need only "
         f"weakly (Spearman correlation {tot['spearman_rho']:.2f}, 95% interval "
-        f"{tot['ci_low']:.2f} to {tot['ci_high']:.2f}): **placement type explained "
-        f"{v['type']:.0%} of the variation in cost, total need {v['need']:.0%}**."
+        f"{tot['ci_low']:.2f} to {tot['ci_high']:.2f}): placement type explained "
+        f"{v['type']:.0%} of the variation in cost, total need {v['need']:.0%}.",
     )
     lo, hi = sc.annual_ci
     direction = "save" if sc.weekly_saving >= 0 else "cost an extra"
     n_res, n_res_f = sc.residential_to_foster
-    sec.text.append(
-        "**Needs-matched scenario.** If each child were in the placement type most common "
+    sec.say(
+        "scenario",
+        "Needs-matched scenario. If each child were in the placement type most common "
         "for children of the same age band with a similar profile of need, placements would "
-        f"{direction} about **{money(abs(sc.annual_saving))} a year** (95% interval "
+        f"{direction} about {money(abs(sc.annual_saving))} a year (95% interval "
         f"{money(lo)} to {money(hi)}; a negative figure is an extra cost). "
         f"{count_text(sc.n_changed)} of {count_text(sc.n_children)} children's typical type "
         "differs from their current one."
@@ -411,7 +135,7 @@ def cost_need_section(ctx: ReportContext, mod) -> Section:
             "foster care as the typical placement for their needs."
             if n_res
             else ""
-        )
+        ),
     )
     sec.headline["_summary"] = [
         f"Placement type, not need, explained most of the variation in weekly cost "
@@ -428,7 +152,7 @@ def cost_need_section(ctx: ReportContext, mod) -> Section:
     )
     tabs = sp.report_tables()
     sec.tables.append(
-        shown_table(
+        table_from(
             tabs["scenario"],
             "Needs-matched scenario (GBP; interval by resampling children)",
             {"figure": "label", "estimate": "stat", "ci_low": "stat", "ci_high": "stat"},
@@ -442,7 +166,7 @@ def cost_need_section(ctx: ReportContext, mod) -> Section:
     )
     trans = tabs["scenario_transitions"]
     sec.tables.append(
-        shown_table(
+        table_from(
             trans,
             "Children by current placement type (rows) and the type typical for their needs "
             "(columns)",
@@ -451,14 +175,14 @@ def cost_need_section(ctx: ReportContext, mod) -> Section:
     )
     mix = tabs["mix_by_need_band"]
     sec.tables.append(
-        shown_table(
+        table_from(
             mix,
             f"Placement type by band of total need, {ctx.period_end:%-d %B %Y}",
             {"Placement type": "label", **{c: "count" for c in mix.columns}},
         )
     )
     sec.tables.append(
-        shown_table(
+        table_from(
             tabs["cost_by_type"],
             "Weekly cost by placement type (GBP)",
             {
@@ -477,7 +201,7 @@ def cost_need_section(ctx: ReportContext, mod) -> Section:
     )
     corr = tabs["correlations"]
     sec.tables.append(
-        shown_table(
+        table_from(
             corr,
             "Correlation of weekly cost with need (Spearman, 95% interval)",
             {
@@ -500,7 +224,7 @@ def cost_need_section(ctx: ReportContext, mod) -> Section:
     )
     flags = tabs["flags"]
     sec.tables.append(
-        shown_table(
+        table_from(
             flags,
             f"Children flagged for review: cost high or low for their need (top and bottom "
             f"{sp.flags.quantile:.0%}); children are never named here",
@@ -510,7 +234,7 @@ def cost_need_section(ctx: ReportContext, mod) -> Section:
     fig = _cost_need_figure(sp)
     if fig is not None:
         sec.figures.append(fig)
-    sec.notes += sp.caveats + warns
+    sec.caveats += sp.caveats + warns
     return sec
 
 
@@ -554,8 +278,10 @@ def _cost_need_figure(sp) -> FigureOut | None:
 # --------------------------------------------------------------------------
 
 
-def outcomes_section(ctx: ReportContext, mod) -> Section:
-    sec = Section("outcomes", "Spend against outcome domains")
+def outcomes_section(ctx: ReportContext) -> Summary:
+    """Spend against outcomes (legacy words; to be replaced by ``OutcomesResult.summary()``)."""
+    mod = outcomes_mod
+    sec = _section("outcomes", "Spend against outcome domains")
 
     def run():
         return _quiet(mod.outcomes, ctx.local, progress=False)
@@ -563,26 +289,27 @@ def outcomes_section(ctx: ReportContext, mod) -> Section:
     try:
         oc, warns = ctx.cached("outcomes", run)
     except (ValueError, np.linalg.LinAlgError) as err:
-        return insufficient(sec.key, sec.title, f"{err}.")
+        return _insufficient(sec, f"{err}.")
     nc = oc.need_change
     if TOTAL_NEED in nc.n and nc.n[TOTAL_NEED][1] >= MIN_N:
         rows, kids = nc.n[TOTAL_NEED]
         s = nc.term(TOTAL_NEED, mod.SPEND)
-        sec.text.append(
+        sec.say(
+            "spend",
             f"Using every pair of consecutive reviews ({count_text(rows)} intervals, "
-            f"{count_text(kids)} children), each **doubling of weekly spend went with a change "
-            f"of {s['estimate']:+.2f} points per 6 months in total need** (95% interval "
+            f"{count_text(kids)} children), each doubling of weekly spend went with a change "
+            f"of {s['estimate']:+.2f} points per 6 months in total need (95% interval "
             f"{s['ci_low']:+.2f} to {s['ci_high']:+.2f}), after adjusting for baseline need, "
             "age, time in care and placement type. An interval that includes zero means no "
-            "association could be detected."
+            "association could be detected.",
         )
         sec.headline["need_change_per_spend_doubling"] = _round(float(s["estimate"]), 2)
     else:
-        sec.text.append("Too few children had two reviews to relate need change to spend.")
+        sec.say("too_few", "Too few children had two reviews to relate need change to spend.")
     tabs = oc.report_tables()
     if "need_change_spend" in tabs:
         sec.tables.append(
-            shown_table(
+            table_from(
                 tabs["need_change_spend"],
                 "Change in need per 6 months for each doubling of weekly spend (adjusted)",
                 {"label": "label", "estimate": "stat", "ci_low": "stat", "ci_high": "stat"},
@@ -598,7 +325,7 @@ def outcomes_section(ctx: ReportContext, mod) -> Section:
         bt = tabs["need_change_by_type"]
         bt = bt[bt["domain_label"] == ctx.framework.label(TOTAL_NEED)]
         sec.tables.append(
-            shown_table(
+            table_from(
                 bt,
                 "Total need: change per 6 months by placement type, and cost per point of "
                 "need reduced",
@@ -631,7 +358,7 @@ def outcomes_section(ctx: ReportContext, mod) -> Section:
         ext["measure"] = ext["measure"].map(lambda m: MEASURE_LABELS.get(m, m))
         ext["term"] = ext["term"].map(lambda m: TERM_LABELS.get(m, m))
         sec.tables.append(
-            shown_table(
+            table_from(
                 ext,
                 "Outcomes against spend, need and placement moves (adjusted associations)",
                 {
@@ -655,7 +382,7 @@ def outcomes_section(ctx: ReportContext, mod) -> Section:
     fig = _by_type_figure(nc, ctx)
     if fig is not None:
         sec.figures.append(fig)
-    sec.notes += oc.caveats + warns
+    sec.caveats += oc.caveats + warns
     return sec
 
 
@@ -692,105 +419,6 @@ def _by_type_figure(nc, ctx: ReportContext) -> FigureOut | None:
 
 
 # --------------------------------------------------------------------------
-# Assessor agreement
-# --------------------------------------------------------------------------
-
-
-def agreement_section(ctx: ReportContext, mod) -> Section:
-    sec = Section("agreement", "Assessor agreement")
-    a = ctx.local.assessments
-    a = a[a[Col.assessment_date] <= ctx.period_end]
-    ag, warns = ctx.cached("agreement", lambda: _quiet(mod.agreement, a, framework=ctx.framework))
-    t = ag.table
-    ok = t.dropna(subset=["icc"])
-    ok = ok[ok["n_pairs"] >= MIN_N]
-    if ok.empty:
-        return insufficient(
-            sec.key,
-            sec.title,
-            f"too few children were scored by two assessors within {ag.window_days} days to "
-            "measure agreement.",
-        )
-    tot = ok[ok["domain"] == TOTAL_NEED]
-    sec.text.append(
-        f"Where two assessors scored the same child within {ag.window_days} days (assessments "
-        "up to the period end), agreement per domain is measured by the intraclass "
-        f"correlation (ICC: 1 = perfect agreement). ICCs ranged from {ok['icc'].min():.2f} to "
-        f"{ok['icc'].max():.2f}."
-        + (
-            f" For total need, two assessors' scores differed by between "
-            f"{tot['loa_lower'].iloc[0]:.1f} and {tot['loa_upper'].iloc[0]:+.1f} points in 95% "
-            "of pairs (limits of agreement)."
-            if len(tot)
-            else ""
-        )
-        + " Large differences are a prompt for reflective supervision, not a finding about "
-        "either assessor."
-    )
-    if len(tot):
-        sec.headline["icc_total_need"] = _round(float(tot["icc"].iloc[0]), 2)
-        sec.headline["_summary"] = [
-            f"Two assessors scoring the same child agreed with an ICC of "
-            f"{tot['icc'].iloc[0]:.2f} on total need."
-        ]
-    st = ag.safe_table()
-    sec.tables.append(
-        shown_table(
-            st.table,
-            "Agreement between two assessors scoring the same child",
-            {
-                "domain_name": "label",
-                "domain": "label",
-                "n_pairs": "count",
-                "icc": "stat",
-                "ci_lower": "stat",
-                "ci_upper": "stat",
-                "mean_diff": "stat",
-                "loa_lower": "stat",
-                "loa_upper": "stat",
-                "sem": "stat",
-            },
-            rename={
-                "domain_name": "Domain",
-                "domain": "Domain",
-                "n_pairs": "Pairs",
-                "icc": "ICC",
-                "ci_lower": "from",
-                "ci_upper": "to",
-                "mean_diff": "Mean difference",
-                "loa_lower": "Limits of agreement from",
-                "loa_upper": "to ",
-                "sem": "SEM",
-            },
-            note=ag.note,
-        )
-    )
-    label = {d: ctx.framework.label(d) for d in ok["domain"]}
-    fig, ax = new_figure(figsize=(6.5, 0.35 * len(ok) + 1.4))
-    y = np.arange(len(ok))
-    ax.errorbar(
-        ok["icc"],
-        y,
-        xerr=[ok["icc"] - ok["ci_lower"], ok["ci_upper"] - ok["icc"]],
-        fmt="o",
-        capsize=3,
-    )
-    ax.set_yticks(y, [label[d] for d in ok["domain"]])
-    ax.invert_yaxis()
-    ax.set(xlim=(0, 1), xlabel="ICC (95% interval)", title="Assessor agreement by domain")
-    sec.figures.append(
-        FigureOut(
-            fig,
-            "Intraclass correlation with 95% interval for each domain with at least 6 pairs "
-            "of scorings, on a scale from 0 to 1.",
-            "Assessor agreement (ICC) by domain.",
-        )
-    )
-    sec.notes += warns
-    return sec
-
-
-# --------------------------------------------------------------------------
 # Programme impact
 # --------------------------------------------------------------------------
 
@@ -805,7 +433,7 @@ IMPACT_OUTCOMES: dict[str, str] = {
 HORIZONS: tuple[int, ...] = (12, 24)
 
 
-def _impact_series(ctx: ReportContext, mod):
+def _impact_series(ctx: ReportContext):
     """Council x month series of every council in the data, up to the period end."""
     return ctx.cached("impact_series", lambda: _quiet(ctx.all.series, ctx.period_end))
 
@@ -822,18 +450,21 @@ def _readable(text: str) -> str:
     return text
 
 
-def impact_section(ctx: ReportContext, mod) -> Section:
-    sec = Section("impact", "Programme impact")
+def impact_section(ctx: ReportContext) -> Summary:
+    """Programme impact (legacy words; to be replaced by the impact results' ``summary()``)."""
+    mod = impact_mod
+    sec = _section("impact", "Programme impact")
     start = ctx.local.councils[Col.programme_start].iloc[0]
     if pd.isna(start) or start > ctx.period_end:
-        sec.text.append(
+        sec.say(
+            "not_adopted",
             f"{ctx.council} had not adopted the programme by {ctx.period_end:%-d %B %Y} (no "
             "programme start date in the data before then), so there is no before/after "
             "estimate for this council. Its data serve as a comparison for councils that did "
-            "adopt."
+            "adopt.",
         )
         return sec
-    (series, warns) = _impact_series(ctx, mod)
+    (series, warns) = _impact_series(ctx)
 
     rows, its_res, es_res, notes = [], {}, {}, list(warns)
     for col, name in IMPACT_OUTCOMES.items():
@@ -872,21 +503,20 @@ def impact_section(ctx: ReportContext, mod) -> Section:
                     }
                 )
     if not rows:
-        return insufficient(
-            sec.key, sec.title, "no impact estimate could be made: " + "; ".join(notes[:3])
-        )
-    sec.text.append(
+        return _insufficient(sec, "no impact estimate could be made: " + "; ".join(notes[:3]))
+    sec.say(
+        "designs",
         f"{ctx.council} adopted the programme on {pd.Timestamp(start):%-d %B %Y}. Two designs "
-        "estimate what changed: **before/after** (the council against its own trend before the "
-        "start, carried on) and **comparison councils** (the change in this council against "
+        "estimate what changed: before/after (the council against its own trend before the "
+        "start, carried on) and comparison councils (the change in this council against "
         "the change over the same months in councils that had not adopted). Effects are at "
         "12 and 24 months after the start; an interval that includes zero means no change "
-        "could be detected."
+        "could be detected.",
     )
     key = "share_in_house_foster"
     for res in (its_res.get(key), es_res.get(key)):
         if res is not None:
-            sec.text.append(" ".join(_readable(s) for s in res.statements[1:3]))
+            sec.say("statement", " ".join(_readable(s) for s in res.statements[1:3]))
     if key in its_res:
         e = its_res[key].effect(12)
         sec.headline["its_in_house_share_12m_pp"] = _round(100 * float(e["estimate"]))
@@ -914,7 +544,7 @@ def impact_section(ctx: ReportContext, mod) -> Section:
         sav = None
         notes.append(f"Savings not estimated ({err}).")
     if sav is not None:
-        sec.text.append(" ".join(sav.statements[1:3]))
+        sec.say("savings", " ".join(sav.statements[1:3]))
         t = sav.table[sav.table["measure"] == "annual"]
         frame = pd.DataFrame(
             {
@@ -948,7 +578,7 @@ def impact_section(ctx: ReportContext, mod) -> Section:
     _impact_figures(sec, its_res, es_res, sav)
     for res in [*its_res.values(), *es_res.values()]:
         notes += [c for c in res.caveats if c not in notes]
-    sec.notes += list(dict.fromkeys(notes))
+    sec.caveats += list(dict.fromkeys(notes))
     if "its_in_house_share_12m_pp" in sec.headline:
         sec.headline["_summary"] = [
             f"Before/after: 12 months after the programme started, the share of children with "
@@ -958,7 +588,7 @@ def impact_section(ctx: ReportContext, mod) -> Section:
     return sec
 
 
-def _impact_figures(sec: Section, its_res: dict, es_res: dict, sav) -> None:
+def _impact_figures(sec: Summary, its_res: dict, es_res: dict, sav) -> None:
     from vc_eval.plots import impact as ip
 
     for col in ("share_in_house_foster", "mean_weekly_cost"):
@@ -1004,11 +634,7 @@ def _impact_figures(sec: Section, its_res: dict, es_res: dict, sav) -> None:
 
 
 __all__ = [
-    "agreement_section",
     "cost_need_section",
     "impact_section",
-    "need_change_section",
-    "needs_profile_section",
     "outcomes_section",
-    "shown_table",
 ]

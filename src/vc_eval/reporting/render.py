@@ -40,7 +40,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from vc_eval.core.files import atomic_file
-from vc_eval.reporting.sections import COMPARISONS, ENGINES, HEADLINE_MIME
+from vc_eval.reporting.context import COMPARISONS, ENGINES, HEADLINE_MIME
 
 #: Notebooks shipped with the workbench: name -> what it is for.
 NOTEBOOKS: dict[str, str] = {
@@ -447,7 +447,6 @@ def use_cache(
     if params.get("cache_dir"):
         return params
     from vc_eval.reporting.cache import prepare_cache
-    from vc_eval.reporting.sections import _module
 
     named = [c for c in councils if c]
     prepare_cache(
@@ -455,7 +454,7 @@ def use_cache(
         cache_dir=cache_dir,
         councils=named or None,
         periods=[(str(params.get("period_start", "")), str(params.get("period_end", "")))],
-        series=_module("analysis.impact", "council_series") is not None,
+        series=True,
     )
     params["cache_dir"] = str(Path(cache_dir).resolve())
     return params

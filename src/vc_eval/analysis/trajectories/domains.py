@@ -186,7 +186,7 @@ class DomainFits(Result):
             text, kept = peak_text(peaks[TOTAL_NEED].peaks, min_share=min_share)
             sm.say(
                 "total_peaks",
-                f"Total need {text} (years).",
+                f"Total need {text}.",
                 word="peaks" if kept else "no clear peak",
             )
             sm.headline["total_need_peak_ages"] = [round(float(r.age), 1) for r in kept]
