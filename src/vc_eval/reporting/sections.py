@@ -721,8 +721,15 @@ def key_figures(ctx: ReportContext) -> str:
         prof = needs_profile_result(ctx)
         n = prof.prevalence.snapshot.n_assessed
         mean = prof.mean_total()
+        a = ctx.local.assessments
+        a = a[
+            (a[Col.assessment_date] >= ctx.period_start)
+            & (a[Col.assessment_date] <= ctx.period_end)
+        ]
+        sets = a.drop_duplicates([Col.child_id, Col.assessment_date, Col.assessor_id])
         lines += [
             f"children assessed: {display.count_text(n)}",
+            f"assessments: {display.count_text(len(sets))}",
             "mean total need at latest assessment: "
             + (f"{mean:.1f}" if n >= MIN_N and np.isfinite(mean) else "not shown"),
         ]
