@@ -104,6 +104,9 @@ def period_grid(
         raise ValueError(f"freq must be one of {sorted(FREQS)}, got {freq!r}")
     window = dataset.metadata.get("window") or [None, None]
     a = dataset.assessments[Col.assessment_date]
+    if a.isna().all():
+        # No needs scores (a council with SSDA903 returns only): the episodes' dates.
+        a = pd.concat([dataset.placements[Col.start_date], dataset.children[Col.entered_care]])
     lo = pd.Timestamp(start or window[0] or a.min())
     hi = pd.Timestamp(end or window[1] or a.max())
     if pd.isna(lo) or pd.isna(hi):
