@@ -25,7 +25,7 @@ from vc_eval.analysis import impact as impact_mod
 from vc_eval.analysis import outcomes as outcomes_mod
 from vc_eval.analysis import spend as spend_mod
 from vc_eval.core import privacy
-from vc_eval.core.display import count_text, money
+from vc_eval.core.display import count_text, labels, money
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import Col
 from vc_eval.core.summary import FigureOut, Summary, Table, table_from
@@ -357,6 +357,12 @@ def outcomes_section(ctx: ReportContext) -> Summary:
         ext = tabs["external_outcomes"].copy()
         ext["measure"] = ext["measure"].map(lambda m: MEASURE_LABELS.get(m, m))
         ext["term"] = ext["term"].map(lambda m: TERM_LABELS.get(m, m))
+        if "need_domains" in ext:
+            # ids like "emotional_health, behaviour" -> the framework's labels
+            ext["need_domains"] = [
+                labels([x.strip() for x in str(v).split(",") if x.strip()], ctx.framework)
+                for v in ext["need_domains"]
+            ]
         sec.tables.append(
             table_from(
                 ext,
