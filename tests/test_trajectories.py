@@ -386,7 +386,8 @@ def test_boundary_fit_is_flagged_never_swallowed():
         fit = fit_growth(d, outcome="y", time="t", group="g")
     assert fit.singular
     assert any("boundary" in w.lower() for w in fit.warnings)
-    assert fit.summary()["n_warnings"] == len(fit.warnings) >= 1
+    assert fit.stats()["n_warnings"] == len(fit.warnings) >= 1
+    assert fit.summary().caveats == fit.warnings
     assert "warning:" in fit.report()
 
 

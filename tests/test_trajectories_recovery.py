@@ -160,7 +160,7 @@ def test_fit_domains_covers_domains_total_and_areas(sample):
         "health": "area",
     }
     assert fd.labels[TOTAL_NEED] == "Total need"
-    s = fd.summary(n=200)
+    s = fd.table(n=200)
     assert list(s["name"]) == list(fd)
     assert (s["n_groups"] == fd["attachment"].n_groups).all()
     # risk-taking rises with age (2 points a year in the truth)
@@ -187,7 +187,7 @@ def test_too_few_children_is_a_message_not_a_crash(population):
     fd = fit_domains(tiny, domains=["attachment"], include_total=False, areas=False, basis="linear")
     assert len(fd) == 0
     assert "too few groups" in fd.skipped["attachment"]
-    s = fd.summary()
+    s = fd.table()
     assert s.loc[0, "name"] == "attachment" and "too few" in s.loc[0, "note"]
 
 
@@ -269,7 +269,7 @@ def test_compare_councils_from_a_dataset(population):
     )
     assert res.levels == population.council_names()
     assert set(res.n_groups_per_level) == set(res.levels)
-    s = res.summary()
+    s = res.stats()
     assert s["df"] == 2 and 0 <= s["p_value"] <= 1
     assert any("Observational" in n for n in res.notes)
     assert isinstance(pd.DataFrame(res.curves()), pd.DataFrame)

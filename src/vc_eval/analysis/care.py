@@ -307,7 +307,7 @@ class CarePopulation(Result):
 
 
 def _flow_text(f: dict, key: str) -> str:
-    return "an undisclosed number of" if f["hidden"][key] else f"{f['values'][key]:,}"
+    return "an undisclosed number of" if f["hidden"][key] else display.count_text(f["values"][key])
 
 
 def previous_period(start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -30,7 +30,7 @@ from vc_eval.core import display, privacy
 from vc_eval.core.dataset import Dataset, total_need
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import Col
-from vc_eval.core.summary import Count, Result, Summary, Table
+from vc_eval.core.summary import Result, Summary, Table
 
 #: Reference age for the random intercept in the domain view: mid-childhood,
 #: the same for every domain and council so variance components compare.
@@ -225,8 +225,6 @@ class DomainFits(Result):
                 universe=MODELLED,
             )
         )
-        for k, fit in self.fits.items():
-            sm.findings[0].counts += (Count(int(fit.n_groups), MODELLED, (("domain", k),)),)
         return sm
 
     def __getitem__(self, key: str) -> GrowthFit:
