@@ -139,3 +139,14 @@ def test_no_dates_at_all_is_a_clear_error(only_903):
     ds = Dataset(tables, metadata=only_903.metadata, framework=only_903.framework)
     with pytest.raises(S.ReportInputError, match="period_end"):
         S.build_context(data=ds, data_dir="x")
+
+
+def test_903_only_import_without_window_has_a_series_period(only_903):
+    """An imported 903-only dataset has no synthetic window: the episodes give the period."""
+    from vc_eval.analysis.impact.series import period_grid
+
+    meta = {k: v for k, v in only_903.metadata.items() if k != "window"}
+    ds = Dataset(dict(only_903.tables), metadata=meta, framework=only_903.framework)
+    grid = period_grid(ds, end="2024-03-31")
+    assert grid[-1] == pd.Timestamp("2024-03-01")
+    assert grid[0] >= only_903.children[Col.entered_care].min()
