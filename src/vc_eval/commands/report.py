@@ -238,11 +238,11 @@ def report(
             parameters=parameters,
             timeout=timeout,
             cache_dir=cache,
+            stage=lambda line: click.echo(line, err=True),
         )
         if res.ok:
-            click.echo(f"report: {res.html}")
+            click.echo(f"report: {res.html} ({res.seconds:.1f} s)")
             click.echo(f"executed notebook: {res.ipynb}; headline numbers: {res.headline_json}")
-            click.echo(f"({res.seconds:.1f} s)")
             return
         click.echo(f"error: the report for {res.council} failed: {res.error}", err=True)
         click.echo(f"traceback: {res.error_file}", err=True)

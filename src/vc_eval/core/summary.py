@@ -36,19 +36,19 @@ COLUMN_KINDS: tuple[str, ...] = ("label", "count", "percent", "stat", "value", "
 def escape_md(text: str) -> str:
     """Text from data made inert in Markdown (and HTML inside Markdown).
 
-    HTML-escapes ``<>&"'``, backslash-escapes Markdown punctuation and folds
-    line breaks into spaces, so a council or domain name cannot start a
-    heading, a list, a link or a script.
+    Folds line breaks into spaces, backslash-escapes Markdown punctuation and
+    then writes ``&``, ``<`` and ``>`` as entities, so a council or domain
+    name cannot start a heading, a list, a link, a table cell or a script.
+    (Backslash-escaping first keeps entities intact: ``'`` stays ``'``.)
     """
     text = " ".join(str(text).split())
-    text = html.escape(text, quote=True)
     out = []
     for ch in text:
-        if ch in "\\`*_{}[]()#+-.!|~>":
+        if ch in "\\`*_{}[]()#+-.!|~":
             out.append("\\" + ch)
         else:
             out.append(ch)
-    return "".join(out)
+    return html.escape("".join(out), quote=False)
 
 
 def escape_html(text: str) -> str:
