@@ -244,7 +244,8 @@ def report(
             click.echo(f"report: {res.html} ({res.seconds:.1f} s)")
             click.echo(f"executed notebook: {res.ipynb}; headline numbers: {res.headline_json}")
             return
-        click.echo(f"error: the report for {res.council} failed: {res.error}", err=True)
+        name = " ".join(str(res.council).split())  # one line, whatever the name holds
+        click.echo(f"error: the report for {name} failed: {res.error}", err=True)
         click.echo(f"traceback: {res.error_file}", err=True)
         raise SystemExit(1)
 
@@ -262,7 +263,8 @@ def report(
         cache_dir=cache,
     )
     for r in batch.failed:
-        click.echo(f"FAILED {r.council}: {r.error} (traceback: {r.error_file})", err=True)
+        name = " ".join(str(r.council).split())
+        click.echo(f"FAILED {name}: {r.error} (traceback: {r.error_file})", err=True)
     click.echo(f"{batch.summary()} with {n_workers} worker(s)")
     click.echo(f"index: {batch.index}")
     if not batch.ok:
