@@ -123,8 +123,9 @@ def _param_pairs(values: tuple[str, ...]) -> dict[str, str]:
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Where to keep, between runs, each council's tables and the figures across all "
-    "councils, computed once per dataset [default: $VC_EVAL_CACHE or ~/.cache/vc-eval]. "
-    "Holds row-level (pseudonymised) data: keep it where the data may be kept.",
+    "councils, computed once per dataset [default: $VC_EVAL_CACHE, else .vc-eval-cache "
+    "inside the data folder]. Holds row-level (pseudonymised) data: keep it where the "
+    "data may be kept. Remove it with `vc-eval cache clear`.",
 )
 @click.option(
     "--no-cache",
@@ -227,7 +228,7 @@ def report(
     except ReportError as err:
         raise click.UsageError(str(err)) from err
 
-    cache = None if no_cache else (cache_dir or default_cache_dir())
+    cache = None if no_cache else (cache_dir or default_cache_dir(data_dir))
     if len(targets) == 1 and not all_councils:
         res = render_report_safe(
             targets[0],
