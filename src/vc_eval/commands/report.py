@@ -123,8 +123,9 @@ def _param_pairs(values: tuple[str, ...]) -> dict[str, str]:
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Where to keep, between runs, each council's tables and the figures across all "
-    "councils, computed once per dataset [default: $VC_EVAL_CACHE or ~/.cache/vc-eval]. "
-    "Holds row-level (pseudonymised) data: keep it where the data may be kept.",
+    "councils, computed once per dataset [default: $VC_EVAL_CACHE, else .vc-eval-cache "
+    "inside the data folder]. Holds row-level (pseudonymised) data: keep it where the "
+    "data may be kept. Remove it with `vc-eval cache clear`.",
 )
 @click.option(
     "--no-cache",
@@ -227,7 +228,7 @@ def report(
     except ReportError as err:
         raise click.UsageError(str(err)) from err
 
-    cache = None if no_cache else (cache_dir or default_cache_dir())
+    cache = None if no_cache else (cache_dir or default_cache_dir(data_dir))
     if len(targets) == 1 and not all_councils:
         res = render_report_safe(
             targets[0],
@@ -238,13 +239,14 @@ def report(
             parameters=parameters,
             timeout=timeout,
             cache_dir=cache,
+            stage=lambda line: click.echo(line, err=True),
         )
         if res.ok:
-            click.echo(f"report: {res.html}")
+            click.echo(f"report: {res.html} ({res.seconds:.1f} s)")
             click.echo(f"executed notebook: {res.ipynb}; headline numbers: {res.headline_json}")
-            click.echo(f"({res.seconds:.1f} s)")
             return
-        click.echo(f"error: the report for {res.council} failed: {res.error}", err=True)
+        name = " ".join(str(res.council).split())  # one line, whatever the name holds
+        click.echo(f"error: the report for {name} failed: {res.error}", err=True)
         click.echo(f"traceback: {res.error_file}", err=True)
         raise SystemExit(1)
 
@@ -262,7 +264,8 @@ def report(
         cache_dir=cache,
     )
     for r in batch.failed:
-        click.echo(f"FAILED {r.council}: {r.error} (traceback: {r.error_file})", err=True)
+        name = " ".join(str(r.council).split())
+        click.echo(f"FAILED {name}: {r.error} (traceback: {r.error_file})", err=True)
     click.echo(f"{batch.summary()} with {n_workers} worker(s)")
     click.echo(f"index: {batch.index}")
     if not batch.ok:

@@ -40,9 +40,27 @@ show totals in the table so they are suppressed). Relations between
 different tables (e.g. the same children counted in two reports) are not
 considered.
 
+The page as a whole
+--------------------
+Suppression per table does not stop a reader combining a sentence with a
+table ("Of 18 children in children's homes, 11 ..." read beside a table that
+hides the 11). :func:`audit_page` gathers every count a page states (table
+cells and margins, the counts each sentence declares, headline counts) and,
+per universe (the population counted), writes each as a sum of *atomic
+cells*: the cross-product of every variable any of them conditions on, each
+with an "other" value. Shown counts are equations; hidden ones (``c``,
+"fewer than 6") are inequalities. The implicit equalities of that polyhedron
+are found with a few linear programs (as for single tables), and then every
+hidden count and every conjunction of conditions ("children's homes and
+typical placement not foster") is checked at once by linear algebra: one
+that is pinned to a value of 1-5 is a disclosure. :func:`audit_and_fix`
+hides more table cells or withholds sentences until none is, and says so on
+the page.
+
 Public API: :func:`suppress` (two-way tables), :func:`suppress_long` (tidy
 tables, protected within groups), :func:`suppress_stats`, :func:`safe_frame`,
-:func:`drop_small_groups`, :class:`SuppressedTable`.
+:func:`drop_small_groups`, :class:`SuppressedTable`, :func:`audit_page`,
+:func:`audit_and_fix`, :class:`PageAudit`.
 """
 
 from __future__ import annotations
@@ -958,14 +976,603 @@ def suppress_stats(
     return out
 
 
+# --------------------------------------------------------------------------
+# The page as a whole
+# --------------------------------------------------------------------------
+
+#: Value of a variable not named by any count on the page.
+_OTHER = "\x00other"
+#: Largest number of atomic cells audited in one universe.
+MAX_ATOMS = 200_000
+
+
+@dataclass
+class _Entry:
+    """One count the page states, as a set of conditions within a universe."""
+
+    universe: str
+    where: tuple[tuple[str, str], ...]
+    value: int | None  # None: hidden (shown as c or "fewer than 6")
+    lo: float = 0.0  # bounds a reader knows for a hidden count
+    hi: float | None = None
+    source: tuple = ()  # ("table", s, t, row, col) | ("finding", s, f) | ("headline", s, key)
+    margin: bool = False
+    #: (variable, values): only children whose value is none of these (a
+    #: table's categories are exhaustive when it shows their total).
+    outside: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass
+class PageAudit:
+    """What :func:`audit_page` found and did.
+
+    Attributes
+    ----------
+    violations : list of dict
+        Counts of 1-5 a reader could work out from the page as given
+        (``universe``, ``where``, ``value``, ``kind``).
+    remaining : list of dict
+        The same after fixing (empty unless ``fix=False``).
+    summaries : list
+        The summaries as they may be shown (copies; fixed when ``fix=True``).
+    hidden : list of str
+        Table cells hidden by the audit.
+    withheld : list of str
+        Sentences (and headline counts) withheld by the audit.
+    headline_withheld : list of str
+        Keys of ``headline_counts`` the page must not state.
+    unaudited : list of str
+        Tables with counts but no ``universe`` (checked alone by
+        :func:`suppress`, not against the rest of the page).
+    notes : list of str
+        Plain-language notes for the report.
+    """
+
+    violations: list[dict] = field(default_factory=list)
+    remaining: list[dict] = field(default_factory=list)
+    summaries: list = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)
+    withheld: list[str] = field(default_factory=list)
+    headline_withheld: list[str] = field(default_factory=list)
+    unaudited: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.remaining
+
+
+def _parse_shown(text) -> int | None | str:
+    """A shown count cell: int, ``"c"`` when hidden, None when not a count."""
+    if text is None:
+        return None
+    t = str(text).strip().replace(",", "")
+    if t == SUPPRESSED:
+        return SUPPRESSED
+    if t.isdigit():
+        return int(t)
+    try:
+        f = float(t)
+    except ValueError:
+        return None
+    return int(round(f)) if np.isfinite(f) and abs(f - round(f)) < 1e-9 and f >= 0 else None
+
+
+def _count_columns(table) -> tuple[list[str], list[str]]:
+    kinds = getattr(table, "kinds", {}) or {}
+    cols = [str(c) for c in table.frame.columns]
+    return (
+        [c for c in cols if kinds.get(c) == "label"],
+        [c for c in cols if kinds.get(c) == "count"],
+    )
+
+
+def _table_entries(table, s: int, t: int) -> list[_Entry]:
+    """The counts a table states, with the conditions each cell implies.
+
+    Label columns condition on their value (variable: the column name, or
+    ``table.dims[column]``); a label equal to ``Total`` conditions on
+    nothing (a margin). With ``table.columns_dim`` the count columns are the
+    values of that variable (a trailing " (n)" dropped; ``Total`` is the
+    margin); without it, several count columns are separate measures.
+    """
+    universe = getattr(table, "universe", None)
+    labels, counts = _count_columns(table)
+    if not universe or not counts:
+        return []
+    dims = dict(getattr(table, "dims", None) or {})
+    col_dim = getattr(table, "columns_dim", None)
+    frame = table.frame
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    out = []
+    for r in range(len(frame)):
+        cond, margin = [], False
+        for c in labels:
+            v = " ".join(str(frame.iat[r, frame.columns.get_loc(c)]).split())
+            if v == TOTAL:
+                margin = True
+            else:
+                cond.append((dims.get(c, c), v))
+        for c in counts:
+            shown = _parse_shown(frame.iat[r, frame.columns.get_loc(c)])
+            if shown is None:
+                continue
+            uni, where, m = universe, list(cond), margin
+            if col_dim:
+                name = c[:-4] if c.endswith(" (n)") else c
+                if name == TOTAL:
+                    m = True
+                else:
+                    where.append((col_dim, name))
+            elif len(counts) > 1:
+                uni = f"{universe}#{c}"
+            hidden = shown == SUPPRESSED
+            out.append(
+                _Entry(
+                    uni,
+                    tuple(sorted(where)),
+                    None if hidden else int(shown),
+                    1.0 if hidden else 0.0,
+                    None,
+                    ("table", s, t, r, c),
+                    m,
+                )
+            )
+    return out + _exhaustive(out, labels, counts, dims, col_dim)
+
+
+def _exhaustive(cells: list[_Entry], labels, counts, dims, col_dim) -> list[_Entry]:
+    """A shown total says the table's categories are all there is: no child of
+    the row (column) falls outside the shown columns (rows)."""
+    out = []
+    by_row: dict[int, list[_Entry]] = {}
+    for e in cells:
+        by_row.setdefault(e.source[3], []).append(e)
+    if col_dim:
+        for row in by_row.values():
+            names = [e.source[4] for e in row]
+            if _has_total(names):
+                vals = tuple(sorted(v for e in row for a, v in e.where if a == col_dim))
+                base = tuple(sorted(w for w in row[0].where if w[0] != col_dim))
+                out.append(
+                    _Entry(
+                        row[0].universe, base, 0, outside=((col_dim, vals),), source=("structure",)
+                    )
+                )
+    if len(labels) == 1:
+        var = dims.get(labels[0], labels[0])
+        by_col: dict[str, list[_Entry]] = {}
+        for e in cells:
+            by_col.setdefault(e.source[4], []).append(e)
+        for col in by_col.values():
+            if any(e.margin and not any(a == var for a, _ in e.where) for e in col):
+                vals = tuple(sorted(v for e in col for a, v in e.where if a == var))
+                tot = next(e for e in col if not any(a == var for a, _ in e.where))
+                out.append(
+                    _Entry(
+                        tot.universe, tot.where, 0, outside=((var, vals),), source=("structure",)
+                    )
+                )
+    return out
+
+
+def _has_total(names) -> bool:
+    return any(n == TOTAL for n in names)
+
+
+def _count_entry(count, source: tuple) -> _Entry:
+    lo, hi = THRESHOLD
+    v = int(round(float(count.value)))
+    where = tuple(sorted((str(a), " ".join(str(b).split())) for a, b in count.where))
+    if lo <= v <= hi:  # stated as "fewer than 6": the reader knows only the range
+        return _Entry(count.universe, where, None, float(lo), float(hi), source)
+    return _Entry(count.universe, where, v, 0.0, None, source)
+
+
+def _is_count(x) -> bool:
+    return all(hasattr(x, a) for a in ("value", "universe", "where"))
+
+
+def _page_entries(summaries, headline_counts) -> tuple[list[_Entry], list[str]]:
+    entries, unaudited = [], []
+    for s, summ in enumerate(summaries):
+        for t, table in enumerate(getattr(summ, "tables", []) or []):
+            got = _table_entries(table, s, t)
+            if not got and _count_columns(table)[1] and not getattr(table, "universe", None):
+                unaudited.append(str(table.caption))
+            entries += got
+        for f, finding in enumerate(getattr(summ, "findings", []) or []):
+            for count in getattr(finding, "counts", ()) or ():
+                entries.append(_count_entry(count, ("finding", s, f)))
+        for key, val in (getattr(summ, "headline", {}) or {}).items():
+            if _is_count(val):
+                entries.append(_count_entry(val, ("headline", s, key)))
+    for key, val in (headline_counts or {}).items():
+        entries.append(_count_entry(val, ("headline", -1, key)))
+    return entries, unaudited
+
+
+def _atoms(entries: list[_Entry]) -> tuple[list[str], list[list[str]]]:
+    vals: dict[str, set[str]] = {}
+    for e in entries:
+        for var, v in e.where:
+            vals.setdefault(var, set()).add(v)
+        for var, vs in e.outside:
+            vals.setdefault(var, set()).update(vs)
+    names = sorted(vals)
+    return names, [sorted(vals[n]) + [_OTHER] for n in names]
+
+
+def _indicator(entry: _Entry, names, values, shape) -> np.ndarray:
+    """0/1 array over the atoms (shape ``shape``) of the children a count covers."""
+    ind = np.ones(shape, dtype=bool)
+    for var, v in entry.where:
+        k = names.index(var)
+        sel = np.zeros(shape[k], dtype=bool)
+        sel[values[k].index(v)] = True
+        ind &= sel.reshape([-1 if i == k else 1 for i in range(len(shape))])
+    for var, vals in entry.outside:
+        k = names.index(var)
+        sel = np.array([v not in vals for v in values[k]])
+        ind &= sel.reshape([-1 if i == k else 1 for i in range(len(shape))])
+    return ind.ravel()
+
+
+def _implicit_equalities(
+    a_eq: np.ndarray, b_eq: np.ndarray, g: np.ndarray, h: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """A feasible point of {A x = b, G x <= h} and which rows of G hold with equality
+    at every feasible point (None if infeasible)."""
+    from scipy.optimize import linprog
+
+    n, m = g.shape[1], g.shape[0]
+    cand = np.arange(m)
+    x0 = None
+    while True:
+        k = cand.size
+        t = np.zeros((m, k))
+        t[cand, np.arange(k)] = 1.0
+        res = linprog(
+            np.r_[np.zeros(n), -np.ones(k)],
+            A_ub=np.hstack([g, t]),
+            b_ub=h,
+            A_eq=np.hstack([a_eq, np.zeros((a_eq.shape[0], k))]) if a_eq.size else None,
+            b_eq=b_eq if a_eq.size else None,
+            bounds=[(None, None)] * n + [(0.0, 1.0)] * k,
+            method="highs",
+        )
+        if res.status != 0:
+            return None, cand
+        x0 = res.x[:n]
+        slack = res.x[n:]
+        if k == 0 or slack.max() <= 1e-7:
+            return x0, cand
+        cand = cand[slack <= 1e-7]
+
+
+def _audit_universe(entries: list[_Entry]) -> list[dict]:
+    """Counts of 1-5 a reader can pin down from the entries of one universe."""
+    lo_t, hi_t = THRESHOLD
+    names, values = _atoms(entries)
+    shape = tuple(len(v) for v in values)
+    n = int(np.prod(shape)) if shape else 1
+    if n > MAX_ATOMS:
+        raise DisclosureError(
+            f"universe {entries[0].universe!r} has {n} atomic cells (variables "
+            f"{', '.join(names)}); too many to audit; state fewer cross-classifications"
+        )
+    ind = np.array([_indicator(e, names, values, shape) for e in entries], dtype=float)
+    shown = np.array([e.value is not None for e in entries])
+    a_eq = ind[shown]
+    b_eq = np.array([e.value for e in entries if e.value is not None], dtype=float)
+    hidden = [i for i, e in enumerate(entries) if e.value is None]
+    g_rows, h_rows, relax = [-np.eye(n)], [np.zeros(n)], [np.zeros(n, dtype=bool)]
+    for i in hidden:
+        e = entries[i]
+        g_rows.append(-ind[i][None, :])
+        h_rows.append(np.array([-e.lo]))
+        # A c in a table may be a hidden zero (secondary suppression); a
+        # stated "fewer than 6" may not.
+        relax.append(np.array([e.hi is None]))
+        if e.hi is not None:
+            g_rows.append(ind[i][None, :])
+            h_rows.append(np.array([e.hi]))
+            relax.append(np.array([False]))
+    g, h, relax = np.vstack(g_rows), np.concatenate(h_rows), np.concatenate(relax)
+    x0, tight = _implicit_equalities(a_eq, b_eq, g, h)
+    if x0 is None:
+        x0, tight = _implicit_equalities(a_eq, b_eq, g, np.where(relax, 0.0, h))
+        if x0 is None:
+            raise DisclosureError(
+                f"the counts stated in universe {entries[0].universe!r} contradict each other"
+            )
+    eq = np.vstack([a_eq, g[tight]]) if tight.size else a_eq
+    if eq.size:
+        _, sv, vt = np.linalg.svd(eq, full_matrices=False)
+        rank = int((sv > 1e-9 * max(1.0, sv[0])).sum())
+        q = vt[:rank].T  # orthonormal basis of the row space, atoms x rank
+    else:
+        q = np.zeros((n, 0))
+    out = []
+
+    def pinned_small(norm2: np.ndarray, proj2: np.ndarray, val: np.ndarray) -> np.ndarray:
+        r = np.round(val)
+        return (norm2 - proj2 <= 1e-7 * np.maximum(norm2, 1.0)) & (r >= lo_t) & (r <= hi_t)
+
+    # Every hidden count on the page.
+    hid = ind[hidden] if hidden else np.zeros((0, n))
+    flag = pinned_small((hid**2).sum(1), ((hid @ q) ** 2).sum(1), hid @ x0)
+    for i, f in zip(hidden, flag, strict=True):
+        if f:
+            e = entries[i]
+            val = int(round(float(ind[i] @ x0)))
+            out.append({"universe": e.universe, "where": e.where, "value": val, "kind": "hidden"})
+    # Every conjunction of conditions (a value or "any" per variable), at once.
+    k = len(shape)
+    qx = np.concatenate([q, x0[:, None], np.ones((n, 1))], axis=1).reshape(*shape, -1)
+    for axis in range(k):
+        qx = np.concatenate([qx, qx.sum(axis=axis, keepdims=True)], axis=axis)
+    flat = qx.reshape(-1, qx.shape[-1])
+    proj, val, size = flat[:, :-2], flat[:, -2], flat[:, -1]
+    # The projection of a cell's indicator: Q^T c = sum of Q's rows over its atoms.
+    flag = pinned_small(size, (proj**2).sum(1), val)
+    seen = {(e.where) for e in entries if e.value is None}
+    ext_shape = tuple(s + 1 for s in shape)
+    for cell in np.flatnonzero(flag):
+        idx = np.unravel_index(int(cell), ext_shape)
+        where = tuple((names[j], values[j][i]) for j, i in enumerate(idx) if i < shape[j])
+        if where in seen:
+            continue
+        out.append(
+            {
+                "universe": entries[0].universe,
+                "where": where,
+                "value": int(round(float(val[cell]))),
+                "kind": "derived",
+            }
+        )
+    return out
+
+
+def _describe(where: tuple) -> str:
+    if not where:
+        return "all children"
+    return ", ".join(f"{a} = {'(other)' if b == _OTHER else b}" for a, b in where)
+
+
+def _audit_entries(entries: list[_Entry]) -> list[dict]:
+    by: dict[str, list[_Entry]] = {}
+    for e in entries:
+        by.setdefault(e.universe, []).append(e)
+    out = []
+    for u in sorted(by):
+        out += _audit_universe(by[u])
+    return out
+
+
+def _actions(entries: list[_Entry], violation: dict) -> list[tuple]:
+    """Ways to remove a violation, cheapest first: hide a table cell (inner,
+    smallest first), withhold a sentence, hide a margin, withhold a headline."""
+    acts = []
+    for e in entries:
+        if e.universe != violation["universe"] or e.value is None:
+            continue
+        kind = e.source[0]
+        if kind == "structure":
+            continue
+        if kind == "table":
+            cost = (3 if e.margin else 1, e.value)
+            acts.append((cost, e.source))
+        elif kind == "finding":
+            acts.append(((2, e.value), e.source))
+        else:
+            acts.append(((4, e.value), e.source))
+    acts.sort(key=lambda a: (a[0], str(a[1])))
+    seen, out = set(), []
+    for _, src in acts:
+        key = src if src[0] != "finding" else src[:3]
+        if key not in seen:
+            seen.add(key)
+            out.append(key)
+    return out
+
+
+def _apply(entries: list[_Entry], action: tuple) -> list[_Entry]:
+    if action[0] == "table":
+        return [
+            _Entry(e.universe, e.where, None, 1.0, None, e.source, e.margin)
+            if e.source == action
+            else e
+            for e in entries
+        ]
+    if action[0] == "finding":
+        return [e for e in entries if e.source[:3] != action]
+    return [e for e in entries if e.source != action]
+
+
+def _still(violations: list[dict], v: dict) -> bool:
+    return any(w["universe"] == v["universe"] and w["where"] == v["where"] for w in violations)
+
+
+def audit_page(summaries, headline_counts=None, *, fix: bool = True) -> PageAudit:
+    """Prove that no count of 1-5 can be worked out from a page as a whole.
+
+    Parameters
+    ----------
+    summaries : sequence of Summary
+        Everything the page shows (:class:`vc_eval.core.summary.Summary`).
+        Tables with a ``universe`` contribute every count cell and margin;
+        findings contribute their declared ``counts``; a ``headline`` value
+        that is a ``Count`` is a headline count.
+    headline_counts : mapping of str to Count, optional
+        Further counts the page states (e.g. in its headline JSON).
+    fix : bool
+        Hide more table cells or withhold sentences until nothing can be
+        worked out, and say so in the affected summaries.
+
+    Returns
+    -------
+    PageAudit
+
+    Notes
+    -----
+    Counts are related only within a universe and through the variable
+    names and value labels they use: a sentence's ``Count.where`` must use a
+    table's column name (or ``Table.dims``) and the label the table shows.
+    A percentage a sentence states reveals its count; declare that count.
+    """
+    from threadpoolctl import threadpool_limits
+
+    # Small dense problems: threads only cost time (and more on a busy machine).
+    with threadpool_limits(1):
+        return _audit_page(list(summaries), headline_counts, fix)
+
+
+def _audit_page(summaries: list, headline_counts, fix: bool) -> PageAudit:
+    entries, unaudited = _page_entries(summaries, headline_counts)
+    violations = _audit_entries(entries)
+    result = PageAudit(violations=violations, unaudited=unaudited)
+    if not fix or not violations:
+        result.remaining = violations
+        result.summaries = summaries
+        return result
+    done: list[tuple] = []
+    current = violations
+    for _ in range(len(entries) + 1):
+        if not current:
+            break
+        v = current[0]
+        uni = [e for e in entries if e.universe == v["universe"]]
+        acts = _actions(entries, v)
+        chosen = None
+        for act in acts:
+            trial = _apply(uni, act)
+            if not trial or not _still(_audit_entries(trial), v):
+                chosen = act
+                break
+        if chosen is None:
+            if not acts:  # pragma: no cover - a violation always has a stated count
+                break
+            chosen = acts[0]
+        entries = _apply(entries, chosen)
+        done.append(chosen)
+        current = _audit_entries(entries)
+    result.remaining = current
+    result.summaries = _rewrite(summaries, done, result)
+    return result
+
+
+def _rewrite(summaries: list, done: list[tuple], result: PageAudit) -> list:
+    """Copies of the summaries with the audit's extra hiding and withholding, said."""
+    from dataclasses import replace
+
+    cells: dict[tuple[int, int], list[tuple[int, str]]] = {}
+    drop_f: dict[int, set[int]] = {}
+    drop_h: dict[int, set[str]] = {}
+    for act in done:
+        if act[0] == "table":
+            cells.setdefault((act[1], act[2]), []).append((act[3], act[4]))
+        elif act[0] == "finding":
+            drop_f.setdefault(act[1], set()).add(act[2])
+        else:
+            drop_h.setdefault(act[1], set()).add(act[2])
+            result.withheld.append(f"headline count {act[2]!r}")
+            result.headline_withheld.append(str(act[2]))
+    out = []
+    for s, summ in enumerate(summaries):
+        tables = list(summ.tables)
+        for (s2, t), rc in cells.items():
+            if s2 != s:
+                continue
+            table = tables[t]
+            frame = table.frame.copy()
+            cols = [str(c) for c in frame.columns]
+            frame.columns = cols
+            _, counts = _count_columns(table)
+            for r, c in rc:
+                frame[c] = frame[c].astype(object)
+                frame.iat[r, cols.index(c)] = SUPPRESSED
+                # Percentages of a hidden count would give it away.
+                for pc in cols:
+                    if table.kinds.get(pc) == "percent" and (
+                        len(counts) == 1 or pc.startswith(c.removesuffix(" (n)") + " ")
+                    ):
+                        frame[pc] = frame[pc].astype(object)
+                        frame.iat[r, cols.index(pc)] = SUPPRESSED
+                result.hidden.append(f"{table.caption}: row {r + 1}, {c}")
+            frame.columns = table.frame.columns
+            n = len(rc)
+            note = (
+                f"{n} more cell{'s' if n > 1 else ''} hidden so that no count of fewer than 6 "
+                "children can be worked out from other numbers on this page."
+            )
+            tables[t] = replace(
+                table,
+                frame=frame,
+                kinds=dict(table.kinds),
+                note=" ".join(x for x in (table.note, note) if x),
+            )
+        findings = list(summ.findings)
+        caveats = list(summ.caveats)
+        gone = drop_f.get(s, set())
+        if gone:
+            for f in sorted(gone):
+                result.withheld.append(findings[f].text)
+            findings = [f for i, f in enumerate(findings) if i not in gone]
+            k = len(gone)
+            caveats.append(
+                f"{k} sentence{'s were' if k > 1 else ' was'} withheld: read with the other "
+                "numbers on this page, it would have revealed a count of fewer than 6 children."
+            )
+        headline = dict(summ.headline)
+        for key in drop_h.get(s, set()):
+            headline.pop(key, None)
+        changed = gone or any(s2 == s for s2, _ in cells) or s in drop_h
+        out.append(
+            replace(summ, tables=tables, findings=findings, caveats=caveats, headline=headline)
+            if changed
+            else summ
+        )
+    if result.hidden:
+        result.notes.append(
+            f"{len(result.hidden)} more table cell(s) hidden so that no count of fewer than 6 "
+            "children can be worked out by combining numbers across the page."
+        )
+    if result.withheld:
+        result.notes.append(
+            f"{len(result.withheld)} statement(s) withheld because, read with the tables, they "
+            "would have revealed a count of fewer than 6 children."
+        )
+    return out
+
+
+def audit_and_fix(summaries, headline_counts=None) -> tuple[list, list[str]]:
+    """The hook a report calls before showing anything: fixed summaries and notes.
+
+    See :func:`audit_page`. Raises :class:`DisclosureError` if the page
+    cannot be made safe (it always can, by hiding more).
+    """
+    res = audit_page(summaries, headline_counts, fix=True)
+    if res.remaining:
+        raise DisclosureError(
+            "page-level disclosure audit failed: "
+            + "; ".join(f"{_describe(v['where'])} ({v['universe']})" for v in res.remaining)
+        )
+    return res.summaries, res.notes
+
+
 __all__ = [
     "LOW",
+    "MAX_ATOMS",
     "MIN_N",
     "SUPPRESSED",
     "THRESHOLD",
     "TOTAL",
     "DisclosureError",
+    "PageAudit",
     "SuppressedTable",
+    "audit_and_fix",
+    "audit_page",
     "drop_small_groups",
     "feasible_ranges",
     "format_count",

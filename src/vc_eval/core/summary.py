@@ -36,19 +36,19 @@ COLUMN_KINDS: tuple[str, ...] = ("label", "count", "percent", "stat", "value", "
 def escape_md(text: str) -> str:
     """Text from data made inert in Markdown (and HTML inside Markdown).
 
-    HTML-escapes ``<>&"'``, backslash-escapes Markdown punctuation and folds
-    line breaks into spaces, so a council or domain name cannot start a
-    heading, a list, a link or a script.
+    Folds line breaks into spaces, backslash-escapes Markdown punctuation and
+    then writes ``&``, ``<`` and ``>`` as entities, so a council or domain
+    name cannot start a heading, a list, a link, a table cell or a script.
+    (Backslash-escaping first keeps entities intact: ``'`` stays ``'``.)
     """
     text = " ".join(str(text).split())
-    text = html.escape(text, quote=True)
     out = []
     for ch in text:
-        if ch in "\\`*_{}[]()#+-.!|~>":
+        if ch in "\\`*_{}[]()#+-.!|~":
             out.append("\\" + ch)
         else:
             out.append(ch)
-    return "".join(out)
+    return html.escape("".join(out), quote=False)
 
 
 def escape_html(text: str) -> str:
@@ -112,7 +112,17 @@ class Table:
         Printed under the table (e.g. what was suppressed).
     universe : str or None
         For count tables: the population its cells count (see :class:`Count`),
-        so the page audit can relate them to counts stated elsewhere.
+        so the page audit can relate them to counts stated elsewhere. Each
+        count cell counts the children whose label columns have the row's
+        values (a ``Total`` label: any value), within the universe.
+    dims : dict
+        Label column -> the variable name ``Count.where`` uses for it
+        (default: the column name).
+    columns_dim : str or None
+        When the count columns are the values of one variable (a cross-tab),
+        its name; a trailing " (n)" is dropped from the column name and a
+        ``Total`` column is the margin. Without it, several count columns are
+        separate measures.
     """
 
     caption: str
@@ -120,6 +130,8 @@ class Table:
     kinds: dict[str, str] = field(default_factory=dict)
     note: str = ""
     universe: str | None = None
+    dims: dict[str, str] = field(default_factory=dict)
+    columns_dim: str | None = None
 
     def __post_init__(self) -> None:
         privacy.safe_frame(self.frame)
