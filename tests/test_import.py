@@ -21,8 +21,8 @@ from _import_data import FILES, KEY, YEAR_DIR, cli_args, run_cli, tree_digest, w
 
 from vc_eval.core.costs import DEFAULT_UNIT_COSTS, PROVIDER_FACTORS
 from vc_eval.core.dataset import Dataset
-from vc_eval.core.summary import escape_md
 from vc_eval.core.schema import Col
+from vc_eval.core.summary import escape_md
 from vc_eval.ingest.importer import PROBLEMS_FILE, REPORT_FILE, import_council
 from vc_eval.ingest.pseudonymise import Pseudonymiser
 from vc_eval.ingest.ssda903 import (

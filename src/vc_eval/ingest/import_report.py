@@ -235,7 +235,8 @@ def render_report(result) -> str:
         lk = n["link"]
         w(
             f"- File {escape_md(n['file'])} ({n['layout']} layout, {n['encoding']}): "
-            f"{n['rows_read']:,} rows, {n['scores_read']:,} scores read, **{n['scores_kept']:,} kept** for "
+            f"{n['rows_read']:,} rows, {n['scores_read']:,} scores read, "
+            f"**{n['scores_kept']:,} kept** for "
             f"{n['children']:,} children at {n['assessments']:,} assessments."
         )
         w(
@@ -255,7 +256,8 @@ def render_report(result) -> str:
     if costs["file"]:
         w(
             f"- File {escape_md(costs['file'])}: {costs['rows_read']:,} rows, "
-            f"{costs['matched_rows']:,} matched to {costs['from_file']:,} placements (by child and start date, else the "
+            f"{costs['matched_rows']:,} matched to {costs['from_file']:,} placements "
+            "(by child and start date, else the "
             "placement whose dates contain the cost's start; several rows for one placement are "
             "averaged)."
         )
