@@ -279,14 +279,24 @@ def test_row_order_and_label_type_do_not_matter():
     assert list(a.group_labels) == sorted(set(ids))
 
 
-def test_direct_path_equals_precomputed_products(monkeypatch):
+def test_shared_design_gives_the_same_fits_as_separate_ones():
+    """Responses fitted on one LMMDesign (warm-started from each other) give
+    the fits of separate cold fits."""
     y, X, Z, ids = hinge_children(300, seed=3)
-    a = fit_lmm(y, X, Z, ids)
-    monkeypatch.setattr(lmm_fast, "PRODUCT_BYTES_LIMIT", 0)
-    b = fit_lmm(y, X, Z, ids)
-    assert np.allclose(a.fe_params, b.fe_params, rtol=1e-9)
-    assert np.allclose(a.bse, b.bse, rtol=1e-6)
-    assert a.llf == pytest.approx(b.llf, rel=1e-12)
+    y2 = 0.5 * y + np.random.default_rng(5).normal(0, 3.0, y.size)
+    design = lmm_fast.LMMDesign(X, Z, ids)
+    for resp in (y, y2, y):
+        a = fit_lmm(resp, X, Z, ids)
+        b = design.fit(resp)
+        assert np.allclose(a.fe_params, b.fe_params, rtol=1e-7)
+        assert np.allclose(a.bse, b.bse, rtol=1e-5)
+        assert np.allclose(a.cov_re, b.cov_re, rtol=1e-5)
+        assert a.llf == pytest.approx(b.llf, rel=1e-11)
+    assert design.hint is not None
+    cache = lmm_fast.DesignCache()
+    assert cache.get(X, Z, ids) is cache.get(X.copy(), Z.copy(), list(ids))
+    assert cache.get(X[::-1], Z[::-1], ids[::-1]) is not cache.get(X, Z, ids)
+    assert (cache.hits, cache.misses) == (2, 2)
 
 
 def test_start_from_previous_theta_gives_same_fit():
@@ -337,10 +347,7 @@ def test_recovers_generating_parameters():
 
 
 @pytest.mark.parametrize("reml", [True, False], ids=["REML", "ML"])
-@pytest.mark.parametrize("products", [True, False], ids=["products", "direct"])
-def test_resample_equals_statistics_of_resampled_rows(reml, products, monkeypatch):
-    if not products:
-        monkeypatch.setattr(lmm_fast, "PRODUCT_BYTES_LIMIT", 0)
+def test_resample_equals_statistics_of_resampled_rows(reml):
     y, X, Z, ids = hinge_children(200, seed=8)
     prep = lmm_fast._prepare(y, X, Z, ids)
     st = prep.st
