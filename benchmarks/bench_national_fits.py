@@ -229,7 +229,8 @@ t0 <- proc.time()
 m <- lmer(y ~ 0 + X + (1 + z | g), data = d, REML = TRUE)
 el <- proc.time() - t0
 vc <- as.data.frame(VarCorr(m))
-cat(jsonlite_free <- paste0('{"wall":', el[["elapsed"]], ',"cpu":', el[["user.self"]] + el[["sys.self"]],
+cpu <- el[["user.self"]] + el[["sys.self"]]
+cat(paste0('{"wall":', el[["elapsed"]], ',"cpu":', cpu,
   ',"fe":[', paste(format(fixef(m), digits = 17), collapse = ","), ']',
   ',"var":[', paste(format(vc$vcov[c(1, 2, 4)], digits = 17), collapse = ","), ']',
   ',"llf":', format(as.numeric(logLik(m)), digits = 17), '}'), "\n")
