@@ -691,6 +691,7 @@ def render_batch(
     timeout: float | None = None,
     progress: bool | None = None,
     cache_dir: str | Path | None = None,
+    client=None,
 ) -> BatchResult:
     """Render one report per council in worker processes; failures do not stop the rest.
 
@@ -710,6 +711,9 @@ def render_batch(
         Where to keep what every report needs from the other councils,
         computed once here before any notebook runs (see
         :mod:`vc_eval.reporting.cache`); None: each notebook loads the data.
+    client : distributed.Client, optional
+        Run the councils as Dask tasks on this client's cluster instead
+        (``workers`` is then ignored; see :mod:`vc_eval.reporting.batch`).
     Other parameters as :func:`render_report`.
     """
     t0 = time.perf_counter()
@@ -734,7 +738,15 @@ def render_batch(
     results: dict[str, RenderResult] = {}
     bar = tqdm(total=len(councils), desc="reports", unit="council", disable=disable)
     try:
-        if workers <= 1:
+        if client is not None:
+            from vc_eval.reporting.batch import run_on_dask
+
+            def done(c: str, r: RenderResult) -> None:
+                bar.set_postfix_str(f"{c}: {r.status}")
+                bar.update()
+
+            results = run_on_dask(client, councils, kwargs, nb_path.stem, on_done=done)
+        elif workers <= 1:
             for c in councils:
                 results[c] = render_report_safe(c, **kwargs)
                 bar.set_postfix_str(f"{c}: {results[c].status}")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from vc_eval.analysis.lmm_fast import DesignCache
 from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS
 from vc_eval.analysis.trajectories.growth import (
     MIN_GROUPS,
@@ -397,6 +398,10 @@ def fit_domains(
             if any(d in scored and d in fw.need_domains for d in fw.domains_in_area(a)):
                 kinds[a] = KIND_AREA
     labels = {k: fw.label(k) for k in kinds}
+    # The domains (and total need and the areas) are scored at the same
+    # assessments: their designs are usually equal, so the design-only
+    # statistics are built once and only each outcome's are computed per fit.
+    cache = DesignCache() if engine == "fast" else None
     fits: dict[str, GrowthFit] = {}
     skipped: dict[str, str] = {}
     bar = tqdm(list(kinds), desc="fitting", disable=None if progress is None else not progress)
@@ -430,6 +435,7 @@ def fit_domains(
                 methods=methods,
                 min_groups=min_groups,
                 label=labels[name],
+                design_cache=cache,
             )
         except (ValueError, RuntimeError) as err:
             skipped[name] = str(err)

@@ -187,6 +187,9 @@ class GrowthFit(Result):
     n_dropped: int
     data: pd.DataFrame = field(repr=False)
     methods: tuple[str, ...] = DEFAULT_METHODS
+    #: Fast engine: the engine's design statistics and fit, reused by the
+    #: bootstrap (rebuilt from ``data`` when absent).
+    _engine_state: tuple | None = field(default=None, repr=False, compare=False)
 
     _plot = "trajectories:plot_curve"
 
@@ -346,7 +349,9 @@ class GrowthFit(Result):
         method : {"draws", "bootstrap"}
             ``"draws"``: curves from draws of the fixed effects from
             ``N(beta, cov_fe)`` (fast). ``"bootstrap"``: refits on samples of
-            groups drawn with replacement (slow: one fit per sample).
+            groups drawn with replacement (fast engine: each refit reweights
+            the fitted design's per-group statistics; statsmodels: one full
+            fit per sample, slow).
         n : int, optional
             Number of draws (default 2000) or bootstrap samples (default 200).
         seed : int
@@ -403,8 +408,10 @@ class GrowthFit(Result):
         did not converge.
         """
         rng = np.random.default_rng(rng)
-        X = self.design.matrix(self.data, self.time)
         y = self.data[self.outcome].to_numpy(dtype=float)
+        if self.engine == "fast":
+            return self._bootstrap_fast(n, y, rng, progress)
+        X = self.design.matrix(self.data, self.time)
         Z = _random_design(self.basis, self.data[self.time].to_numpy(dtype=float), self.random)
         codes = pd.factorize(self.data[self.group], sort=True)[0]
         order = np.argsort(codes, kind="stable")
@@ -443,6 +450,37 @@ class GrowthFit(Result):
                 f"{len(warned)} of {n} bootstrap refits raised warnings (first: {warned[0]})"
             )
         return np.asarray(out).reshape(-1, len(self.fe_params)), notes
+
+    def _bootstrap_fast(
+        self, n: int, y: np.ndarray, rng: np.random.Generator, progress: bool | None
+    ) -> tuple[np.ndarray, list[str]]:
+        """The fast engine's bootstrap: the same resamples of groups as a
+        refitting loop (``rng.integers(0, n_groups, n_groups)`` per refit,
+        groups in sorted order), each fitted by reweighting the design's
+        per-group statistics, warm-started from this fit."""
+        from vc_eval.analysis.lmm_fast import LMMDesign
+
+        if self._engine_state is not None:
+            lmm_design, full = self._engine_state
+        else:
+            X = self.design.matrix(self.data, self.time)
+            Z = _random_design(self.basis, self.data[self.time].to_numpy(dtype=float), self.random)
+            codes = pd.factorize(self.data[self.group], sort=True)[0]
+            lmm_design, full = LMMDesign(X, Z, codes), None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            boot = lmm_design.bootstrap(
+                y, n_boot=n, rng=rng, reml=self.reml, fit=full, progress=progress
+            )
+        notes = []
+        unconverged = int((~boot.converged).sum())
+        if unconverged:
+            notes.append(f"{unconverged} of {n} bootstrap refits did not converge (kept)")
+        if caught:
+            notes.append(
+                f"{len(caught)} warning(s) during the bootstrap (first: {caught[0].message})"
+            )
+        return boot.fe_params, notes
 
     # -- data views ---------------------------------------------------------
     def observed_means(
@@ -598,6 +636,7 @@ def fit_growth(
     polish: bool = False,
     min_groups: int = MIN_GROUPS,
     label: str | None = None,
+    design_cache=None,
 ) -> GrowthFit:
     """Fit a linear mixed growth model to a long table.
 
@@ -643,6 +682,9 @@ def fit_growth(
         Fewest groups to fit.
     label : str, optional
         Name used in messages (default: the outcome column).
+    design_cache : vc_eval.analysis.lmm_fast.DesignCache, optional
+        Fast engine: share design-only statistics with earlier fits on the
+        same rows, times and groups (see :func:`fit_domains`).
 
     Returns
     -------
@@ -710,7 +752,15 @@ def fit_growth(
     y = frame[outcome].to_numpy(dtype=float)
     codes = pd.factorize(frame[group], sort=True)[0]
     res: EngineFit = fit_arrays(
-        y, X, Z, codes, reml=reml, engine=engine, methods=methods, polish=polish
+        y,
+        X,
+        Z,
+        codes,
+        reml=reml,
+        engine=engine,
+        methods=methods,
+        polish=polish,
+        design_cache=design_cache,
     )
     llf = res.llf
     if reml:
@@ -741,6 +791,7 @@ def fit_growth(
         n_dropped=n_dropped,
         data=frame,
         methods=tuple(methods),
+        _engine_state=res.state,
     )
     if fit.singular and not any("boundary" in w.lower() for w in fit.warnings):
         fit.warnings.append(
