@@ -433,10 +433,34 @@ def test_event_study_coverage_over_seeds():
             for h in (12, 24):
                 truth = true_effect(ds.truth, outcome, h, councils=r.treated_at[h])
                 e = r.effect(h)
+                if np.isnan(e["lower"]):  # too few councils on one side: no interval
+                    assert r.no_interval and min(r.n_treated, r.n_controls) < 8
+                    continue
                 hits += e["lower"] < truth < e["upper"]
                 total += 1
-    # 95% intervals: at least 9 of 12 should cover (P(fewer) < 0.3% if calibrated).
-    assert hits >= 9, f"{hits}/{total}"
+    # 95% intervals: at least total - 3 should cover (P(more misses) < 1% if calibrated).
+    assert total >= 8 and hits >= total - 3, f"{hits}/{total}"
+
+
+def test_event_study_few_councils_gives_no_interval():
+    # 4 adopting and 2 comparison councils: intervals there covered 0.80 and the
+    # pre-trend test rejected 35% of parallel-trend data (benchmarks/README.md).
+    cohorts = {f"T{i}": 14 + i % 3 for i in range(4)} | {"N1": None, "N2": None}
+    s = _panel(cohorts, 36, lambda c, e: 1.0, noise=0.2, seed=4)
+    r = event_study(s, "y", pre=12, post=12)
+    assert r.effects["lower"].isna().all() and r.effects["upper"].isna().all()
+    assert np.isnan(r.pretrend["p"]) and "fewer than 8" in r.no_interval
+    assert r.effect(12)["estimate"] == pytest.approx(1.0, abs=0.3)
+    assert any("no interval" in st for st in r.statements)
+    assert r.summary().finding("pooled.y.12m").word == "cannot tell"
+
+
+def test_stacks_cohort_labels_are_calendar_dates(pop):
+    ds, s = pop
+    r = event_study(s, SHARE, inference="cluster", n_boot=0)
+    starts = {pd.Timestamp(v["programme_start"]) for v in ds.truth["councils"].values() if v["programme_start"]}
+    assert set(r.stacks["cohort"]) <= starts
+    assert r.stacks["cohort"].dt.year.between(2020, 2026).all()
 
 
 def test_pretrend_test_detects_diverging_trends():

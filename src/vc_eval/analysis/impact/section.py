@@ -1,0 +1,176 @@
+"""The impact section of a council's report, as one :class:`Summary`.
+
+:func:`impact_summary` runs every design the report shows for one council
+(power first, then before/after and comparison councils for each outcome,
+then the spend split), and composes their own findings, tables and caveats.
+The report calls it and writes nothing of its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from vc_eval.analysis.impact import inference
+from vc_eval.analysis.impact.council_did import council_did
+from vc_eval.analysis.impact.its import its
+from vc_eval.analysis.impact.power import impact_power
+from vc_eval.analysis.impact.series import COHORT
+from vc_eval.analysis.impact.words import (
+    CANNOT_TELL,
+    council_did_caveats,
+    council_did_findings,
+    effects_table,
+    its_caveats,
+    its_findings,
+    power_findings,
+    power_table,
+)
+from vc_eval.core.schema import Col
+from vc_eval.core.summary import Finding, Summary
+
+#: Series the report analyses for programme impact.
+IMPACT_OUTCOMES: tuple[str, ...] = (
+    "share_in_house_foster",
+    "mean_weekly_cost",
+    "weekly_spend",
+    "children",
+)
+HORIZONS: tuple[int, ...] = (12, 24)
+
+
+def impact_summary(
+    series: pd.DataFrame,
+    council: str,
+    *,
+    outcomes: tuple[str, ...] = IMPACT_OUTCOMES,
+    horizons: tuple[int, ...] = HORIZONS,
+    alpha: float = 0.05,
+) -> Summary:
+    """Programme impact for one council: power, then estimates, with their limits.
+
+    Parameters
+    ----------
+    series : DataFrame
+        :func:`vc_eval.analysis.impact.council_series` of every council in
+        the data (the others are the comparison and placebo councils).
+    council : str
+        The report's council.
+
+    Returns
+    -------
+    Summary
+        Findings (what the data could detect, then one per design, outcome
+        and horizon with its judgement word), the effects and power tables,
+        caveats, and ``headline`` numbers. ``status`` is "insufficient"
+        when the council never adopted or nothing could be estimated.
+        Figures are drawn by :mod:`vc_eval.plots.impact` from the results in
+        ``headline["_results"]`` (not serialised).
+    """
+    title = "Programme impact"
+    own = series[series[Col.council] == council]
+    if own.empty:
+        raise ValueError(f"council {council!r} is not in the series")
+    if own[COHORT].isna().all():
+        return Summary(
+            title,
+            findings=[
+                Finding(
+                    "impact.not_adopted",
+                    f"{council} had not adopted the programme in the period of the data, so "
+                    "there is no estimate for this council; its data serve as a comparison for "
+                    "councils that did adopt.",
+                    word=CANNOT_TELL,
+                )
+            ],
+            status="insufficient",
+        )
+    results: dict = {}
+    notes: list[str] = []
+    for outcome in outcomes:
+        if outcome not in series.columns:
+            continue
+        for design, fn in (
+            ("before/after", its),
+            ("comparison councils", council_did),
+        ):
+            try:
+                results[(design, outcome)] = fn(
+                    series, council, outcome, horizons=horizons, alpha=alpha
+                )
+            except (ValueError, np.linalg.LinAlgError) as err:
+                notes.append(f"{outcome}, {design}: not estimated ({err}).")
+    if not results:
+        return Summary(
+            title,
+            findings=[Finding("impact.none", "No impact estimate could be made.")],
+            caveats=notes,
+            status="insufficient",
+        )
+    start = pd.Timestamp(own[COHORT].iloc[0])
+    n_never = int(series.drop_duplicates(Col.council)[COHORT].isna().sum())
+    findings = [
+        Finding(
+            "impact.design",
+            f"{council} adopted the programme from {start:%-d %B %Y}. Two designs estimate what "
+            "changed: before/after (the council against its own earlier trend carried on) and "
+            "comparison councils (the council's difference from councils that had not adopted, "
+            f"before and after the start). {display_councils(n_never)}",
+        )
+    ]
+    pw = impact_power(series, council, outcomes=outcomes, horizons=horizons, results=results)
+    findings += power_findings(pw)
+    its_res = [r for (d, _), r in results.items() if d == "before/after"]
+    did_res = [r for (d, _), r in results.items() if d == "comparison councils"]
+    for r in its_res:
+        findings += its_findings(r)[1:]
+    for r in did_res:
+        findings += council_did_findings(r)[1:]
+    caveats: list[str] = []
+    for r in its_res[:1]:
+        caveats += its_caveats(r)
+    for r in did_res[:1]:
+        caveats += council_did_caveats(r)
+    caveats += pw.caveats + notes
+    headline: dict = {}
+    for (design, outcome), r in results.items():
+        try:
+            e = r.effect(12)
+        except KeyError:
+            continue
+        k = f"{'its' if design.startswith('before') else 'did'}_{outcome}_12m"
+        headline[k] = float(e["estimate"])
+    headline["_results"] = results
+    headline["_power"] = pw
+    return Summary(
+        title,
+        findings=findings,
+        tables=[
+            power_table(pw),
+            effects_table(its_res + did_res, caption="Estimated programme effects"),
+        ],
+        caveats=list(dict.fromkeys(caveats)),
+        headline=headline,
+    )
+
+
+def display_councils(n_never: int) -> str:
+    """Sentence on how many placebo councils there are and what that allows."""
+    lvl = inference.achievable_level(n_never)
+    if lvl >= 0.95 - 1e-9:
+        return (
+            f"{n_never} councils never adopted; they show how much each estimate moves by "
+            "chance, enough for 95% intervals."
+        )
+    if lvl >= inference.MIN_LEVEL:
+        return (
+            f"{n_never} councils never adopted; they show how much each estimate moves by "
+            f"chance, enough for {inference.level_text(lvl)} intervals but not 95% ones "
+            f"(that needs {inference.placebos_needed()})."
+        )
+    return (
+        f"Only {n_never} council{'s' if n_never != 1 else ''} never adopted: too few to show how "
+        "much an estimate moves by chance, so no interval is given and no change is called "
+        f"real or not (an interval needs at least {inference.placebos_needed(0.1)} such "
+        "councils, a 95% one 19)."
+    )
