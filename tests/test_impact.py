@@ -458,7 +458,11 @@ def test_event_study_few_councils_gives_no_interval():
 def test_stacks_cohort_labels_are_calendar_dates(pop):
     ds, s = pop
     r = event_study(s, SHARE, inference="cluster", n_boot=0)
-    starts = {pd.Timestamp(v["programme_start"]) for v in ds.truth["councils"].values() if v["programme_start"]}
+    starts = {
+        pd.Timestamp(v["programme_start"])
+        for v in ds.truth["councils"].values()
+        if v["programme_start"]
+    }
     assert set(r.stacks["cohort"]) <= starts
     assert r.stacks["cohort"].dt.year.between(2020, 2026).all()
 
@@ -617,3 +621,58 @@ def test_plots_draw_and_hide_small_marks(pop):
     assert plot_event_study(event_study(s, SHARE, n_boot=99)).get_title()
     assert plot_placement_mix(placement_mix(s, c)).get_title()
     assert plot_savings(savings(s, n_boot=99)).get_title()
+
+
+# --------------------------------------------------------------------------
+# One council against comparison councils; need and outcome truth
+# --------------------------------------------------------------------------
+
+
+def test_council_did_recovers_truth_per_council(pop):
+    # Mean over the ~14 adopting councils at 12 months against the mean of their
+    # own truths; tolerances about 3 standard errors of that mean (spread of
+    # council estimates / sqrt(14), measured on this population).
+    from vc_eval.analysis.impact import council_did
+
+    ds, s = pop
+    for outcome, tol in (
+        (SHARE, 0.025),
+        (COST, 100.0),
+        ("mean_total_need", 0.75),
+        ("need_change_6m", 0.75),
+    ):
+        est, truth, cover = [], [], []
+        for c in ds.truth["true_effects"]:
+            try:
+                r = council_did(s, c, outcome, horizons=(12,))
+            except ValueError:
+                continue  # e.g. fewer than 12 months before the start
+            e = r.effect(12)
+            t = true_effect(ds.truth, outcome, 12, councils=[c])
+            est.append(e["estimate"])
+            truth.append(t)
+            cover.append(e["lower"] <= t <= e["upper"])
+            assert e["level"] == pytest.approx(min(0.95, r.n_placebo / (r.n_placebo + 1)))
+        assert len(est) >= 10
+        assert abs(np.mean(est) - np.mean(truth)) < tol, (outcome, np.mean(est), np.mean(truth))
+        # 94-95% intervals (16 or more placebo councils): at least 3 in 4 cover here.
+        assert np.mean(cover) >= 0.75, (outcome, np.mean(cover))
+
+
+def test_need_and_outcome_truth(pop, null_pop):
+    from vc_eval.analysis.impact import true_outcome_effects
+
+    ds, _ = pop
+    nd, _ = null_pop
+    need12 = true_effect(ds.truth, "mean_total_need", 12)
+    # -2 points a year of exposure, children exposed for up to 12 months: about -1 to -2.
+    assert -2.0 < need12 < -0.5
+    ch = true_effect(ds.truth, "need_change_6m", 24)
+    assert -1.0 <= ch < -0.7  # -1 per 6 months for a child exposed the whole 6 months
+    o = true_outcome_effects(ds.truth)
+    assert set(o["measure"]) == {"sdq_total", "placement_moves", "missing_episodes"}
+    sdq = o[o["measure"] == "sdq_total"]
+    assert (sdq["effect"] < 0).mean() > 0.9  # lower need -> fewer difficulties
+    # The null: no programme, no effect on need or outcomes, exactly.
+    assert true_effect(nd.truth, "mean_total_need", 12) == 0.0
+    assert (true_outcome_effects(nd.truth)["effect"] == 0).all()
