@@ -206,8 +206,14 @@ def test_three_councils_give_no_interval_and_say_why():
     ds = generate(BUNDLED_CONFIG)
     s = council_series(ds, progress=False)
     council = next(iter(ds.truth["true_effects"]))
-    sm = impact_summary(s, council)
+    sm = impact_summary(s, council, dataset=ds)
     effects = sm.tables[1].frame
+    captions = [t.caption for t in sm.tables]
+    for check in ("By age group at entry", "By need band at entry", "Placebo start dates"):
+        assert any(c.startswith(check) for c in captions), captions
+    ages = next(t.frame for t in sm.tables if t.caption.startswith("By age group"))
+    assert list(ages["Setting"]) == ["0-4", "5-9", "10-15", "16+"]
+    assert (ages["Interval"] == "none").all()
     assert (effects["Interval"] == "none (too few comparison councils)").all()
     words = {f.word for f in sm.findings if f.key.startswith(("its.", "did."))}
     assert words == {CANNOT_TELL}
@@ -221,6 +227,38 @@ def test_three_councils_give_no_interval_and_say_why():
         ax = r.plot()
         assert ax.get_title()
         plt.close(ax.figure)
+
+
+def test_sensitivity_tables():
+    from vc_eval.analysis.impact import sensitivity
+
+    s = _panel(effect=3.0, seed=11)
+    r = sensitivity(s, "T0", "y", horizon=12)
+    t = r.tables
+    assert len(t["leave one comparison council out"]) == 20
+    assert list(t["other windows"]["setting"]) == [
+        "6-month baseline",
+        "12-month baseline",
+        "18-month baseline",
+        "24-month baseline",
+    ]
+    # Effects of about 3 against noise of about 0.4: every re-estimate finds it...
+    assert (t["other windows"]["lower"] > 0).all()
+    assert (t["leave one comparison council out"]["lower"] > 0).all()
+    # ...and the fake starts before the real one find little (each is a 95%
+    # test on pure noise, so either can reject by chance: the sizes are checked).
+    assert (t["placebo start dates"]["estimate"].abs() < 1.5).all()
+    sm = r.summary()
+    assert sm.finding("sensitivity.other windows").word == "stable"
+    assert len(sm.tables) == 3
+    # An effect that began 6 months before the recorded start fails the placebo check.
+    early = _panel(effect=3.0, start=18, seed=11)
+    starts = early.drop_duplicates(Col.council).set_index(Col.council)[Col.programme_start]
+    starts = starts.where(starts.isna(), pd.Timestamp("2023-01-01"))  # period 24
+    early = add_programme_timing(early, starts, "MS")
+    early.attrs["freq"] = "MS"
+    bad = sensitivity(early, "T0", "y", horizon=12).summary()
+    assert bad.finding("sensitivity.placebo start dates").word == "failed"
 
 
 def test_analysis_never_imports_plots():

@@ -8,6 +8,8 @@ plain-language ``statements`` and ``caveats``:
 * :func:`council_did` - one council against comparison councils, with
   placebo-in-space (permutation) inference;
 * :func:`impact_power` - minimum detectable effects per council and design;
+* :func:`sensitivity`, :func:`heterogeneity` - placebo start dates,
+  leave-one-council-out, other windows; by age group and need band at entry;
 * :func:`impact_summary` - the report's impact section for one council;
 * :func:`event_study` - stacked difference-in-differences across councils
   with clean (never or not-yet adopted) comparisons;
@@ -28,6 +30,7 @@ from vc_eval.analysis.impact.savings import (
     spend_components,
 )
 from vc_eval.analysis.impact.section import impact_summary
+from vc_eval.analysis.impact.sensitivity import SensitivityResult, heterogeneity, sensitivity
 from vc_eval.analysis.impact.series import council_series, period_grid
 from vc_eval.analysis.impact.truth import (
     true_effect,
@@ -42,6 +45,9 @@ __all__ = [
     "council_did",
     "impact_power",
     "impact_summary",
+    "SensitivityResult",
+    "heterogeneity",
+    "sensitivity",
     "true_outcome_effects",
     "ITSResult",
     "MixResult",

@@ -15,6 +15,7 @@ from vc_eval.analysis.impact import inference
 from vc_eval.analysis.impact.council_did import council_did
 from vc_eval.analysis.impact.its import its
 from vc_eval.analysis.impact.power import impact_power
+from vc_eval.analysis.impact.sensitivity import heterogeneity, sensitivity
 from vc_eval.analysis.impact.series import COHORT
 from vc_eval.analysis.impact.words import (
     CANNOT_TELL,
@@ -26,6 +27,7 @@ from vc_eval.analysis.impact.words import (
     power_findings,
     power_table,
 )
+from vc_eval.core.dataset import Dataset
 from vc_eval.core.schema import Col
 from vc_eval.core.summary import Finding, Summary
 
@@ -46,6 +48,8 @@ def impact_summary(
     outcomes: tuple[str, ...] = IMPACT_OUTCOMES,
     horizons: tuple[int, ...] = HORIZONS,
     alpha: float = 0.05,
+    checks: str | None = "weekly_spend",
+    dataset: Dataset | None = None,
 ) -> Summary:
     """Programme impact for one council: power, then estimates, with their limits.
 
@@ -56,6 +60,13 @@ def impact_summary(
         the data (the others are the comparison and placebo councils).
     council : str
         The report's council.
+    checks : str, optional
+        Outcome whose comparison-council estimate gets the sensitivity tables
+        (placebo start dates, leave one comparison council out, other
+        windows) and, with ``dataset``, the tables by age group and need band
+        at entry; None for none.
+    dataset : Dataset, optional
+        The data behind ``series`` (needed for the age and need breakdowns).
 
     Returns
     -------
@@ -131,7 +142,28 @@ def impact_summary(
         caveats += its_caveats(r)
     for r in did_res[:1]:
         caveats += council_did_caveats(r)
-    caveats += pw.caveats + notes
+    caveats += pw.caveats
+    extra_tables = []
+    if checks and ("comparison councils", checks) in results:
+        parts = []
+        try:
+            parts.append(sensitivity(series, council, checks, horizon=min(horizons)))
+        except ValueError as err:
+            notes.append(f"Sensitivity checks not run ({err}).")
+        if dataset is not None:
+            for by in ("age", "need"):
+                try:
+                    parts.append(
+                        heterogeneity(dataset, council, checks, by=by, horizon=min(horizons))
+                    )
+                except ValueError as err:
+                    notes.append(f"Breakdown by {by} not run ({err}).")
+        for p in parts:
+            sm = p.summary()
+            findings += sm.findings
+            extra_tables += sm.tables
+            caveats += sm.caveats
+    caveats += notes
     headline: dict = {}
     for (design, outcome), r in results.items():
         try:
@@ -148,6 +180,7 @@ def impact_summary(
         tables=[
             power_table(pw),
             effects_table(its_res + did_res, caption="Estimated programme effects"),
+            *extra_tables,
         ],
         caveats=list(dict.fromkeys(caveats)),
         headline=headline,
