@@ -24,6 +24,7 @@ from vc_eval.analysis.impact import (  # noqa: E402
     council_did,
     council_series,
     impact_power,
+    impact_result,
     impact_summary,
     inference,  # noqa: E402
     its,
@@ -221,12 +222,14 @@ def test_three_councils_give_no_interval_and_say_why():
     assert any("No interval is shown" in c for c in sm.caveats)
     never = [c for c, v in ds.truth["councils"].items() if not v["programme_start"]][0]
     assert impact_summary(s, never).status == "insufficient"
-    # Figures draw without intervals.
-    res = sm.headline["_results"]
-    for r in res.values():
-        ax = r.plot()
+    # Figures draw without intervals, through Result.plot (analysis never imports plots).
+    full = impact_result(s, council, checks=None)
+    assert full.summary().tables[1].frame.equals(effects)
+    for design, outcome in full.figures_wanted():
+        ax = full.plot(design=design, outcome=outcome)
         assert ax.get_title()
         plt.close(ax.figure)
+    assert all(isinstance(v, float) for v in sm.headline.values())
 
 
 def test_sensitivity_tables():

@@ -246,3 +246,17 @@ def plot_savings(result, *, horizon: int = 12, ax: Axes | None = None) -> Axes:
         title=f"Spend at {horizon} months: {result.scope}",
     )
     return ax
+
+
+def plot_impact(
+    result,
+    *,
+    ax: Axes | None = None,
+    design: str = "comparison councils",
+    outcome: str = "share_in_house_foster",
+) -> Axes:
+    """One design's figure from an :class:`ImpactResult` (``result.results[(design, outcome)]``)."""
+    r = result.results.get((design, outcome))
+    if r is None:
+        raise KeyError(f"no {design} result for {outcome}")
+    return r.plot(ax=ax)

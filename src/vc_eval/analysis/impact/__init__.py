@@ -29,7 +29,7 @@ from vc_eval.analysis.impact.savings import (
     savings,
     spend_components,
 )
-from vc_eval.analysis.impact.section import impact_summary
+from vc_eval.analysis.impact.section import ImpactResult, impact_result, impact_summary
 from vc_eval.analysis.impact.sensitivity import SensitivityResult, heterogeneity, sensitivity
 from vc_eval.analysis.impact.series import council_series, period_grid
 from vc_eval.analysis.impact.truth import (
@@ -45,6 +45,8 @@ __all__ = [
     "council_did",
     "impact_power",
     "impact_summary",
+    "ImpactResult",
+    "impact_result",
     "SensitivityResult",
     "heterogeneity",
     "sensitivity",

@@ -1,12 +1,15 @@
 """The impact section of a council's report, as one :class:`Summary`.
 
-:func:`impact_summary` runs every design the report shows for one council
+:func:`impact_result` runs every design the report shows for one council
 (power first, then before/after and comparison councils for each outcome,
-then the spend split), and composes their own findings, tables and caveats.
-The report calls it and writes nothing of its own.
+then sensitivity checks), and composes their own findings, tables and
+caveats into one Summary (:func:`impact_summary` returns just that). The
+report calls it and writes nothing of its own.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -14,7 +17,7 @@ import pandas as pd
 from vc_eval.analysis.impact import inference
 from vc_eval.analysis.impact.council_did import council_did
 from vc_eval.analysis.impact.its import its
-from vc_eval.analysis.impact.power import impact_power
+from vc_eval.analysis.impact.power import PowerResult, impact_power
 from vc_eval.analysis.impact.sensitivity import heterogeneity, sensitivity
 from vc_eval.analysis.impact.series import COHORT
 from vc_eval.analysis.impact.words import (
@@ -29,7 +32,7 @@ from vc_eval.analysis.impact.words import (
 )
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.schema import Col
-from vc_eval.core.summary import Finding, Summary
+from vc_eval.core.summary import Finding, Result, Summary
 
 #: Series the report analyses for programme impact.
 IMPACT_OUTCOMES: tuple[str, ...] = (
@@ -41,7 +44,49 @@ IMPACT_OUTCOMES: tuple[str, ...] = (
 HORIZONS: tuple[int, ...] = (12, 24)
 
 
-def impact_summary(
+@dataclass
+class ImpactResult(Result):
+    """Every impact design the report shows for one council, and their Summary.
+
+    Attributes
+    ----------
+    council : str
+    results : dict
+        (design, outcome) -> :class:`ITSResult` or :class:`CouncilDiDResult`;
+        design is "before/after" or "comparison councils".
+    power : PowerResult or None
+    checks : list of SensitivityResult
+    """
+
+    council: str
+    results: dict = field(default_factory=dict)
+    power: PowerResult | None = None
+    checks: list = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+    summary_: Summary | None = field(default=None, repr=False)
+
+    _plot = "impact:plot_impact"
+
+    def to_frame(self) -> pd.DataFrame:
+        frames = [
+            r.to_frame().assign(design=d) for (d, _), r in self.results.items() if len(r.effects)
+        ]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def summary(self) -> Summary:
+        return self.summary_
+
+    def figures_wanted(self) -> list[tuple[str, str]]:
+        """(design, outcome) pairs worth a figure, in report order."""
+        return [k for k in self.results if k[1] in ("share_in_house_foster", "weekly_spend")]
+
+
+def impact_summary(series: pd.DataFrame, council: str, **kwargs) -> Summary:
+    """The impact section's :class:`Summary` for one council (see :func:`impact_result`)."""
+    return impact_result(series, council, **kwargs).summary()
+
+
+def impact_result(
     series: pd.DataFrame,
     council: str,
     *,
@@ -70,31 +115,34 @@ def impact_summary(
 
     Returns
     -------
-    Summary
-        Findings (what the data could detect, then one per design, outcome
-        and horizon with its judgement word), the effects and power tables,
-        caveats, and ``headline`` numbers. ``status`` is "insufficient"
-        when the council never adopted or nothing could be estimated.
-        Figures are drawn by :mod:`vc_eval.plots.impact` from the results in
-        ``headline["_results"]`` (not serialised).
+    ImpactResult
+        Its ``summary()``: findings (what the data could detect, then one per
+        design, outcome and horizon with its judgement word), the power,
+        effects and sensitivity tables, caveats, and ``headline`` numbers
+        (effects at 12 months). ``status`` is "insufficient" when the council
+        never adopted or nothing could be estimated. ``plot(ax, design=...,
+        outcome=...)`` draws one design's figure.
     """
     title = "Programme impact"
     own = series[series[Col.council] == council]
     if own.empty:
         raise ValueError(f"council {council!r} is not in the series")
     if own[COHORT].isna().all():
-        return Summary(
-            title,
-            findings=[
-                Finding(
-                    "impact.not_adopted",
-                    f"{council} had not adopted the programme in the period of the data, so "
-                    "there is no estimate for this council; its data serve as a comparison for "
-                    "councils that did adopt.",
-                    word=CANNOT_TELL,
-                )
-            ],
-            status="insufficient",
+        return _wrap(
+            council,
+            Summary(
+                title,
+                findings=[
+                    Finding(
+                        "impact.not_adopted",
+                        f"{council} had not adopted the programme in the period of the data, so "
+                        "there is no estimate for this council; its data serve as a comparison for "
+                        "councils that did adopt.",
+                        word=CANNOT_TELL,
+                    )
+                ],
+                status="insufficient",
+            ),
         )
     results: dict = {}
     notes: list[str] = []
@@ -112,11 +160,14 @@ def impact_summary(
             except (ValueError, np.linalg.LinAlgError) as err:
                 notes.append(f"{outcome}, {design}: not estimated ({err}).")
     if not results:
-        return Summary(
-            title,
-            findings=[Finding("impact.none", "No impact estimate could be made.")],
-            caveats=notes,
-            status="insufficient",
+        return _wrap(
+            council,
+            Summary(
+                title,
+                findings=[Finding("impact.none", "No impact estimate could be made.")],
+                caveats=notes,
+                status="insufficient",
+            ),
         )
     start = pd.Timestamp(own[COHORT].iloc[0])
     n_never = int(series.drop_duplicates(Col.council)[COHORT].isna().sum())
@@ -144,8 +195,8 @@ def impact_summary(
         caveats += council_did_caveats(r)
     caveats += pw.caveats
     extra_tables = []
+    parts: list = []
     if checks and ("comparison councils", checks) in results:
-        parts = []
         try:
             parts.append(sensitivity(series, council, checks, horizon=min(horizons)))
         except ValueError as err:
@@ -172,9 +223,7 @@ def impact_summary(
             continue
         k = f"{'its' if design.startswith('before') else 'did'}_{outcome}_12m"
         headline[k] = float(e["estimate"])
-    headline["_results"] = results
-    headline["_power"] = pw
-    return Summary(
+    sm = Summary(
         title,
         findings=findings,
         tables=[
@@ -185,6 +234,11 @@ def impact_summary(
         caveats=list(dict.fromkeys(caveats)),
         headline=headline,
     )
+    return ImpactResult(council, results, pw, parts, caveats=list(sm.caveats), summary_=sm)
+
+
+def _wrap(council: str, sm: Summary) -> ImpactResult:
+    return ImpactResult(council, caveats=list(sm.caveats), summary_=sm)
 
 
 def display_councils(n_never: int) -> str:

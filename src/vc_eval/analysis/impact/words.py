@@ -125,7 +125,7 @@ def its_caveats(res) -> list[str]:
         why = inference.why_no_interval(res.n_placebo, res.alpha)
         if why:
             cav.append(why)
-        if res.n_placebo:
+        if res.calibration == "placebo":
             cav.append(
                 f"Errors allow for autocorrelation ({how}, {res.maxlags} lags); how far the "
                 f"estimate moves by chance is measured on {res.n_placebo} councils that never "
