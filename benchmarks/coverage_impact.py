@@ -43,6 +43,7 @@ OUTCOMES = {
     "share_in_house_foster": "in_house_share",
     "mean_weekly_cost": "mean_weekly_cost",
     "weekly_spend": "weekly_spend",
+    "mean_total_need": "need:mean_total_need",
 }
 HORIZONS = (12, 24)
 
@@ -66,14 +67,20 @@ def _config(kind: str, seed: int, programme: ProgrammeEffects) -> SynthConfig:
     )
 
 
-def run(kind: str, seed: int, effect: bool) -> list[dict]:
+def _truth_series(eff: dict, key: str) -> list[float]:
+    if key.startswith("need:"):
+        return eff["need"]["monthly"][key[5:]]
+    return eff["monthly"][key]
+
+
+def run(kind: str, seed: int, effect: bool, outcomes: tuple[str, ...]) -> list[dict]:
     prog = ProgrammeEffects() if effect else ProgrammeEffects.none()
     ds = generate(_config(kind, seed, prog))
     s = council_series(ds, progress=False)
     rows = []
     for council, eff in ds.truth["true_effects"].items():
-        m = eff["monthly"]
-        for outcome, key in OUTCOMES.items():
+        for outcome in outcomes:
+            truth_path = _truth_series(eff, OUTCOMES[outcome])
             for design, fn in (
                 ("before/after", lambda c=council, o=outcome: its(s, c, o, horizons=HORIZONS)),
                 (
@@ -88,9 +95,9 @@ def run(kind: str, seed: int, effect: bool) -> list[dict]:
                 e = r.effects[r.effects["kind"] == "point"]
                 for _, row in e.iterrows():
                     h = int(row["horizon"])
-                    if h >= len(m[key]) or not bool(row.get("within_data", True)):
+                    if h >= len(truth_path) or not bool(row.get("within_data", True)):
                         continue
-                    truth = float(m[key][h])
+                    truth = float(truth_path[h])
                     has = np.isfinite(row["lower"])
                     rows.append(
                         {
@@ -167,6 +174,12 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=901)
     ap.add_argument("--configs", default="ABC")
     ap.add_argument("--out", default="/tmp/coverage_impact.csv")
+    ap.add_argument(
+        "--outcomes",
+        default="share_in_house_foster,mean_weekly_cost,weekly_spend",
+        help=f"comma-separated, from {', '.join(OUTCOMES)}",
+    )
+    ap.add_argument("--no-few", action="store_true", help="skip the few-council study")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     rows = []
@@ -174,7 +187,7 @@ def main() -> None:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for kind in args.configs:
             for effect in (True, False):
-                rows += run(kind, seed, effect)
+                rows += run(kind, seed, effect, tuple(args.outcomes.split(",")))
         print(f"seed {seed} done, {time.perf_counter() - t0:.0f} s", flush=True)
     d = pd.DataFrame(rows)
     d.to_csv(args.out, index=False)
@@ -194,6 +207,9 @@ def main() -> None:
         excludes_zero=("excludes_zero", "mean"),
     )
     print(markdown(by.reset_index()))
+    if args.no_few:
+        print(f"total {time.perf_counter() - t0:.0f} s")
+        return
     few = []
     for councils in (6, 12, 30):
         for seed in range(args.first_seed, args.first_seed + args.seeds):

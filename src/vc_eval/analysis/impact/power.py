@@ -146,7 +146,12 @@ def impact_power(
     series: pd.DataFrame,
     council: str,
     *,
-    outcomes: tuple[str, ...] = ("share_in_house_foster", "mean_weekly_cost", "weekly_spend"),
+    outcomes: tuple[str, ...] = (
+        "share_in_house_foster",
+        "mean_weekly_cost",
+        "weekly_spend",
+        "mean_total_need",
+    ),
     horizons: tuple[int, ...] = (12, 24),
     power: float = DEFAULT_POWER,
     alpha: float = 0.05,
