@@ -65,12 +65,21 @@ class SensitivityResult(Result):
             ok = t[np.isfinite(t["estimate"])]
             words = [judge(r.estimate, r.lower, r.upper) for r in ok.itertuples()]
             clear = sum(w in ("rose", "fell") for w in words)
+            judged = sum(w != "cannot tell" for w in words)
             if not len(ok):
                 word, text = "cannot tell", f"{name.capitalize()}: no estimate could be made."
+            elif not judged:
+                lo = value(self.outcome, ok["estimate"].min(), signed=True)
+                hi = value(self.outcome, ok["estimate"].max(), signed=True)
+                word = "cannot tell"
+                text = (
+                    f"{name.capitalize()}: {_spread(lo, hi)}; with no interval "
+                    "(too few comparison councils) this check cannot tell chance from a change."
+                )
             elif name == "placebo start dates":
                 word = "passed" if clear == 0 else "failed"
                 text = (
-                    f"Placebo start dates: {clear} of {len(ok)} fake starts before the real one "
+                    f"Placebo start dates: {clear} of {judged} fake starts before the real one "
                     "show a change larger than chance"
                     + (" (as they should not)." if clear == 0 else ": the design is doubtful.")
                 )
@@ -79,8 +88,8 @@ class SensitivityResult(Result):
                 hi = value(self.outcome, ok["estimate"].max(), signed=True)
                 word = "stable" if clear in (0, len(ok)) else "mixed"
                 text = (
-                    f"{name.capitalize()}: estimates range from {lo} to {hi}; {clear} of "
-                    f"{len(ok)} show a change larger than chance."
+                    f"{name.capitalize()}: {_spread(lo, hi)}; {clear} of "
+                    f"{judged} show a change larger than chance."
                 )
             findings.append(Finding(f"sensitivity.{name}", text, word=word))
             frame = pd.DataFrame(
@@ -116,6 +125,10 @@ class SensitivityResult(Result):
             tables,
             caveats=self.caveats,
         )
+
+
+def _spread(lo: str, hi: str) -> str:
+    return f"the estimate is {lo}" if lo == hi else f"estimates range from {lo} to {hi}"
 
 
 def _row(check: str, setting: str, horizon: int, r=None, note: str = "") -> dict:

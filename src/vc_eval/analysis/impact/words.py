@@ -53,6 +53,13 @@ def value(outcome: str, x: float, *, signed: bool = False) -> str:
     return f"{sign}{x:,.2f}"
 
 
+def size(outcome: str, x: float) -> str:
+    """The size of an effect (no sign) in the outcome's units; shares in percentage points."""
+    if outcome.startswith("share_") and _finite(x):
+        return f"{100 * abs(float(x)):.1f} percentage points"
+    return value(outcome, abs(float(x)) if _finite(x) else x)
+
+
 def interval_text(outcome: str, lo: float, hi: float) -> str:
     """An interval in the outcome's units, never with two equal ends."""
     if outcome.startswith("share_"):
@@ -222,7 +229,10 @@ def council_did_findings(res) -> list[Finding]:
 
 def council_did_caveats(res) -> list[str]:
     cav = list(DID_CANNOT[:1]) + [DID_CANNOT[2]]
-    why = inference.why_no_interval(res.n_placebo, res.alpha)
+    # With k >= 2 comparison councils there are k placebos; with one there are none
+    # but the reason is the same, so it is worded from the comparisons (and matches
+    # the before/after design's caveat rather than contradicting it).
+    why = inference.why_no_interval(len(res.comparisons), res.alpha)
     if why:
         cav.append(why)
     cav.append(
@@ -264,12 +274,10 @@ def power_findings(res) -> list[Finding]:
                 )
             )
             continue
-        mde = value(r["outcome"], r["mde"])
-        if r["outcome"].startswith("share_"):
-            mde = f"{100 * r['mde']:.1f} percentage points"
+        mde = size(r["outcome"], r["mde"])
         lvl = f" with a {inference.level_text(r['level'])} interval" if _finite(r["level"]) else ""
         opt = (
-            " at least (optimistic: too few comparison councils)"
+            " (an optimistic figure: too few comparison councils to measure chance)"
             if "optimistic" in r["basis"]
             else ""
         )
@@ -278,7 +286,7 @@ def power_findings(res) -> list[Finding]:
                 key,
                 f"{r['design'].capitalize()}, {what}: a true effect at {int(r['horizon'])} months "
                 f"would be found {inference.level_text(res.power)} of the time{lvl} only if it "
-                f"were {mde}{opt} or more either way.",
+                f"were at least {mde} either way{opt}.",
             )
         )
     return out
@@ -296,7 +304,7 @@ def power_table(res) -> Table:
             "Design": t["design"].str.capitalize(),
             "Months after start": t["horizon"].astype(int).astype(str),
             "Smallest detectable effect": [
-                value(o, m) if _finite(m) else "cannot tell"
+                size(o, m) if _finite(m) else "cannot tell"
                 for o, m in zip(t["outcome"], t["mde"], strict=True)
             ],
             "Basis": t["basis"],
