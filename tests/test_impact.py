@@ -676,3 +676,22 @@ def test_need_and_outcome_truth(pop, null_pop):
     # The null: no programme, no effect on need or outcomes, exactly.
     assert true_effect(nd.truth, "mean_total_need", 12) == 0.0
     assert (true_outcome_effects(nd.truth)["effect"] == 0).all()
+
+
+def test_council_did_null_run(null_pop):
+    # No programme: intervals exclude zero only by chance (5% each; about 20
+    # council-horizons per outcome that share one set of placebo councils, so the
+    # tolerance is wide: at most a quarter).
+    from vc_eval.analysis.impact import council_did
+
+    ds, s = null_pop
+    for outcome in (SHARE, COST, "mean_total_need"):
+        hits = []
+        for c in ds.truth["true_effects"]:
+            try:
+                r = council_did(s, c, outcome)
+            except ValueError:
+                continue
+            e = r.effects[r.effects["kind"] == "point"]
+            hits += list((e["lower"] > 0) | (e["upper"] < 0))
+        assert len(hits) >= 15 and np.mean(hits) <= 0.25, (outcome, np.mean(hits), len(hits))
