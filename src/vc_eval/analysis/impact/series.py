@@ -135,6 +135,12 @@ def period_ordinal(dates: pd.Series | pd.DatetimeIndex, freq: str = "MS") -> np.
     return months // FREQS[freq]
 
 
+def ordinal_start(ordinal: int, freq: str = "MS") -> pd.Timestamp:
+    """First day of the period with :func:`period_ordinal` ``ordinal`` (its inverse)."""
+    months = int(ordinal) * FREQS[freq]
+    return pd.Timestamp(year=months // 12, month=months % 12 + 1, day=1)
+
+
 def _days(values) -> np.ndarray:
     """Dates as int64 days since 1970; missing dates become a far-future day."""
     s = pd.to_datetime(pd.Series(values)).astype("datetime64[ns]")
