@@ -68,7 +68,7 @@ class GroupComparison:
         n: int | None = None,
         seed: int = 0,
         level: float = 0.95,
-        min_prominence: float = 0.0,
+        min_prominence: float | None = None,
     ) -> pd.DataFrame:
         """Peak ages per level from draws of the full model's fixed effects."""
         out = []

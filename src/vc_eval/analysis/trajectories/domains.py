@@ -125,7 +125,7 @@ class DomainFits:
         n: int | None = None,
         seed: int = 0,
         level: float = 0.95,
-        min_prominence: float = 0.0,
+        min_prominence: float | None = None,
         progress: bool | None = None,
     ) -> dict[str, PeakSummary]:
         """:meth:`GrowthFit.peaks` for every fit (same seed for each), cached."""

@@ -26,7 +26,12 @@ from tqdm.auto import tqdm
 
 from vc_eval.analysis.trajectories.basis import Covariate, Design, TimeBasis
 from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS, ENGINES, EngineFit, fit_arrays
-from vc_eval.analysis.trajectories.peaks import summarise_peaks, summarise_steepest
+from vc_eval.analysis.trajectories.peaks import (
+    DEFAULT_RULE,
+    PeakRule,
+    summarise_peaks,
+    summarise_steepest,
+)
 
 RANDOM: tuple[str, ...] = ("intercept", "slope")
 #: Fewest groups a growth model is fitted to.
@@ -51,7 +56,7 @@ class PeakSummary:
     Attributes
     ----------
     peaks : DataFrame
-        One row per peak of the fitted curve (see
+        One row per peak of the fitted curve that the peak rule reports (see
         :func:`vc_eval.analysis.trajectories.peaks.summarise_peaks`).
     steepest : DataFrame
         Ages of steepest rise and fall with intervals.
@@ -72,6 +77,10 @@ class PeakSummary:
     n: int
     level: float
     notes: list[str] = field(default_factory=list)
+    #: Every interior peak of the fitted curve, with ``reported`` saying which
+    #: passed the rule (analysts' view; reports use ``peaks``).
+    candidates: pd.DataFrame | None = None
+    rule: PeakRule = DEFAULT_RULE
 
     def to_frame(self) -> pd.DataFrame:
         """Peaks table with the method and number of curves added."""
@@ -278,7 +287,8 @@ class GrowthFit:
         level: float = 0.95,
         at: Mapping[str, object] | None = None,
         ages: np.ndarray | None = None,
-        min_prominence: float = 0.0,
+        min_prominence: float | None = None,
+        rule: PeakRule = DEFAULT_RULE,
         progress: bool | None = None,
     ) -> PeakSummary:
         """Peak ages (interior local maxima of the fitted curve) with intervals.
@@ -303,9 +313,15 @@ class GrowthFit:
         ages : array, optional
             Grid (default: from the 1st to the 99th percentile of observed
             times, :data:`PEAK_RANGE`, in steps of :data:`GRID_STEP`).
-        min_prominence : float
+        min_prominence : float, optional
             Count only peaks at least this prominent (outcome units), in the
-            fitted curve and in every plausible curve (default: all peaks).
+            fitted curve and in every plausible curve, with no share
+            condition (``0.0``: every interior maximum). Overrides ``rule``.
+        rule : PeakRule
+            Which peaks are reported (default
+            :data:`~vc_eval.analysis.trajectories.peaks.DEFAULT_RULE`:
+            prominence at least 0.1 SD of the outcome, in at least 90% of the
+            plausible curves).
         progress : bool, optional
             Progress bar for the bootstrap (default: only on a terminal).
         """
@@ -323,11 +339,24 @@ class GrowthFit:
             raise ValueError(f"method must be 'draws' or 'bootstrap'; got {method!r}")
         curve = G @ self.fe_params
         curves = betas @ G.T
-        table, counts = summarise_peaks(
-            ages, curve, curves, level=level, min_prominence=min_prominence
+        sd = float(np.nanstd(self.data[self.outcome].to_numpy(dtype=float)))
+        cands, counts = summarise_peaks(
+            ages,
+            curve,
+            curves,
+            level=level,
+            min_prominence=min_prominence,
+            rule=rule,
+            scale=sd,
+            reported_only=False,
         )
+        table = cands[cands["reported"]].reset_index(drop=True)
+        table["peak"] = np.arange(1, len(table) + 1)
+        table.attrs = dict(cands.attrs)
         return PeakSummary(
             peaks=table,
+            candidates=cands,
+            rule=rule,
             steepest=summarise_steepest(ages, curve, curves, level=level),
             peak_counts=counts,
             method=method,
