@@ -1518,6 +1518,7 @@ class SpendResult(Result):
     def _scenario_finding(self, word: str) -> Finding:
         sc = self.scenario
         n = sc.n_children
+        # only sentences that state the number declare it
         counts = stated_counts(UNIVERSE_SNAPSHOT, [(n, SCENARIO_WHERE)])
         if sc.n_children < privacy.MIN_N:
             text = (
@@ -1525,6 +1526,7 @@ class SpendResult(Result):
                 "children's home or supported placements to describe."
             )
         elif sc.in_sample:
+            counts = ()
             text = (
                 "Needs-matched scenario: not estimated. Without comparison councils, the "
                 "children with similar needs are this council's own children, so the "
