@@ -88,6 +88,7 @@ PROGRAMME_MEASURES: tuple[str, ...] = ("sdq_total", "placement_moves", "missing_
 EXPOSURE_DATE = "exposure_date"
 PLACEMENT_START = "placement_start"
 START_YEARS = "placement_start_years"
+PRIOR_MOVES = "prior_moves_per_year"
 #: Spend is measured this many days from the outcome date: the start of the year
 #: the outcome covers, so the year's moves cannot have set it.
 EXPOSURE_DAYS = -365
@@ -144,6 +145,22 @@ def _placement_on(pl: pd.DataFrame, keys: pd.DataFrame, date_col: str) -> pd.Dat
     m[PLACEMENT_START] = m[Col.start_date].where(ok)
     cols = [Col.placement_type, Col.weekly_cost, PLACEMENT_START]
     return m.set_index("index")[cols].reindex(keys.index)
+
+
+def _prior_move_rate(ds: Dataset, o: pd.DataFrame) -> np.ndarray:
+    """Moves a year in care before each row's exposure date (placements started, less one).
+
+    A child's history of moves, before the spend is measured, stands in for how
+    unsettled the child is: without it, anything that goes with both spend
+    and instability (the child's needs beyond their scores) would show as an
+    effect of spend.
+    """
+    pl = ds.placements[[Col.child_id, Col.start_date]].astype({Col.child_id: str})
+    m = o[[Col.child_id, EXPOSURE_DATE]].reset_index().merge(pl, on=Col.child_id)
+    before = m[m[Col.start_date] <= m[EXPOSURE_DATE]]
+    n = before.groupby("index").size().reindex(o.index).fillna(0).to_numpy(dtype=float)
+    years = np.maximum(o["years_in_care_at_exposure"].to_numpy(dtype=float), 0.25)
+    return np.maximum(n - 1, 0) / years
 
 
 def _child_info(ds: Dataset) -> pd.DataFrame:
@@ -268,6 +285,10 @@ def outcome_frame(
     )
     ps = c[Col.programme_start].to_numpy()
     o[PROGRAMME] = (pd.notna(ps) & (o[Col.date].to_numpy() >= ps)).astype(float)
+    o["years_in_care_at_exposure"] = (
+        o[EXPOSURE_DATE] - c[Col.entered_care].to_numpy()
+    ).dt.days / DAYS_PER_YEAR
+    o[PRIOR_MOVES] = _prior_move_rate(ds, o)
     pl = _placement_on(ds.placements, o, EXPOSURE_DATE)
     o[Col.placement_type] = pl[Col.placement_type]
     o[Col.weekly_cost] = pl[Col.weekly_cost].astype(float)
@@ -635,7 +656,8 @@ def external_outcomes(
     Model, per measure, one row per child x date, errors clustered by child::
 
         value = a + b_need * need + b_spend * log2(weekly cost) + type
-                + b_start * placement start (years) + spline(age)
+                + b_start * placement start (years) + b_prior * moves a year before
+                + spline(age)
                 + log(1 + years in care) + council + programme + e
 
     Placement, weekly cost and need are measured ``exposure_days`` from the
@@ -683,7 +705,7 @@ def external_outcomes(
                 ds, measure, doms, window_days=window_days, scores=wide, exposure_days=days
             )
             f = f.dropna(subset=[START_YEARS])
-            extra = [START_YEARS]
+            extra = [START_YEARS, PRIOR_MOVES]
             if adjust_for_moves and measure != MOVES and MOVES in f and f[MOVES].notna().any():
                 f = f.dropna(subset=[MOVES])
                 extra.append(MOVES)

@@ -103,7 +103,10 @@ def plot_spend_effects(result: OutcomesResult, *, fig: Figure | None = None) -> 
     )
     ex = result.external.coefficients
     if not ex.empty:
-        sp = ex[ex["term"] == SPEND].reset_index(drop=True)
+        sp = ex[ex["term"] == SPEND]
+        if "design" in sp:  # the main estimate; the negative control is in the tables
+            sp = sp[sp["design"] == "main"]
+        sp = sp.reset_index(drop=True)
         y = np.arange(len(sp))[::-1]
         ax2.errorbar(
             sp["estimate"],
@@ -117,7 +120,7 @@ def plot_spend_effects(result: OutcomesResult, *, fig: Figure | None = None) -> 
     ax2.axvline(0, color="grey", linewidth=0.8)
     ax2.set(
         xlabel="Difference in outcome per doubling of weekly cost",
-        title="Outcomes and spend (adjusted for need)",
+        title="Outcomes and spend at the start of the year (adjusted)",
     )
     fig.tight_layout()
     return fig

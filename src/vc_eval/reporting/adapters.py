@@ -24,6 +24,7 @@ import pandas as pd
 from vc_eval.core import privacy
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import Col
+from vc_eval.core.summary import escape_md
 from vc_eval.plots.report import new_figure
 from vc_eval.reporting.sections import (
     MIN_N,
@@ -363,7 +364,27 @@ def need_change_section(ctx: ReportContext, mod) -> Section:
 # --------------------------------------------------------------------------
 
 
+def _comparison(ctx: ReportContext):
+    """The other councils in the data (the needs-matched scenario's comparison), or None."""
+    data = getattr(ctx, "data", None)
+    if data is None:
+        return None
+    others = [c for c in data.council_names() if c != ctx.council]
+    return data.subset(others) if others else None
+
+
+def _from_summary(sec: Section, summ) -> Section:
+    """Fill a section from a result's Summary: its findings, tables, headline and caveats."""
+    sec.status = summ.status if summ.status != "absent" else "insufficient"
+    sec.text += [escape_md(f.text) for f in summ.findings]
+    sec.tables += summ.tables
+    sec.headline.update(summ.headline)
+    sec.notes += summ.caveats
+    return sec
+
+
 def cost_need_section(ctx: ReportContext, mod) -> Section:
+    """Cost against need: the words, tables and headline are :class:`SpendResult.summary`'s."""
     sec = Section("cost_need", "Cost against need and the needs-matched scenario")
 
     def run():
@@ -372,6 +393,7 @@ def cost_need_section(ctx: ReportContext, mod) -> Section:
             ctx.local,
             at=ctx.period_end,
             end=ctx.period_end,
+            reference=_comparison(ctx),
             seed=ctx.seed,
             n_boot=REPORT_BOOT,
             progress=False,
@@ -381,136 +403,17 @@ def cost_need_section(ctx: ReportContext, mod) -> Section:
         sp, warns = ctx.cached("spend", run)
     except ValueError as err:
         return insufficient(sec.key, sec.title, f"{err}.")
-    tot = sp.correlations.set_index("measure").loc[TOTAL_NEED]
-    v = sp.variance.set_index("model")["r2"]
-    sc = sp.scenario
-    if sc.n_children < MIN_N:
-        # A saving summed over fewer than 6 children describes identifiable children.
-        return insufficient(
-            sec.key, sec.title, f"Fewer than {MIN_N} children in care had assessed needs."
-        )
-    sec.text.append(
-        f"Each assessment was matched to the placement the child was in that day "
-        f"({count_text(int(tot['children']))} children). Weekly cost rose with total need only "
-        f"weakly (Spearman correlation {tot['spearman_rho']:.2f}, 95% interval "
-        f"{tot['ci_low']:.2f} to {tot['ci_high']:.2f}): **placement type explained "
-        f"{v['type']:.0%} of the variation in cost, total need {v['need']:.0%}**."
-    )
-    lo, hi = sc.annual_ci
-    direction = "save" if sc.weekly_saving >= 0 else "cost an extra"
-    n_res, n_res_f = sc.residential_to_foster
-    sec.text.append(
-        "**Needs-matched scenario.** If each child were in the placement type most common "
-        "for children of the same age band with a similar profile of need, placements would "
-        f"{direction} about **{money(abs(sc.annual_saving))} a year** (95% interval "
-        f"{money(lo)} to {money(hi)}; a negative figure is an extra cost). "
-        f"{count_text(sc.n_changed)} of {count_text(sc.n_children)} children's typical type "
-        "differs from their current one."
-        + (
-            f" Of {count_text(n_res)} children in children's homes, {count_text(n_res_f)} have "
-            "foster care as the typical placement for their needs."
-            if n_res
-            else ""
-        )
-    )
+    summ = sp.summary()
+    _from_summary(sec, summ)
     sec.headline["_summary"] = [
-        f"Placement type, not need, explained most of the variation in weekly cost "
-        f"({v['type']:.0%} against {v['need']:.0%}). A needs-matched mix of placements would "
-        f"{direction} about {money(abs(sc.annual_saving))} a year (95% interval {money(lo)} to "
-        f"{money(hi)})."
+        summ.finding(k).text
+        for k in ("cost_need.variance", "scenario.saving")
+        if any(f.key == k for f in summ.findings)
     ]
-    sec.headline.update(
-        {
-            "cost_need_spearman_total": _round(float(tot["spearman_rho"]), 2),
-            "needs_matched_annual_saving": _round(sc.annual_saving, 0),
-            "needs_matched_annual_saving_interval": [_round(lo, 0), _round(hi, 0)],
-        }
-    )
-    tabs = sp.report_tables()
-    sec.tables.append(
-        shown_table(
-            tabs["scenario"],
-            "Needs-matched scenario (GBP; interval by resampling children)",
-            {"figure": "label", "estimate": "stat", "ci_low": "stat", "ci_high": "stat"},
-            rename={
-                "figure": "Figure",
-                "estimate": "Estimate",
-                "ci_low": "95% interval from",
-                "ci_high": "to",
-            },
-        )
-    )
-    trans = tabs["scenario_transitions"]
-    sec.tables.append(
-        shown_table(
-            trans,
-            "Children by current placement type (rows) and the type typical for their needs "
-            "(columns)",
-            {"Current placement type": "label", **{c: "count" for c in trans.columns}},
-        )
-    )
-    mix = tabs["mix_by_need_band"]
-    sec.tables.append(
-        shown_table(
-            mix,
-            f"Placement type by band of total need, {ctx.period_end:%-d %B %Y}",
-            {"Placement type": "label", **{c: "count" for c in mix.columns}},
-        )
-    )
-    sec.tables.append(
-        shown_table(
-            tabs["cost_by_type"],
-            "Weekly cost by placement type (GBP)",
-            {
-                "label": "label",
-                "median_weekly_cost": "stat",
-                "lower_quartile": "stat",
-                "upper_quartile": "stat",
-            },
-            rename={
-                "label": "Placement type",
-                "median_weekly_cost": "Median",
-                "lower_quartile": "Lower quartile",
-                "upper_quartile": "Upper quartile",
-            },
-        )
-    )
-    corr = tabs["correlations"]
-    sec.tables.append(
-        shown_table(
-            corr,
-            "Correlation of weekly cost with need (Spearman, 95% interval)",
-            {
-                "label": "label",
-                "spearman_rho": "stat",
-                "ci_low": "stat",
-                "ci_high": "stat",
-                "children": "count",
-                "assessments": "count",
-            },
-            rename={
-                "label": "Need",
-                "spearman_rho": "Correlation",
-                "ci_low": "from",
-                "ci_high": "to",
-                "children": "Children",
-                "assessments": "Assessments",
-            },
-        )
-    )
-    flags = tabs["flags"]
-    sec.tables.append(
-        shown_table(
-            flags,
-            f"Children flagged for review: cost high or low for their need (top and bottom "
-            f"{sp.flags.quantile:.0%}); children are never named here",
-            {"Placement type": "label", **{c: "count" for c in flags.columns}},
-        )
-    )
     fig = _cost_need_figure(sp)
     if fig is not None:
         sec.figures.append(fig)
-    sec.notes += sp.caveats + warns
+    sec.notes += warns
     return sec
 
 
@@ -555,107 +458,29 @@ def _cost_need_figure(sp) -> FigureOut | None:
 
 
 def outcomes_section(ctx: ReportContext, mod) -> Section:
-    sec = Section("outcomes", "Spend against outcome domains")
+    """Spend against outcomes and the programme's effect: :class:`OutcomesResult.summary`."""
+    sec = Section("outcomes", "Spend against outcomes, and the programme's effect on them")
 
     def run():
-        return _quiet(mod.outcomes, ctx.local, progress=False)
+        # this council's programme effect needs councils that never adopted to compare with
+        data = getattr(ctx, "data", None)
+        res = _quiet(mod.outcomes, ctx.local, progress=False)
+        if data is not None:
+            cs = data.councils
+            never = cs.loc[cs[Col.programme_start].isna(), Col.council].tolist()
+            if never and ctx.council not in never:
+                res[0].programme = mod.programme_outcomes(data.subset([ctx.council, *never]))
+        return res
 
     try:
         oc, warns = ctx.cached("outcomes", run)
     except (ValueError, np.linalg.LinAlgError) as err:
         return insufficient(sec.key, sec.title, f"{err}.")
-    nc = oc.need_change
-    if TOTAL_NEED in nc.n and nc.n[TOTAL_NEED][1] >= MIN_N:
-        rows, kids = nc.n[TOTAL_NEED]
-        s = nc.term(TOTAL_NEED, mod.SPEND)
-        sec.text.append(
-            f"Using every pair of consecutive reviews ({count_text(rows)} intervals, "
-            f"{count_text(kids)} children), each **doubling of weekly spend went with a change "
-            f"of {s['estimate']:+.2f} points per 6 months in total need** (95% interval "
-            f"{s['ci_low']:+.2f} to {s['ci_high']:+.2f}), after adjusting for baseline need, "
-            "age, time in care and placement type. An interval that includes zero means no "
-            "association could be detected."
-        )
-        sec.headline["need_change_per_spend_doubling"] = _round(float(s["estimate"]), 2)
-    else:
-        sec.text.append("Too few children had two reviews to relate need change to spend.")
-    tabs = oc.report_tables()
-    if "need_change_spend" in tabs:
-        sec.tables.append(
-            shown_table(
-                tabs["need_change_spend"],
-                "Change in need per 6 months for each doubling of weekly spend (adjusted)",
-                {"label": "label", "estimate": "stat", "ci_low": "stat", "ci_high": "stat"},
-                rename={
-                    "label": "Need",
-                    "estimate": "Points per 6 months",
-                    "ci_low": "95% interval from",
-                    "ci_high": "to",
-                },
-            )
-        )
-    if "need_change_by_type" in tabs:
-        bt = tabs["need_change_by_type"]
-        bt = bt[bt["domain_label"] == ctx.framework.label(TOTAL_NEED)]
-        sec.tables.append(
-            shown_table(
-                bt,
-                "Total need: change per 6 months by placement type, and cost per point of "
-                "need reduced",
-                {
-                    "label": "label",
-                    "children": "count",
-                    "intervals": "count",
-                    "mean_weekly_cost": "stat",
-                    "raw_change": "stat",
-                    "adjusted_change": "stat",
-                    "ci_low": "stat",
-                    "ci_high": "stat",
-                    "cost_per_point": "stat",
-                },
-                rename={
-                    "label": "Placement type",
-                    "children": "Children",
-                    "intervals": "Intervals",
-                    "mean_weekly_cost": "Mean weekly cost",
-                    "raw_change": "Change",
-                    "adjusted_change": "Adjusted change",
-                    "ci_low": "from",
-                    "ci_high": "to",
-                    "cost_per_point": "Cost per point reduced (GBP)",
-                },
-            )
-        )
-    if "external_outcomes" in tabs:
-        ext = tabs["external_outcomes"].copy()
-        ext["measure"] = ext["measure"].map(lambda m: MEASURE_LABELS.get(m, m))
-        ext["term"] = ext["term"].map(lambda m: TERM_LABELS.get(m, m))
-        sec.tables.append(
-            shown_table(
-                ext,
-                "Outcomes against spend, need and placement moves (adjusted associations)",
-                {
-                    "measure": "label",
-                    "need_domains": "label",
-                    "term": "label",
-                    "estimate": "stat",
-                    "ci_low": "stat",
-                    "ci_high": "stat",
-                },
-                rename={
-                    "measure": "Outcome",
-                    "need_domains": "Need adjusted for",
-                    "term": "Term",
-                    "estimate": "Estimate",
-                    "ci_low": "from",
-                    "ci_high": "to",
-                },
-            )
-        )
-    fig = _by_type_figure(nc, ctx)
+    _from_summary(sec, oc.summary())
+    fig = _by_type_figure(oc.need_change, ctx)
     if fig is not None:
         sec.figures.append(fig)
-    sec.notes += oc.caveats + warns
+    sec.notes += warns
     return sec
 
 
