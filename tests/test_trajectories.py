@@ -498,3 +498,12 @@ def test_scaling_time_keeps_small_slope_variances_off_the_boundary():
     # unscaled, L-BFGS-B fails here: that is said, loudly, not hidden
     assert not raw.converged
     assert any("no optimiser converged" in w for w in raw.warnings)
+
+
+def test_peak_rule_describes_itself():
+    from vc_eval.analysis.trajectories.peaks import DEFAULT_RULE, PeakRule
+
+    assert "90%" in DEFAULT_RULE.describe() and "0.1 standard deviations" in DEFAULT_RULE.describe()
+    assert "2 points" in PeakRule(min_prominence=2.0).describe()
+    assert DEFAULT_RULE.threshold(12.0) == pytest.approx(1.2)
+    assert PeakRule(min_prominence=2.0).threshold(12.0) == 2.0

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from vc_eval.analysis.spend import MixByNeedBand, NeedsMatchedScenario, SpendResult
-from vc_eval.core import privacy
+from vc_eval.core import display, privacy
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import PLACEMENT_LABELS, Col
 
@@ -151,10 +151,13 @@ def plot_mix_by_need_band(mix: MixByNeedBand | SpendResult, *, fig: Figure | Non
 
 
 def plot_scenario(scenario: NeedsMatchedScenario | SpendResult, *, ax: Axes | None = None) -> Axes:
-    """Current and needs-matched weekly cost by current placement type.
+    """Current weekly cost by placement type, and the cost of the expected mix.
 
-    Bars are totals over placement types holding at least 6 children; the
-    title gives the net saving and its interval. Safe for reports.
+    Bars are totals over placement types holding at least 6 children:
+    current cost, and the cost of the number of children expected in the
+    type from the mix similar-need children receive in the comparison
+    population. The title gives the net saving and its interval (and says
+    when the interval includes zero). Safe for reports.
     """
     if isinstance(scenario, SpendResult):
         scenario = scenario.scenario
@@ -176,13 +179,14 @@ def plot_scenario(scenario: NeedsMatchedScenario | SpendResult, *, ax: Axes | No
     )
     sns.barplot(data=long, y="label", x="weekly", hue="which", ax=ax, orient="h")
     lo, hi = scenario.annual_ci
-    ax.set(
-        xlabel="Total weekly cost (GBP)",
-        ylabel="Current placement type",
-        title=(
-            f"Needs-matched scenario: net saving GBP {scenario.annual_saving / 1e6:,.1f}m a year "
-            f"({scenario.level:.0%} interval {lo / 1e6:,.1f}m to {hi / 1e6:,.1f}m)"
-        ),
-    )
+    if scenario.in_sample:
+        title = "Needs-matched scenario: not estimated (no comparison population)"
+    else:
+        title = (
+            f"Needs-matched scenario: net saving {display.money(scenario.annual_saving)} a year "
+            f"({scenario.level:.0%} interval {display.interval(lo, hi, unit='£', decimals=0)}"
+            + ("; includes zero)" if scenario.interval_includes_zero else ")")
+        )
+    ax.set(xlabel="Total weekly cost (GBP)", ylabel="Placement type", title=title)
     ax.legend(title="")
     return ax

@@ -74,6 +74,19 @@ class PeakRule:
     min_prominence: float | None = None
     min_share: float = 0.9
 
+    def describe(self) -> str:
+        """The rule in one plain sentence, for reports and notebooks."""
+        size = (
+            f"at least {self.min_prominence:g} points above the surrounding troughs"
+            if self.min_prominence is not None
+            else f"at least {self.rel_prominence:g} standard deviations of the scores above "
+            "the surrounding troughs"
+        )
+        return (
+            f"A peak is reported only if it rises {size} and at least "
+            f"{self.min_share:.0%} of the plausible curves have such a peak at about that age."
+        )
+
     def threshold(self, scale: float | None) -> float:
         """The prominence floor in outcome units for an outcome SD of ``scale``."""
         if self.min_prominence is not None:
