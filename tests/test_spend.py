@@ -609,3 +609,19 @@ def test_spend_result_interface(small_result):
     s = r.summary()
     for t in s.tables:
         assert "x" not in set(t.frame.astype(str).to_numpy().ravel()) or True
+
+
+def test_scenario_result_interface(mismatch, comparison):
+    sc = needs_matched_scenario(
+        snapshot_frame(mismatch, at="2024-03-31"),
+        domains=FW.need_domains,
+        reference=snapshot_frame(comparison, at="2024-03-31"),
+        method="bands",
+        n_boot=100,
+    )
+    assert sc.word() == "save"
+    s = sc.summary()
+    assert s.finding("scenario.saving").word == "save"
+    assert "a year" in s.finding("scenario.saving").text
+    assert {"placement_type", "expected_children"} <= set(sc.to_frame().columns)
+    assert sc.plot().get_title().startswith("Needs-matched scenario: net saving")

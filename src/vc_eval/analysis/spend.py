@@ -525,7 +525,7 @@ def flag_cost_need(
 
 
 @dataclass
-class NeedsMatchedScenario:
+class NeedsMatchedScenario(Result):
     """What children would cost under the placement mix similar-need children receive.
 
     The comparator is an *expected cost*: for each child, the mix of placement
@@ -570,6 +570,8 @@ class NeedsMatchedScenario:
         Comparison children.
     """
 
+    _plot: ClassVar[str] = "spend:plot_scenario"
+
     per_child: pd.DataFrame = field(repr=False)
     by_type_table: pd.DataFrame
     type_costs: pd.Series
@@ -605,6 +607,80 @@ class NeedsMatchedScenario:
         """Net saving as a share of the current weekly cost of the children in scope."""
         total = float(self.per_child[Col.weekly_cost].sum())
         return self.weekly_saving / total if total > 0 else np.nan
+
+    def word(self) -> str:
+        """ "save", "cost an extra", "no clear change" (interval includes zero) or
+        "not estimable" (no comparison population, or fewer than 6 children)."""
+        if self.in_sample or self.n_children < privacy.MIN_N or not np.isfinite(self.weekly_ci[0]):
+            return "not estimable"
+        if self.interval_includes_zero:
+            return "no clear change"
+        return "save" if self.weekly_saving > 0 else "cost an extra"
+
+    def finding(self) -> Finding:
+        """The scenario in one sentence; never a saving without saying when its interval
+        includes zero."""
+        sc = self
+        word = self.word()
+        n = sc.n_children
+        # only sentences that state the number declare it
+        counts = stated_counts(UNIVERSE_SNAPSHOT, [(n, SCENARIO_WHERE)])
+        if sc.n_children < privacy.MIN_N:
+            text = (
+                f"Needs-matched scenario: too few children ({display.count_text(n)}) in foster, "
+                "children's home or supported placements to describe."
+            )
+        elif sc.in_sample:
+            counts = ()
+            text = (
+                "Needs-matched scenario: not estimated. Without comparison councils, the "
+                "children with similar needs are this council's own children, so the "
+                "expected cost equals the current cost by construction."
+            )
+        else:
+            lo, hi = sc.annual_ci
+            ival = display.interval(lo, hi, unit="£", decimals=0)
+            who = (
+                f"If the {display.count_text(n)} children in foster, children's home or "
+                "supported placements were placed in the mix that children of the same age "
+                "band with similar needs receive in the comparison population, priced at "
+                "this population's own costs, "
+            )
+            if word == "no clear change":
+                text = (
+                    who + f"spend would change by about {display.money(-sc.annual_saving)} a "
+                    f"year (95% interval for the saving {ival}); the interval includes zero, "
+                    "so neither a saving nor an extra cost can be claimed."
+                )
+            else:
+                text = who + (
+                    f"placements would {word} about {display.money(abs(sc.annual_saving))} a "
+                    f"year (95% interval for the saving {ival})."
+                )
+        return Finding("scenario.saving", text, word=word, counts=counts)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Children now and expected for their needs, by placement type (no identifiers)."""
+        return self.by_type_table.copy()
+
+    def summary(self) -> Summary:
+        """The scenario's finding, its protected tables and caveats."""
+        tabs = self.report_tables()
+        return Summary(
+            title="Needs-matched scenario",
+            findings=[self.finding()],
+            tables=[
+                Table("Needs-matched scenario (GBP)", tabs["scenario"], {"figure": "label"}),
+                Table(
+                    "Children by placement type now and expected for their needs",
+                    tabs["scenario_by_type"].reset_index(),
+                    {"Placement type": "label", "Children now": "count"},
+                    universe=UNIVERSE_SNAPSHOT,
+                ),
+            ],
+            caveats=list(self.caveats),
+            status="insufficient" if self.word() == "not estimable" else "ok",
+        )
 
     def by_type(self, *, min_n: int = privacy.MIN_N) -> pd.DataFrame:
         """Current and expected weekly cost by type (types of ``min_n``+ children).
@@ -1415,13 +1491,7 @@ class SpendResult(Result):
         top = max(r_type, r_need)
         w["leader"] = leader
         w["share"] = "most" if top > 0.5 else "more"
-        sc = self.scenario
-        if sc.in_sample or sc.n_children < privacy.MIN_N or not np.isfinite(sc.weekly_ci[0]):
-            w["scenario"] = "not estimable"
-        elif sc.interval_includes_zero:
-            w["scenario"] = "no clear change"
-        else:
-            w["scenario"] = "save" if sc.weekly_saving > 0 else "cost an extra"
+        w["scenario"] = self.scenario.word()
         return w
 
     def summary(self) -> Summary:
@@ -1516,43 +1586,7 @@ class SpendResult(Result):
         )
 
     def _scenario_finding(self, word: str) -> Finding:
-        sc = self.scenario
-        n = sc.n_children
-        # only sentences that state the number declare it
-        counts = stated_counts(UNIVERSE_SNAPSHOT, [(n, SCENARIO_WHERE)])
-        if sc.n_children < privacy.MIN_N:
-            text = (
-                f"Needs-matched scenario: too few children ({display.count_text(n)}) in foster, "
-                "children's home or supported placements to describe."
-            )
-        elif sc.in_sample:
-            counts = ()
-            text = (
-                "Needs-matched scenario: not estimated. Without comparison councils, the "
-                "children with similar needs are this council's own children, so the "
-                "expected cost equals the current cost by construction."
-            )
-        else:
-            lo, hi = sc.annual_ci
-            ival = display.interval(lo, hi, unit="£", decimals=0)
-            who = (
-                f"If the {display.count_text(n)} children in foster, children's home or "
-                "supported placements were placed in the mix that children of the same age "
-                "band with similar needs receive in the comparison population, priced at "
-                "this population's own costs, "
-            )
-            if word == "no clear change":
-                text = (
-                    who + f"spend would change by about {display.money(-sc.annual_saving)} a "
-                    f"year (95% interval for the saving {ival}); the interval includes zero, "
-                    "so neither a saving nor an extra cost can be claimed."
-                )
-            else:
-                text = who + (
-                    f"placements would {word} about {display.money(abs(sc.annual_saving))} a "
-                    f"year (95% interval for the saving {ival})."
-                )
-        return Finding("scenario.saving", text, word=word, counts=counts)
+        return self.scenario.finding()
 
     def _headline(self, w: dict[str, str]) -> dict:
         tot = self.correlations.set_index("measure").loc[TOTAL_NEED]
