@@ -296,6 +296,9 @@ def test_scenario_null_and_programme_on_generated_councils():
     assert sc.interval_includes_zero
     assert r.words()["scenario"] == "no clear change"
     assert "includes zero" in r.summary().finding("scenario.saving").text
+    head = r.summary().headline
+    assert "includes zero" in head["needs_matched_annual_saving"]
+    assert head["needs_matched_interval_includes_zero"] is True
     # plant a mismatch: 20 of the lowest-need foster children moved to children's homes
     snap = r.snapshot.copy()
     low = snap[snap[Col.placement_type].isin(["in_house_foster", "ifa_foster"])].nsmallest(

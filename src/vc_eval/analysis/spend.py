@@ -1599,7 +1599,17 @@ class SpendResult(Result):
         }
         if w["scenario"] != "not estimable":
             lo, hi = sc.annual_ci
-            h["needs_matched_annual_saving"] = round(sc.annual_saving, 0)
+            # shown as text, so no headline can state the saving without its interval
+            h["needs_matched_annual_saving"] = (
+                f"{display.money(sc.annual_saving)} (95% interval "
+                f"{display.interval(lo, hi, unit='£', decimals=0)}"
+                + (
+                    "; includes zero, so no saving can be claimed)"
+                    if sc.interval_includes_zero
+                    else ")"
+                )
+            )
+            h["needs_matched_annual_saving_gbp"] = round(sc.annual_saving, 0)
             h["needs_matched_annual_saving_interval"] = [round(lo, 0), round(hi, 0)]
             h["needs_matched_interval_includes_zero"] = bool(sc.interval_includes_zero)
         return h
