@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS
 from vc_eval.analysis.trajectories.growth import MIN_GROUPS, GrowthFit, PeakSummary, fit_growth
-from vc_eval.analysis.trajectories.peaks import PEAK_COLUMNS
+from vc_eval.analysis.trajectories.peaks import DEFAULT_RULE, PEAK_COLUMNS, PeakRule
 from vc_eval.core.dataset import Dataset, total_need
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import Col
@@ -126,10 +126,16 @@ class DomainFits:
         seed: int = 0,
         level: float = 0.95,
         min_prominence: float | None = None,
+        rule: PeakRule = DEFAULT_RULE,
         progress: bool | None = None,
     ) -> dict[str, PeakSummary]:
-        """:meth:`GrowthFit.peaks` for every fit (same seed for each), cached."""
-        key = (method, n, seed, level, min_prominence)
+        """:meth:`GrowthFit.peaks` for every fit (same seed for each), cached.
+
+        ``rule`` decides which peaks are reported (default: the one rule used
+        by reports and notebooks, :data:`~vc_eval.analysis.trajectories.peaks.DEFAULT_RULE`;
+        ``ALL_PEAKS`` lists every interior maximum).
+        """
+        key = (method, n, seed, level, min_prominence, rule)
         if key not in self._peaks:
             self._peaks[key] = {
                 name: fit.peaks(
@@ -138,6 +144,7 @@ class DomainFits:
                     seed=seed,
                     level=level,
                     min_prominence=min_prominence,
+                    rule=rule,
                     progress=progress,
                 )
                 for name, fit in tqdm(
