@@ -66,9 +66,10 @@ DEFAULT_OUT = Path("reports/fit")
 @click.option(
     "--min-prominence",
     type=float,
-    default=0.0,
-    show_default=True,
-    help="Report only peaks at least this prominent (score points above the surrounding troughs).",
+    default=None,
+    help="Report peaks at least this prominent (score points above the surrounding troughs) "
+    "with no share condition; default: the standard peak rule (prominence at least 0.1 SD "
+    "of the scores, in at least 90% of plausible curves).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed for the draws.")
 @click.option(
@@ -97,7 +98,7 @@ def fit(
     engine: str,
     ml: bool,
     draws: int,
-    min_prominence: float,
+    min_prominence: float | None,
     seed: int,
     out: Path,
     spaghetti: bool,

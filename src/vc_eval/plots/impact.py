@@ -260,3 +260,27 @@ def plot_impact(
     if r is None:
         raise KeyError(f"no {design} result for {outcome}")
     return r.plot(ax=ax)
+
+
+def impact_figures(result) -> list:
+    """Report figures of an :class:`ImpactResult`: one per design for the in-house share and
+    the mean weekly cost, each with alt text stating that design's finding."""
+    from vc_eval.core.summary import FigureOut
+    from vc_eval.plots.report import new_figure
+
+    out = []
+    for (design, outcome), r in result.results.items():
+        if outcome not in ("share_in_house_foster", "mean_weekly_cost") or not len(r.effects):
+            continue
+        fig, ax = new_figure(figsize=(8, 3.8))
+        r.plot(ax=ax)
+        said = " ".join(f.text for f in r.summary().findings[:1])
+        out.append(
+            FigureOut(
+                fig,
+                f"{design.capitalize()}: {_label(outcome)} by month, observed values (months with "
+                f"at least 6 children) and the estimated counterfactual. {said}".strip(),
+                f"{design.capitalize()}: {_label(outcome)}.",
+            )
+        )
+    return out

@@ -18,6 +18,7 @@ from scipy import stats
 from vc_eval.analysis.trajectories.domains import REFERENCE_AGE, default_age_knots, need_frame
 from vc_eval.analysis.trajectories.growth import MIN_GROUPS, GrowthFit, fit_growth
 from vc_eval.core import display
+from vc_eval.analysis.trajectories.peaks import DEFAULT_RULE, PeakRule
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import Col
@@ -109,7 +110,8 @@ class GroupComparison(Result):
         n: int | None = None,
         seed: int = 0,
         level: float = 0.95,
-        min_prominence: float = 0.0,
+        min_prominence: float | None = None,
+        rule: PeakRule = DEFAULT_RULE,
     ) -> pd.DataFrame:
         """Peak ages per level from draws of the full model's fixed effects."""
         out = []
@@ -121,6 +123,7 @@ class GroupComparison(Result):
                 level=level,
                 at={self.by: lev},
                 min_prominence=min_prominence,
+                rule=rule,
             )
             t = ps.to_frame()
             t.insert(0, self.by, lev)

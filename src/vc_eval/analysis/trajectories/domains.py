@@ -26,7 +26,7 @@ from vc_eval.analysis.trajectories.growth import (
     fit_growth,
     peak_text,
 )
-from vc_eval.analysis.trajectories.peaks import MIN_PEAK_SHARE, PEAK_COLUMNS
+from vc_eval.analysis.trajectories.peaks import DEFAULT_RULE, MIN_PEAK_SHARE, PEAK_COLUMNS, PeakRule
 from vc_eval.core import display, privacy
 from vc_eval.core.dataset import Dataset, total_need
 from vc_eval.core.framework import TOTAL_NEED
@@ -244,11 +244,17 @@ class DomainFits(Result):
         n: int | None = None,
         seed: int = 0,
         level: float = 0.95,
-        min_prominence: float = 0.0,
+        min_prominence: float | None = None,
+        rule: PeakRule = DEFAULT_RULE,
         progress: bool | None = None,
     ) -> dict[str, PeakSummary]:
-        """:meth:`GrowthFit.peaks` for every fit (same seed for each), cached."""
-        key = (method, n, seed, level, min_prominence)
+        """:meth:`GrowthFit.peaks` for every fit (same seed for each), cached.
+
+        ``rule`` decides which peaks are reported (default: the one rule used
+        by reports and notebooks, :data:`~vc_eval.analysis.trajectories.peaks.DEFAULT_RULE`;
+        ``ALL_PEAKS`` lists every interior maximum).
+        """
+        key = (method, n, seed, level, min_prominence, rule)
         if key not in self._peaks:
             self._peaks[key] = {
                 name: fit.peaks(
@@ -257,6 +263,7 @@ class DomainFits(Result):
                     seed=seed,
                     level=level,
                     min_prominence=min_prominence,
+                    rule=rule,
                     progress=progress,
                 )
                 for name, fit in tqdm(

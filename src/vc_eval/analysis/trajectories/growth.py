@@ -27,7 +27,9 @@ from tqdm.auto import tqdm
 from vc_eval.analysis.trajectories.basis import Covariate, Design, TimeBasis
 from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS, ENGINES, EngineFit, fit_arrays
 from vc_eval.analysis.trajectories.peaks import (
+    DEFAULT_RULE,
     MIN_PEAK_SHARE,
+    PeakRule,
     summarise_peaks,
     summarise_steepest,
 )
@@ -73,7 +75,7 @@ class PeakSummary(Result):
     Attributes
     ----------
     peaks : DataFrame
-        One row per peak of the fitted curve (see
+        One row per peak of the fitted curve that the peak rule reports (see
         :func:`vc_eval.analysis.trajectories.peaks.summarise_peaks`).
     steepest : DataFrame
         Ages of steepest rise and fall with intervals.
@@ -94,6 +96,10 @@ class PeakSummary(Result):
     n: int
     level: float
     notes: list[str] = field(default_factory=list)
+    #: Every interior peak of the fitted curve, with ``reported`` saying which
+    #: passed the rule (analysts' view; reports use ``peaks``).
+    candidates: pd.DataFrame | None = None
+    rule: PeakRule = DEFAULT_RULE
     label: str = ""
 
     _plot = "trajectories:plot_peak_summary"
@@ -109,15 +115,16 @@ class PeakSummary(Result):
         out["n_curves"] = self.n
         return out
 
-    def summary(self, *, min_share: float = MIN_PEAK_SHARE) -> Summary:
+    def summary(self, *, min_share: float | None = None) -> Summary:
         """Where the curve peaks (word "peaks" or "no clear peak"), from the plausible curves."""
         what = self.label or "The curve"
+        min_share = self.rule.min_share if min_share is None else min_share
         text, kept = peak_text(self.peaks, min_share=min_share)
         sm = Summary(f"Peak ages: {what}" if self.label else "Peak ages", key="peaks")
         sm.say(
             "ages",
-            f"{what} {text}; a peak is named only if at least {display.percent(min_share)} of "
-            f"{self.n:,} plausible curves ({self.method}) have it.",
+            f"{what} {text}. {self.rule.describe()} ({self.n:,} plausible curves, "
+            f"{self.method}.)",
             word="peaks" if kept else "no clear peak",
         )
         sm.caveats = self.caveats
@@ -336,7 +343,8 @@ class GrowthFit(Result):
         level: float = 0.95,
         at: Mapping[str, object] | None = None,
         ages: np.ndarray | None = None,
-        min_prominence: float = 0.0,
+        min_prominence: float | None = None,
+        rule: PeakRule = DEFAULT_RULE,
         progress: bool | None = None,
     ) -> PeakSummary:
         """Peak ages (interior local maxima of the fitted curve) with intervals.
@@ -363,9 +371,15 @@ class GrowthFit(Result):
         ages : array, optional
             Grid (default: from the 1st to the 99th percentile of observed
             times, :data:`PEAK_RANGE`, in steps of :data:`GRID_STEP`).
-        min_prominence : float
+        min_prominence : float, optional
             Count only peaks at least this prominent (outcome units), in the
-            fitted curve and in every plausible curve (default: all peaks).
+            fitted curve and in every plausible curve, with no share
+            condition (``0.0``: every interior maximum). Overrides ``rule``.
+        rule : PeakRule
+            Which peaks are reported (default
+            :data:`~vc_eval.analysis.trajectories.peaks.DEFAULT_RULE`:
+            prominence at least 0.1 SD of the outcome, in at least 90% of the
+            plausible curves).
         progress : bool, optional
             Progress bar for the bootstrap (default: only on a terminal).
         """
@@ -383,11 +397,24 @@ class GrowthFit(Result):
             raise ValueError(f"method must be 'draws' or 'bootstrap'; got {method!r}")
         curve = G @ self.fe_params
         curves = betas @ G.T
-        table, counts = summarise_peaks(
-            ages, curve, curves, level=level, min_prominence=min_prominence
+        sd = float(np.nanstd(self.data[self.outcome].to_numpy(dtype=float)))
+        cands, counts = summarise_peaks(
+            ages,
+            curve,
+            curves,
+            level=level,
+            min_prominence=min_prominence,
+            rule=rule,
+            scale=sd,
+            reported_only=False,
         )
+        table = cands[cands["reported"]].reset_index(drop=True)
+        table["peak"] = np.arange(1, len(table) + 1)
+        table.attrs = dict(cands.attrs)
         return PeakSummary(
             peaks=table,
+            candidates=cands,
+            rule=rule,
             steepest=summarise_steepest(ages, curve, curves, level=level),
             peak_counts=counts,
             method=method,
