@@ -48,7 +48,7 @@ def cost_need_section(ctx: ReportContext) -> Summary:
 
 
 def outcomes_section(ctx: ReportContext) -> Summary:
-    """Spend against outcomes, and the programme's effect on them: :meth:`OutcomesResult.summary`."""
+    """Spend against outcomes and the programme effect on them (``OutcomesResult.summary``)."""
 
     def run():
         res = outcomes_mod.outcomes(ctx.local, progress=False)
@@ -73,7 +73,10 @@ def impact_section(ctx: ReportContext) -> Summary:
     """Programme impact for the council: :func:`vc_eval.analysis.impact.impact_result`."""
     series = ctx.cached("impact_series", lambda: ctx.all.series(ctx.period_end))
     res = ctx.cached(
-        "impact", lambda: impact_result(series, ctx.council, dataset=ctx.data if ctx.data is not None else ctx.local)
+        "impact",
+        lambda: impact_result(
+            series, ctx.council, dataset=ctx.data if ctx.data is not None else ctx.local
+        ),
     )
     sm = res.summary()
     if sm.status == "ok":

@@ -17,8 +17,8 @@ from scipy import stats
 
 from vc_eval.analysis.trajectories.domains import REFERENCE_AGE, default_age_knots, need_frame
 from vc_eval.analysis.trajectories.growth import MIN_GROUPS, GrowthFit, fit_growth
-from vc_eval.core import display
 from vc_eval.analysis.trajectories.peaks import DEFAULT_RULE, PeakRule
+from vc_eval.core import display
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import Col

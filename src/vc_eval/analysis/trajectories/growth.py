@@ -123,8 +123,7 @@ class PeakSummary(Result):
         sm = Summary(f"Peak ages: {what}" if self.label else "Peak ages", key="peaks")
         sm.say(
             "ages",
-            f"{what} {text}. {self.rule.describe()} ({self.n:,} plausible curves, "
-            f"{self.method}.)",
+            f"{what} {text}. {self.rule.describe()} ({self.n:,} plausible curves, {self.method}.)",
             word="peaks" if kept else "no clear peak",
         )
         sm.caveats = self.caveats
