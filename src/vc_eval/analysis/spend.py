@@ -1573,7 +1573,7 @@ class SpendResult(Result):
         how = (
             f"{display.percent(abs(pct[0]) / 100, decimals=1)} {word}"
             if word in ("higher", "lower")
-            else "no clearly different"
+            else "not clearly different"
         )
         return Finding(
             "cost_need.link",

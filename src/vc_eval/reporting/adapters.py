@@ -18,11 +18,10 @@ REPORT_BOOT = 200
 
 def _comparison(ctx: ReportContext):
     """The other councils in the data (the needs-matched scenario's comparison), or None."""
-    data = ctx.data
-    if data is None:
-        return None
-    others = [c for c in data.council_names() if c != ctx.council]
-    return data.subset(others) if others else None
+    if ctx.all is not None:
+        return ctx.all.others(ctx.council)
+    others = [c for c in ctx.data.council_names() if c != ctx.council]
+    return ctx.data.subset(others) if others else None
 
 
 def cost_need_section(ctx: ReportContext) -> Summary:
