@@ -878,6 +878,11 @@ def _measure_label(m: str) -> str:
     return MEASURE_LABELS.get(m, m.replace("_", " ").capitalize())
 
 
+def _in_sentence(label: str) -> str:
+    """A measure label inside a sentence ("placement moves a year"; "SDQ ..." kept)."""
+    return label if label[:2].isupper() else label[0].lower() + label[1:]
+
+
 @dataclass
 class OutcomesResult(Result):
     """Spend against outcome domains, and the programme's total effect (see :func:`outcomes`).
@@ -1004,11 +1009,11 @@ class OutcomesResult(Result):
                 label = _measure_label(r.measure)
                 word = w[f"programme.{r.measure}"]
                 if word == "not estimable":
-                    text = f"Programme effect on {label}: not estimated ({r.note})."
+                    text = f"Programme effect on {_in_sentence(label)}: not estimated ({r.note})."
                 else:
                     est = display.estimate(r.estimate, r.ci_low, r.ci_high, decimals=2)
                     text = (
-                        f"Programme effect on {label} (total effect, including what "
+                        f"Programme effect on {_in_sentence(label)} (total effect, including what "
                         f"works through need and placement moves): {est}; "
                         + (
                             "the interval includes zero, so no effect can be claimed."
