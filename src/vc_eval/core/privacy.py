@@ -983,7 +983,7 @@ def suppress_stats(
 #: Value of a variable not named by any count on the page.
 _OTHER = "\x00other"
 #: Largest number of atomic cells audited in one universe.
-MAX_ATOMS = 200_000
+MAX_ATOMS = 20_000
 
 
 @dataclass
@@ -1218,105 +1218,194 @@ def _indicator(entry: _Entry, names, values, shape) -> np.ndarray:
     return ind.ravel()
 
 
-def _implicit_equalities(
-    a_eq: np.ndarray, b_eq: np.ndarray, g: np.ndarray, h: np.ndarray
-) -> tuple[np.ndarray | None, np.ndarray]:
-    """A feasible point of {A x = b, G x <= h} and which rows of G hold with equality
-    at every feasible point (None if infeasible)."""
+def _implicit_equalities(a_eq, b_eq: np.ndarray, g, h: np.ndarray):
+    """A feasible point of {A x = b, G x <= h} and which rows of G hold with
+    equality at every feasible point (None if infeasible).
+
+    Maximises capped slacks (a row with slack is not an implicit equality)
+    until the remaining rows have none: a few linear programs. The cap is
+    small (1 / number of rows) so that one program can give every slack row
+    some slack at once (a cap of 1 lets a total of 10 free only 10 atoms per
+    program).
+    """
+    from scipy import sparse
     from scipy.optimize import linprog
 
+    g = sparse.csr_matrix(g)
     n, m = g.shape[1], g.shape[0]
     cand = np.arange(m)
-    x0 = None
+    a_eq = sparse.csr_matrix(a_eq) if a_eq.shape[0] else None
+    cap = 1.0 / (m + 1)
     while True:
         k = cand.size
-        t = np.zeros((m, k))
-        t[cand, np.arange(k)] = 1.0
+        t = sparse.csr_matrix((np.ones(k), (cand, np.arange(k))), shape=(m, k))
         res = linprog(
             np.r_[np.zeros(n), -np.ones(k)],
-            A_ub=np.hstack([g, t]),
+            A_ub=sparse.hstack([g, t]).tocsr(),
             b_ub=h,
-            A_eq=np.hstack([a_eq, np.zeros((a_eq.shape[0], k))]) if a_eq.size else None,
-            b_eq=b_eq if a_eq.size else None,
-            bounds=[(None, None)] * n + [(0.0, 1.0)] * k,
+            A_eq=sparse.hstack([a_eq, sparse.csr_matrix((a_eq.shape[0], k))]).tocsr()
+            if a_eq is not None
+            else None,
+            b_eq=b_eq if a_eq is not None else None,
+            bounds=[(None, None)] * n + [(0.0, cap)] * k,
             method="highs",
         )
         if res.status != 0:
             return None, cand
-        x0 = res.x[:n]
-        slack = res.x[n:]
-        if k == 0 or slack.max() <= 1e-7:
+        x0, slack = res.x[:n], res.x[n:]
+        if k == 0 or slack.max() <= 1e-4 * cap:
             return x0, cand
-        cand = cand[slack <= 1e-7]
+        cand = cand[slack <= 1e-4 * cap]
+
+
+def _reader_bounds(entries: list[_Entry], ind_b: np.ndarray) -> np.ndarray | None:
+    """Lower bound a reader can assume for each hidden entry (others: 0).
+
+    A ``c`` is at least 1 (true zeros are shown), unless the page shows that
+    some ``c`` must be a hidden zero (secondary suppression hides zeros as a
+    last resort): then the fewest cells that must be zero are relaxed to 0,
+    found by one linear program. None if the page contradicts itself.
+    """
+    from scipy.optimize import linprog
+
+    lo = np.array([e.lo if e.value is None else 0.0 for e in entries])
+    hid = [i for i, e in enumerate(entries) if e.value is None]
+    can = [i for i in hid if entries[i].hi is None and entries[i].lo > 0]
+    nb = ind_b.shape[1]
+    k = len(can)
+    eq = [i for i, e in enumerate(entries) if e.value is not None]
+    a_eq = np.hstack([ind_b[eq], np.zeros((len(eq), k))]) if eq else None
+    b_eq = [entries[i].value for i in eq] or None
+    a_ub, b_ub = [], []
+    for i in hid:
+        row = np.r_[-ind_b[i], np.zeros(k)]
+        if i in can:
+            row[nb + can.index(i)] = -1.0  # x_i + r_i >= lo_i
+        a_ub.append(row)
+        b_ub.append(-lo[i])
+        if entries[i].hi is not None:
+            a_ub.append(np.r_[ind_b[i], np.zeros(k)])
+            b_ub.append(entries[i].hi)
+    res = linprog(
+        np.r_[np.zeros(nb), np.ones(k)],
+        A_eq=a_eq,
+        b_eq=b_eq,
+        A_ub=np.array(a_ub) if a_ub else None,
+        b_ub=b_ub or None,
+        bounds=[(0, None)] * nb + [(0.0, float(lo[i])) for i in can],
+        method="highs",
+    )
+    if res.status != 0:
+        return None
+    for j, i in enumerate(can):
+        if res.x[nb + j] > 1e-7:
+            lo[i] = 0.0
+    return lo
 
 
 def _audit_universe(entries: list[_Entry]) -> list[dict]:
-    """Counts of 1-5 a reader can pin down from the entries of one universe."""
+    """Counts of 1-5 a reader can pin down from the entries of one universe.
+
+    Atoms that belong to exactly the same stated counts are interchangeable,
+    so the linear programs run over those classes ("blocks"), not atoms: a
+    block's total is what the page constrains. A set of atoms (a conjunction
+    cell) is then pinned exactly when it takes each block that can be
+    non-zero wholly or not at all, and its block vector lies in the row space
+    of the equations that hold at every feasible point.
+    """
+    from scipy import sparse
+
     lo_t, hi_t = THRESHOLD
     names, values = _atoms(entries)
     shape = tuple(len(v) for v in values)
     n = int(np.prod(shape)) if shape else 1
-    if n > MAX_ATOMS:
+    cells = int(np.prod([s + 1 for s in shape])) if shape else 1
+    if n > MAX_ATOMS or cells > MAX_ATOMS * 4:
         raise DisclosureError(
             f"universe {entries[0].universe!r} has {n} atomic cells (variables "
             f"{', '.join(names)}); too many to audit; state fewer cross-classifications"
         )
-    ind = np.array([_indicator(e, names, values, shape) for e in entries], dtype=float)
+    ind = np.array([_indicator(e, names, values, shape) for e in entries], dtype=bool)
+    sig, block_of = np.unique(ind.T, axis=0, return_inverse=True)
+    block_of = block_of.ravel()
+    nb = sig.shape[0]
+    size = np.bincount(block_of, minlength=nb).astype(float)
+    ind_b = sig.T.astype(float)  # entry x block: each entry holds whole blocks
     shown = np.array([e.value is not None for e in entries])
-    a_eq = ind[shown]
+    a_eq = ind_b[shown]
     b_eq = np.array([e.value for e in entries if e.value is not None], dtype=float)
     hidden = [i for i, e in enumerate(entries) if e.value is None]
-    g_rows, h_rows, relax = [-np.eye(n)], [np.zeros(n)], [np.zeros(n, dtype=bool)]
+    lower = _reader_bounds(entries, ind_b)
+    if lower is None:
+        raise DisclosureError(
+            f"the counts stated in universe {entries[0].universe!r} contradict each other"
+        )
+    # Inequalities G x <= h: every block >= 0, every hidden count >= what a
+    # reader can assume (and <= 5 when stated as "fewer than 6").
+    h_rows, extra = [], []
     for i in hidden:
         e = entries[i]
-        g_rows.append(-ind[i][None, :])
-        h_rows.append(np.array([-e.lo]))
-        # A c in a table may be a hidden zero (secondary suppression); a
-        # stated "fewer than 6" may not.
-        relax.append(np.array([e.hi is None]))
+        extra.append(-ind_b[i])
+        h_rows.append(-lower[i])
         if e.hi is not None:
-            g_rows.append(ind[i][None, :])
-            h_rows.append(np.array([e.hi]))
-            relax.append(np.array([False]))
-    g, h, relax = np.vstack(g_rows), np.concatenate(h_rows), np.concatenate(relax)
+            extra.append(ind_b[i])
+            h_rows.append(e.hi)
+    extra_m = np.array(extra).reshape(-1, nb)
+    g = sparse.vstack([-sparse.identity(nb, format="csr"), sparse.csr_matrix(extra_m)]).tocsr()
+    h = np.r_[np.zeros(nb), np.array(h_rows, dtype=float)]
     x0, tight = _implicit_equalities(a_eq, b_eq, g, h)
-    if x0 is None:
-        x0, tight = _implicit_equalities(a_eq, b_eq, g, np.where(relax, 0.0, h))
-        if x0 is None:
-            raise DisclosureError(
-                f"the counts stated in universe {entries[0].universe!r} contradict each other"
-            )
-    eq = np.vstack([a_eq, g[tight]]) if tight.size else a_eq
+    if x0 is None:  # pragma: no cover - the bounds were found feasible
+        raise DisclosureError(f"audit of universe {entries[0].universe!r} failed")
+    # Blocks forced to 0 drop out; the other tight rows join the equations.
+    free = np.ones(nb, dtype=bool)
+    free[tight[tight < nb]] = False
+    x0 = np.where(free, x0, 0.0)
+    rows = [a_eq[:, free]]
+    tight_extra = tight[tight >= nb] - nb
+    if tight_extra.size:
+        rows.append(extra_m[tight_extra][:, free])
+    eq = np.vstack(rows)
+    q = np.zeros((int(free.sum()), 0))
     if eq.size:
         _, sv, vt = np.linalg.svd(eq, full_matrices=False)
         rank = int((sv > 1e-9 * max(1.0, sv[0])).sum())
-        q = vt[:rank].T  # orthonormal basis of the row space, atoms x rank
-    else:
-        q = np.zeros((n, 0))
-    out = []
+        q = vt[:rank].T  # orthonormal basis of the row space, over free blocks
 
-    def pinned_small(norm2: np.ndarray, proj2: np.ndarray, val: np.ndarray) -> np.ndarray:
+    def pinned_small(vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of ``vec`` (share of each block taken) pinned to a value of 1-5."""
+        v = vec[:, free]
+        whole = np.all((v < 1e-9) | (v > 1 - 1e-9), axis=1)
+        norm2 = (v**2).sum(1)
+        resid = norm2 - ((v @ q) ** 2).sum(1)
+        val = v @ x0[free]
         r = np.round(val)
-        return (norm2 - proj2 <= 1e-7 * np.maximum(norm2, 1.0)) & (r >= lo_t) & (r <= hi_t)
+        return whole & (resid <= 1e-7 * np.maximum(norm2, 1.0)) & (r >= lo_t) & (r <= hi_t), val
 
+    out = []
     # Every hidden count on the page.
-    hid = ind[hidden] if hidden else np.zeros((0, n))
-    flag = pinned_small((hid**2).sum(1), ((hid @ q) ** 2).sum(1), hid @ x0)
-    for i, f in zip(hidden, flag, strict=True):
-        if f:
-            e = entries[i]
-            val = int(round(float(ind[i] @ x0)))
-            out.append({"universe": e.universe, "where": e.where, "value": val, "kind": "hidden"})
-    # Every conjunction of conditions (a value or "any" per variable), at once.
-    k = len(shape)
-    qx = np.concatenate([q, x0[:, None], np.ones((n, 1))], axis=1).reshape(*shape, -1)
-    for axis in range(k):
-        qx = np.concatenate([qx, qx.sum(axis=axis, keepdims=True)], axis=axis)
-    flat = qx.reshape(-1, qx.shape[-1])
-    proj, val, size = flat[:, :-2], flat[:, -2], flat[:, -1]
-    # The projection of a cell's indicator: Q^T c = sum of Q's rows over its atoms.
-    flag = pinned_small(size, (proj**2).sum(1), val)
-    seen = {(e.where) for e in entries if e.value is None}
+    if hidden:
+        flag, val = pinned_small(ind_b[hidden])
+        for i, f, v in zip(hidden, flag, val, strict=True):
+            if f:
+                e = entries[i]
+                out.append(
+                    {
+                        "universe": e.universe,
+                        "where": e.where,
+                        "value": int(round(v)),
+                        "kind": "hidden",
+                    }
+                )
+    # Every conjunction of conditions (a value or "any" per variable), at once:
+    # atoms per block for each cell, by summing a one-hot tensor along each axis.
+    onehot = np.zeros((n, nb))
+    onehot[np.arange(n), block_of] = 1.0
+    t = onehot.reshape(*shape, nb)
+    for axis in range(len(shape)):
+        t = np.concatenate([t, t.sum(axis=axis, keepdims=True)], axis=axis)
+    share = t.reshape(-1, nb) / size
+    flag, val = pinned_small(share)
+    seen = {e.where for e in entries if e.value is None}
     ext_shape = tuple(s + 1 for s in shape)
     for cell in np.flatnonzero(flag):
         idx = np.unravel_index(int(cell), ext_shape)
@@ -1334,6 +1423,115 @@ def _audit_universe(entries: list[_Entry]) -> list[dict]:
     return out
 
 
+def _entry_vars(e: _Entry) -> set[str]:
+    return {a for a, _ in e.where} | {a for a, _ in e.outside}
+
+
+def _components(entries: list[_Entry]) -> list[list[_Entry]]:
+    """Entries grouped by connected sets of variables (variables stated together).
+
+    Counts over no variable (the universe total) go with every group.
+    """
+    parent: dict[str, str] = {}
+
+    def find(a: str) -> str:
+        while parent.setdefault(a, a) != a:
+            a = parent[a]
+        return a
+
+    for e in entries:
+        vs = sorted(_entry_vars(e))
+        for v in vs[1:]:
+            parent[find(v)] = find(vs[0])
+        for v in vs[:1]:
+            find(v)
+    groups: dict[str, list[_Entry]] = {}
+    for v in parent:
+        groups.setdefault(find(v), [])
+    totals = [e for e in entries if not _entry_vars(e)]
+    for e in entries:
+        vs = _entry_vars(e)
+        if vs:
+            groups[find(next(iter(vs)))].append(e)
+    if not groups:
+        return [totals]
+    return [g + totals for g in groups.values()]
+
+
+def _total_range(entries: list[_Entry]) -> tuple[float, float]:
+    """Smallest and largest universe total the entries allow (linear programming)."""
+    from scipy.optimize import linprog
+
+    names, values = _atoms(entries)
+    shape = tuple(len(v) for v in values)
+    ind = np.array([_indicator(e, names, values, shape) for e in entries], dtype=float)
+    sig, _ = np.unique(ind.T, axis=0, return_inverse=True)
+    ind_b = sig.T
+    nb = ind_b.shape[1]
+    a_eq = [ind_b[i] for i, e in enumerate(entries) if e.value is not None]
+    b_eq = [e.value for e in entries if e.value is not None]
+    lower = _reader_bounds(entries, ind_b)
+    if lower is None:
+        raise DisclosureError(
+            f"the counts stated in universe {entries[0].universe!r} contradict each other"
+        )
+    a_ub, b_ub = [], []
+    for i, e in enumerate(entries):
+        if e.value is None:
+            a_ub.append(-ind_b[i])
+            b_ub.append(-lower[i])
+            if e.hi is not None:
+                a_ub.append(ind_b[i])
+                b_ub.append(e.hi)
+    kw = dict(
+        A_eq=np.array(a_eq) if a_eq else None,
+        b_eq=b_eq or None,
+        A_ub=np.array(a_ub) if a_ub else None,
+        b_ub=b_ub or None,
+        bounds=(0, None),
+        method="highs",
+    )
+    c = np.ones(nb)
+    lo = linprog(c, **kw)
+    hi = linprog(-c, **kw)
+    return float(lo.fun), (np.inf if hi.status == 3 else float(-hi.fun))
+
+
+def _audit_split(entries: list[_Entry]) -> list[dict]:
+    """Audit a universe group by group of variables stated together.
+
+    The groups share only the universe total, so the page allows exactly the
+    combinations of each group's solutions with a common total: each group is
+    audited with the total bounded by what every group allows. (A cell across
+    groups is pinned only when a cell within one group is, by the Frechet
+    bounds, so those are not checked separately.)
+    """
+    groups = _components(entries)
+    if len(groups) == 1:
+        return _audit_universe(entries)
+    lo, hi = 0.0, np.inf
+    for g in groups:
+        a, b = _total_range(g)
+        lo, hi = max(lo, a), min(hi, b)
+    if lo > hi + 1e-7:
+        raise DisclosureError(
+            f"the counts stated in universe {entries[0].universe!r} contradict each other"
+        )
+    uni = entries[0].universe
+    if hi - lo < 1e-7:
+        bound = _Entry(uni, (), int(round(lo)), source=("structure",))
+    else:
+        bound = _Entry(uni, (), None, lo, hi if np.isfinite(hi) else None, ("structure",))
+    out, seen = [], set()
+    for g in groups:
+        for v in _audit_universe([*g, bound]):
+            key = (v["where"], v["kind"])
+            if key not in seen:
+                seen.add(key)
+                out.append(v)
+    return out
+
+
 def _describe(where: tuple) -> str:
     if not where:
         return "all children"
@@ -1346,7 +1544,7 @@ def _audit_entries(entries: list[_Entry]) -> list[dict]:
         by.setdefault(e.universe, []).append(e)
     out = []
     for u in sorted(by):
-        out += _audit_universe(by[u])
+        out += _audit_split(by[u])
     return out
 
 
