@@ -190,6 +190,7 @@ def test_power_result_answers_months_and_councils():
     m_small = p.months_to_detect("y", 0.8 * mde)
     assert m_big is not None and (m_small is None or m_small > m_big)
     assert p.summary().tables[0].frame.shape[0] == 2
+    assert p.plot().get_title()
     # An effect of the MDE is found about 80% of the time over fresh noise.
     found = 0
     for seed in range(20, 45):
@@ -254,6 +255,7 @@ def test_sensitivity_tables():
     sm = r.summary()
     assert sm.finding("sensitivity.other windows").word == "stable"
     assert len(sm.tables) == 3
+    assert r.plot(check="other windows").get_title() == "Other windows"
     # An effect that began 6 months before the recorded start fails the placebo check.
     early = _panel(effect=3.0, start=18, seed=11)
     starts = early.drop_duplicates(Col.council).set_index(Col.council)[Col.programme_start]

@@ -284,3 +284,53 @@ def impact_figures(result) -> list:
             )
         )
     return out
+
+def plot_power(result, *, ax: Axes | None = None, outcome: str | None = None) -> Axes:
+    """Smallest detectable effect by months after the start, one line per design."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    t = result.table
+    outcome = outcome or (t["outcome"].iloc[0] if len(t) else "")
+    t = t[(t["outcome"] == outcome) & np.isfinite(t["mde"].to_numpy(dtype=float))]
+    for design, g in t.groupby("design", sort=True):
+        ax.plot(g["horizon"], g["mde"], "o-", label=str(design))
+    _format_y(ax, outcome)
+    ax.set_ylim(bottom=0)
+    ax.set(
+        xlabel="Months after the start",
+        ylabel="Smallest detectable effect",
+        title=f"{result.council}: what the data could detect ({_label(outcome).lower()})",
+    )
+    if len(t):
+        ax.legend(fontsize=8)
+    return ax
+
+
+def plot_sensitivity(result, *, ax: Axes | None = None, check: str | None = None) -> Axes:
+    """Re-estimates of one check (rows) with their intervals, where the design gives one."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    check = check or next(iter(result.tables), "")
+    t = result.tables.get(check)
+    if t is None:
+        raise KeyError(f"no check {check!r}")
+    t = t[np.isfinite(t["estimate"].to_numpy(dtype=float))].reset_index(drop=True)
+    y = np.arange(len(t))[::-1]
+    ax.plot(t["estimate"], y, "o", color="C0")
+    has = np.isfinite(t["lower"].to_numpy(dtype=float))
+    if has.any():
+        ax.errorbar(
+            t["estimate"][has],
+            y[has],
+            xerr=[(t["estimate"] - t["lower"])[has], (t["upper"] - t["estimate"])[has]],
+            fmt="none",
+            ecolor="C0",
+        )
+    ax.axvline(0, color="0.4", lw=1)
+    ax.set_yticks(y, t["setting"])
+    if result.outcome.startswith("share_"):
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    elif "spend" in result.outcome or "cost" in result.outcome:
+        ax.xaxis.set_major_formatter(_GBP)
+    ax.set(xlabel=f"Effect on {_label(result.outcome).lower()}", title=check.capitalize())
+    return ax

@@ -171,7 +171,8 @@ def prewhitened_hac(
     return xtx_inv @ omega @ xtx_inv * n / (n - k), rho
 
 
-def _design(t: np.ndarray) -> np.ndarray:
+def design_matrix(t: np.ndarray) -> np.ndarray:
+    """Columns of the segmented regression: 1, t, post, t * post (t in periods from the start)."""
     post = (t >= 0).astype(float)
     return np.column_stack([np.ones_like(t), t, post, t * post])
 
@@ -181,7 +182,7 @@ def _fit(y: np.ndarray, t: np.ndarray, errors: str, lags: int):
     import statsmodels.api as sm
 
     ok = np.isfinite(y)
-    X = _design(t)[ok]
+    X = design_matrix(t)[ok]
     if errors == "newey-west":
         fit = sm.OLS(y[ok], X).fit(
             cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}
@@ -336,7 +337,7 @@ def its(
             "p": 2 * stats.t.sf(np.abs(beta / se), df),
         }
     )
-    X = _design(t)
+    X = design_matrix(t)
     data["fitted"] = X @ beta
     cf = X[:, :2]
     data["counterfactual"] = cf @ beta[:2]

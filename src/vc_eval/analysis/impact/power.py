@@ -32,7 +32,7 @@ from scipy import stats
 
 from vc_eval.analysis.impact import inference
 from vc_eval.analysis.impact.council_did import council_did
-from vc_eval.analysis.impact.its import _design, its
+from vc_eval.analysis.impact.its import design_matrix, its
 from vc_eval.core.summary import Result
 
 DEFAULT_POWER = 0.8
@@ -89,6 +89,8 @@ class PowerResult(Result):
     table: pd.DataFrame
     caveats: list[str] = field(default_factory=list)
 
+    _plot = "impact:plot_power"
+
     def to_frame(self) -> pd.DataFrame:
         return self.table.assign(council=self.council)
 
@@ -137,7 +139,7 @@ class PowerResult(Result):
 def _point_var(n_pre: int, n_post: int, horizon: int) -> float:
     """OLS variance factor of the ITS effect at ``horizon`` for a series of this shape."""
     t = np.arange(-n_pre, n_post, dtype=float)
-    X = _design(t)
+    X = design_matrix(t)
     w = np.array([0.0, 0.0, 1.0, float(horizon)])
     return float(w @ np.linalg.solve(X.T @ X, w))
 

@@ -54,6 +54,8 @@ class SensitivityResult(Result):
     tables: dict[str, pd.DataFrame]
     caveats: list[str] = field(default_factory=list)
 
+    _plot = "impact:plot_sensitivity"
+
     def to_frame(self) -> pd.DataFrame:
         return pd.concat(self.tables.values(), ignore_index=True) if self.tables else pd.DataFrame()
 
