@@ -30,13 +30,7 @@ LAYER = {
 
 #: Known upward arrows in files owned by others, for the lead to shrink.
 #: (importer module, imported module)
-ALLOWED_UPWARD: set[tuple[str, str]] = {
-    # Result.plot() resolves its function by name (core.summary.Result._plot);
-    # these results still import their plotting functions (h-impact's files).
-    ("vc_eval.analysis.impact.did", "vc_eval.plots.impact"),
-    ("vc_eval.analysis.impact.its", "vc_eval.plots.impact"),
-    ("vc_eval.analysis.impact.savings", "vc_eval.plots.impact"),
-}
+ALLOWED_UPWARD: set[tuple[str, str]] = set()
 #: Known cycles (as sorted tuples of modules), for the lead to shrink.
 ALLOWED_CYCLES: set[tuple[str, ...]] = set()
 #: Known imports of private names across modules: (importer, "module:name").

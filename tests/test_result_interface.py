@@ -15,7 +15,7 @@ from vc_eval.core.summary import Result, Summary
 
 #: Result classes in modules other branches are moving onto the interface (spend,
 #: outcomes, impact). The lead empties this when those branches merge.
-PENDING_MODULES = ("vc_eval.analysis.spend", "vc_eval.analysis.outcomes", "vc_eval.analysis.impact")
+PENDING_MODULES: tuple[str, ...] = ()
 #: Returned objects that are not results a reader sees: row-level inputs (never shown)
 #: and the numerical engines' outputs that a Result wraps.
 NOT_RESULTS = {
