@@ -35,13 +35,8 @@ ALLOWED_UPWARD: set[tuple[str, str]] = set()
 ALLOWED_CYCLES: set[tuple[str, ...]] = set()
 #: Known imports of private names across modules: (importer, "module:name").
 ALLOWED_PRIVATE: set[tuple[str, str]] = {
-    # reporting/adapters.py is to be deleted; sections.py is being rewritten.
-    ("vc_eval.reporting.adapters", "vc_eval.reporting.sections:_round"),
     ("vc_eval.reporting.render", "vc_eval.core.dataset:_find_table_file"),
     ("vc_eval.reporting.render", "vc_eval.core.dataset:_read_table"),
-    ("vc_eval.reporting.render", "vc_eval.reporting.sections:_module"),
-    ("vc_eval.reporting.sections_peaks", "vc_eval.reporting.sections:_parse_date"),
-    ("vc_eval.reporting.sections_peaks", "vc_eval.reporting.sections:_peak_rows"),
 }
 
 
