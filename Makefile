@@ -9,7 +9,7 @@ KERNEL := vc-eval
 DATA := data/synthetic
 COUNCIL ?= $(shell test -x $(BIN)/python && $(BIN)/python -c "import pandas as p; print(sorted(p.read_parquet('$(DATA)/councils.parquet').council)[0])" 2>/dev/null)
 
-.PHONY: setup demo test lab data national bench clean
+.PHONY: setup demo test a11y lab data national bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: setup data
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadscope
+
+# Accessibility of a rendered report: axe-core in headless Chromium (apt-get install chromium)
+a11y: setup data
+	$(BIN)/python -m pytest -p no:cacheprovider tests/test_report_safety.py
 
 lab: setup data
 	$(BIN)/jupyter lab --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=$(KERNEL)

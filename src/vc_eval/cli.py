@@ -20,6 +20,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("fit", "fit"),
     ("import_", "import_cmd"),
     ("report", "report"),
+    ("cache", "cache"),
     ("sufficiency", "sufficiency"),
 )
 

@@ -113,6 +113,15 @@ def _param_pairs(values: tuple[str, ...]) -> dict[str, str]:
     help="Worker processes for --all or several councils [default: up to 2, one per CPU].",
 )
 @click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Run the batch on Dask distributed: the address of a running scheduler "
+    "(e.g. tcp://host:8786, from dask-jobqueue or Kubernetes), or 'local' to start a "
+    "LocalCluster of --workers processes. Data, cache and output folders must be "
+    "shared with the workers.",
+)
+@click.option(
     "--timeout",
     type=float,
     default=None,
@@ -123,8 +132,9 @@ def _param_pairs(values: tuple[str, ...]) -> dict[str, str]:
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Where to keep, between runs, each council's tables and the figures across all "
-    "councils, computed once per dataset [default: $VC_EVAL_CACHE or ~/.cache/vc-eval]. "
-    "Holds row-level (pseudonymised) data: keep it where the data may be kept.",
+    "councils, computed once per dataset [default: $VC_EVAL_CACHE, else .vc-eval-cache "
+    "inside the data folder]. Holds row-level (pseudonymised) data: keep it where the "
+    "data may be kept. Remove it with `vc-eval cache clear`.",
 )
 @click.option(
     "--no-cache",
@@ -153,6 +163,7 @@ def report(
     params,
     kernel,
     workers,
+    scheduler,
     timeout,
     cache_dir,
     no_cache,
@@ -227,7 +238,7 @@ def report(
     except ReportError as err:
         raise click.UsageError(str(err)) from err
 
-    cache = None if no_cache else (cache_dir or default_cache_dir())
+    cache = None if no_cache else (cache_dir or default_cache_dir(data_dir))
     if len(targets) == 1 and not all_councils:
         res = render_report_safe(
             targets[0],
@@ -238,19 +249,19 @@ def report(
             parameters=parameters,
             timeout=timeout,
             cache_dir=cache,
+            stage=lambda line: click.echo(line, err=True),
         )
         if res.ok:
-            click.echo(f"report: {res.html}")
+            click.echo(f"report: {res.html} ({res.seconds:.1f} s)")
             click.echo(f"executed notebook: {res.ipynb}; headline numbers: {res.headline_json}")
-            click.echo(f"({res.seconds:.1f} s)")
             return
-        click.echo(f"error: the report for {res.council} failed: {res.error}", err=True)
+        name = " ".join(str(res.council).split())  # one line, whatever the name holds
+        click.echo(f"error: the report for {name} failed: {res.error}", err=True)
         click.echo(f"traceback: {res.error_file}", err=True)
         raise SystemExit(1)
 
     n_workers = workers or max(1, min(2, os.cpu_count() or 1, len(targets)))
-    batch = render_batch(
-        targets,
+    batch_kwargs = dict(
         data_dir=data_dir,
         out_dir=out_dir,
         notebook=nb,
@@ -261,9 +272,19 @@ def report(
         progress=progress,
         cache_dir=cache,
     )
+    if scheduler:
+        from vc_eval.reporting.batch import dask_client
+
+        with dask_client(scheduler, workers) as client:
+            batch = render_batch(targets, client=client, **batch_kwargs)
+        where = f"on Dask ({scheduler})"
+    else:
+        batch = render_batch(targets, **batch_kwargs)
+        where = f"with {n_workers} worker(s)"
     for r in batch.failed:
-        click.echo(f"FAILED {r.council}: {r.error} (traceback: {r.error_file})", err=True)
-    click.echo(f"{batch.summary()} with {n_workers} worker(s)")
+        name = " ".join(str(r.council).split())
+        click.echo(f"FAILED {name}: {r.error} (traceback: {r.error_file})", err=True)
+    click.echo(f"{batch.summary()} {where}")
     click.echo(f"index: {batch.index}")
     if not batch.ok:
         raise SystemExit(1)

@@ -40,9 +40,27 @@ show totals in the table so they are suppressed). Relations between
 different tables (e.g. the same children counted in two reports) are not
 considered.
 
+The page as a whole
+--------------------
+Suppression per table does not stop a reader combining a sentence with a
+table ("Of 18 children in children's homes, 11 ..." read beside a table that
+hides the 11). :func:`audit_page` gathers every count a page states (table
+cells and margins, the counts each sentence declares, headline counts) and,
+per universe (the population counted), writes each as a sum of *atomic
+cells*: the cross-product of every variable any of them conditions on, each
+with an "other" value. Shown counts are equations; hidden ones (``c``,
+"fewer than 6") are inequalities. The implicit equalities of that polyhedron
+are found with a few linear programs (as for single tables), and then every
+hidden count and every conjunction of conditions ("children's homes and
+typical placement not foster") is checked at once by linear algebra: one
+that is pinned to a value of 1-5 is a disclosure. :func:`audit_and_fix`
+hides more table cells or withholds sentences until none is, and says so on
+the page.
+
 Public API: :func:`suppress` (two-way tables), :func:`suppress_long` (tidy
 tables, protected within groups), :func:`suppress_stats`, :func:`safe_frame`,
-:func:`drop_small_groups`, :class:`SuppressedTable`.
+:func:`drop_small_groups`, :class:`SuppressedTable`, :func:`audit_page`,
+:func:`audit_and_fix`, :class:`PageAudit`.
 """
 
 from __future__ import annotations
@@ -958,14 +976,801 @@ def suppress_stats(
     return out
 
 
+# --------------------------------------------------------------------------
+# The page as a whole
+# --------------------------------------------------------------------------
+
+#: Value of a variable not named by any count on the page.
+_OTHER = "\x00other"
+#: Largest number of atomic cells audited in one universe.
+MAX_ATOMS = 20_000
+
+
+@dataclass
+class _Entry:
+    """One count the page states, as a set of conditions within a universe."""
+
+    universe: str
+    where: tuple[tuple[str, str], ...]
+    value: int | None  # None: hidden (shown as c or "fewer than 6")
+    lo: float = 0.0  # bounds a reader knows for a hidden count
+    hi: float | None = None
+    source: tuple = ()  # ("table", s, t, row, col) | ("finding", s, f) | ("headline", s, key)
+    margin: bool = False
+    #: (variable, values): only children whose value is none of these (a
+    #: table's categories are exhaustive when it shows their total).
+    outside: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass
+class PageAudit:
+    """What :func:`audit_page` found and did.
+
+    Attributes
+    ----------
+    violations : list of dict
+        Counts of 1-5 a reader could work out from the page as given
+        (``universe``, ``where``, ``value``, ``kind``).
+    remaining : list of dict
+        The same after fixing (empty unless ``fix=False``).
+    summaries : list
+        The summaries as they may be shown (copies; fixed when ``fix=True``).
+    hidden : list of str
+        Table cells hidden by the audit.
+    withheld : list of str
+        Sentences (and headline counts) withheld by the audit.
+    headline_withheld : list of str
+        Keys of ``headline_counts`` the page must not state.
+    unaudited : list of str
+        Tables with counts but no ``universe`` (checked alone by
+        :func:`suppress`, not against the rest of the page).
+    notes : list of str
+        Plain-language notes for the report.
+    """
+
+    violations: list[dict] = field(default_factory=list)
+    remaining: list[dict] = field(default_factory=list)
+    summaries: list = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)
+    withheld: list[str] = field(default_factory=list)
+    headline_withheld: list[str] = field(default_factory=list)
+    unaudited: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.remaining
+
+
+def _parse_shown(text) -> int | None | str:
+    """A shown count cell: int, ``"c"`` when hidden, None when not a count."""
+    if text is None:
+        return None
+    t = str(text).strip().replace(",", "")
+    if t == SUPPRESSED:
+        return SUPPRESSED
+    if t.isdigit():
+        return int(t)
+    try:
+        f = float(t)
+    except ValueError:
+        return None
+    return int(round(f)) if np.isfinite(f) and abs(f - round(f)) < 1e-9 and f >= 0 else None
+
+
+def _count_columns(table) -> tuple[list[str], list[str]]:
+    kinds = getattr(table, "kinds", {}) or {}
+    cols = [str(c) for c in table.frame.columns]
+    return (
+        [c for c in cols if kinds.get(c) == "label"],
+        [c for c in cols if kinds.get(c) == "count"],
+    )
+
+
+def _table_entries(table, s: int, t: int) -> list[_Entry]:
+    """The counts a table states, with the conditions each cell implies.
+
+    Label columns condition on their value (variable: the column name, or
+    ``table.dims[column]``); a label equal to ``Total`` conditions on
+    nothing (a margin). With ``table.columns_dim`` the count columns are the
+    values of that variable (a trailing " (n)" dropped; ``Total`` is the
+    margin); without it, several count columns are separate measures.
+    """
+    universe = getattr(table, "universe", None)
+    labels, counts = _count_columns(table)
+    if not universe or not counts:
+        return []
+    dims = dict(getattr(table, "dims", None) or {})
+    col_dim = getattr(table, "columns_dim", None)
+    frame = table.frame
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    out = []
+    for r in range(len(frame)):
+        cond, margin = [], False
+        for c in labels:
+            v = " ".join(str(frame.iat[r, frame.columns.get_loc(c)]).split())
+            if v == TOTAL:
+                margin = True
+            else:
+                cond.append((dims.get(c, c), v))
+        for c in counts:
+            shown = _parse_shown(frame.iat[r, frame.columns.get_loc(c)])
+            if shown is None:
+                continue
+            uni, where, m = universe, list(cond), margin
+            if col_dim:
+                name = c[:-4] if c.endswith(" (n)") else c
+                if name == TOTAL:
+                    m = True
+                else:
+                    where.append((col_dim, name))
+            elif len(counts) > 1:
+                uni = f"{universe}#{c}"
+            hidden = shown == SUPPRESSED
+            out.append(
+                _Entry(
+                    uni,
+                    tuple(sorted(where)),
+                    None if hidden else int(shown),
+                    1.0 if hidden else 0.0,
+                    None,
+                    ("table", s, t, r, c),
+                    m,
+                )
+            )
+    return out + _exhaustive(out, labels, counts, dims, col_dim)
+
+
+def _exhaustive(cells: list[_Entry], labels, counts, dims, col_dim) -> list[_Entry]:
+    """A shown total says the table's categories are all there is: no child of
+    the row (column) falls outside the shown columns (rows)."""
+    out = []
+    by_row: dict[int, list[_Entry]] = {}
+    for e in cells:
+        by_row.setdefault(e.source[3], []).append(e)
+    if col_dim:
+        for row in by_row.values():
+            names = [e.source[4] for e in row]
+            if _has_total(names):
+                vals = tuple(sorted(v for e in row for a, v in e.where if a == col_dim))
+                base = tuple(sorted(w for w in row[0].where if w[0] != col_dim))
+                out.append(
+                    _Entry(
+                        row[0].universe, base, 0, outside=((col_dim, vals),), source=("structure",)
+                    )
+                )
+    if len(labels) == 1:
+        var = dims.get(labels[0], labels[0])
+        by_col: dict[str, list[_Entry]] = {}
+        for e in cells:
+            by_col.setdefault(e.source[4], []).append(e)
+        for col in by_col.values():
+            if any(e.margin and not any(a == var for a, _ in e.where) for e in col):
+                vals = tuple(sorted(v for e in col for a, v in e.where if a == var))
+                tot = next(e for e in col if not any(a == var for a, _ in e.where))
+                out.append(
+                    _Entry(
+                        tot.universe, tot.where, 0, outside=((var, vals),), source=("structure",)
+                    )
+                )
+    return out
+
+
+def _has_total(names) -> bool:
+    return any(n == TOTAL for n in names)
+
+
+def _count_entry(count, source: tuple) -> _Entry:
+    lo, hi = THRESHOLD
+    v = int(round(float(count.value)))
+    where = tuple(sorted((str(a), " ".join(str(b).split())) for a, b in count.where))
+    if lo <= v <= hi:  # stated as "fewer than 6": the reader knows only the range
+        return _Entry(count.universe, where, None, float(lo), float(hi), source)
+    return _Entry(count.universe, where, v, 0.0, None, source)
+
+
+def _is_count(x) -> bool:
+    return all(hasattr(x, a) for a in ("value", "universe", "where"))
+
+
+def _page_entries(summaries, headline_counts) -> tuple[list[_Entry], list[str]]:
+    entries, unaudited = [], []
+    for s, summ in enumerate(summaries):
+        for t, table in enumerate(getattr(summ, "tables", []) or []):
+            got = _table_entries(table, s, t)
+            if not got and _count_columns(table)[1] and not getattr(table, "universe", None):
+                unaudited.append(str(table.caption))
+            entries += got
+        for f, finding in enumerate(getattr(summ, "findings", []) or []):
+            for count in getattr(finding, "counts", ()) or ():
+                entries.append(_count_entry(count, ("finding", s, f)))
+        for key, val in (getattr(summ, "headline", {}) or {}).items():
+            if _is_count(val):
+                entries.append(_count_entry(val, ("headline", s, key)))
+    for key, val in (headline_counts or {}).items():
+        entries.append(_count_entry(val, ("headline", -1, key)))
+    return entries, unaudited
+
+
+def _atoms(entries: list[_Entry]) -> tuple[list[str], list[list[str]]]:
+    vals: dict[str, set[str]] = {}
+    for e in entries:
+        for var, v in e.where:
+            vals.setdefault(var, set()).add(v)
+        for var, vs in e.outside:
+            vals.setdefault(var, set()).update(vs)
+    names = sorted(vals)
+    return names, [sorted(vals[n]) + [_OTHER] for n in names]
+
+
+def _indicator(entry: _Entry, names, values, shape) -> np.ndarray:
+    """0/1 array over the atoms (shape ``shape``) of the children a count covers."""
+    ind = np.ones(shape, dtype=bool)
+    for var, v in entry.where:
+        k = names.index(var)
+        sel = np.zeros(shape[k], dtype=bool)
+        sel[values[k].index(v)] = True
+        ind &= sel.reshape([-1 if i == k else 1 for i in range(len(shape))])
+    for var, vals in entry.outside:
+        k = names.index(var)
+        sel = np.array([v not in vals for v in values[k]])
+        ind &= sel.reshape([-1 if i == k else 1 for i in range(len(shape))])
+    return ind.ravel()
+
+
+def _implicit_equalities(a_eq, b_eq: np.ndarray, g, h: np.ndarray):
+    """A feasible point of {A x = b, G x <= h} and which rows of G hold with
+    equality at every feasible point (None if infeasible).
+
+    Maximises capped slacks (a row with slack is not an implicit equality)
+    until the remaining rows have none: a few linear programs. The cap is
+    small (1 / number of rows) so that one program can give every slack row
+    some slack at once (a cap of 1 lets a total of 10 free only 10 atoms per
+    program).
+    """
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    g = sparse.csr_matrix(g)
+    n, m = g.shape[1], g.shape[0]
+    cand = np.arange(m)
+    a_eq = sparse.csr_matrix(a_eq) if a_eq.shape[0] else None
+    cap = 1.0 / (m + 1)
+    while True:
+        k = cand.size
+        t = sparse.csr_matrix((np.ones(k), (cand, np.arange(k))), shape=(m, k))
+        res = linprog(
+            np.r_[np.zeros(n), -np.ones(k)],
+            A_ub=sparse.hstack([g, t]).tocsr(),
+            b_ub=h,
+            A_eq=sparse.hstack([a_eq, sparse.csr_matrix((a_eq.shape[0], k))]).tocsr()
+            if a_eq is not None
+            else None,
+            b_eq=b_eq if a_eq is not None else None,
+            bounds=[(None, None)] * n + [(0.0, cap)] * k,
+            method="highs",
+        )
+        if res.status != 0:
+            return None, cand
+        x0, slack = res.x[:n], res.x[n:]
+        if k == 0 or slack.max() <= 1e-4 * cap:
+            return x0, cand
+        cand = cand[slack <= 1e-4 * cap]
+
+
+def _reader_bounds(entries: list[_Entry], ind_b: np.ndarray) -> np.ndarray | None:
+    """Lower bound a reader can assume for each hidden entry (others: 0).
+
+    A ``c`` is at least 1 (true zeros are shown), unless the page shows that
+    some ``c`` must be a hidden zero (secondary suppression hides zeros as a
+    last resort): then the fewest cells that must be zero are relaxed to 0,
+    found by one linear program. None if the page contradicts itself.
+    """
+    from scipy.optimize import linprog
+
+    lo = np.array([e.lo if e.value is None else 0.0 for e in entries])
+    hid = [i for i, e in enumerate(entries) if e.value is None]
+    can = [i for i in hid if entries[i].hi is None and entries[i].lo > 0]
+    nb = ind_b.shape[1]
+    k = len(can)
+    eq = [i for i, e in enumerate(entries) if e.value is not None]
+    a_eq = np.hstack([ind_b[eq], np.zeros((len(eq), k))]) if eq else None
+    b_eq = [entries[i].value for i in eq] or None
+    a_ub, b_ub = [], []
+    for i in hid:
+        row = np.r_[-ind_b[i], np.zeros(k)]
+        if i in can:
+            row[nb + can.index(i)] = -1.0  # x_i + r_i >= lo_i
+        a_ub.append(row)
+        b_ub.append(-lo[i])
+        if entries[i].hi is not None:
+            a_ub.append(np.r_[ind_b[i], np.zeros(k)])
+            b_ub.append(entries[i].hi)
+    res = linprog(
+        np.r_[np.zeros(nb), np.ones(k)],
+        A_eq=a_eq,
+        b_eq=b_eq,
+        A_ub=np.array(a_ub) if a_ub else None,
+        b_ub=b_ub or None,
+        bounds=[(0, None)] * nb + [(0.0, float(lo[i])) for i in can],
+        method="highs",
+    )
+    if res.status != 0:
+        return None
+    for j, i in enumerate(can):
+        if res.x[nb + j] > 1e-7:
+            lo[i] = 0.0
+    return lo
+
+
+def _audit_universe(entries: list[_Entry]) -> list[dict]:
+    """Counts of 1-5 a reader can pin down from the entries of one universe.
+
+    Atoms that belong to exactly the same stated counts are interchangeable,
+    so the linear programs run over those classes ("blocks"), not atoms: a
+    block's total is what the page constrains. A set of atoms (a conjunction
+    cell) is then pinned exactly when it takes each block that can be
+    non-zero wholly or not at all, and its block vector lies in the row space
+    of the equations that hold at every feasible point.
+    """
+    from scipy import sparse
+
+    lo_t, hi_t = THRESHOLD
+    names, values = _atoms(entries)
+    shape = tuple(len(v) for v in values)
+    n = int(np.prod(shape)) if shape else 1
+    cells = int(np.prod([s + 1 for s in shape])) if shape else 1
+    if n > MAX_ATOMS or cells > MAX_ATOMS * 4:
+        raise DisclosureError(
+            f"universe {entries[0].universe!r} has {n} atomic cells (variables "
+            f"{', '.join(names)}); too many to audit; state fewer cross-classifications"
+        )
+    ind = np.array([_indicator(e, names, values, shape) for e in entries], dtype=bool)
+    sig, block_of = np.unique(ind.T, axis=0, return_inverse=True)
+    block_of = block_of.ravel()
+    nb = sig.shape[0]
+    size = np.bincount(block_of, minlength=nb).astype(float)
+    ind_b = sig.T.astype(float)  # entry x block: each entry holds whole blocks
+    shown = np.array([e.value is not None for e in entries])
+    a_eq = ind_b[shown]
+    b_eq = np.array([e.value for e in entries if e.value is not None], dtype=float)
+    hidden = [i for i, e in enumerate(entries) if e.value is None]
+    lower = _reader_bounds(entries, ind_b)
+    if lower is None:
+        raise DisclosureError(
+            f"the counts stated in universe {entries[0].universe!r} contradict each other"
+        )
+    # Inequalities G x <= h: every block >= 0, every hidden count >= what a
+    # reader can assume (and <= 5 when stated as "fewer than 6").
+    h_rows, extra = [], []
+    for i in hidden:
+        e = entries[i]
+        extra.append(-ind_b[i])
+        h_rows.append(-lower[i])
+        if e.hi is not None:
+            extra.append(ind_b[i])
+            h_rows.append(e.hi)
+    extra_m = np.array(extra).reshape(-1, nb)
+    g = sparse.vstack([-sparse.identity(nb, format="csr"), sparse.csr_matrix(extra_m)]).tocsr()
+    h = np.r_[np.zeros(nb), np.array(h_rows, dtype=float)]
+    x0, tight = _implicit_equalities(a_eq, b_eq, g, h)
+    if x0 is None:  # pragma: no cover - the bounds were found feasible
+        raise DisclosureError(f"audit of universe {entries[0].universe!r} failed")
+    # Blocks forced to 0 drop out; the other tight rows join the equations.
+    free = np.ones(nb, dtype=bool)
+    free[tight[tight < nb]] = False
+    x0 = np.where(free, x0, 0.0)
+    rows = [a_eq[:, free]]
+    tight_extra = tight[tight >= nb] - nb
+    if tight_extra.size:
+        rows.append(extra_m[tight_extra][:, free])
+    eq = np.vstack(rows)
+    q = np.zeros((int(free.sum()), 0))
+    if eq.size:
+        _, sv, vt = np.linalg.svd(eq, full_matrices=False)
+        rank = int((sv > 1e-9 * max(1.0, sv[0])).sum())
+        q = vt[:rank].T  # orthonormal basis of the row space, over free blocks
+
+    def pinned_small(vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of ``vec`` (share of each block taken) pinned to a value of 1-5."""
+        v = vec[:, free]
+        whole = np.all((v < 1e-9) | (v > 1 - 1e-9), axis=1)
+        norm2 = (v**2).sum(1)
+        resid = norm2 - ((v @ q) ** 2).sum(1)
+        val = v @ x0[free]
+        r = np.round(val)
+        return whole & (resid <= 1e-7 * np.maximum(norm2, 1.0)) & (r >= lo_t) & (r <= hi_t), val
+
+    out = []
+    # Every hidden count on the page.
+    if hidden:
+        flag, val = pinned_small(ind_b[hidden])
+        for i, f, v in zip(hidden, flag, val, strict=True):
+            if f:
+                e = entries[i]
+                out.append(
+                    {
+                        "universe": e.universe,
+                        "where": e.where,
+                        "value": int(round(v)),
+                        "kind": "hidden",
+                    }
+                )
+    # Every conjunction of conditions (a value or "any" per variable), at once:
+    # atoms per block for each cell, by summing a one-hot tensor along each axis.
+    onehot = np.zeros((n, nb))
+    onehot[np.arange(n), block_of] = 1.0
+    t = onehot.reshape(*shape, nb)
+    for axis in range(len(shape)):
+        t = np.concatenate([t, t.sum(axis=axis, keepdims=True)], axis=axis)
+    share = t.reshape(-1, nb) / size
+    flag, val = pinned_small(share)
+    seen = {e.where for e in entries if e.value is None}
+    ext_shape = tuple(s + 1 for s in shape)
+    for cell in np.flatnonzero(flag):
+        idx = np.unravel_index(int(cell), ext_shape)
+        where = tuple((names[j], values[j][i]) for j, i in enumerate(idx) if i < shape[j])
+        if where in seen:
+            continue
+        out.append(
+            {
+                "universe": entries[0].universe,
+                "where": where,
+                "value": int(round(float(val[cell]))),
+                "kind": "derived",
+            }
+        )
+    return out
+
+
+def _entry_vars(e: _Entry) -> set[str]:
+    return {a for a, _ in e.where} | {a for a, _ in e.outside}
+
+
+def _components(entries: list[_Entry]) -> list[list[_Entry]]:
+    """Entries grouped by connected sets of variables (variables stated together).
+
+    Counts over no variable (the universe total) go with every group.
+    """
+    parent: dict[str, str] = {}
+
+    def find(a: str) -> str:
+        while parent.setdefault(a, a) != a:
+            a = parent[a]
+        return a
+
+    for e in entries:
+        vs = sorted(_entry_vars(e))
+        for v in vs[1:]:
+            parent[find(v)] = find(vs[0])
+        for v in vs[:1]:
+            find(v)
+    groups: dict[str, list[_Entry]] = {}
+    for v in parent:
+        groups.setdefault(find(v), [])
+    totals = [e for e in entries if not _entry_vars(e)]
+    for e in entries:
+        vs = _entry_vars(e)
+        if vs:
+            groups[find(next(iter(vs)))].append(e)
+    if not groups:
+        return [totals]
+    return [g + totals for g in groups.values()]
+
+
+def _total_range(entries: list[_Entry]) -> tuple[float, float]:
+    """Smallest and largest universe total the entries allow (linear programming)."""
+    from scipy.optimize import linprog
+
+    names, values = _atoms(entries)
+    shape = tuple(len(v) for v in values)
+    ind = np.array([_indicator(e, names, values, shape) for e in entries], dtype=float)
+    sig, _ = np.unique(ind.T, axis=0, return_inverse=True)
+    ind_b = sig.T
+    nb = ind_b.shape[1]
+    a_eq = [ind_b[i] for i, e in enumerate(entries) if e.value is not None]
+    b_eq = [e.value for e in entries if e.value is not None]
+    lower = _reader_bounds(entries, ind_b)
+    if lower is None:
+        raise DisclosureError(
+            f"the counts stated in universe {entries[0].universe!r} contradict each other"
+        )
+    a_ub, b_ub = [], []
+    for i, e in enumerate(entries):
+        if e.value is None:
+            a_ub.append(-ind_b[i])
+            b_ub.append(-lower[i])
+            if e.hi is not None:
+                a_ub.append(ind_b[i])
+                b_ub.append(e.hi)
+    kw = dict(
+        A_eq=np.array(a_eq) if a_eq else None,
+        b_eq=b_eq or None,
+        A_ub=np.array(a_ub) if a_ub else None,
+        b_ub=b_ub or None,
+        bounds=(0, None),
+        method="highs",
+    )
+    c = np.ones(nb)
+    lo = linprog(c, **kw)
+    hi = linprog(-c, **kw)
+    return float(lo.fun), (np.inf if hi.status == 3 else float(-hi.fun))
+
+
+def _audit_split(entries: list[_Entry]) -> list[dict]:
+    """Audit a universe group by group of variables stated together.
+
+    The groups share only the universe total, so the page allows exactly the
+    combinations of each group's solutions with a common total: each group is
+    audited with the total bounded by what every group allows. (A cell across
+    groups is pinned only when a cell within one group is, by the Frechet
+    bounds, so those are not checked separately.)
+    """
+    groups = _components(entries)
+    if len(groups) == 1:
+        return _audit_universe(entries)
+    lo, hi = 0.0, np.inf
+    for g in groups:
+        a, b = _total_range(g)
+        lo, hi = max(lo, a), min(hi, b)
+    if lo > hi + 1e-7:
+        raise DisclosureError(
+            f"the counts stated in universe {entries[0].universe!r} contradict each other"
+        )
+    uni = entries[0].universe
+    if hi - lo < 1e-7:
+        bound = _Entry(uni, (), int(round(lo)), source=("structure",))
+    else:
+        bound = _Entry(uni, (), None, lo, hi if np.isfinite(hi) else None, ("structure",))
+    out, seen = [], set()
+    for g in groups:
+        for v in _audit_universe([*g, bound]):
+            key = (v["where"], v["kind"])
+            if key not in seen:
+                seen.add(key)
+                out.append(v)
+    return out
+
+
+def _describe(where: tuple) -> str:
+    if not where:
+        return "all children"
+    return ", ".join(f"{a} = {'(other)' if b == _OTHER else b}" for a, b in where)
+
+
+def _audit_entries(entries: list[_Entry]) -> list[dict]:
+    by: dict[str, list[_Entry]] = {}
+    for e in entries:
+        by.setdefault(e.universe, []).append(e)
+    out = []
+    for u in sorted(by):
+        out += _audit_split(by[u])
+    return out
+
+
+def _actions(entries: list[_Entry], violation: dict) -> list[tuple]:
+    """Ways to remove a violation, cheapest first: hide a table cell (inner,
+    smallest first), withhold a sentence, hide a margin, withhold a headline."""
+    acts = []
+    for e in entries:
+        if e.universe != violation["universe"] or e.value is None:
+            continue
+        kind = e.source[0]
+        if kind == "structure":
+            continue
+        if kind == "table":
+            cost = (3 if e.margin else 1, e.value)
+            acts.append((cost, e.source))
+        elif kind == "finding":
+            acts.append(((2, e.value), e.source))
+        else:
+            acts.append(((4, e.value), e.source))
+    acts.sort(key=lambda a: (a[0], str(a[1])))
+    seen, out = set(), []
+    for _, src in acts:
+        key = src if src[0] != "finding" else src[:3]
+        if key not in seen:
+            seen.add(key)
+            out.append(key)
+    return out
+
+
+def _apply(entries: list[_Entry], action: tuple) -> list[_Entry]:
+    if action[0] == "table":
+        return [
+            _Entry(e.universe, e.where, None, 1.0, None, e.source, e.margin)
+            if e.source == action
+            else e
+            for e in entries
+        ]
+    if action[0] == "finding":
+        return [e for e in entries if e.source[:3] != action]
+    return [e for e in entries if e.source != action]
+
+
+def _still(violations: list[dict], v: dict) -> bool:
+    return any(w["universe"] == v["universe"] and w["where"] == v["where"] for w in violations)
+
+
+def audit_page(summaries, headline_counts=None, *, fix: bool = True) -> PageAudit:
+    """Prove that no count of 1-5 can be worked out from a page as a whole.
+
+    Parameters
+    ----------
+    summaries : sequence of Summary
+        Everything the page shows (:class:`vc_eval.core.summary.Summary`).
+        Tables with a ``universe`` contribute every count cell and margin;
+        findings contribute their declared ``counts``; a ``headline`` value
+        that is a ``Count`` is a headline count.
+    headline_counts : mapping of str to Count, optional
+        Further counts the page states (e.g. in its headline JSON).
+    fix : bool
+        Hide more table cells or withhold sentences until nothing can be
+        worked out, and say so in the affected summaries.
+
+    Returns
+    -------
+    PageAudit
+
+    Notes
+    -----
+    Counts are related only within a universe and through the variable
+    names and value labels they use: a sentence's ``Count.where`` must use a
+    table's column name (or ``Table.dims``) and the label the table shows.
+    A percentage a sentence states reveals its count; declare that count.
+    """
+    from threadpoolctl import threadpool_limits
+
+    # Small dense problems: threads only cost time (and more on a busy machine).
+    with threadpool_limits(1):
+        return _audit_page(list(summaries), headline_counts, fix)
+
+
+def _audit_page(summaries: list, headline_counts, fix: bool) -> PageAudit:
+    entries, unaudited = _page_entries(summaries, headline_counts)
+    violations = _audit_entries(entries)
+    result = PageAudit(violations=violations, unaudited=unaudited)
+    if not fix or not violations:
+        result.remaining = violations
+        result.summaries = summaries
+        return result
+    done: list[tuple] = []
+    current = violations
+    for _ in range(len(entries) + 1):
+        if not current:
+            break
+        v = current[0]
+        uni = [e for e in entries if e.universe == v["universe"]]
+        acts = _actions(entries, v)
+        chosen = None
+        for act in acts:
+            trial = _apply(uni, act)
+            if not trial or not _still(_audit_entries(trial), v):
+                chosen = act
+                break
+        if chosen is None:
+            if not acts:  # pragma: no cover - a violation always has a stated count
+                break
+            chosen = acts[0]
+        entries = _apply(entries, chosen)
+        done.append(chosen)
+        current = _audit_entries(entries)
+    result.remaining = current
+    result.summaries = _rewrite(summaries, done, result)
+    return result
+
+
+def _rewrite(summaries: list, done: list[tuple], result: PageAudit) -> list:
+    """Copies of the summaries with the audit's extra hiding and withholding, said."""
+    from dataclasses import replace
+
+    cells: dict[tuple[int, int], list[tuple[int, str]]] = {}
+    drop_f: dict[int, set[int]] = {}
+    drop_h: dict[int, set[str]] = {}
+    for act in done:
+        if act[0] == "table":
+            cells.setdefault((act[1], act[2]), []).append((act[3], act[4]))
+        elif act[0] == "finding":
+            drop_f.setdefault(act[1], set()).add(act[2])
+        else:
+            drop_h.setdefault(act[1], set()).add(act[2])
+            result.withheld.append(f"headline count {act[2]!r}")
+            result.headline_withheld.append(str(act[2]))
+    out = []
+    for s, summ in enumerate(summaries):
+        tables = list(summ.tables)
+        for (s2, t), rc in cells.items():
+            if s2 != s:
+                continue
+            table = tables[t]
+            frame = table.frame.copy()
+            cols = [str(c) for c in frame.columns]
+            frame.columns = cols
+            _, counts = _count_columns(table)
+            for r, c in rc:
+                frame[c] = frame[c].astype(object)
+                frame.iat[r, cols.index(c)] = SUPPRESSED
+                # Percentages of a hidden count would give it away.
+                for pc in cols:
+                    if table.kinds.get(pc) == "percent" and (
+                        len(counts) == 1 or pc.startswith(c.removesuffix(" (n)") + " ")
+                    ):
+                        frame[pc] = frame[pc].astype(object)
+                        frame.iat[r, cols.index(pc)] = SUPPRESSED
+                result.hidden.append(f"{table.caption}: row {r + 1}, {c}")
+            frame.columns = table.frame.columns
+            n = len(rc)
+            note = (
+                f"{n} more cell{'s' if n > 1 else ''} hidden so that no count of fewer than 6 "
+                "children can be worked out from other numbers on this page."
+            )
+            tables[t] = replace(
+                table,
+                frame=frame,
+                kinds=dict(table.kinds),
+                note=" ".join(x for x in (table.note, note) if x),
+            )
+        findings = list(summ.findings)
+        caveats = list(summ.caveats)
+        gone = drop_f.get(s, set())
+        if gone:
+            for f in sorted(gone):
+                result.withheld.append(findings[f].text)
+            findings = [f for i, f in enumerate(findings) if i not in gone]
+            k = len(gone)
+            caveats.append(
+                f"{k} sentence{'s were' if k > 1 else ' was'} withheld: read with the other "
+                "numbers on this page, it would have revealed a count of fewer than 6 children."
+            )
+        headline = dict(summ.headline)
+        for key in drop_h.get(s, set()):
+            headline.pop(key, None)
+        changed = gone or any(s2 == s for s2, _ in cells) or s in drop_h
+        out.append(
+            replace(summ, tables=tables, findings=findings, caveats=caveats, headline=headline)
+            if changed
+            else summ
+        )
+    if result.hidden:
+        result.notes.append(
+            f"{len(result.hidden)} more table cell(s) hidden so that no count of fewer than 6 "
+            "children can be worked out by combining numbers across the page."
+        )
+    if result.withheld:
+        result.notes.append(
+            f"{len(result.withheld)} statement(s) withheld because, read with the tables, they "
+            "would have revealed a count of fewer than 6 children."
+        )
+    return out
+
+
+def audit_and_fix(summaries, headline_counts=None) -> tuple[list, list[str]]:
+    """The hook a report calls before showing anything: fixed summaries and notes.
+
+    See :func:`audit_page`. Raises :class:`DisclosureError` if the page
+    cannot be made safe (it always can, by hiding more).
+    """
+    res = audit_page(summaries, headline_counts, fix=True)
+    if res.remaining:
+        raise DisclosureError(
+            "page-level disclosure audit failed: "
+            + "; ".join(f"{_describe(v['where'])} ({v['universe']})" for v in res.remaining)
+        )
+    return res.summaries, res.notes
+
+
 __all__ = [
     "LOW",
+    "MAX_ATOMS",
     "MIN_N",
     "SUPPRESSED",
     "THRESHOLD",
     "TOTAL",
     "DisclosureError",
+    "PageAudit",
     "SuppressedTable",
+    "audit_and_fix",
+    "audit_page",
     "drop_small_groups",
     "feasible_ranges",
     "format_count",

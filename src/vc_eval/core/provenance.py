@@ -150,7 +150,16 @@ def input_fingerprints(data_dir: str | Path, files: Mapping[str, Path] | None = 
         the folder.
     """
     root = Path(data_dir).resolve()
-    paths = list(files.values()) if files else [root]
+    if files:
+        paths = list(files.values())
+    else:
+        # Every file of the folder except hidden ones (the report cache lives in
+        # .vc-eval-cache beside the data; it is derived, not an input).
+        paths = [
+            f
+            for f in sorted(root.rglob("*"))
+            if f.is_file() and not any(part.startswith(".") for part in f.relative_to(root).parts)
+        ]
     # Data built in memory (tests) have no files: nothing to fingerprint.
     paths = [p for p in paths if Path(p).exists()]
     for extra in ("dataset.json", "framework.yaml"):
@@ -162,6 +171,36 @@ def input_fingerprints(data_dir: str | Path, files: Mapping[str, Path] | None = 
         key = str(p.relative_to(root)) if p.is_relative_to(root) else p.name
         out[key] = digest
     return dict(sorted(out.items()))
+
+
+#: How the data folder itself is shown in provenance.
+DATA_FOLDER = "<data folder>"
+
+
+def public_path(value, data_dir: str | Path):
+    """A path as a report may show it: relative to the data folder, never absolute.
+
+    A path inside the data folder becomes ``<data folder>/name``; the folder
+    itself ``<data folder>``; any other absolute path just its file name (a
+    local folder layout is not for publication). Other values pass through.
+    """
+    if not isinstance(value, str | Path) or not str(value):
+        return value
+    text = str(value)
+    p = Path(text).expanduser()
+    if not p.is_absolute():
+        if isinstance(value, str) and ("/" not in text and "\\" not in text):
+            return value  # a plain word (e.g. a shipped framework's name)
+        p = p.resolve()
+        if not p.exists():
+            return value
+    root = Path(data_dir).resolve()
+    p = p.resolve()
+    if p == root:
+        return DATA_FOLDER
+    if p.is_relative_to(root):
+        return f"{DATA_FOLDER}/{p.relative_to(root).as_posix()}"
+    return p.name
 
 
 def collect(
@@ -196,8 +235,10 @@ def collect(
             "illustrative": fw.illustrative,
         }
     files = getattr(dataset, "files", None)
+    if fw_info.get("source"):
+        fw_info["source"] = public_path(fw_info["source"], data_dir)
     return Provenance(
-        parameters=dict(parameters),
+        parameters={k: public_path(v, data_dir) for k, v in parameters.items()},
         inputs=input_fingerprints(data_dir, files),
         dataset_fingerprint=dataset.fingerprint() if dataset is not None else "",
         framework=fw_info,
@@ -211,6 +252,7 @@ __all__ = [
     "Provenance",
     "collect",
     "git_info",
+    "public_path",
     "input_fingerprints",
     "package_versions",
 ]

@@ -18,10 +18,14 @@ sections use, so a report's numbers do not depend on whether a cache was
 used (tested).
 
 The cache holds row-level data (pseudonymised ids) like the dataset it comes
-from: it lives outside the report folder (default ``~/.cache/vc-eval``,
-``$VC_EVAL_CACHE`` or ``--cache-dir``), never beside published reports. Its
-key is the sha256 of the input files and of the code that computes what it
-holds, so changed data or code never reads a stale entry.
+from, so it lives *beside that dataset*, in ``<data folder>/.vc-eval-cache``
+(under the same access controls as the data), never in the user's home
+folder and never beside published reports. ``$VC_EVAL_CACHE`` or
+``--cache-dir`` put it elsewhere on purpose; ``--no-cache`` does without; a
+read-only data folder means no cache. ``vc-eval cache clear`` removes it
+(:func:`clear_cache`; only entries this module wrote). Its key is the sha256
+of the input files and of the code that computes what it holds, so changed
+data or code never reads a stale entry.
 """
 
 from __future__ import annotations
@@ -52,12 +56,88 @@ _KEY_SOURCES = (
 )
 
 
-def default_cache_dir() -> Path:
-    """``$VC_EVAL_CACHE``, else ``$XDG_CACHE_HOME/vc-eval``, else ``~/.cache/vc-eval``."""
+#: Folder of the cache inside a dataset folder (hidden: not an input file).
+CACHE_FOLDER = ".vc-eval-cache"
+#: Written into every cache root, so :func:`clear_cache` only removes what it made.
+_TAG = "CACHEDIR.TAG"
+_TAG_TEXT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# vc-eval cache: row-level (pseudonymised) data derived from the dataset beside it.\n"
+    "# Remove with `vc-eval cache clear`.\n"
+)
+
+
+def default_cache_dir(data_dir: str | Path | None = None) -> Path | None:
+    """Where the cache of ``data_dir`` lives: ``$VC_EVAL_CACHE``, else beside the data.
+
+    Returns ``<data_dir>/.vc-eval-cache``, or None (no cache) when the data
+    folder cannot be written to and ``$VC_EVAL_CACHE`` is not set.
+    """
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vc-eval"
+    if data_dir is None:
+        return None
+    data_dir = Path(data_dir)
+    target = data_dir / CACHE_FOLDER
+    if target.is_dir():
+        return target if os.access(target, os.W_OK) else None
+    return target if data_dir.is_dir() and os.access(data_dir, os.W_OK) else None
+
+
+def _mark(root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    tag = root / _TAG
+    if not tag.exists():
+        tag.write_text(_TAG_TEXT)
+
+
+def _entries(root: Path) -> list[Path]:
+    """Cache entries under ``root`` written by this module (a key folder with meta.json
+    or council tables)."""
+    if not (root / _TAG).exists():
+        return []
+    out = []
+    for d in sorted(root.iterdir()):
+        if (
+            d.is_dir()
+            and len(d.name) == 64
+            and all(c in "0123456789abcdef" for c in d.name)
+            and ((d / "meta.json").exists() or (d / "councils").is_dir())
+        ):
+            out.append(d)
+    return out
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def cache_info(root: str | Path) -> dict:
+    """Entries and bytes of the cache at ``root``."""
+    root = Path(root)
+    entries = _entries(root) if root.is_dir() else []
+    return {"root": root, "entries": len(entries), "bytes": sum(_size(e) for e in entries)}
+
+
+def clear_cache(root: str | Path) -> dict:
+    """Remove the cache at ``root``: only entries this module wrote, then the
+    folder itself if nothing else is in it.
+
+    Returns
+    -------
+    dict
+        ``root``, ``entries`` removed and ``bytes`` freed.
+    """
+    root = Path(root)
+    info = cache_info(root)
+    for e in _entries(root) if root.is_dir() else []:
+        shutil.rmtree(e)
+    if root.is_dir() and (root / _TAG).exists():
+        left = [p for p in root.iterdir() if p.name != _TAG]
+        if not left:
+            (root / _TAG).unlink()
+            root.rmdir()
+    return info
 
 
 def council_slug(name: str) -> str:
@@ -143,6 +223,11 @@ class AllCouncils:
     def local(self, council: str) -> Dataset:
         return self.data.subset(council)
 
+    def others(self, council: str) -> Dataset | None:
+        """Every council but ``council`` (a comparison population), or None if there is none."""
+        names = [c for c in self.council_names() if c != council]
+        return self.data.subset(names) if names else None
+
     def placement_snapshot(self, date: pd.Timestamp) -> dict:
         return self._get(f"place_{date.date()}", lambda: placement_snapshot(self.data, date))
 
@@ -219,6 +304,18 @@ class CachedCouncils:
         ds.files = self.files
         return ds
 
+    def others(self, council: str) -> Dataset | None:
+        """Every council but ``council`` (a comparison population), or None if there is none."""
+        names = [c for c in self.council_names() if c != council]
+        if not names:
+            return None
+        parts = [self.local(c) for c in names]
+        tables = {
+            k: pd.concat([p.tables[k] for p in parts], ignore_index=True) for k in parts[0].tables
+        }
+        first = parts[0]
+        return Dataset(tables, metadata=dict(first.metadata), framework=first.framework)
+
     def placement_snapshot(self, date: pd.Timestamp) -> dict:
         hit = self._meta.get("placement", {}).get(str(pd.Timestamp(date).date()))
         return hit if hit is not None else self._fallback().placement_snapshot(date)
@@ -270,7 +367,7 @@ def prepare_cache(
     data_dir : path
         Dataset folder (validated here, once).
     cache_dir : path, optional
-        Cache root (default :func:`default_cache_dir`).
+        Cache root (default :func:`default_cache_dir`: beside the data).
     councils : list of str, optional
         Councils whose tables to write (default all).
     periods : list of (start, end)
@@ -284,7 +381,10 @@ def prepare_cache(
     Path
         The cache entry folder.
     """
-    root = Path(cache_dir) if cache_dir else default_cache_dir()
+    root = Path(cache_dir) if cache_dir else default_cache_dir(data_dir)
+    if root is None:
+        raise ValueError(f"{data_dir}: cannot write a cache beside read-only data; give cache_dir")
+    _mark(root)
     folder = root / cache_key(data_dir)
     meta_file = folder / "meta.json"
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
@@ -384,7 +484,9 @@ def _split(ds: Dataset, councils: list[str], out: Path, data_dir: Path) -> None:
 __all__ = [
     "AllCouncils",
     "CachedCouncils",
+    "cache_info",
     "cache_key",
+    "clear_cache",
     "default_cache_dir",
     "latest_need",
     "placement_snapshot",

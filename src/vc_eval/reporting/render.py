@@ -31,7 +31,7 @@ import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -40,7 +40,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from vc_eval.core.files import atomic_file
-from vc_eval.reporting.sections import COMPARISONS, ENGINES, HEADLINE_MIME
+from vc_eval.reporting.context import COMPARISONS, ENGINES, HEADLINE_MIME
 
 #: Notebooks shipped with the workbench: name -> what it is for.
 NOTEBOOKS: dict[str, str] = {
@@ -62,9 +62,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _CSS = """
 table.vc-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
 table.vc-table caption { caption-side: top; text-align: left; font-weight: bold;
-  padding-bottom: 0.3em; }
+  padding-bottom: 0.3em; color: #1a1a1a; }
 table.vc-table th, table.vc-table td { border: 1px solid #bbb; padding: 0.25em 0.6em; }
-table.vc-table th { background: #f0f0f0; }
+table.vc-table th { background: #f0f0f0; color: #1a1a1a; }
 table.vc-table td[data-kind="count"], table.vc-table td[data-kind="percent"],
 table.vc-table td[data-kind="stat"], table.vc-table td.suppressed { text-align: right; }
 table.vc-table td.suppressed { color: #555; font-style: italic; }
@@ -256,6 +256,12 @@ def report_stem(council: str, notebook: str) -> str:
     return f"{slug(council)}_{Path(notebook).stem}"
 
 
+def report_title(notebook: str, council: str) -> str:
+    """Title of a rendered page (one line; nbconvert escapes it into ``<title>``)."""
+    stem = Path(notebook).stem
+    return " ".join(f"{TITLES.get(stem, stem)}: {council}".split())
+
+
 def council_parameter(notebook: str | Path, council: str | None) -> dict:
     """The notebook parameter that selects the council: ``council`` or ``councils``.
 
@@ -286,6 +292,53 @@ def _is_kernel_start_error(err: BaseException) -> bool:
     )
 
 
+def _quiet_kernel_manager(log_path: Path):
+    """A kernel manager whose kernel writes its stderr to ``log_path``.
+
+    The kernel's own start-up chatter (ipykernel's "running over TCP without
+    encryption" warning) and, when a run is interrupted (``--timeout``), its
+    ZMQ tracebacks then go to a log kept with the failure, not the console.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):  # type: ignore[override]
+            fh = open(log_path, "ab")  # noqa: SIM115 - closed with the kernel
+            self._vc_log = fh
+            kw.setdefault("stderr", fh)
+            kw.setdefault("stdout", fh)
+            return await AsyncKernelManager.start_kernel(self, **kw)
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            fh = getattr(self, "_vc_log", None)
+            if fh is not None and not restart:
+                fh.close()
+
+    return QuietKernelManager
+
+
+@contextlib.contextmanager
+def _log_to(path: Path | None):
+    """Papermill's and nbclient's log lines to ``path`` instead of the console."""
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("papermill", "nbclient", "traitlets")]
+    saved = [(lg.handlers[:], lg.propagate, lg.level) for lg in loggers]
+    handler = logging.FileHandler(path, encoding="utf-8") if path else logging.NullHandler()
+    try:
+        for lg in loggers:
+            lg.handlers = [handler]
+            lg.propagate = False
+            lg.setLevel(logging.INFO)
+        yield
+    finally:
+        for lg, (handlers, propagate, level) in zip(loggers, saved, strict=True):
+            lg.handlers, lg.propagate = handlers, propagate
+            lg.setLevel(level)
+        handler.close()
+
+
 def execute_notebook(
     notebook: Path,
     output: Path,
@@ -293,8 +346,12 @@ def execute_notebook(
     *,
     kernel: str = DEFAULT_KERNEL,
     timeout: float | None = None,
+    log_path: Path | None = None,
 ) -> None:
     """Run a notebook with Papermill, retrying once if the kernel fails to start.
+
+    The kernel's console output and Papermill's log lines go to ``log_path``
+    (nowhere when None), so a run prints nothing of its own.
 
     Raises papermill's ``PapermillExecutionError`` when a cell fails (the
     output notebook is still written, with the error).
@@ -302,18 +359,21 @@ def execute_notebook(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    log = Path(log_path) if log_path else Path(os.devnull)
     for attempt in (1, 2):
         try:
-            papermill.execute_notebook(
-                str(notebook),
-                str(output),
-                parameters=dict(parameters),
-                kernel_name=kernel,
-                progress_bar=False,
-                log_output=False,
-                execution_timeout=timeout,
-                request_save_on_cell_execute=False,
-            )
+            with _log_to(log_path):
+                papermill.execute_notebook(
+                    str(notebook),
+                    str(output),
+                    parameters=dict(parameters),
+                    kernel_name=kernel,
+                    progress_bar=False,
+                    log_output=False,
+                    execution_timeout=timeout,
+                    request_save_on_cell_execute=False,
+                    kernel_manager_class=_quiet_kernel_manager(log),
+                )
             return
         except PapermillExecutionError:
             raise
@@ -447,7 +507,6 @@ def use_cache(
     if params.get("cache_dir"):
         return params
     from vc_eval.reporting.cache import prepare_cache
-    from vc_eval.reporting.sections import _module
 
     named = [c for c in councils if c]
     prepare_cache(
@@ -455,7 +514,7 @@ def use_cache(
         cache_dir=cache_dir,
         councils=named or None,
         periods=[(str(params.get("period_start", "")), str(params.get("period_end", "")))],
-        series=_module("analysis.impact", "council_series") is not None,
+        series=True,
     )
     params["cache_dir"] = str(Path(cache_dir).resolve())
     return params
@@ -471,6 +530,7 @@ def render_report(
     parameters: Mapping | None = None,
     timeout: float | None = None,
     cache_dir: str | Path | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> RenderResult:
     """Execute ``notebook`` for ``council`` and write its HTML, notebook and headline JSON.
 
@@ -495,6 +555,8 @@ def render_report(
     cache_dir : path, optional
         Cache of the other councils' figures (:mod:`vc_eval.reporting.cache`),
         prepared here if needed; None: the notebook loads the data itself.
+    stage : callable, optional
+        Called with a short line as each stage starts (progress for one report).
 
     Returns
     -------
@@ -503,8 +565,11 @@ def render_report(
         left in place (see :func:`render_report_safe` for the batch form).
     """
     t0 = time.perf_counter()
+    say = stage or (lambda _line: None)
     nb_path = notebook_path(notebook)
     params = {**council_parameter(nb_path, council), "data_dir": str(Path(data_dir).resolve())}
+    if cache_dir is not None and "cache_dir" in notebook_parameters(nb_path):
+        say(f"[1/3] cache: tables for every council in {cache_dir}")
     params.update(use_cache(nb_path, data_dir, cache_dir, [council], parameters or {}))
     params = validate_parameters(nb_path, params)
     council = council or ALL_COUNCILS
@@ -515,19 +580,26 @@ def render_report(
     tmp = Path(tempfile.mkdtemp(prefix=f".{stem}.tmp-", dir=out_dir))
     try:
         executed = tmp / f"{stem}.ipynb"
+        log = tmp / f"{stem}.log"
+        say(f"[2/3] running notebook {nb_path.stem} for {' '.join(council.split())}")
         try:
-            execute_notebook(nb_path, executed, params, kernel=kernel, timeout=timeout)
-        except BaseException:
+            execute_notebook(
+                nb_path, executed, params, kernel=kernel, timeout=timeout, log_path=log
+            )
+        except BaseException as err:
             if executed.exists():
                 # Kept for the operator, under a name that cannot pass for a report.
                 os.replace(executed, out_dir / f"{stem}.failed.ipynb")
+            with contextlib.suppress(OSError, AttributeError):
+                err.add_note("Kernel and Papermill log:\n" + log.read_text(errors="replace"))
             raise
+        say("[3/3] writing HTML, executed notebook and headline numbers")
         import nbformat
 
         nb = nbformat.read(executed, as_version=4)
         head = headline_from_notebook(nb) or {}
         (tmp / f"{stem}.json").write_text(json.dumps(head, indent=2, sort_keys=True) + "\n")
-        title = f"{TITLES.get(nb_path.stem, nb_path.stem)}: {council}"
+        title = report_title(nb_path.stem, council)
         (tmp / f"{stem}.html").write_text(render_html(nb, title=title), encoding="utf-8")
         for ext in ("ipynb", "json", "html"):  # HTML last: it marks a finished report
             os.replace(tmp / f"{stem}.{ext}", targets[ext])
@@ -619,6 +691,7 @@ def render_batch(
     timeout: float | None = None,
     progress: bool | None = None,
     cache_dir: str | Path | None = None,
+    client=None,
 ) -> BatchResult:
     """Render one report per council in worker processes; failures do not stop the rest.
 
@@ -638,6 +711,9 @@ def render_batch(
         Where to keep what every report needs from the other councils,
         computed once here before any notebook runs (see
         :mod:`vc_eval.reporting.cache`); None: each notebook loads the data.
+    client : distributed.Client, optional
+        Run the councils as Dask tasks on this client's cluster instead
+        (``workers`` is then ignored; see :mod:`vc_eval.reporting.batch`).
     Other parameters as :func:`render_report`.
     """
     t0 = time.perf_counter()
@@ -662,7 +738,15 @@ def render_batch(
     results: dict[str, RenderResult] = {}
     bar = tqdm(total=len(councils), desc="reports", unit="council", disable=disable)
     try:
-        if workers <= 1:
+        if client is not None:
+            from vc_eval.reporting.batch import run_on_dask
+
+            def done(c: str, r: RenderResult) -> None:
+                bar.set_postfix_str(f"{c}: {r.status}")
+                bar.update()
+
+            results = run_on_dask(client, councils, kwargs, nb_path.stem, on_done=done)
+        elif workers <= 1:
             for c in councils:
                 results[c] = render_report_safe(c, **kwargs)
                 bar.set_postfix_str(f"{c}: {results[c].status}")

@@ -406,6 +406,9 @@ def generate(config: SynthConfig | None = None, *, progress: bool = False) -> Da
     stages.close()
 
     truth = _truth(cfg, fw, domains, councils, kids, placements, cf_placements, assess)
+    _add_need_outcome_effects(
+        truth, cfg, kids, effects, domains, councils, placements, cf_placements
+    )
     tables = _to_tables(kids, councils, assess, placements, outcomes)
     ds = Dataset.from_frames(
         **tables,
@@ -1184,3 +1187,90 @@ def _true_effects(cfg, kids, councils, placements, cf):
                 }
         effects[row[Col.council]] = out
     return effects
+
+
+def _moves_in_year(kids, pl, r: int, year_start: int) -> np.ndarray:
+    """Placement moves (starts after a child's first) per child in [year_start, r]."""
+    pc, ps = pl["child"], pl["start"]
+    order = np.lexsort((ps, pc))
+    pc, ps = pc[order], ps[order]
+    firsts = np.r_[True, pc[1:] != pc[:-1]]
+    mv = (~firsts) & (ps >= year_start) & (ps <= r)
+    return np.bincount(pc[mv], minlength=kids["id"].size)
+
+
+def _add_need_outcome_effects(truth, cfg, kids, effects, domains, councils, placements, cf):
+    """Add the programme's true effects on need and on outcomes to ``truth["true_effects"]``.
+
+    Per adopting council, factual minus counterfactual (common random numbers):
+
+    * ``need["monthly"]``: on the first day of each month from the start, the
+      effect on mean true total need of children in care
+      (``mean_total_need``) and on need change per 6 months
+      (``need_change_6m``: the yearly change times the share of the 6 months
+      before that day each child was exposed, averaged);
+    * ``outcomes``: at each 31 March after the start, the effect on the
+      expected outcome (before rounding, clipping and noise) of the
+      children it is recorded for: ``sdq_total`` (need through the emotional
+      and behaviour domains, plus moves), ``placement_moves`` and
+      ``missing_episodes`` (expected count).
+    """
+    pe = cfg.programme
+    om = OUTCOME_MODEL
+    dk = {d: k for k, d in enumerate(domains)}
+    w1 = pd.Timestamp(cfg.window_end)
+    w0 = pd.Timestamp(cfg.window_start)
+    for ci, row in councils.iterrows():
+        start = row[Col.programme_start]
+        name = row[Col.council]
+        if pd.isna(start) or name not in truth["true_effects"]:
+            continue
+        mine = np.flatnonzero(kids["council"] == ci)
+        months = pd.date_range(pd.Timestamp(start), w1, freq="MS")
+        level, change = [], []
+        for m in months:
+            d = _days(m)
+            ic = mine[(kids["entry"][mine] <= d) & (kids["exit"][mine] > d)]
+            if ic.size == 0:
+                level.append(float("nan"))
+                change.append(float("nan"))
+                continue
+            ex = _exposure_years(kids, councils, ic, np.full(ic.size, d))
+            level.append(float(pe.need_change_per_year * ex.mean()))
+            share6 = np.clip(ex / 0.5, 0, 1)
+            change.append(float(pe.need_change_per_year / 2 * share6.mean()))
+        need = {
+            "month": [str(m.date()) for m in months],
+            "mean_total_need": np.round(level, 6).tolist(),
+            "need_change_6m": np.round(change, 6).tolist(),
+        }
+        out = {"date": [], "sdq_total": [], "placement_moves": [], "missing_episodes": []}
+        for year in range(w0.year + 1, w1.year + 1):
+            r = _days(pd.Timestamp(f"{year}-03-31"))
+            if r > _days(w1) or r < _days(pd.Timestamp(start)):
+                continue
+            ic = mine[(kids["entry"][mine] <= r) & (kids["exit"][mine] >= r)]
+            if ic.size == 0:
+                continue
+            day = np.full(ic.size, r)
+            age = (r - kids["dob"][ic]) / DAYS_PER_YEAR
+            shift = pe.need_change_per_year * _exposure_years(kids, councils, ic, day)
+            ys = _days(pd.Timestamp(f"{year - 1}-04-01"))
+            dm = (_moves_in_year(kids, placements, r, ys) - _moves_in_year(kids, cf, r, ys))[ic]
+            sdq_ok = (kids["entry"][ic] <= r - 365) & (age >= 5) & (age < 17)
+            sdq = om["sdq"]["per_need_point"] * shift + om["sdq"]["per_move"] * dm
+            risk = _true_scores(cfg, kids, effects, domains, ic, day, councils)[
+                :, dk["risk_taking"]
+            ]
+            a, b = om["missing"]["log_intercept"], om["missing"]["log_per_need_point"]
+            lam_f = np.where(age >= 10, np.exp(a + b * (risk - 40)), 0.01)
+            lam_c = np.where(age >= 10, np.exp(a + b * (risk - shift - 40)), 0.01)
+            out["date"].append(f"{year}-03-31")
+            out["sdq_total"].append(float(sdq[sdq_ok].mean()) if sdq_ok.any() else float("nan"))
+            out["placement_moves"].append(float(dm.mean()))
+            out["missing_episodes"].append(float((lam_f - lam_c).mean()))
+        eff = truth["true_effects"][name]
+        eff["need"] = {"monthly": need}
+        eff["outcomes"] = {
+            k: (np.round(v, 6).tolist() if k != "date" else v) for k, v in out.items()
+        }
