@@ -285,6 +285,7 @@ def impact_figures(result) -> list:
         )
     return out
 
+
 def plot_power(result, *, ax: Axes | None = None, outcome: str | None = None) -> Axes:
     """Smallest detectable effect by months after the start, one line per design."""
     if ax is None:

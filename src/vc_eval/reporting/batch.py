@@ -20,8 +20,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from vc_eval.reporting.render import RenderResult, render_report_safe, slug
-
 #: Scheduler value that starts a ``LocalCluster`` on this machine.
 LOCAL = "local"
 
@@ -64,22 +62,25 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[object]:
 
 def run_on_dask(
     client,
+    task: Callable,
     councils: Sequence[str],
     kwargs: Mapping,
-    notebook: str,
-    on_done: Callable[[str, RenderResult], None] | None = None,
-) -> dict[str, RenderResult]:
-    """Render one report per council as Dask tasks; failures are results, not exceptions.
+    failed: Callable[[str, str], object],
+    on_done: Callable[[str, object], None] | None = None,
+) -> dict[str, object]:
+    """Run ``task(council, **kwargs)`` per council as Dask tasks; failures are results.
 
     Parameters
     ----------
     client : distributed.Client
+    task : callable
+        :func:`~vc_eval.reporting.render.render_report_safe` (passed in, so this
+        module does not import the renderer that calls it).
     councils : sequence of str
     kwargs : mapping
-        Keyword arguments of :func:`~vc_eval.reporting.render.render_report_safe`
-        (absolute paths).
-    notebook : str
-        Notebook name, for the failed result of a task that never returned.
+        Keyword arguments of ``task`` (absolute paths).
+    failed : callable
+        ``failed(council, message)``: the result of a task that never returned.
     on_done : callable, optional
         Called with each council and its result as it finishes (progress).
     """
@@ -87,24 +88,22 @@ def run_on_dask(
 
     futures = {
         client.submit(
-            render_report_safe,
+            task,
             c,
             pure=False,
-            key=f"vc-eval-report-{slug(c)}-{i}",
+            key=f"vc-eval-report-{i}",
             retries=0,
             **kwargs,
         ): c
         for i, c in enumerate(councils)
     }
-    results: dict[str, RenderResult] = {}
+    results: dict[str, object] = {}
     for fut in as_completed(futures):
         c = futures[fut]
         try:
             results[c] = fut.result()
         except Exception as err:  # the worker died or the task could not run
-            results[c] = RenderResult(
-                c, notebook, "failed", error=f"{type(err).__name__}: {err}"[:300]
-            )
+            results[c] = failed(c, f"{type(err).__name__}: {err}"[:300])
         if on_done is not None:
             on_done(c, results[c])
     return results

@@ -745,7 +745,12 @@ def render_batch(
                 bar.set_postfix_str(f"{c}: {r.status}")
                 bar.update()
 
-            results = run_on_dask(client, councils, kwargs, nb_path.stem, on_done=done)
+            def failed(c: str, message: str) -> RenderResult:
+                return RenderResult(c, nb_path.stem, "failed", error=message)
+
+            results = run_on_dask(
+                client, render_report_safe, councils, kwargs, failed, on_done=done
+            )
         elif workers <= 1:
             for c in councils:
                 results[c] = render_report_safe(c, **kwargs)
