@@ -26,7 +26,16 @@ NOT_RESULTS = {
     "vc_eval.analysis.lmm_fast.LMMBootstrap",  # engine output, wrapped by GrowthFit.peaks
     "vc_eval.analysis.trajectories.engines.EngineFit",  # engine output, wrapped by GrowthFit
     "vc_eval.analysis.measurement_error.ErrorVariance",  # two numbers used by eiv_ols
-    "vc_eval.analysis.measurement_error.EIVFit",  # used inside outcomes (h-evidence)
+    "vc_eval.analysis.measurement_error.EIVFit",  # used inside outcomes
+    # parts of a result, shown through the result that holds them
+    "vc_eval.analysis.outcomes.NeedChangeResult",  # OutcomesResult.need_change
+    "vc_eval.analysis.outcomes.ExternalOutcomesResult",  # OutcomesResult.external
+    "vc_eval.analysis.spend.CostNeedLink",  # SpendResult.link
+    "vc_eval.analysis.spend.CostNeedFlags",  # SpendResult.flags
+    "vc_eval.analysis.spend.MixByNeedBand",  # SpendResult.mix
+    # fitted models a projection runs on (SufficiencyResult is what a reader sees)
+    "vc_eval.analysis.sufficiency.SufficiencyModel",
+    "vc_eval.analysis.sufficiency.NeedModel",
 }
 
 
