@@ -135,3 +135,13 @@ def test_plot(strong):
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any("strength (higher is better)" in t for t in labels)
     assert any("need (lower is better)" in t for t in labels)
+
+
+def test_reliable_change_follows_the_declared_direction(strong):
+    """need_change (reliable change) reaches the same categories under the reversed framework."""
+    from vc_eval.analysis.profile import need_change
+
+    a = need_change(strong, sem=5.0, include_total=False)
+    b = need_change(_reversed(strong), sem=5.0, include_total=False)
+    cols = ["domain", "category", "n"]
+    assert a.summary_table[cols].equals(b.summary_table[cols])

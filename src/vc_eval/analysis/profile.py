@@ -1259,11 +1259,11 @@ def _pairs_range(n_pairs: pd.Series) -> str:
 
 
 def _worse_when_higher(domain: str, fw: Framework | None) -> bool:
-    """Need domains (and total need) are worse when higher; strengths are better."""
+    """Is a higher score worse? As the framework declares (``better``), once."""
     if fw is None or domain == TOTAL_NEED:
         return True
     try:
-        return fw.domain(domain).kind != "strength"
+        return fw.better(domain) == "lower"
     except KeyError:
         return True
 
@@ -1382,8 +1382,8 @@ def need_change(
     fl = _first_and_latest(sm, gap)
     fl = fl[fl[Col.domain].isin(domains)].reset_index(drop=True)
     sem_of = err.set_index("domain")["sem"]
-    strengths = [d.id for d in fw.domains if d.kind == "strength"]
-    worse = ~fl[Col.domain].isin(strengths).to_numpy()
+    # which way is better is the framework's declaration, not a rule of this module
+    worse = ~fw.higher_is_better(fl[Col.domain].to_numpy())
     rci, cat = reliable_change(
         fl["first"],
         fl["latest"],
