@@ -46,9 +46,14 @@ from vc_eval.reporting.context import COMPARISONS, ENGINES, HEADLINE_MIME
 NOTEBOOKS: dict[str, str] = {
     "impact_update": "Impact-update report for a council (evaluators, programme leads)",
     "need_peaks": "Need trajectories and peak ages with sensitivity analyses (academics)",
+    "sufficiency": "Placement demand projected from need, against supply (commissioners)",
 }
 #: Titles of the rendered pages.
-TITLES: dict[str, str] = {"impact_update": "Impact update", "need_peaks": "Peak ages of need"}
+TITLES: dict[str, str] = {
+    "impact_update": "Impact update",
+    "need_peaks": "Peak ages of need",
+    "sufficiency": "Sufficiency: placement demand from need",
+}
 DEFAULT_NOTEBOOK = "impact_update"
 #: Label of a report over every council (notebooks with a ``councils`` parameter).
 ALL_COUNCILS = "all councils"
