@@ -14,7 +14,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-KEY = "5f" * 32  # 64 hex characters, as secrets.token_hex(32) gives
+KEY = "9c4e1f0a7b3d8265e0f4a91c6d2b7e3f5a08c4d1b6e9f2a7c3d5e8b0f1a4c692"  # as secrets.token_hex(32)
 YEAR_DIR = "2020-21"
 
 FILES: dict[str, str] = {

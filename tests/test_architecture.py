@@ -30,24 +30,13 @@ LAYER = {
 
 #: Known upward arrows in files owned by others, for the lead to shrink.
 #: (importer module, imported module)
-ALLOWED_UPWARD: set[tuple[str, str]] = {
-    # Result.plot() resolves its function by name (core.summary.Result._plot);
-    # these results still import their plotting functions (h-impact's files).
-    ("vc_eval.analysis.impact.did", "vc_eval.plots.impact"),
-    ("vc_eval.analysis.impact.its", "vc_eval.plots.impact"),
-    ("vc_eval.analysis.impact.savings", "vc_eval.plots.impact"),
-}
+ALLOWED_UPWARD: set[tuple[str, str]] = set()
 #: Known cycles (as sorted tuples of modules), for the lead to shrink.
 ALLOWED_CYCLES: set[tuple[str, ...]] = set()
 #: Known imports of private names across modules: (importer, "module:name").
 ALLOWED_PRIVATE: set[tuple[str, str]] = {
-    # reporting/adapters.py is to be deleted; sections.py is being rewritten.
-    ("vc_eval.reporting.adapters", "vc_eval.reporting.sections:_round"),
     ("vc_eval.reporting.render", "vc_eval.core.dataset:_find_table_file"),
     ("vc_eval.reporting.render", "vc_eval.core.dataset:_read_table"),
-    ("vc_eval.reporting.render", "vc_eval.reporting.sections:_module"),
-    ("vc_eval.reporting.sections_peaks", "vc_eval.reporting.sections:_parse_date"),
-    ("vc_eval.reporting.sections_peaks", "vc_eval.reporting.sections:_peak_rows"),
 }
 
 

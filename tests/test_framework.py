@@ -26,10 +26,27 @@ def _pkg_dir():
 def test_default_framework_is_illustrative_12_domains_6_areas():
     fw = load_framework()
     assert fw.illustrative
-    assert len(fw.domains) == 12 and len(fw.outcome_areas) == 6
+    assert len(fw.need_domains) == 12 and len(fw.outcome_areas) == 6
     for area in fw.outcome_areas:
-        assert len(fw.domains_in_area(area)) == 2
+        doms = fw.domains_in_area(area)
+        assert len([d for d in doms if d in fw.need_domains]) == 2
+        # one strength per outcome area, higher is better (declared in the file)
+        strengths = [d for d in doms if d in fw.strength_domains]
+        assert len(strengths) == 1 and fw.better(strengths[0]) == "higher"
+    assert all(fw.better(d) == "lower" for d in fw.need_domains)
+    assert fw.band_labels(fw.strength_domains[0]) != fw.band_labels()
     assert len(fw.sha256) == 64
+
+
+def test_direction_is_declared_once(spec):
+    fw = parse_framework(spec)
+    assert list(fw.improved(["behaviour", fw.strength_domains[0]], [-5, -5])) == [1, -1]
+    rev = copy.deepcopy(spec)
+    for d in rev["domains"]:
+        if d.get("kind") == "strength":
+            d["better"] = "lower"
+    fw2 = parse_framework(rev)
+    assert list(fw2.improved(["behaviour", fw2.strength_domains[0]], [-5, -5])) == [1, 1]
 
 
 def test_bands():
@@ -50,6 +67,9 @@ def test_bands():
         (lambda s: s["domains"][0].update(outcome_area="nowhere"), "unknown outcome area"),
         (lambda s: s["domains"][0].pop("name"), "missing 'name'"),
         (lambda s: s["domains"][0].update(kind="hobby"), "need or strength"),
+        (lambda s: s["domains"][0].update(better="up"), "better must be higher or lower"),
+        (lambda s: s["strength_bands"][1].update(min=30), "gap"),
+        (lambda s: s["strength_bands"].pop(), "last band must end at 100"),
         (lambda s: s.pop("bands"), "missing required key 'bands'"),
         (lambda s: s["outcome_areas"].append(dict(s["outcome_areas"][0])), "duplicate ids"),
     ],

@@ -433,10 +433,38 @@ def test_event_study_coverage_over_seeds():
             for h in (12, 24):
                 truth = true_effect(ds.truth, outcome, h, councils=r.treated_at[h])
                 e = r.effect(h)
+                if np.isnan(e["lower"]):  # too few councils on one side: no interval
+                    assert r.no_interval and min(r.n_treated, r.n_controls) < 8
+                    continue
                 hits += e["lower"] < truth < e["upper"]
                 total += 1
-    # 95% intervals: at least 9 of 12 should cover (P(fewer) < 0.3% if calibrated).
-    assert hits >= 9, f"{hits}/{total}"
+    # 95% intervals: at least total - 3 should cover (P(more misses) < 1% if calibrated).
+    assert total >= 8 and hits >= total - 3, f"{hits}/{total}"
+
+
+def test_event_study_few_councils_gives_no_interval():
+    # 4 adopting and 2 comparison councils: intervals there covered 0.80 and the
+    # pre-trend test rejected 35% of parallel-trend data (benchmarks/README.md).
+    cohorts = {f"T{i}": 14 + i % 3 for i in range(4)} | {"N1": None, "N2": None}
+    s = _panel(cohorts, 36, lambda c, e: 1.0, noise=0.2, seed=4)
+    r = event_study(s, "y", pre=12, post=12)
+    assert r.effects["lower"].isna().all() and r.effects["upper"].isna().all()
+    assert np.isnan(r.pretrend["p"]) and "fewer than 8" in r.no_interval
+    assert r.effect(12)["estimate"] == pytest.approx(1.0, abs=0.3)
+    assert any("no interval" in st for st in r.statements)
+    assert r.summary().finding("pooled.y.12m").word == "cannot tell"
+
+
+def test_stacks_cohort_labels_are_calendar_dates(pop):
+    ds, s = pop
+    r = event_study(s, SHARE, inference="cluster", n_boot=0)
+    starts = {
+        pd.Timestamp(v["programme_start"])
+        for v in ds.truth["councils"].values()
+        if v["programme_start"]
+    }
+    assert set(r.stacks["cohort"]) <= starts
+    assert r.stacks["cohort"].dt.year.between(2020, 2026).all()
 
 
 def test_pretrend_test_detects_diverging_trends():
@@ -593,3 +621,77 @@ def test_plots_draw_and_hide_small_marks(pop):
     assert plot_event_study(event_study(s, SHARE, n_boot=99)).get_title()
     assert plot_placement_mix(placement_mix(s, c)).get_title()
     assert plot_savings(savings(s, n_boot=99)).get_title()
+
+
+# --------------------------------------------------------------------------
+# One council against comparison councils; need and outcome truth
+# --------------------------------------------------------------------------
+
+
+def test_council_did_recovers_truth_per_council(pop):
+    # Mean over the ~14 adopting councils at 12 months against the mean of their
+    # own truths; tolerances about 3 standard errors of that mean (spread of
+    # council estimates / sqrt(14), measured on this population).
+    from vc_eval.analysis.impact import council_did
+
+    ds, s = pop
+    for outcome, tol in (
+        (SHARE, 0.025),
+        (COST, 100.0),
+        ("mean_total_need", 0.75),
+        ("need_change_6m", 0.75),
+    ):
+        est, truth, cover = [], [], []
+        for c in ds.truth["true_effects"]:
+            try:
+                r = council_did(s, c, outcome, horizons=(12,))
+            except ValueError:
+                continue  # e.g. fewer than 12 months before the start
+            e = r.effect(12)
+            t = true_effect(ds.truth, outcome, 12, councils=[c])
+            est.append(e["estimate"])
+            truth.append(t)
+            cover.append(e["lower"] <= t <= e["upper"])
+            assert e["level"] == pytest.approx(min(0.95, r.n_placebo / (r.n_placebo + 1)))
+        assert len(est) >= 10
+        assert abs(np.mean(est) - np.mean(truth)) < tol, (outcome, np.mean(est), np.mean(truth))
+        # 94-95% intervals (16 or more placebo councils): at least 3 in 4 cover here.
+        assert np.mean(cover) >= 0.75, (outcome, np.mean(cover))
+
+
+def test_need_and_outcome_truth(pop, null_pop):
+    from vc_eval.analysis.impact import true_outcome_effects
+
+    ds, _ = pop
+    nd, _ = null_pop
+    need12 = true_effect(ds.truth, "mean_total_need", 12)
+    # -2 points a year of exposure, children exposed for up to 12 months: about -1 to -2.
+    assert -2.0 < need12 < -0.5
+    ch = true_effect(ds.truth, "need_change_6m", 24)
+    assert -1.0 <= ch < -0.7  # -1 per 6 months for a child exposed the whole 6 months
+    o = true_outcome_effects(ds.truth)
+    assert set(o["measure"]) == {"sdq_total", "placement_moves", "missing_episodes"}
+    sdq = o[o["measure"] == "sdq_total"]
+    assert (sdq["effect"] < 0).mean() > 0.9  # lower need -> fewer difficulties
+    # The null: no programme, no effect on need or outcomes, exactly.
+    assert true_effect(nd.truth, "mean_total_need", 12) == 0.0
+    assert (true_outcome_effects(nd.truth)["effect"] == 0).all()
+
+
+def test_council_did_null_run(null_pop):
+    # No programme: intervals exclude zero only by chance (5% each; about 20
+    # council-horizons per outcome that share one set of placebo councils, so the
+    # tolerance is wide: at most a quarter).
+    from vc_eval.analysis.impact import council_did
+
+    ds, s = null_pop
+    for outcome in (SHARE, COST, "mean_total_need"):
+        hits = []
+        for c in ds.truth["true_effects"]:
+            try:
+                r = council_did(s, c, outcome)
+            except ValueError:
+                continue
+            e = r.effects[r.effects["kind"] == "point"]
+            hits += list((e["lower"] > 0) | (e["upper"] < 0))
+        assert len(hits) >= 15 and np.mean(hits) <= 0.25, (outcome, np.mean(hits), len(hits))

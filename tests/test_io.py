@@ -23,10 +23,11 @@ def test_atomic_dir_replaces_previous_version_only_on_success(tmp_path):
     with pytest.raises(ValueError), atomic_dir(target) as tmp:
         (tmp / "v2.txt").write_text("2")
         raise ValueError
-    assert [p.name for p in target.iterdir()] == ["v1.txt"]
+    # every output folder carries the manifest that marks it as vc-eval's
+    assert sorted(p.name for p in target.iterdir()) == ["v1.txt", "vc-eval-manifest.json"]
     with atomic_dir(target) as tmp:
         (tmp / "v2.txt").write_text("2")
-    assert [p.name for p in target.iterdir()] == ["v2.txt"]
+    assert sorted(p.name for p in target.iterdir()) == ["v2.txt", "vc-eval-manifest.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 

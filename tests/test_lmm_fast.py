@@ -279,14 +279,24 @@ def test_row_order_and_label_type_do_not_matter():
     assert list(a.group_labels) == sorted(set(ids))
 
 
-def test_direct_path_equals_precomputed_products(monkeypatch):
+def test_shared_design_gives_the_same_fits_as_separate_ones():
+    """Responses fitted on one LMMDesign (warm-started from each other) give
+    the fits of separate cold fits."""
     y, X, Z, ids = hinge_children(300, seed=3)
-    a = fit_lmm(y, X, Z, ids)
-    monkeypatch.setattr(lmm_fast, "PRODUCT_BYTES_LIMIT", 0)
-    b = fit_lmm(y, X, Z, ids)
-    assert np.allclose(a.fe_params, b.fe_params, rtol=1e-9)
-    assert np.allclose(a.bse, b.bse, rtol=1e-6)
-    assert a.llf == pytest.approx(b.llf, rel=1e-12)
+    y2 = 0.5 * y + np.random.default_rng(5).normal(0, 3.0, y.size)
+    design = lmm_fast.LMMDesign(X, Z, ids)
+    for resp in (y, y2, y):
+        a = fit_lmm(resp, X, Z, ids)
+        b = design.fit(resp)
+        assert np.allclose(a.fe_params, b.fe_params, rtol=1e-7)
+        assert np.allclose(a.bse, b.bse, rtol=1e-5)
+        assert np.allclose(a.cov_re, b.cov_re, rtol=1e-5)
+        assert a.llf == pytest.approx(b.llf, rel=1e-11)
+    assert design.hint is not None
+    cache = lmm_fast.DesignCache()
+    assert cache.get(X, Z, ids) is cache.get(X.copy(), Z.copy(), list(ids))
+    assert cache.get(X[::-1], Z[::-1], ids[::-1]) is not cache.get(X, Z, ids)
+    assert (cache.hits, cache.misses) == (2, 2)
 
 
 def test_start_from_previous_theta_gives_same_fit():
@@ -337,10 +347,7 @@ def test_recovers_generating_parameters():
 
 
 @pytest.mark.parametrize("reml", [True, False], ids=["REML", "ML"])
-@pytest.mark.parametrize("products", [True, False], ids=["products", "direct"])
-def test_resample_equals_statistics_of_resampled_rows(reml, products, monkeypatch):
-    if not products:
-        monkeypatch.setattr(lmm_fast, "PRODUCT_BYTES_LIMIT", 0)
+def test_resample_equals_statistics_of_resampled_rows(reml):
     y, X, Z, ids = hinge_children(200, seed=8)
     prep = lmm_fast._prepare(y, X, Z, ids)
     st = prep.st
@@ -448,3 +455,82 @@ def test_fit_growth_fast_engine_matches_statsmodels_engine(bundled):
     assert rel(fast.scale, ref.scale) < 1e-4
     assert fast.llf >= ref.llf - 1e-6
     assert rel(fast.llf, ref.llf) < 1e-6
+
+
+# --------------------------------------------------------------------------
+# Shared designs (issue 14): responses, bootstrap refits and domains
+# --------------------------------------------------------------------------
+
+
+def test_second_response_on_a_shared_design_agrees_with_statsmodels():
+    y, X, Z, ids = hinge_children(150, seed=11)
+    design = lmm_fast.LMMDesign(X, Z, ids)
+    design.fit(y)
+    # a similar outcome (as need domains are): warm Newton from the first optimum
+    y2 = 0.9 * y + np.random.default_rng(2).normal(0, 3.0, y.size)
+    second = design.fit(y2)
+    assert second.n_fev < fit_lmm(y2, X, Z, ids).n_fev
+    assert_agrees(second, statsmodels_fit(y2, X, Z, ids, True))
+    # a very different one: the warm path gives up and the cold fit takes over
+    y3 = 0.3 * y + np.random.default_rng(3).normal(0, 6.0, y.size)
+    cold, third = fit_lmm(y3, X, Z, ids), design.fit(y3)
+    assert rel(third.fe_params, cold.fe_params) < 1e-7 and third.llf == pytest.approx(cold.llf)
+
+
+def growth_frame(n_children: int, seed: int) -> pd.DataFrame:
+    y, X, _, ids = hinge_children(n_children, seed=seed)
+    return pd.DataFrame({"y": y, "age": X[:, 1], "child": ids})
+
+
+def test_growth_bootstrap_reweighting_equals_refitting_resampled_rows():
+    from vc_eval.analysis.trajectories import fit_growth
+    from vc_eval.analysis.trajectories.engines import fit_arrays
+    from vc_eval.analysis.trajectories.growth import _random_design
+
+    fit = fit_growth(
+        growth_frame(300, 12), outcome="y", time="age", group="child", basis="spline", df=5
+    )
+    fast, notes = fit.bootstrap_params(4, rng=7, progress=False)
+    assert notes == [] and fast.shape == (4, len(fit.fe_params))
+    # the old path: the same resamples, rows copied and fitted from scratch
+    rng = np.random.default_rng(7)
+    X = fit.design.matrix(fit.data, fit.time)
+    Z = _random_design(fit.basis, fit.data[fit.time].to_numpy(float), fit.random)
+    y = fit.data[fit.outcome].to_numpy(float)
+    codes = pd.factorize(fit.data[fit.group], sort=True)[0]
+    for b in range(4):
+        pick = rng.integers(0, fit.n_groups, fit.n_groups)
+        rows = np.concatenate([np.flatnonzero(codes == g) for g in pick])
+        new_g = np.repeat(np.arange(pick.size), np.bincount(codes)[pick])
+        ref = fit_arrays(y[rows], X[rows], Z[rows], new_g, engine="fast")
+        assert rel(fast[b], ref.fe_params) < 1e-6
+    # without the engine's state (design rebuilt, full fit redone): the same
+    import dataclasses
+
+    again = dataclasses.replace(fit, _engine_state=None)
+    assert np.allclose(again.bootstrap_params(4, rng=7, progress=False)[0], fast, rtol=1e-6)
+
+
+def test_fit_domains_shares_the_design_and_matches_separate_fits(bundled):
+    from vc_eval.analysis.trajectories import fit_domains, fit_growth, need_frame
+    from vc_eval.core.schema import Col
+
+    doms = ["emotional_health", "living_skills"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = fit_domains(bundled, domains=doms, include_total=False, areas=False)
+        first, second = (fits[d] for d in doms)
+        assert first._engine_state[0] is second._engine_state[0]  # one design
+        alone = fit_growth(
+            need_frame(bundled, doms[1]),
+            outcome=Col.score,
+            time=Col.age_at_assessment,
+            group=Col.child_id,
+            basis="spline",
+            knots=list(second.basis.knots[1:-1]),
+            age_centre=second.basis.centre,
+        )
+    assert rel(second.fe_params, alone.fe_params) < 1e-6
+    assert rel(np.diag(second.cov_fe), np.diag(alone.cov_fe)) < 1e-5
+    assert rel(np.diag(second.cov_re_design), np.diag(alone.cov_re_design)) < 1e-5
+    assert second.llf == pytest.approx(alone.llf, rel=1e-10)

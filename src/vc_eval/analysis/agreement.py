@@ -34,11 +34,38 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from vc_eval.core import display, privacy
 from vc_eval.core.framework import TOTAL_NEED, Framework
 from vc_eval.core.schema import Col
+from vc_eval.core.summary import Count, Result, Summary, table_from
 
 #: Default window (days) within which two scorings count as a pair.
 WINDOW_DAYS = 14
+#: Universe of the pair counts a summary states (pairs of scorings of one child).
+PAIRS = "double_scored_pairs"
+#: Strength of agreement by ICC (Koo & Li 2016): upper bound -> band.
+ICC_WORDS: tuple[tuple[float, str], ...] = (
+    (0.5, "poor"),
+    (0.75, "moderate"),
+    (0.9, "good"),
+    (np.inf, "excellent"),
+)
+#: How two assessors agreed, per band.
+ICC_ADVERBS: dict[str, str] = {
+    "poor": "poorly",
+    "moderate": "moderately",
+    "good": "well",
+    "excellent": "very well",
+}
+
+
+def icc_word(icc: float) -> str:
+    """The band of agreement of an ICC (Koo & Li 2016): poor, moderate, good, excellent."""
+    for upper, word in ICC_WORDS:
+        if icc < upper:
+            return word
+    return ICC_WORDS[-1][1]
+
 
 Model = Literal["oneway", "twoway"]
 
@@ -367,7 +394,7 @@ def _name(framework: Framework | None, domain: str) -> str:
 
 
 @dataclass
-class AgreementResult:
+class AgreementResult(Result):
     """Assessor agreement per domain.
 
     Attributes
@@ -393,20 +420,87 @@ class AgreementResult:
     window_days: int = WINDOW_DAYS
     alpha: float = 0.05
     note: str = ""
+    caveats: list[str] = field(default_factory=list)
+
+    _plot = "agreement:plot_agreement"
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """How well two assessors agree (word from the ICC), range and limits of agreement."""
+        title = "Assessor agreement"
         t = self.table.dropna(subset=["icc"])
-        if t.empty:
-            return f"No domain had enough pairs of scorings within {self.window_days} days."
-        n = int(self.pairs["pair"].nunique()) if len(self.pairs) else 0
-        return (
-            f"{n} pairs of scorings by two assessors within {self.window_days} days. "
-            f"ICC per domain from {t['icc'].min():.2f} to {t['icc'].max():.2f} "
-            f"(median {t['icc'].median():.2f}). {self.note}"
+        ok = t[t["n_pairs"] >= privacy.MIN_N]
+        if ok.empty:
+            return Summary.insufficient(
+                title,
+                "too few children were scored by two assessors within "
+                f"{self.window_days} days to measure agreement.",
+                key="agreement",
+            )
+        sm = Summary(title, key="agreement", caveats=[self.note, *self.caveats])
+        lo, hi = float(ok["icc"].min()), float(ok["icc"].max())
+        sm.say(
+            "range",
+            f"Where two assessors scored the same child within {self.window_days} days, "
+            "agreement per domain is measured by the intraclass correlation (ICC: 1 = perfect "
+            f"agreement). Across {display.plural(len(ok), 'domain')} ICCs ranged from "
+            f"{lo:.2f} ({icc_word(lo)}) to {hi:.2f} ({icc_word(hi)}).",
+            word=icc_word(lo),
         )
+        tot = ok[ok["domain"] == TOTAL_NEED]
+        if len(tot):
+            r = tot.iloc[0]
+            word = icc_word(float(r["icc"]))
+            sm.say(
+                "total",
+                f"Two assessors scoring the same child agreed {ICC_ADVERBS[word]} on total "
+                "need: ICC "
+                f"{display.estimate(r['icc'], r['ci_lower'], r['ci_upper'], decimals=2)}, from "
+                f"{display.plural(int(r['n_pairs']), 'pair')} of scorings. Their scores "
+                f"differed by between {r['loa_lower']:.1f} and {r['loa_upper']:+.1f} points in "
+                "95% of pairs (limits of agreement).",
+                word=word,
+                counts=[Count(int(r["n_pairs"]), PAIRS, (("domain", TOTAL_NEED),))],
+            )
+            sm.headline["icc_total_need"] = round(float(r["icc"]), 2)
+        sm.say(
+            "supervision",
+            "Large differences are a prompt for reflective supervision, not a finding about "
+            "either assessor.",
+        )
+        st = self.safe_table()
+        sm.tables.append(
+            table_from(
+                st.table,
+                "Agreement between two assessors scoring the same child",
+                {
+                    "domain_name": "label",
+                    "n_pairs": "count",
+                    "icc": "stat",
+                    "ci_lower": "stat",
+                    "ci_upper": "stat",
+                    "mean_diff": "stat",
+                    "loa_lower": "stat",
+                    "loa_upper": "stat",
+                    "sem": "stat",
+                },
+                rename={
+                    "domain_name": "Domain",
+                    "n_pairs": "Pairs",
+                    "icc": "ICC",
+                    "ci_lower": "ICC 95% interval from",
+                    "ci_upper": "ICC 95% interval to",
+                    "mean_diff": "Mean difference",
+                    "loa_lower": "Limits of agreement from",
+                    "loa_upper": "Limits of agreement to",
+                    "sem": "SEM",
+                },
+                universe=PAIRS,
+            )
+        )
+        return sm
 
     def safe_table(self, *, decimals: int = 2):
         """The table with counts of 1-5 hidden and statistics on < 6 pairs hidden."""
@@ -521,6 +615,8 @@ def agreement(
 
 
 __all__ = [
+    "ICC_ADVERBS",
+    "ICC_WORDS",
     "MODEL_NOTES",
     "WINDOW_DAYS",
     "AgreementResult",
@@ -531,5 +627,6 @@ __all__ = [
     "score_matrix",
     "icc",
     "icc_matrix",
+    "icc_word",
     "limits_of_agreement",
 ]

@@ -42,8 +42,10 @@ import pandas as pd
 from scipy import linalg, optimize
 
 __all__ = [
+    "DesignCache",
     "GroupStats",
     "LMMBootstrap",
+    "LMMDesign",
     "LMMResult",
     "bootstrap_lmm",
     "fit_lmm",
@@ -184,11 +186,6 @@ class GroupStats:
     weights: np.ndarray | None = None
 
     @functools.cached_property
-    def products(self) -> _Products | None:
-        """Per-group products for fast evaluations (computed on first use)."""
-        return _products(self)
-
-    @functools.cached_property
     def ZtZ_s(self) -> np.ndarray:
         """Z'Z as (q, q, g)."""
         return np.ascontiguousarray(self.ZtZ.transpose(1, 2, 0))
@@ -210,32 +207,24 @@ class GroupStats:
         the resample shares all per-group arrays with ``self`` (no copies);
         only the three global cross-products change. ``y`` and ``Xs`` are the
         rows these statistics were built from (the response as passed to
-        :func:`group_statistics` and ``X / x_scale``), used once to form
-        per-group ``X'X``, ``X'y`` and ``y'y``.
+        :func:`group_statistics` and ``X / x_scale``): the global products are
+        row-weighted sums over them (no per-group ``X'X`` blocks are kept).
         """
         if self.weights is not None:
             raise ValueError("resample the original statistics, not a resample")
-        g, p = self.n_groups, self.p
-        if "_xx_groups" not in self.__dict__:
-            pi, pj = _upper_pairs(p)
-            order = np.argsort(self.codes, kind="stable")
-            starts = np.r_[0, np.cumsum(self.group_sizes)[:-1]]
-            Xo, yo = Xs[order], y[order]
-            cols = np.concatenate([Xo[:, pi] * Xo[:, pj], Xo * yo[:, None], (yo * yo)[:, None]], 1)
-            self.__dict__["_xx_groups"] = np.add.reduceat(cols, starts, axis=0)
-        c = np.bincount(np.asarray(idx), minlength=g).astype(float)
-        xx = c @ self.__dict__["_xx_groups"]
-        mp = p * (p + 1) // 2
+        c = np.bincount(np.asarray(idx), minlength=self.n_groups).astype(float)
+        w = c[self.codes]
+        wy = w * y
         out = dataclasses.replace(
             self,
-            XtX=_unpack_sym(xx[:mp], p),
-            Xty=xx[mp : mp + p],
-            yty=float(xx[-1]),
+            XtX=_weighted_gram(Xs, w),
+            Xty=Xs.T @ wy,
+            yty=float(wy @ y),
             n_obs=int(c @ self.group_sizes),
             weights=c,
         )
         # share the derived per-group arrays (never recomputed)
-        for key in ("ZtZ_s", "ZtX_s", "Zty_s", "products"):
+        for key in ("ZtZ_s", "ZtX_s", "Zty_s", "_work"):
             if key in self.__dict__:
                 out.__dict__[key] = self.__dict__[key]
         return out
@@ -279,66 +268,267 @@ def group_statistics(
     -------
     GroupStats
     """
-    y = np.asarray(y, dtype=float).ravel()
-    X = np.asarray(X, dtype=float)
-    Z = np.asarray(Z, dtype=float)
-    if X.ndim == 1:
-        X = X[:, None]
-    if Z.ndim == 1:
-        Z = Z[:, None]
-    n = y.shape[0]
-    if X.shape[0] != n or Z.shape[0] != n or len(groups) != n:
-        raise ValueError(
-            f"y, X, Z and groups must have the same number of rows "
-            f"(got {n}, {X.shape[0]}, {Z.shape[0]}, {len(groups)})"
-        )
-    for name, arr in (("y", y), ("X", X), ("Z", Z)):
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{name} contains missing or infinite values")
-    x_scale = np.sqrt(np.mean(X**2, axis=0))
-    z_scale = np.sqrt(np.mean(Z**2, axis=0))
-    if (x_scale == 0).any():
-        raise ValueError("X has an all-zero column")
-    if (z_scale == 0).any():
-        raise ValueError("Z has an all-zero column")
-    Xs = X / x_scale
-    Zs = Z / z_scale
-    codes, labels = _factorize(groups)
-    g = len(labels)
-    q, p = Zs.shape[1], Xs.shape[1]
+    return LMMDesign(X, Z, groups).statistics(y)
 
-    # Sort rows by group once, then every grouped sum is one reduceat.
-    order = np.argsort(codes, kind="stable")
-    sc = codes[order]
-    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
-    Zo, Xo, yo = Zs[order], Xs[order], y[order]
-    prods = np.concatenate(
-        [
-            (Zo[:, :, None] * Zo[:, None, :]).reshape(n, q * q),
-            (Zo[:, :, None] * Xo[:, None, :]).reshape(n, q * p),
-            Zo * yo[:, None],
-        ],
-        axis=1,
-    )
-    sums = np.add.reduceat(prods, starts, axis=0)
-    # contiguous copies: batched matmul on strided views is several times slower
-    ZtZ = np.ascontiguousarray(sums[:, : q * q]).reshape(g, q, q)
-    ZtX = np.ascontiguousarray(sums[:, q * q : q * q + q * p]).reshape(g, q, p)
-    Zty = np.ascontiguousarray(sums[:, q * q + q * p :])
-    return GroupStats(
-        ZtZ=ZtZ,
-        ZtX=ZtX,
-        Zty=Zty,
-        XtX=Xs.T @ Xs,
-        Xty=Xs.T @ y,
-        yty=float(y @ y),
-        n_obs=n,
-        group_sizes=np.bincount(codes, minlength=g),
-        group_labels=labels,
-        codes=codes,
-        x_scale=x_scale,
-        z_scale=z_scale,
-    )
+
+class LMMDesign:
+    """Design-only statistics of ``X``, ``Z`` and the groups, shared by every response.
+
+    The per-group cross-products ``Z'Z`` and ``Z'X`` and the global ``X'X``
+    depend on the design alone, so they are computed once and reused by
+    every response fitted on the same rows (the need domains of one
+    population share children and ages), by bootstrap resamples (a
+    resample reweights groups) and by refits. Only ``Z'y``, ``X'y`` and
+    ``y'y`` are computed per response: a few passes over the rows.
+
+    Parameters
+    ----------
+    X, Z, groups
+        Fixed-effects design (n, p), random-effects design (n, q) and group
+        labels (n,); rows need not be sorted by group.
+
+    Raises
+    ------
+    ValueError
+        Rows that do not match, missing or infinite values, an all-zero
+        column or a rank-deficient ``X``.
+    """
+
+    def __init__(
+        self, X: np.ndarray, Z: np.ndarray, groups: Sequence[Hashable] | np.ndarray
+    ) -> None:
+        X = np.asarray(X, dtype=float)
+        Z = np.asarray(Z, dtype=float)
+        if X.ndim == 1:
+            X = X[:, None]
+        if Z.ndim == 1:
+            Z = Z[:, None]
+        n = X.shape[0]
+        if Z.shape[0] != n or len(groups) != n:
+            raise ValueError(
+                f"y, X, Z and groups must have the same number of rows "
+                f"(got X {n}, Z {Z.shape[0]}, groups {len(groups)})"
+            )
+        for name, arr in (("X", X), ("Z", Z)):
+            if not np.isfinite(arr).all():
+                raise ValueError(f"{name} contains missing or infinite values")
+        x_scale = np.sqrt(np.mean(X**2, axis=0))
+        z_scale = np.sqrt(np.mean(Z**2, axis=0))
+        if (x_scale == 0).any():
+            raise ValueError("X has an all-zero column")
+        if (z_scale == 0).any():
+            raise ValueError("Z has an all-zero column")
+        codes, labels = _factorize(groups)
+        g, q, p = len(labels), Z.shape[1], X.shape[1]
+        self.X, self.Z, self.groups = X, Z, groups
+        self.codes, self.labels = codes, labels
+        self.x_scale, self.z_scale = x_scale, z_scale
+        self.Xs = X / x_scale
+        # Rows sorted by group once: every grouped sum is then one reduceat.
+        self.order = np.argsort(codes, kind="stable")
+        sc = codes[self.order]
+        self.starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+        self.Zo = Z[self.order] / z_scale
+        # Z'Z and Z'X per group in chunks of columns, so no (n, q * p) block
+        # of row products is ever held at once.
+        ZtZ = np.empty((g, q, q))
+        ZtX = np.empty((g, q, p))
+        Xo = self.Xs[self.order]
+        for a in range(q):
+            za = self.Zo[:, a : a + 1]
+            ZtZ[:, a, :] = np.add.reduceat(za * self.Zo, self.starts, axis=0)
+            ZtX[:, a, :] = np.add.reduceat(za * Xo, self.starts, axis=0)
+        del Xo
+        self.ZtZ = ZtZ
+        self.ZtX = ZtX
+        self.XtX = _weighted_gram(self.Xs, None)
+        self.group_sizes = np.bincount(codes, minlength=g)
+        self._soa: dict[str, np.ndarray] = {}
+        #: (theta, inverse Hessian) of the last interior fit on this design: a
+        #: warm start for the next response (see :meth:`fit`).
+        self.hint: tuple[np.ndarray, np.ndarray] | None = None
+        self._check_rank()
+
+    @property
+    def n_obs(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.labels)
+
+    def _check_rank(self) -> None:
+        w = np.linalg.eigvalsh(self.XtX)
+        if w[0] > 1e-10 * w[-1]:
+            return
+        # nearly collinear: decide as np.linalg.lstsq does, on the rows
+        if np.linalg.matrix_rank(self.Xs) < self.Xs.shape[1]:
+            raise ValueError("the fixed-effects design X is rank deficient")
+
+    def matches(self, X: np.ndarray, Z: np.ndarray, groups) -> bool:
+        """True when ``X``, ``Z`` and ``groups`` are this design's (same rows, same values)."""
+        X = np.asarray(X)
+        Z = np.asarray(Z)
+        X = X[:, None] if X.ndim == 1 else X
+        Z = Z[:, None] if Z.ndim == 1 else Z
+        if X.shape != self.X.shape or Z.shape != self.Z.shape or len(groups) != self.n_obs:
+            return False
+        if groups is not self.groups and not np.array_equal(
+            np.asarray(groups), np.asarray(self.groups)
+        ):
+            return False
+        return bool(np.array_equal(X, self.X) and np.array_equal(Z, self.Z))
+
+    def statistics(self, y: np.ndarray) -> GroupStats:
+        """:class:`GroupStats` of response ``y`` (shares the design arrays)."""
+        y = np.asarray(y, dtype=float).ravel()
+        if y.shape[0] != self.n_obs:
+            raise ValueError(
+                f"y, X, Z and groups must have the same number of rows "
+                f"(got y {y.shape[0]}, X {self.n_obs})"
+            )
+        if not np.isfinite(y).all():
+            raise ValueError("y contains missing or infinite values")
+        Zty = np.add.reduceat(self.Zo * y[self.order][:, None], self.starts, axis=0)
+        st = GroupStats(
+            ZtZ=self.ZtZ,
+            ZtX=self.ZtX,
+            Zty=Zty,
+            XtX=self.XtX,
+            Xty=self.Xs.T @ y,
+            yty=float(y @ y),
+            n_obs=self.n_obs,
+            group_sizes=self.group_sizes,
+            group_labels=self.labels,
+            codes=self.codes,
+            x_scale=self.x_scale,
+            z_scale=self.z_scale,
+        )
+        # the structure-of-arrays copies are design-only: build them once
+        if not self._soa:
+            self._soa["ZtZ_s"] = np.ascontiguousarray(self.ZtZ.transpose(1, 2, 0))
+            self._soa["ZtX_s"] = np.ascontiguousarray(self.ZtX.transpose(1, 2, 0))
+            self._soa["_work"] = np.empty((self.Xs.shape[1], self.n_groups))
+        st.__dict__.update(self._soa)
+        return st
+
+    def prepare(self, y: np.ndarray) -> _Prepared:
+        """Statistics of ``y`` less its least-squares fit on ``X`` (see :func:`fit_lmm`)."""
+        y = np.asarray(y, dtype=float).ravel()
+        if y.shape[0] != self.n_obs:
+            raise ValueError(f"y has {y.shape[0]} rows but X has {self.n_obs}")
+        if not np.isfinite(y).all():
+            raise ValueError("y or X contains missing or infinite values")
+        n, p = self.Xs.shape
+        if n <= p:
+            raise ValueError(f"{n} observations cannot estimate {p} fixed effects")
+        if self.n_groups < 2:
+            raise ValueError("at least two groups are needed to estimate a random effect")
+        # Work with OLS residuals as the response (an exact reparametrisation,
+        # beta = b0 + beta~): small numbers keep the sums of squares accurate, so
+        # the likelihood is smooth to ~1e-12 relative even at national scale.
+        # Normal equations on the scaled design plus one step of iterative
+        # refinement give least squares to working accuracy without a QR of X.
+        cf = linalg.cho_factor(self.XtX, lower=True)
+        bs = linalg.cho_solve(cf, self.Xs.T @ y)
+        r = y - self.Xs @ bs
+        bs = bs + linalg.cho_solve(cf, self.Xs.T @ r)
+        y_c = y - self.Xs @ bs
+        return _Prepared(self.statistics(y_c), bs / self.x_scale, y_c, self.Xs, self)
+
+    def fit(
+        self,
+        y: np.ndarray,
+        *,
+        reml: bool = True,
+        start: np.ndarray | None = None,
+        maxiter: int = 500,
+        warm: bool = True,
+    ) -> LMMResult:
+        """Fit response ``y`` on this design (see :func:`fit_lmm`).
+
+        With ``warm`` (default) and no ``start``, a previous fit on this
+        design seeds Newton steps with its curvature, and the optimum is then
+        checked and polished exactly as a cold fit's; only the path to it is
+        shorter.
+        """
+        with _blas_single_thread():
+            return _fit_prepared(
+                self.prepare(y), reml=reml, start=start, maxiter=maxiter, warm=warm
+            )
+
+    def bootstrap(
+        self,
+        y: np.ndarray,
+        *,
+        n_boot: int = 200,
+        rng: np.random.Generator | int = 0,
+        reml: bool = True,
+        maxiter: int = 500,
+        fit: LMMResult | None = None,
+        progress: bool | None = None,
+    ) -> LMMBootstrap:
+        """Bootstrap over groups by reweighting this design's statistics.
+
+        ``fit`` is the full-data fit of ``y`` when already at hand (it is
+        refitted otherwise). Replicate ``b`` draws
+        ``rng.integers(0, n_groups, n_groups)`` (groups in sorted-label
+        order), so a generator gives the same resamples as a loop that
+        refits resampled rows.
+        """
+        with _blas_single_thread():
+            return _bootstrap(
+                self,
+                y,
+                n_boot=n_boot,
+                rng=rng,
+                reml=reml,
+                maxiter=maxiter,
+                full=fit,
+                progress=progress,
+            )
+
+
+class DesignCache:
+    """Designs already built, reused when ``X``, ``Z`` and the groups are equal.
+
+    Pass one cache to every fit of a batch (e.g. the domains of one
+    population): a fit whose design equals a cached one only computes its
+    response's statistics. Holds at most ``max_size`` designs (least recently
+    used dropped first).
+    """
+
+    def __init__(self, max_size: int = 2) -> None:
+        self.max_size = max_size
+        self._designs: list[LMMDesign] = []
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, X: np.ndarray, Z: np.ndarray, groups) -> LMMDesign:
+        """The cached design equal to (X, Z, groups), building it if needed."""
+        for i, d in enumerate(self._designs):
+            if d.matches(X, Z, groups):
+                self._designs.append(self._designs.pop(i))
+                self.hits += 1
+                return d
+        d = LMMDesign(X, Z, groups)
+        self.misses += 1
+        self._designs.append(d)
+        del self._designs[: -self.max_size]
+        return d
+
+    def clear(self) -> None:
+        self._designs.clear()
+
+
+def _weighted_gram(A: np.ndarray, w: np.ndarray | None, chunk: int = 65536) -> np.ndarray:
+    """``A' diag(w) A`` in row chunks (bounded temporaries), symmetrised."""
+    k = A.shape[1]
+    out = np.zeros((k, k))
+    for i in range(0, A.shape[0], chunk):
+        blk = A[i : i + chunk]
+        out += blk.T @ (blk if w is None else blk * w[i : i + chunk, None])
+    return 0.5 * (out + out.T)
 
 
 # --------------------------------------------------------------------------
@@ -347,10 +537,6 @@ def group_statistics(
 # over groups, so a batched 2 x 2 product is a dozen vector operations (several
 # times faster than numpy's batched matmul on 84,000 tiny matrices).
 # --------------------------------------------------------------------------
-
-#: Precomputed per-group products are used while they fit in this many bytes;
-#: beyond it (very wide X) each evaluation works from Z'X directly.
-PRODUCT_BYTES_LIMIT = 1_500_000_000
 
 
 def _soa_mm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -382,49 +568,6 @@ def _small_inv(M: np.ndarray) -> np.ndarray:
 
 def _upper_pairs(k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(k)
-
-
-@dataclass
-class _Products:
-    """Per-group products that make each evaluation a few matrix-vector
-    products: sums over groups of ``(Z'X)' W (Z'X)`` and the like are linear in
-    the distinct entries of the per-group ``W``.
-
-    Row ``(ab, g)`` of ``SX`` holds the upper triangle (i <= j) of
-    ``ZtX[a]' ZtX[b] + ZtX[b]' ZtX[a]`` (one term when a == b) over pairs
-    a <= b; ``SXy`` and ``Syy`` likewise for ``Z'X' W Z'y`` and ``Z'y' W Z'y``.
-    """
-
-    SX: np.ndarray  # (m * g, p(p+1)/2)
-    SXy: np.ndarray  # (m * g, p)
-    Syy: np.ndarray  # (m * g,)
-
-
-def _products(st: GroupStats) -> _Products | None:
-    g, q, p = st.n_groups, st.q, st.p
-    qa, qb = _upper_pairs(q)
-    pi, pj = _upper_pairs(p)
-    m, mp = len(qa), len(pi)
-    if g * m * (mp + p + 1) * 8 > PRODUCT_BYTES_LIMIT:
-        return None
-    ZtX = st.ZtX_s  # (q, p, g)
-    Zty = st.Zty_s  # (q, g)
-    SX = np.empty((m, mp, g))
-    SXy = np.empty((m, p, g))
-    Syy = np.empty((m, g))
-    for s, (a, b) in enumerate(zip(qa, qb, strict=True)):
-        SX[s] = ZtX[a, pi] * ZtX[b, pj]
-        SXy[s] = ZtX[a] * Zty[b]
-        Syy[s] = Zty[a] * Zty[b]
-        if a != b:
-            SX[s] += ZtX[b, pi] * ZtX[a, pj]
-            SXy[s] += ZtX[b] * Zty[a]
-            Syy[s] *= 2.0
-    return _Products(
-        np.ascontiguousarray(SX.transpose(0, 2, 1)).reshape(m * g, mp),
-        np.ascontiguousarray(SXy.transpose(0, 2, 1)).reshape(m * g, p),
-        Syy.reshape(m * g),
-    )
 
 
 def _unpack_sym(v: np.ndarray, k: int) -> np.ndarray:
@@ -473,21 +616,26 @@ def _profile(st: GroupStats, Psi: np.ndarray, reml: bool, grad: bool = True) -> 
     W = np.tensordot(Ninv, Psi, axes=(1, 0)).transpose(0, 2, 1)
     W = 0.5 * (W + W.transpose(1, 0, 2))
     c = st.weights  # None, or per-group weights (bootstrap draw counts)
-    prod = st.products
-    if prod is not None:
-        qa, qb = _upper_pairs(q)
-        w = (W[qa, qb] if c is None else W[qa, qb] * c).reshape(-1)
-        C = st.XtX - _unpack_sym(w @ prod.SX, p)
-        XtVy = st.Xty - w @ prod.SXy
-        ytVy = st.yty - float(w @ prod.Syy)
-    else:
-        Wg = np.ascontiguousarray(np.moveaxis(W if c is None else W * c, 2, 0))
-        WZtX = Wg @ st.ZtX
-        C = st.XtX - np.tensordot(st.ZtX, WZtX, axes=([0, 1], [0, 1]))
-        C = 0.5 * (C + C.T)
-        WZty = (Wg @ st.Zty[:, :, None])[:, :, 0]
-        XtVy = st.Xty - np.tensordot(st.ZtX, WZty, axes=([0, 1], [0, 1]))
-        ytVy = st.yty - float(np.sum(st.Zty * WZty))
+    Wc = W if c is None else W * c
+    # X'V^-1X = X'X - sum_g (Z'X)' W (Z'X): per pair (a, b) of random
+    # effects one column-scaled (p x g) x (g x p) product, so the cost is a
+    # few BLAS calls over groups and nothing per group is bigger than Z'X.
+    ZtX, Zty = st.ZtX_s, st.Zty_s
+    C = st.XtX.copy()
+    XtVy = st.Xty.copy()
+    ytVy = st.yty
+    buf = _workspace(st)  # one (p, g) buffer: no fresh 10-100 MB temporaries per call
+    for a in range(q):
+        va = Wc[a, 0] * Zty[0]
+        for b in range(1, q):
+            va = va + Wc[a, b] * Zty[b]
+        XtVy -= ZtX[a] @ va
+        ytVy -= float(Zty[a] @ va)
+        for b in range(a, q):
+            np.multiply(ZtX[a], Wc[a, b], out=buf)
+            P = buf @ ZtX[b].T
+            C -= P if a == b else P + P.T
+    C = 0.5 * (C + C.T)
     try:
         cf = linalg.cho_factor(C, lower=True)
     except linalg.LinAlgError as err:
@@ -514,23 +662,29 @@ def _profile(st: GroupStats, Psi: np.ndarray, reml: bool, grad: bool = True) -> 
         G = -0.5 * (np.sum(MZ, axis=2) if c is None else MZ @ c)
         G += (0.5 * fac / rvir) * ((u if c is None else u * c) @ u.T)
         if reml:
+            # K_g = (Z'X)_g C^-1 (Z'X)_g', one (p x p) x (p x g) product per column of Z
             Cinv = linalg.cho_solve(cf, np.eye(p))
-            if prod is not None:
-                pi, pj = _upper_pairs(p)
-                cw = np.where(pi == pj, 1.0, 2.0) * Cinv[pi, pj]
-                kv = (prod.SX @ cw).reshape(len(qa), g)
-                K = np.empty((q, q, g))
-                half = np.where(qa == qb, 1.0, 0.5)[:, None]
-                K[qa, qb] = kv * half
-                K[qb, qa] = kv * half
-            else:
-                K = np.moveaxis(st.ZtX @ Cinv @ st.ZtX.transpose(0, 2, 1), 0, 2)
+            K = np.empty((q, q, g))
+            for b in range(q):
+                np.matmul(Cinv, ZtX[b], out=buf)
+                for a in range(b + 1):
+                    K[a, b] = np.einsum("pg,pg->g", ZtX[a], buf)
+                    K[b, a] = K[a, b]
             T = _soa_mm(M, K)
             if c is not None:
                 T *= c
             G += 0.5 * np.tensordot(T, M, axes=([1, 2], [1, 2]))
         G = 0.5 * (G + G.T)
     return _Eval(llf, G, beta, rvir, C, W)
+
+
+def _workspace(st: GroupStats) -> np.ndarray:
+    """A (p, g) scratch array, shared by every statistics object of one design."""
+    buf = st.__dict__.get("_work")
+    if buf is None:
+        buf = np.empty((st.p, st.n_groups))
+        st.__dict__["_work"] = buf
+    return buf
 
 
 def _final_pieces(st: GroupStats, W: np.ndarray, beta: np.ndarray):
@@ -702,6 +856,7 @@ class _Prepared:
     b0: np.ndarray  # OLS coefficients subtracted from y
     y: np.ndarray  # y - X b0
     Xs: np.ndarray  # X / x_scale
+    design: LMMDesign | None = None
 
 
 def _prepare(y, X, Z, groups) -> _Prepared:
@@ -712,20 +867,7 @@ def _prepare(y, X, Z, groups) -> _Prepared:
         raise ValueError(f"y has {y_arr.shape[0]} rows but X has {X_arr.shape[0]}")
     if not (np.isfinite(y_arr).all() and np.isfinite(X_arr).all()):
         raise ValueError("y or X contains missing or infinite values")
-    n, p = X_arr.shape
-    if n <= p:
-        raise ValueError(f"{n} observations cannot estimate {p} fixed effects")
-    # Work with OLS residuals as the response (an exact reparametrisation,
-    # beta = b0 + beta~): small numbers keep the sums of squares accurate, so
-    # the likelihood is smooth to ~1e-12 relative even at national scale.
-    b0, _, rank, _ = np.linalg.lstsq(X_arr, y_arr, rcond=None)
-    if rank < p:
-        raise ValueError("the fixed-effects design X is rank deficient")
-    y_c = y_arr - X_arr @ b0
-    st = group_statistics(y_c, X_arr, Z, groups)
-    if st.n_groups < 2:
-        raise ValueError("at least two groups are needed to estimate a random effect")
-    return _Prepared(st, b0, y_c, X_arr / st.x_scale)
+    return LMMDesign(X_arr, Z, groups).prepare(y_arr)
 
 
 def _start_theta(prep: _Prepared, start) -> np.ndarray:
@@ -898,13 +1040,72 @@ def _fit(y, X, Z, groups, *, reml: bool, start, maxiter: int) -> LMMResult:
     return _fit_prepared(_prepare(y, X, Z, groups), reml=reml, start=start, maxiter=maxiter)
 
 
-def _fit_prepared(prep: _Prepared, *, reml: bool, start, maxiter: int) -> LMMResult:
+def _optimise_hinted(
+    st: GroupStats, theta0: np.ndarray, H0inv: np.ndarray, reml: bool, maxiter: int
+) -> _Optimum | None:
+    """Newton steps from another response's optimum on the same design, with
+    its inverse Hessian, then the exact polish and optimality check of a cold
+    fit. None when the path fails (boundary, no descent): fit cold instead."""
+    dpos = _diag_positions(st.q)
+    objective = _Objective(st, reml)
+    theta = theta0.copy()
+    f, gvec = objective(theta)
+    for _ in range(30):
+        if not np.isfinite(f):
+            return None
+        step = H0inv @ gvec
+        # tighter than the polish's test, so one exact Hessian usually confirms
+        if float(gvec @ step) < 1e-11:
+            break
+        t, accepted = 1.0, False
+        for _ls in range(8):
+            new = theta - t * step
+            if np.all(new[dpos] > 100 * SINGULAR_TOL):
+                fn, gn = objective(new)
+                if fn <= f + 1e-12 * abs(f):
+                    accepted = True
+                    break
+            t *= 0.5
+        if not accepted:
+            return None
+        theta, f, gvec = new, fn, gn
+    else:
+        return None
+    theta, newton_iter, kkt_ok, H = _newton_polish(objective, theta, dpos)
+    if not kkt_ok or H is None or np.any(theta[dpos] < SINGULAR_TOL):
+        return None
+    L = _theta_to_lambda(theta, st.q)
+    ev = _profile(st, L @ L.T, reml)
+    return _Optimum(
+        theta=theta,
+        ev=ev,
+        converged=True,
+        n_iter=newton_iter,
+        n_fev=objective.n_fev,
+        message="Newton from a previous fit on the same design",
+        hess_theta=H,
+    )
+
+
+def _fit_prepared(
+    prep: _Prepared, *, reml: bool, start, maxiter: int, warm: bool = False
+) -> LMMResult:
     st = prep.st
     q, p, n, g = st.q, st.p, st.n_obs, st.n_groups
     notes: list[str] = []
     if g < 5:
         notes.append(f"only {g} groups: random-effects variances are poorly determined")
-    opt = _optimise(st, _start_theta(prep, start), reml, maxiter)
+    design = prep.design
+    opt = None
+    if warm and start is None and design is not None and design.hint is not None:
+        opt = _optimise_hinted(st, design.hint[0], design.hint[1], reml, maxiter)
+    if opt is None:
+        opt = _optimise(st, _start_theta(prep, start), reml, maxiter)
+    if design is not None and opt.converged and opt.hess_theta is not None:
+        try:
+            design.hint = (opt.theta.copy(), np.linalg.inv(opt.hess_theta))
+        except np.linalg.LinAlgError:
+            pass
     if not opt.converged:
         notes.append(f"optimisation did not converge ({opt.message})")
     theta, ev = opt.theta, opt.ev
@@ -1035,47 +1236,68 @@ def bootstrap_lmm(
     -------
     LMMBootstrap
     """
+    y_arr = np.asarray(y, dtype=float).ravel()
+    X_arr = np.asarray(X, dtype=float)
+    if X_arr.shape[0] != y_arr.shape[0]:
+        raise ValueError(f"y has {y_arr.shape[0]} rows but X has {X_arr.shape[0]}")
+    return LMMDesign(X_arr, Z, groups).bootstrap(
+        y_arr, n_boot=n_boot, rng=seed, reml=reml, maxiter=maxiter, progress=progress
+    )
+
+
+def _bootstrap(
+    design: LMMDesign,
+    y: np.ndarray,
+    *,
+    n_boot: int,
+    rng: np.random.Generator | int,
+    reml: bool,
+    maxiter: int,
+    full: LMMResult | None,
+    progress: bool | None,
+) -> LMMBootstrap:
     from tqdm.auto import tqdm
 
-    with _blas_single_thread():
-        prep = _prepare(y, X, Z, groups)
+    seed = rng if isinstance(rng, int | np.integer) else -1
+    rng = np.random.default_rng(rng)
+    prep = design.prepare(y)
+    if full is None:
         full = _fit_prepared(prep, reml=reml, start=None, maxiter=maxiter)
-        st = prep.st
-        g, q, p = st.n_groups, st.q, st.p
-        rows, cols = _tril_index(q)
-        dpos = _diag_positions(q)
-        theta_full = (st.z_scale[:, None] * _theta_to_lambda(full.theta, q))[rows, cols]
-        # an interior start: a replicate's optimum may lie off the boundary
-        theta_full[dpos] = np.maximum(theta_full[dpos], 1e-2)
-        objective = _Objective(st, reml)
-        H = _fd_hessian(
-            lambda t: objective(t)[1], theta_full, 1e-5 * np.maximum(np.abs(theta_full), 1e-2)
-        )
-        w = np.linalg.eigvalsh(H)
-        H0inv = np.linalg.inv(H) if w.min() > 0 else None
-        rng = np.random.default_rng(seed)
-        fe = np.empty((n_boot, p))
-        cov_re = np.empty((n_boot, q, q))
-        scale = np.empty(n_boot)
-        conv = np.zeros(n_boot, bool)
-        sing = np.zeros(n_boot, bool)
-        Dz = 1.0 / st.z_scale
-        for b in tqdm(range(n_boot), disable=None if progress is None else not progress):
-            idx = rng.integers(0, g, size=g)
-            sb = st.resample(idx, prep.y, prep.Xs)
-            if H0inv is not None:
-                opt = _optimise_warm(sb, theta_full.copy(), H0inv, reml, maxiter)
-            else:
-                opt = _optimise(sb, theta_full.copy(), reml, maxiter)
-            n_b = sb.n_obs
-            s2 = opt.ev.rvir / (n_b - p if reml else n_b)
-            L_s = _theta_to_lambda(opt.theta, q)
-            fe[b] = prep.b0 + opt.ev.beta / st.x_scale
-            cov_re[b] = s2 * (L_s @ L_s.T) * np.outer(Dz, Dz)
-            scale[b] = s2
-            conv[b] = opt.converged
-            sing[b] = bool(np.any(opt.theta[dpos] < SINGULAR_TOL))
-    return LMMBootstrap(full, fe, cov_re, scale, conv, sing, seed)
+    st = prep.st
+    g, q, p = st.n_groups, st.q, st.p
+    rows, cols = _tril_index(q)
+    dpos = _diag_positions(q)
+    theta_full = (st.z_scale[:, None] * _theta_to_lambda(full.theta, q))[rows, cols]
+    # an interior start: a replicate's optimum may lie off the boundary
+    theta_full[dpos] = np.maximum(theta_full[dpos], 1e-2)
+    objective = _Objective(st, reml)
+    H = _fd_hessian(
+        lambda t: objective(t)[1], theta_full, 1e-5 * np.maximum(np.abs(theta_full), 1e-2)
+    )
+    w = np.linalg.eigvalsh(H)
+    H0inv = np.linalg.inv(H) if w.min() > 0 else None
+    fe = np.empty((n_boot, p))
+    cov_re = np.empty((n_boot, q, q))
+    scale = np.empty(n_boot)
+    conv = np.zeros(n_boot, bool)
+    sing = np.zeros(n_boot, bool)
+    Dz = 1.0 / st.z_scale
+    for b in tqdm(range(n_boot), disable=None if progress is None else not progress, leave=False):
+        idx = rng.integers(0, g, size=g)
+        sb = st.resample(idx, prep.y, prep.Xs)
+        if H0inv is not None:
+            opt = _optimise_warm(sb, theta_full.copy(), H0inv, reml, maxiter)
+        else:
+            opt = _optimise(sb, theta_full.copy(), reml, maxiter)
+        n_b = sb.n_obs
+        s2 = opt.ev.rvir / (n_b - p if reml else n_b)
+        L_s = _theta_to_lambda(opt.theta, q)
+        fe[b] = prep.b0 + opt.ev.beta / st.x_scale
+        cov_re[b] = s2 * (L_s @ L_s.T) * np.outer(Dz, Dz)
+        scale[b] = s2
+        conv[b] = opt.converged
+        sing[b] = bool(np.any(opt.theta[dpos] < SINGULAR_TOL))
+    return LMMBootstrap(full, fe, cov_re, scale, conv, sing, int(seed))
 
 
 def _fd_hessian(grad_fn, x: np.ndarray, steps: np.ndarray) -> np.ndarray:

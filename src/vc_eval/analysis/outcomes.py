@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -53,10 +54,12 @@ from vc_eval.analysis.measurement_error import (
     single_thread_blas,
     wide_scores,
 )
-from vc_eval.core import privacy
+from vc_eval.core import display, privacy
+from vc_eval.core.costs import REFERENCE_DATE
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import DAYS_PER_YEAR, PLACEMENT_LABELS, PLACEMENT_TYPES, Col
+from vc_eval.core.summary import Count, Finding, Result, Summary, Table
 
 HALF_YEAR_DAYS = DAYS_PER_YEAR / 2
 WEEKS_PER_HALF_YEAR = HALF_YEAR_DAYS / 7
@@ -80,6 +83,17 @@ DEFAULT_OUTCOME_NEEDS: dict[str, tuple[str, ...]] = {
     "offending": ("risk_taking",),
 }
 MOVES = "placement_moves"
+#: Measures of the total programme effect (no mediator adjusted for).
+PROGRAMME_MEASURES: tuple[str, ...] = ("sdq_total", "placement_moves", "missing_episodes")
+EXPOSURE_DATE = "exposure_date"
+PLACEMENT_START = "placement_start"
+START_YEARS = "placement_start_years"
+PRIOR_MOVES = "prior_moves_per_year"
+#: Spend is measured this many days from the outcome date: the start of the year
+#: the outcome covers, so the year's moves cannot have set it.
+EXPOSURE_DAYS = -365
+#: The negative control measures spend just after the outcome's year.
+NEGATIVE_CONTROL_DAYS = 1
 
 # Design column names (terms reported).
 NEED = "need"
@@ -128,7 +142,25 @@ def _placement_on(pl: pd.DataFrame, keys: pd.DataFrame, date_col: str) -> pd.Dat
     )
     ok = m[Col.start_date].notna() & (m[Col.end_date].isna() | (m[Col.end_date] > m[date_col]))
     m.loc[~ok, [Col.placement_type, Col.weekly_cost]] = np.nan
-    return m.set_index("index")[[Col.placement_type, Col.weekly_cost]].reindex(keys.index)
+    m[PLACEMENT_START] = m[Col.start_date].where(ok)
+    cols = [Col.placement_type, Col.weekly_cost, PLACEMENT_START]
+    return m.set_index("index")[cols].reindex(keys.index)
+
+
+def _prior_move_rate(ds: Dataset, o: pd.DataFrame) -> np.ndarray:
+    """Moves a year in care before each row's exposure date (placements started, less one).
+
+    A child's history of moves, before the spend is measured, stands in for how
+    unsettled the child is: without it, anything that goes with both spend
+    and instability (the child's needs beyond their scores) would show as an
+    effect of spend.
+    """
+    pl = ds.placements[[Col.child_id, Col.start_date]].astype({Col.child_id: str})
+    m = o[[Col.child_id, EXPOSURE_DATE]].reset_index().merge(pl, on=Col.child_id)
+    before = m[m[Col.start_date] <= m[EXPOSURE_DATE]]
+    n = before.groupby("index").size().reindex(o.index).fillna(0).to_numpy(dtype=float)
+    years = np.maximum(o["years_in_care_at_exposure"].to_numpy(dtype=float), 0.25)
+    return np.maximum(n - 1, 0) / years
 
 
 def _child_info(ds: Dataset) -> pd.DataFrame:
@@ -207,8 +239,14 @@ def outcome_frame(
     *,
     window_days: int = 183,
     scores: pd.DataFrame | None = None,
+    exposure_days: int = 0,
 ) -> pd.DataFrame:
     """One row per child x date of an outcome, with need around the date and covariates.
+
+    ``exposure_days`` moves the date at which placement, spend and need are
+    measured relative to the outcome date: ``-365`` measures them at the start
+    of the year the outcome covers (before the moves and episodes it counts),
+    ``+1`` just after it (a negative control: spend then cannot cause them).
 
     Need is the mean over ``need_domains`` of every score in the
     ``window_days`` either side of the outcome date (``n_scores`` of them; its
@@ -229,10 +267,11 @@ def outcome_frame(
     mv = ds.outcomes[ds.outcomes[Col.measure] == MOVES][[Col.child_id, Col.date, Col.value]]
     mv = mv.astype({Col.child_id: str}).rename(columns={Col.value: MOVES})
     o = o.merge(mv, on=[Col.child_id, Col.date], how="left")
+    o[EXPOSURE_DATE] = o[Col.date] + pd.Timedelta(days=int(exposure_days))
     src = ds.assessments if scores is None else scores
     sc = composite_scores(src, need_domains)[[Col.child_id, Col.assessment_date, Col.score]]
-    m = o[[Col.child_id, Col.date]].reset_index().merge(sc, on=Col.child_id)
-    near = (m[Col.assessment_date] - m[Col.date]).dt.days.abs() <= window_days
+    m = o[[Col.child_id, EXPOSURE_DATE]].reset_index().merge(sc, on=Col.child_id)
+    near = (m[Col.assessment_date] - m[EXPOSURE_DATE]).dt.days.abs() <= window_days
     g = m[near].groupby("index")[Col.score]
     o[NEED] = g.mean().reindex(o.index)
     o["n_scores"] = g.size().reindex(o.index).fillna(0).astype(int)
@@ -246,9 +285,17 @@ def outcome_frame(
     )
     ps = c[Col.programme_start].to_numpy()
     o[PROGRAMME] = (pd.notna(ps) & (o[Col.date].to_numpy() >= ps)).astype(float)
-    pl = _placement_on(ds.placements, o, Col.date)
+    o["years_in_care_at_exposure"] = (
+        o[EXPOSURE_DATE] - c[Col.entered_care].to_numpy()
+    ).dt.days / DAYS_PER_YEAR
+    o[PRIOR_MOVES] = _prior_move_rate(ds, o)
+    pl = _placement_on(ds.placements, o, EXPOSURE_DATE)
     o[Col.placement_type] = pl[Col.placement_type]
     o[Col.weekly_cost] = pl[Col.weekly_cost].astype(float)
+    # placements are priced when they start, so their start date carries price growth
+    o[START_YEARS] = (
+        pd.to_datetime(pl[PLACEMENT_START]) - pd.Timestamp(REFERENCE_DATE)
+    ).dt.days / DAYS_PER_YEAR
     return o.dropna(subset=[Col.placement_type, Col.value]).reset_index(drop=True)
 
 
@@ -594,7 +641,9 @@ def external_outcomes(
     *,
     measures: Sequence[str] = DEFAULT_MEASURES,
     outcome_needs: Mapping[str, Sequence[str]] | None = None,
-    adjust_for_moves: bool = True,
+    adjust_for_moves: bool = False,
+    exposure_days: int = EXPOSURE_DAYS,
+    negative_control: bool = True,
     window_days: int = 183,
     correct_measurement_error: bool = True,
     reference_type: str = REFERENCE_TYPE,
@@ -606,16 +655,27 @@ def external_outcomes(
 
     Model, per measure, one row per child x date, errors clustered by child::
 
-        value = a + b_need * need + b_moves * moves + b_spend * log2(weekly cost)
-                + type + spline(age) + log(1 + years in care) + council + programme + e
+        value = a + b_need * need + b_spend * log2(weekly cost) + type
+                + b_start * placement start (years) + b_prior * moves a year before
+                + spline(age)
+                + log(1 + years in care) + council + programme + e
 
-    ``need`` is the mean of the outcome's need domains (``outcome_needs``,
-    default :data:`DEFAULT_OUTCOME_NEEDS`) over the scores within
-    ``window_days`` of the date, corrected for measurement error. ``moves``
-    (the year's placement moves) is left out when it is the outcome or when
-    ``adjust_for_moves`` is False; note that moves may lie on the path from
-    spend to an outcome, so adjusting for them removes that part.
-    ``scores`` is ``wide_scores(ds.assessments)``, if already computed.
+    Placement, weekly cost and need are measured ``exposure_days`` from the
+    outcome date: by default at the start of the year the outcome covers, so
+    that a move during the year (which starts a newer, dearer placement)
+    cannot set the spend it is compared with. Placements are priced when they
+    start, so the placement's start date is adjusted for: otherwise children
+    whose placements began recently look dearer for reasons unrelated to
+    their outcomes. ``need`` is the mean of the outcome's need domains
+    (``outcome_needs``, default :data:`DEFAULT_OUTCOME_NEEDS`) over the scores
+    within ``window_days`` of the exposure date, corrected for measurement
+    error. Placement moves are not adjusted for by default: they are
+    themselves an outcome, and may lie on the path from spend to the others.
+
+    ``negative_control`` refits each model with spend measured just after the
+    outcome's year (it cannot have caused it); an association there points
+    to confounding the adjustment has not removed, and is reported beside
+    the main estimate.
     """
     fw = ds.framework
     mapping = dict(DEFAULT_OUTCOME_NEEDS if outcome_needs is None else outcome_needs)
@@ -627,6 +687,9 @@ def external_outcomes(
     ref_used = reference_type
     known = set(ds.outcomes[Col.measure].unique())
     wide = wide_scores(ds.assessments) if scores is None else scores
+    designs = [("main", exposure_days)]
+    if negative_control:
+        designs.append(("negative_control", NEGATIVE_CONTROL_DAYS))
     for measure in tqdm(
         measures, desc="outcomes", disable=None if progress is None else not progress
     ):
@@ -634,35 +697,45 @@ def external_outcomes(
             warns.append(f"{measure}: not in the data")
             continue
         doms = _needs_for(measure, mapping, list(fw.need_domains))
-        f = outcome_frame(ds, measure, doms, window_days=window_days, scores=wide)
-        extra = []
-        if adjust_for_moves and measure != MOVES and MOVES in f and f[MOVES].notna().any():
-            f = f.dropna(subset=[MOVES])
-            extra = [MOVES]
-        if f[Col.child_id].nunique() < 20:
-            warns.append(
-                f"{measure}: fewer than 20 children with the outcome and need; not modelled"
-            )
-            continue
-        x, ref_used = _design(f, noisy=NEED, extra=extra, reference=reference_type)
         ev = _error_var_for(wide, doms, repeat_window_days) if correct_measurement_error else None
         if correct_measurement_error and ev is None:
             warns.append(f"{measure}: too few repeat assessments; need not corrected")
-        fit = eiv_ols(
-            x,
-            f[Col.value],
-            noisy=NEED if ev else None,
-            error_var=(ev or 0.0) / f["n_scores"].to_numpy(),
-            groups=f[Col.child_id].to_numpy(),
-        )
-        warns += [f"{measure}: {w}" for w in fit.warnings]
-        nd = ", ".join(doms) if len(doms) < len(fw.need_domains) else TOTAL_NEED
-        coefs.append(_labelled(fit, True, measure=measure, need_domains=nd))
-        naive.append(_labelled(fit, False, measure=measure, need_domains=nd))
-        ns[measure] = (fit.n, fit.n_clusters)
-        rel[measure] = fit.reliability
-        evs[measure] = float(ev) if ev else float("nan")
-        used[measure] = doms
+        for design, days in designs:
+            f = outcome_frame(
+                ds, measure, doms, window_days=window_days, scores=wide, exposure_days=days
+            )
+            f = f.dropna(subset=[START_YEARS])
+            extra = [START_YEARS, PRIOR_MOVES]
+            if adjust_for_moves and measure != MOVES and MOVES in f and f[MOVES].notna().any():
+                f = f.dropna(subset=[MOVES])
+                extra.append(MOVES)
+            if f[Col.child_id].nunique() < 20:
+                if design == "main":
+                    warns.append(
+                        f"{measure}: fewer than 20 children with the outcome and need; not modelled"
+                    )
+                break
+            x, ref_used = _design(f, noisy=NEED, extra=extra, reference=reference_type)
+            fit = eiv_ols(
+                x,
+                f[Col.value],
+                noisy=NEED if ev else None,
+                error_var=(ev or 0.0) / f["n_scores"].to_numpy(),
+                groups=f[Col.child_id].to_numpy(),
+            )
+            nd = ", ".join(doms) if len(doms) < len(fw.need_domains) else TOTAL_NEED
+            c = _labelled(fit, True, measure=measure, need_domains=nd)
+            nv = _labelled(fit, False, measure=measure, need_domains=nd)
+            c["design"] = design
+            nv["design"] = design
+            coefs.append(c)
+            naive.append(nv)
+            if design == "main":
+                warns += [f"{measure}: {w}" for w in fit.warnings]
+                ns[measure] = (fit.n, fit.n_clusters)
+                rel[measure] = fit.reliability
+                evs[measure] = float(ev) if ev else float("nan")
+                used[measure] = doms
     return ExternalOutcomesResult(
         coefficients=pd.concat(coefs, ignore_index=True) if coefs else pd.DataFrame(),
         naive=pd.concat(naive, ignore_index=True) if naive else pd.DataFrame(),
@@ -676,47 +749,361 @@ def external_outcomes(
 
 
 # --------------------------------------------------------------------------
+# Total programme effect on outcomes
+# --------------------------------------------------------------------------
+
+
+def programme_outcomes(
+    ds: Dataset,
+    *,
+    measures: Sequence[str] = PROGRAMME_MEASURES,
+    level: float = 0.95,
+    age_df: int = 5,
+) -> pd.DataFrame:
+    """Total effect of the programme on yearly outcomes (difference in differences).
+
+    Model, per measure, one row per child x year, errors clustered by child::
+
+        value = programme (council adopted and year after its start)
+                + council + year + spline(age) + e
+
+    Nothing the programme may change (need, placement moves, placement type,
+    spend) is adjusted for, so the estimate is the total effect, including
+    the part that works through lower need and fewer moves. It needs at least
+    one adopting council observed before and after its start and at least one
+    council to compare with (a council that never adopted, or adopted later);
+    otherwise the row says why and gives no estimate.
+
+    Returns
+    -------
+    DataFrame
+        ``measure, estimate, se, ci_low, ci_high, rows, children, councils,
+        adopting_councils, note``. The estimate is the average difference in
+        the outcome's units (SDQ points, moves or episodes a year).
+    """
+    info = _child_info(ds)
+    rows = []
+    for measure in measures:
+        o = ds.outcomes[ds.outcomes[Col.measure] == measure][[Col.child_id, Col.date, Col.value]]
+        o = o.astype({Col.child_id: str}).dropna().reset_index(drop=True)
+        c = info.reindex(o[Col.child_id])
+        o[Col.council] = c[Col.council].to_numpy()
+        o["age"] = (o[Col.date] - c[Col.date_of_birth].to_numpy()).dt.days / DAYS_PER_YEAR
+        ps = c[Col.programme_start].to_numpy()
+        o[PROGRAMME] = (pd.notna(ps) & (o[Col.date].to_numpy() >= ps)).astype(float)
+        o = o.dropna(subset=[Col.council, "age"])
+        out = {
+            "measure": measure,
+            "estimate": np.nan,
+            "se": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "rows": len(o),
+            "children": int(o[Col.child_id].nunique()),
+            "councils": int(o[Col.council].nunique()),
+            "adopting_councils": int(o.loc[o[PROGRAMME] > 0, Col.council].nunique()),
+            "note": "",
+        }
+        # the design needs treated and not-yet-treated rows in the same years
+        by_year = o.groupby(o[Col.date].dt.year)[PROGRAMME].agg(["min", "max"])
+        if o.empty or o[Col.child_id].nunique() < 20:
+            out["note"] = "too few children with this outcome"
+        elif out["adopting_councils"] == 0:
+            out["note"] = "no council's programme had started in the years observed"
+        elif not ((by_year["min"] == 0) & (by_year["max"] == 1)).any():
+            out["note"] = (
+                "no council to compare with in the years after the start: the programme "
+                "cannot be told apart from changes over time"
+            )
+        else:
+            cols: dict[str, np.ndarray] = {INTERCEPT: np.ones(len(o)), PROGRAMME: o[PROGRAMME]}
+            council = o[Col.council].astype(str).to_numpy()
+            for cn in sorted(set(council))[1:]:
+                cols[f"council[{cn}]"] = (council == cn).astype(float)
+            year = o[Col.date].dt.year.to_numpy()
+            for yv in sorted(set(year))[1:]:
+                cols[f"year[{yv}]"] = (year == yv).astype(float)
+            age = o["age"].to_numpy(dtype=float)
+            if len(o) >= 40 * age_df and np.unique(np.round(age, 1)).size > 3 * age_df:
+                spl = np.asarray(
+                    patsy.dmatrix(f"cr(a, df={age_df}, constraints='center') - 1", {"a": age})
+                )
+                for k in range(spl.shape[1]):
+                    cols[f"age_spline_{k}"] = spl[:, k]
+            else:
+                cols["age"] = age
+            x = pd.DataFrame(cols, index=o.index)
+            x = x[[c for c in x.columns if c == INTERCEPT or x[c].std() > 0]]
+            fit = eiv_ols(x, o[Col.value], noisy=None, groups=o[Col.child_id].to_numpy())
+            t = fit.table(level=level).set_index("term")
+            if PROGRAMME in t.index:
+                r = t.loc[PROGRAMME]
+                out.update(
+                    estimate=float(r["estimate"]),
+                    se=float(r["se"]),
+                    ci_low=float(r["ci_low"]),
+                    ci_high=float(r["ci_high"]),
+                )
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------
 # Everything together
 # --------------------------------------------------------------------------
 
 
+#: Readable names of outcome measures.
+MEASURE_LABELS: dict[str, str] = {
+    "sdq_total": "SDQ total difficulties score",
+    "school_attendance": "School attendance (%)",
+    "exclusion": "Exclusions",
+    "missing_episodes": "Missing episodes a year",
+    "placement_moves": "Placement moves a year",
+    "offending": "Offending (share)",
+}
+UNIVERSE_NEED_CHANGE = "children_with_two_reviews"
+
+
+def change_word(
+    est: float, lo: float, hi: float, *, up: str = "higher", down: str = "lower"
+) -> str:
+    """``up``/``down`` when the interval excludes zero, else "no clear difference"."""
+    if np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0):
+        return up if est > 0 else down
+    return "no clear difference"
+
+
+def _measure_label(m: str) -> str:
+    return MEASURE_LABELS.get(m, m.replace("_", " ").capitalize())
+
+
+def _in_sentence(label: str) -> str:
+    """A measure label inside a sentence ("placement moves a year"; "SDQ ..." kept)."""
+    return label if label[:2].isupper() else label[0].lower() + label[1:]
+
+
 @dataclass
-class OutcomesResult:
-    """Spend against outcome domains (see :func:`outcomes`)."""
+class OutcomesResult(Result):
+    """Spend against outcome domains, and the programme's total effect (see :func:`outcomes`).
+
+    ``programme`` is :func:`programme_outcomes` (None if not asked for).
+    """
+
+    _plot: ClassVar[str] = "outcomes:plot_change_by_type"
 
     need_change: NeedChangeResult
     external: ExternalOutcomesResult
     caveats: list[str] = field(default_factory=list)
+    programme: pd.DataFrame | None = None
 
-    def summary(self) -> str:
-        """Headline findings in plain language."""
+    def to_frame(self) -> pd.DataFrame:
+        """Spend terms of every model (need change and outcomes), tidy."""
         parts = []
+        nc = self.need_change.coefficients
+        if not nc.empty:
+            t = nc[nc["term"] == SPEND].assign(model="need_change", design="main")
+            parts.append(t.rename(columns={"domain": "measure"}))
+        ex = self.external.coefficients
+        if not ex.empty:
+            parts.append(ex[ex["term"] == SPEND].assign(model="outcome"))
+        cols = ["model", "measure", "design", "estimate", "se", "ci_low", "ci_high", "p_value"]
+        return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+
+    # -- words, from the numbers, in one place ---------------------------------
+    def words(self) -> dict[str, str]:
+        """Judgement words keyed like the findings (``spend.<measure>``,
+        ``control.<measure>``, ``programme.<measure>``, ``need_change.spend``)."""
+        w: dict[str, str] = {}
         nc = self.need_change
         if TOTAL_NEED in nc.n:
-            sp = nc.term(TOTAL_NEED, SPEND)
-            rows, kids = nc.n[TOTAL_NEED]
-            mean_change = nc.by_type.query("domain == @TOTAL_NEED")
-            wmean = np.average(mean_change["raw_change"], weights=mean_change["intervals"])
-            parts.append(
-                f"Between reviews ({rows:,} intervals, {kids:,} children), total need changed "
-                f"by {wmean:+.1f} points per 6 months on average. After adjusting for baseline "
-                "need, age, time in care and placement type, each doubling of weekly spend went "
-                f"with {sp['estimate']:+.2f} points per 6 months (95% CI {sp['ci_low']:+.2f} to "
-                f"{sp['ci_high']:+.2f})."
+            s = nc.term(TOTAL_NEED, SPEND)
+            w["need_change.spend"] = change_word(
+                s["estimate"], s["ci_low"], s["ci_high"], up="rose", down="fell"
             )
         ex = self.external
-        for measure in ex.n:
-            sp = ex.term(measure, SPEND)
-            parts.append(
-                f"{measure.replace('_', ' ').capitalize()}: {sp['estimate']:+.2f} per doubling "
-                f"of weekly spend (95% CI {sp['ci_low']:+.2f} to {sp['ci_high']:+.2f}), "
-                "after adjusting for need and placement moves."
-                if measure != MOVES
-                else f"Placement moves: {sp['estimate']:+.2f} a year per doubling of weekly "
-                f"spend (95% CI {sp['ci_low']:+.2f} to {sp['ci_high']:+.2f})."
+        for m in ex.n:
+            s = self._term(m, "main")
+            w[f"spend.{m}"] = change_word(s["estimate"], s["ci_low"], s["ci_high"])
+            ctl = self._term(m, "negative_control")
+            if ctl is not None:
+                w[f"control.{m}"] = (
+                    "passed"
+                    if change_word(ctl["estimate"], ctl["ci_low"], ctl["ci_high"])
+                    == "no clear difference"
+                    else "failed"
+                )
+        if self.programme is not None:
+            for r in self.programme.itertuples():
+                w[f"programme.{r.measure}"] = (
+                    change_word(r.estimate, r.ci_low, r.ci_high)
+                    if np.isfinite(r.estimate)
+                    else "not estimable"
+                )
+        return w
+
+    def _term(self, measure: str, design: str) -> pd.Series | None:
+        t = self.external.coefficients
+        if t.empty:
+            return None
+        row = t[(t["measure"] == measure) & (t["term"] == SPEND) & (t["design"] == design)]
+        return None if row.empty else row.iloc[0]
+
+    def summary(self) -> Summary:
+        """Findings (words from :meth:`words`), protected tables and caveats."""
+        out = Summary(title="Spend against outcomes, and the programme's effect on them")
+        out.caveats = list(self.caveats)
+        w = self.words()
+        nc = self.need_change
+        if TOTAL_NEED in nc.n and nc.n[TOTAL_NEED][1] >= privacy.MIN_N:
+            rows, kids = nc.n[TOTAL_NEED]
+            s = nc.term(TOTAL_NEED, SPEND)
+            word = w["need_change.spend"]
+            est = display.estimate(s["estimate"], s["ci_low"], s["ci_high"], decimals=2)
+            how = (
+                f"need {word} by {display.estimate(abs(s['estimate']), decimals=2)} points per 6 "
+                "months for each doubling of weekly spend"
+                if word in ("rose", "fell")
+                else "change in need was not clearly related to weekly spend"
             )
-        parts.append(OBSERVATIONAL)
-        return " ".join(parts)
+            out.findings.append(
+                Finding(
+                    "need_change.spend",
+                    f"Using every pair of consecutive reviews ({display.count_text(rows)} "
+                    f"intervals, {display.count_text(kids)} children), {how} (points per 6 "
+                    f"months per doubling: {est}), after adjusting for baseline need, age, time "
+                    "in care and placement type.",
+                    word=word,
+                    counts=tuple(
+                        Count(int(n), UNIVERSE_NEED_CHANGE)
+                        for n in (kids,)
+                        if not privacy.THRESHOLD[0] <= n <= privacy.THRESHOLD[1]
+                    ),
+                )
+            )
+        for m in self.external.n:
+            s = self._term(m, "main")
+            word = w[f"spend.{m}"]
+            est = display.estimate(s["estimate"], s["ci_low"], s["ci_high"], decimals=2)
+            label = _measure_label(m)
+            if word == "no clear difference":
+                text = (
+                    f"{label}: no clear association with weekly spend at the start of the year "
+                    f"(difference per doubling of spend {est})."
+                )
+            else:
+                text = (
+                    f"{label}: {word} where weekly spend at the start of the year was higher "
+                    f"(difference per doubling of spend {est})."
+                )
+            ctl = w.get(f"control.{m}")
+            if ctl == "failed":
+                text += (
+                    " But spend measured after the year, which cannot have caused it, shows an "
+                    "association too: the comparison is confounded, so neither figure is a "
+                    "guide to what spending more would do."
+                )
+            out.findings.append(Finding(f"spend.{m}", text, word=word))
+        if self.programme is not None:
+            for r in self.programme.itertuples():
+                label = _measure_label(r.measure)
+                word = w[f"programme.{r.measure}"]
+                if word == "not estimable":
+                    text = f"Programme effect on {_in_sentence(label)}: not estimated ({r.note})."
+                else:
+                    est = display.estimate(r.estimate, r.ci_low, r.ci_high, decimals=2)
+                    text = (
+                        f"Programme effect on {_in_sentence(label)} (total effect, including what "
+                        f"works through need and placement moves): {est}; "
+                        + (
+                            "the interval includes zero, so no effect can be claimed."
+                            if word == "no clear difference"
+                            else f"{word} after the programme started than in the comparison."
+                        )
+                    )
+                out.findings.append(Finding(f"programme.{r.measure}", text, word=word))
+        out.tables = self._tables()
+        out.headline = {
+            k: v
+            for k, v in {
+                "need_change_per_spend_doubling": (
+                    round(float(nc.term(TOTAL_NEED, SPEND)["estimate"]), 2)
+                    if TOTAL_NEED in nc.n
+                    else None
+                ),
+            }.items()
+            if v is not None
+        }
+        return out
+
+    def _tables(self) -> list[Table]:
+        tabs = self.report_tables()
+        out = []
+        if "need_change_spend" in tabs:
+            out.append(
+                Table(
+                    "Change in need per 6 months for each doubling of weekly spend (adjusted)",
+                    tabs["need_change_spend"].rename(
+                        columns={
+                            "label": "Need",
+                            "estimate": "Points per 6 months",
+                            "ci_low": "95% interval from",
+                            "ci_high": "to",
+                        }
+                    ),
+                    {
+                        "Need": "label",
+                        "Points per 6 months": "stat",
+                        "95% interval from": "stat",
+                        "to": "stat",
+                    },
+                )
+            )
+        if "external_outcomes" in tabs:
+            ext = tabs["external_outcomes"].copy()
+            ext["measure"] = ext["measure"].map(_measure_label)
+            ext["design"] = ext["design"].map(
+                {
+                    "main": "Spend at the start of the year",
+                    "negative_control": "Spend after the year (negative control)",
+                }
+            )
+            out.append(
+                Table(
+                    "Outcomes per doubling of weekly spend (adjusted associations)",
+                    ext.rename(
+                        columns={
+                            "measure": "Outcome",
+                            "design": "Spend measured",
+                            "estimate": "Difference",
+                            "ci_low": "95% interval from",
+                            "ci_high": "to",
+                        }
+                    ),
+                    {
+                        "Outcome": "label",
+                        "Spend measured": "label",
+                        "Difference": "stat",
+                        "95% interval from": "stat",
+                        "to": "stat",
+                    },
+                )
+            )
+        if "programme_outcomes" in tabs:
+            out.append(
+                Table(
+                    "Total programme effect on outcomes (difference in differences)",
+                    tabs["programme_outcomes"],
+                    {
+                        "Outcome": "label",
+                        "Effect": "stat",
+                        "95% interval from": "stat",
+                        "to": "stat",
+                        "Note": "text",
+                    },
+                )
+            )
+        return out
 
     def report_tables(self, *, min_n: int = privacy.MIN_N) -> dict[str, pd.DataFrame]:
         """Tables for reports, after disclosure control (no identifiers, no small cells)."""
@@ -763,10 +1150,8 @@ class OutcomesResult:
             out["need_change_by_type"] = pd.concat(shown, ignore_index=True)
         ex = self.external
         if not ex.coefficients.empty:
-            keep = ex.coefficients["term"].isin([NEED, MOVES, SPEND])
-            t = ex.coefficients[keep][
-                ["measure", "need_domains", "term", "estimate", "ci_low", "ci_high"]
-            ].copy()
+            keep = (ex.coefficients["term"] == SPEND) & ex.coefficients["measure"].isin(list(ex.n))
+            t = ex.coefficients[keep][["measure", "design", "estimate", "ci_low", "ci_high"]].copy()
             t["children"] = [ex.n[m][1] for m in t["measure"]]
             out["external_outcomes"] = privacy.suppress_stats(
                 t,
@@ -775,6 +1160,29 @@ class OutcomesResult:
                 decimals=3,
                 min_n=min_n,
             ).drop(columns=["children"])
+        if self.programme is not None and not self.programme.empty:
+            pg = self.programme
+            fmt = [
+                (
+                    display.estimate(e, decimals=2),
+                    display.estimate(lo, decimals=2),
+                    display.estimate(hi, decimals=2),
+                )
+                if np.isfinite(e) and c >= min_n
+                else ("", "", "")
+                for e, lo, hi, c in zip(
+                    pg["estimate"], pg["ci_low"], pg["ci_high"], pg["children"], strict=True
+                )
+            ]
+            out["programme_outcomes"] = pd.DataFrame(
+                {
+                    "Outcome": pg["measure"].map(_measure_label),
+                    "Effect": [f[0] for f in fmt],
+                    "95% interval from": [f[1] for f in fmt],
+                    "to": [f[2] for f in fmt],
+                    "Note": pg["note"],
+                }
+            )
         return {k: privacy.safe_frame(v) for k, v in out.items()}
 
 
@@ -785,11 +1193,14 @@ def outcomes(
     measures: Sequence[str] = DEFAULT_MEASURES,
     outcome_needs: Mapping[str, Sequence[str]] | None = None,
     correct_measurement_error: bool = True,
+    programme: bool = True,
     progress: bool | None = None,
 ) -> OutcomesResult:
-    """Spend against outcome domains: need change and external outcomes.
+    """Spend against outcome domains (need change and external outcomes), and
+    the programme's total effect on outcomes.
 
-    See :func:`need_change` and :func:`external_outcomes` for the models.
+    See :func:`need_change`, :func:`external_outcomes` and
+    :func:`programme_outcomes` for the models.
     """
     wide = wide_scores(ds.assessments)
     nc = need_change(
@@ -821,7 +1232,20 @@ def outcomes(
         "Cost per point of need reduced divides the cost of six months in a placement type by "
         "the average fall in need in that type; it is not the return on spending, as need "
         "changes with age and time for reasons that have nothing to do with the placement.",
+        "Spend is measured at the start of each outcome's year and compared within placement "
+        "type and placement start date (placements are priced when they start); a second "
+        "model measures spend after the year as a negative control.",
         *nc.warnings,
         *ex.warnings,
     ]
-    return OutcomesResult(nc, ex, caveats)
+    prog = None
+    if programme:
+        prog = programme_outcomes(ds)
+        if prog["estimate"].notna().any():
+            caveats.append(
+                "Programme effects on outcomes compare adopting councils before and after "
+                "their start with the other councils in the same years; intervals allow for "
+                "repeated outcomes of the same child but not for council-wide shocks, so with "
+                "few councils they may be too narrow."
+            )
+    return OutcomesResult(nc, ex, caveats, prog)

@@ -24,10 +24,12 @@ import numpy as np
 import pandas as pd
 
 from vc_eval.analysis.agreement import WINDOW_DAYS, ScoreMatrix, pair_rows, score_matrix
+from vc_eval.core import display, privacy
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED, Framework
 from vc_eval.core.population import AGE_BAND_LABELS, age_band, in_care_on, snapshot_date
 from vc_eval.core.schema import DAYS_PER_YEAR, PLACEMENT_TYPES, SEXES, Col
+from vc_eval.core.summary import Count, Result, Summary, Table, table_from
 
 Period = tuple[str | pd.Timestamp, str | pd.Timestamp]
 #: Group label for children with no placement recorded on the reference date.
@@ -36,6 +38,14 @@ NO_PLACEMENT = "none recorded"
 GROUPINGS = ("age_group", "sex", "placement_type")
 #: Reliable-change categories, in display order.
 CHANGE_CATEGORIES = ("improved", "no reliable change", "deteriorated")
+#: Universe of the counts a needs summary states: children in care with an
+#: assessment used (each child's latest), see :class:`vc_eval.core.summary.Count`.
+ASSESSED = "assessed"
+#: Universe of the change counts: children with a first and a latest assessment.
+REASSESSED = "reassessed"
+#: Mean changes smaller than this (points) are said to be no change.
+NO_CHANGE = 0.05
+MIN_N = privacy.MIN_N
 
 
 # --------------------------------------------------------------------------
@@ -209,8 +219,35 @@ def latest_scores(
 # --------------------------------------------------------------------------
 
 
+def _when_text(snap: Snapshot) -> str:
+    if snap.at is not None:
+        return f"by {snap.at:%-d %B %Y}"
+    return f"between {snap.period[0]:%-d %B %Y} and {snap.period[1]:%-d %B %Y}"
+
+
+def _wide(
+    st, index: str, columns: str, value_cols: Sequence[str], names: Mapping | None = None
+) -> pd.DataFrame:
+    """Pivot a protected long table to wide, keeping the shown strings.
+
+    ``names`` shortens the column categories (e.g. band labels to "Band 1").
+    """
+    t = st.table.copy()
+    if names:
+        t[columns] = t[columns].map(lambda x: names.get(x, x))
+    parts = []
+    for v in value_cols:
+        w = t.pivot(index=index, columns=columns, values=v)
+        w = w.loc[list(dict.fromkeys(t[index])), list(dict.fromkeys(t[columns]))]
+        w.columns = [f"{c} ({'n' if v == 'n' else '%'})" for c in w.columns]
+        parts.append(w)
+    out = pd.concat(parts, axis=1)
+    order = [c for pair in zip(*[p.columns for p in parts], strict=True) for c in pair]
+    return out[order].reset_index()
+
+
 @dataclass
-class PrevalenceResult:
+class PrevalenceResult(Result):
     """Children in each band of each domain.
 
     Attributes
@@ -225,6 +262,9 @@ class PrevalenceResult:
     table: pd.DataFrame
     snapshot: Snapshot = field(repr=False)
     framework: Framework | None = field(default=None, repr=False)
+    caveats: list[str] = field(default_factory=list)
+
+    _plot = "profile:plot_prevalence"
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
@@ -235,14 +275,99 @@ class PrevalenceResult:
         order = list(dict.fromkeys(self.table["domain"]))
         return out.loc[order]
 
-    def summary(self) -> str:
+    def high_need(self) -> pd.DataFrame:
+        """Per domain: children in the top two bands (n_high), assessed, percent; highest first."""
         t = self.table
-        top = t["band"].max()
-        hi = t[t["band"] >= top - 1].groupby("domain_name")["percent"].sum()
-        lead = hi.sort_values(ascending=False).head(3)
-        parts = ", ".join(f"{k} ({v:.0f}%)" for k, v in lead.items())
-        return (
-            f"{self.snapshot.describe()}. Domains with most children in the top two bands: {parts}."
+        if t.empty:
+            return pd.DataFrame(
+                columns=["domain", "domain_name", "n_high", "n_assessed", "percent"]
+            )
+        top = int(t["band"].max())
+        hi = t[t["band"] >= top - 1]
+        g = hi.groupby(["domain", "domain_name"], sort=False)
+        out = g.agg(n_high=("n", "sum"), n_assessed=("n_assessed", "first")).reset_index()
+        out["percent"] = 100.0 * out["n_high"] / out["n_assessed"].clip(lower=1)
+        out = out[out["domain"] != TOTAL_NEED]
+        return out.sort_values("percent", ascending=False, kind="stable").reset_index(drop=True)
+
+    def summary(self) -> Summary:
+        """Which domains have most children with high need (words from the numbers)."""
+        sm = Summary("Prevalence of need by domain and band", key="prevalence")
+        sm.caveats = list(self.caveats)
+        n = self.snapshot.n_assessed
+        if n < MIN_N:
+            return Summary.insufficient(
+                sm.title,
+                f"{display.count_text(n)} children were assessed; at least {MIN_N} are "
+                "needed to describe their needs.",
+                key="prevalence",
+            )
+        fw = self.framework
+        sm.say(
+            "assessed",
+            f"{display.count_text(n)} children in care were assessed "
+            f"{_when_text(self.snapshot)}; each child's latest assessment is used.",
+            counts=[Count(n, ASSESSED)],
+        )
+        hi = self.high_need()
+        st = self.safe_table()
+        shown = st.table.assign(band=self.table["band"].to_numpy(), hidden=st.mask["n"].to_numpy())
+        top = int(self.table["band"].max())
+        parts, counts = [], []
+        for r in hi.head(3).itertuples():
+            cells = shown[(shown["domain_name"] == r.domain_name) & (shown["band"] >= top - 1)]
+            # A share of the two top bands is the sum of two table cells: state it only
+            # when both cells are shown, so it cannot pin down a hidden one.
+            if not cells["hidden"].any() and not (1 <= r.n_high <= 5):
+                parts.append(f"{r.domain_name.lower()} ({display.percent(r.percent / 100)})")
+                counts.append(
+                    Count(int(r.n_high), ASSESSED, (("domain", r.domain), ("band", "top two")))
+                )
+            else:
+                parts.append(r.domain_name.lower())
+        if parts:
+            lo = fw.bands[-2].min if fw is not None and len(fw.bands) >= 2 else None
+            rng = f" ({lo:g}-100)" if lo is not None else ""
+            sm.say(
+                "most",
+                "A domain is of high need for a child when its score is in the top two bands"
+                f"{rng}. The domains where most children had high need were "
+                f"{display.and_list(parts)}.",
+                word=str(hi["domain"].iloc[0]),
+                counts=counts,
+            )
+        sm.tables.append(self.report_table())
+        sm.headline["children_assessed"] = display.safe_count(n)
+        sm.headline["top_high_need_domain"] = str(hi["domain_name"].iloc[0]) if len(hi) else None
+        return sm
+
+    def report_table(self) -> Table:
+        """Domain x band counts and percentages, disclosure-controlled, one row per domain."""
+        st = self.safe_table()
+        fw = self.framework
+        short = {lab: f"Band {b}" for b, lab in fw.band_labels().items()} if fw else {}
+        wide = _wide(st, "domain_name", "band_label", ["n", "percent"], short)
+        kinds = {"domain_name": "label"}
+        for col in wide.columns[1:]:
+            kinds[col] = "count" if col.endswith("(n)") else "percent"
+        note = ""
+        if fw is not None:
+            note = (
+                "Bands: "
+                + "; ".join(
+                    f"{b.band} = {b.descriptor.lower()} ({b.min:g}-{b.max:g})" for b in fw.bands
+                )
+                + "."
+            )
+        if st.n_suppressed:
+            note += f" {st.summary()}."
+        return table_from(
+            wide,
+            "Children by band of need in each domain (each child's latest assessment)",
+            kinds,
+            rename={"domain_name": "Domain"},
+            note=note.strip(),
+            universe=ASSESSED,
         )
 
     def safe_table(self):
@@ -351,7 +476,7 @@ def complexity_scores(
 
 
 @dataclass
-class ComplexityResult:
+class ComplexityResult(Result):
     """How many need domains each child has in the top two bands.
 
     Attributes
@@ -379,20 +504,75 @@ class ComplexityResult:
     top_bands: int
     n_domains: int
     snapshot: Snapshot = field(repr=False)
+    caveats: list[str] = field(default_factory=list)
+
+    _plot = "profile:plot_complexity"
+    #: Levels at or above this are shown together in report tables ("6+").
+    TOP_CODE = 6
 
     def to_frame(self) -> pd.DataFrame:
         return self.distribution.copy()
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """How many children have high need in three or more domains."""
+        title = "Complexity of need"
         c = self.per_child["complexity"]
         n = len(c)
-        if n == 0:
-            return "No children with an assessment."
-        multi = int((c >= 3).sum())
-        return (
-            f"Of {n:,} children assessed, median {c.median():.0f} need domains in the top "
-            f"{self.top_bands} bands; {100 * multi / n:.0f}% have 3 or more."
+        if n < MIN_N:
+            return Summary.insufficient(
+                title,
+                f"{display.count_text(n)} children were assessed; at least {MIN_N} are needed.",
+                key="complexity",
+            )
+        sm = Summary(title, key="complexity", caveats=list(self.caveats))
+        n3 = int((c >= 3).sum())
+        st = self.safe_table(top_code=self.TOP_CODE)
+        levels = st.table["complexity"].astype(str)
+        hidden = st.mask["n"].to_numpy()
+        three_up = np.array([_level(x) >= 3 for x in levels])
+        # "3+" sums table cells: state it only when one side of the split is fully
+        # shown (then it adds nothing a reader could not already work out), never
+        # when it would be a 1-5 count or leave one.
+        one_side_shown = not hidden[three_up].any() or not hidden[~three_up].any()
+        if one_side_shown and not (1 <= n3 <= 5) and not (1 <= n - n3 <= 5):
+            share = n3 / n
+            word = "most" if share > 0.5 else ("some" if n3 else "none")
+            sm.say(
+                "three_plus",
+                f"{display.percent(share)} of children assessed had high need in three or "
+                f"more domains (median {c.median():.0f} of {self.n_domains} domains).",
+                word=word,
+                counts=[Count(n3, ASSESSED, (("high_need_domains", "3+"),))],
+            )
+            sm.headline["share_3plus_high_need_domains"] = display.percent(share)
+        else:
+            sm.say(
+                "median",
+                f"Children assessed had high need in a median of {c.median():.0f} of "
+                f"{self.n_domains} domains.",
+            )
+        sm.tables.append(
+            table_from(
+                st.table,
+                f"Children by number of domains of high need (top {self.top_bands} bands)",
+                {"complexity": "label", "n": "count", "percent": "percent"},
+                rename={"complexity": "Domains of high need", "n": "Children", "percent": "%"},
+                note=st.summary() if st.n_suppressed else "",
+                universe=ASSESSED,
+            )
         )
+        by_age = self.safe_table("age_group", top_code=4)
+        sm.tables.append(
+            table_from(
+                by_age.table,
+                "Children by age group and number of domains of high need",
+                {"age_group": "label", **{str(k): "count" for k in by_age.table.columns}},
+                rename={"age_group": "Age group"},
+                note=by_age.summary() if by_age.n_suppressed else "",
+                universe=ASSESSED,
+            )
+        )
+        return sm
 
     def crosstab(self, by: str, *, top_code: int | None = None) -> pd.DataFrame:
         """Group x complexity counts (every group and level, zeros kept).
@@ -440,6 +620,11 @@ class ComplexityResult:
         return suppress_long(
             self.means[by], count_col="n", rows="group", stat_cols=["mean", "median"]
         )
+
+
+def _level(text: str) -> int:
+    """A complexity level as shown ("3", "6+") as a number."""
+    return int(str(text).rstrip("+"))
 
 
 def _group_levels(by: str, values: pd.Series) -> list:
@@ -526,7 +711,7 @@ def complexity(
 
 
 @dataclass
-class ClusterResult:
+class ClusterResult(Result):
     """Profiles of need found by clustering children's domain scores.
 
     Attributes
@@ -557,16 +742,50 @@ class ClusterResult:
     assignments: pd.DataFrame = field(repr=False)
     n_excluded: int = 0
     seed: int = 0
+    caveats: list[str] = field(default_factory=list)
+
+    _plot = "profile:plot_cluster_profiles"
 
     def to_frame(self) -> pd.DataFrame:
         return self.sizes.copy()
 
-    def summary(self) -> str:
-        parts = "; ".join(
-            f"{r.label} ({r.percent:.0f}%)" for r in self.sizes.itertuples() if r.n >= 6
-        )
+    def summary(self) -> Summary:
+        """The profiles of need found, with the share of children in each (where shown)."""
+        sm = Summary("Profiles of need", key="clusters", caveats=list(self.caveats))
+        st = self.safe_table()
+        hidden = st.mask["n"].to_numpy()
         how = "silhouette" if self.method == "kmeans" else "BIC"
-        return f"{self.k} profiles of need ({self.method}, k chosen by {how}): {parts}."
+        parts, counts = [], []
+        for r, h in zip(self.sizes.itertuples(), hidden, strict=True):
+            if h:
+                parts.append(r.label.lower())
+            else:
+                parts.append(f"{r.label.lower()} ({display.percent(r.percent / 100)})")
+                counts.append(Count(int(r.n), ASSESSED, (("profile", str(r.cluster)),)))
+        sm.say(
+            "groups",
+            "Grouping children by their pattern of scores "
+            f"({self.method}, {display.plural(self.k, 'group')}, chosen by {how}) gives: "
+            + "; ".join(parts)
+            + ".",
+            counts=counts,
+        )
+        sm.tables.append(
+            table_from(
+                st.table,
+                "Profiles of need (clusters of children with similar scores)",
+                {"cluster": "label", "label": "text", "n": "count", "percent": "percent"},
+                rename={
+                    "cluster": "Profile",
+                    "label": "Description",
+                    "n": "Children",
+                    "percent": "%",
+                },
+                note=st.summary() if st.n_suppressed else "",
+                universe=ASSESSED,
+            )
+        )
+        return sm
 
     def safe_table(self):
         """Cluster sizes with disclosure control."""
@@ -877,7 +1096,7 @@ def reliable_change(
 
 
 @dataclass
-class ChangeResult:
+class ChangeResult(Result):
     """Change in need between each child's first and latest assessment.
 
     Attributes
@@ -900,24 +1119,124 @@ class ChangeResult:
     summary_table: pd.DataFrame
     method_note: str
     z: float = 1.96
+    framework: Framework | None = field(default=None, repr=False)
+    caveats: list[str] = field(default_factory=list)
+
+    _plot = "profile:plot_reliable_change"
 
     def to_frame(self) -> pd.DataFrame:
         return self.summary_table.copy()
 
-    def summary(self) -> str:
+    def _total(self) -> tuple[str, pd.DataFrame]:
+        """The domain the headline speaks of (total need if there) and its rows."""
         t = self.summary_table
-        tot = t[t["domain"] == TOTAL_NEED]
-        if tot.empty:
-            tot = t
-        n = int(tot["n"].sum()) if len(tot) else 0
-        if n == 0:
-            return "No child has two assessments to compare. " + self.method_note
-        imp = tot.loc[tot["category"] == CHANGE_CATEGORIES[0], "n"].sum()
-        det = tot.loc[tot["category"] == CHANGE_CATEGORIES[2], "n"].sum()
-        return (
-            f"Total need, first to latest assessment ({int(n):,} children): "
-            f"{100 * imp / n:.0f}% reliably improved, {100 * det / n:.0f}% reliably "
-            f"deteriorated. {self.method_note}"
+        dom = TOTAL_NEED if (t["domain"] == TOTAL_NEED).any() else None
+        if dom is None and len(t):
+            dom = str(t.groupby("domain", sort=False)["n_children"].max().idxmax())
+        return dom, t[t["domain"] == dom]
+
+    def summary(self) -> Summary:
+        """Whether need rose or fell, and how many changed reliably (words from the numbers)."""
+        title = "Change in need over the period"
+        dom, tot = self._total()
+        n = int(tot["n_children"].max()) if len(tot) else 0
+        if n < MIN_N:
+            return Summary.insufficient(
+                title,
+                f"{display.count_text(n)} children had two assessments far enough apart to "
+                f"compare; at least {MIN_N} are needed.",
+                key="change",
+            )
+        sm = Summary(title, key="change", caveats=[self.method_note, *self.caveats])
+        name = display.label(dom, self.framework)
+        mean = float(tot["mean_change"].iloc[0])
+        if abs(mean) < NO_CHANGE:
+            word, how = "no change", "did not change on average"
+        else:
+            word = "rose" if mean > 0 else "fell"
+            how = f"{word} by {display.points(abs(mean))} on average"
+        better = (
+            "a fall is an improvement"
+            if _worse_when_higher(dom, self.framework)
+            else ("a rise is an improvement")
+        )
+        sm.say(
+            "mean",
+            f"{display.count_text(n)} children had a first and a latest assessment at least "
+            f"two weeks apart. Their {name.lower()} {how} ({better}).",
+            word=word,
+            counts=[Count(n, REASSESSED, (("domain", dom),))],
+        )
+        sm.headline["mean_total_need_change"] = round(mean, 1)
+        st = self.safe_table()
+        rows = st.table.assign(
+            domain=self.summary_table["domain"].to_numpy(), hidden=st.mask["n"].to_numpy()
+        )
+        rows = rows[rows["domain"] == dom].set_index("category")
+        by = tot.set_index("category")["n"]
+        err = self.error.set_index("domain")
+        thr = float(err.loc[dom, "threshold"]) if dom in err.index else np.nan
+        if np.isfinite(thr):
+            parts, counts = [], []
+            shown = {}
+            for cat, verb in (
+                ("improved", "reliably improved"),
+                ("deteriorated", "reliably deteriorated"),
+            ):
+                k = int(by.get(cat, 0))
+                # Only shares the table itself shows: a share of a hidden cell (or one
+                # that would leave a 1-5 remainder) could be differenced against it.
+                if cat in rows.index and not bool(rows.loc[cat, "hidden"]):
+                    shown[cat] = k
+                    parts.append(f"{display.percent(k / n)} {verb}")
+                    counts.append(Count(k, REASSESSED, (("domain", dom), ("change", cat))))
+                    sm.headline[f"share_reliably_{cat}"] = display.percent(k / n)
+            text = (
+                f"A change counts as reliable when it is larger than {thr:.1f} points, the "
+                "difference two assessors commonly give the same child; "
+            )
+            text += (
+                display.and_list(parts) + "."
+                if parts
+                else "the numbers reliably improving or deteriorating are too small to show."
+            )
+            word2 = None
+            if len(shown) == 2:
+                imp, det = shown["improved"], shown["deteriorated"]
+                word2 = (
+                    "more improved"
+                    if imp > det
+                    else ("more deteriorated" if det > imp else "as many")
+                )
+                text += {
+                    "more improved": " More children reliably improved than deteriorated.",
+                    "more deteriorated": " More children reliably deteriorated than improved.",
+                    "as many": " As many children reliably improved as deteriorated.",
+                }[word2]
+            sm.say("reliable", text, word=word2, counts=counts)
+        sm.tables.append(self.report_table())
+        return sm
+
+    def report_table(self) -> Table:
+        """Reliable change per domain (counts and %, disclosure-controlled) with mean change."""
+        st = self.safe_table()
+        t = self.summary_table
+        wide = _wide(st, "domain_name", "category", ["n", "percent"])
+        means = t.drop_duplicates("domain")
+        stats = privacy.suppress_stats(
+            means, n_col="n_children", stat_cols=["mean_change"], decimals=1
+        ).set_index("domain_name")["mean_change"]
+        wide["Mean change (points)"] = wide["domain_name"].map(stats).to_numpy()
+        kinds = {"domain_name": "label", "Mean change (points)": "stat"}
+        for col in wide.columns[1:-1]:
+            kinds[col] = "count" if col.endswith("(n)") else "percent"
+        return table_from(
+            wide,
+            "Reliable change between each child's first and latest assessment",
+            kinds,
+            rename={"domain_name": "Domain"},
+            note=st.summary() if st.n_suppressed else "",
+            universe=REASSESSED,
         )
 
     def safe_table(self):
@@ -932,6 +1251,21 @@ class ChangeResult:
             rows="category",
             percent_cols=["percent"],
         )
+
+
+def _pairs_range(n_pairs: pd.Series) -> str:
+    lo, hi = int(n_pairs.min()), int(n_pairs.max())
+    return display.plural(lo, "pair") if lo == hi else f"{lo:,} to {hi:,} pairs"
+
+
+def _worse_when_higher(domain: str, fw: Framework | None) -> bool:
+    """Need domains (and total need) are worse when higher; strengths are better."""
+    if fw is None or domain == TOTAL_NEED:
+        return True
+    try:
+        return fw.domain(domain).kind != "strength"
+    except KeyError:
+        return True
 
 
 def first_and_latest(
@@ -1091,7 +1425,7 @@ def need_change(
         note += (
             f"SEM estimated for {len(used)} domain(s) from pairs of scorings of the same child "
             f"by two different assessors within {window_days} days "
-            f"({int(used['n_pairs'].min())}-{int(used['n_pairs'].max())} pairs per domain), "
+            f"({_pairs_range(used['n_pairs'])} per domain), "
             "as sqrt(sum of squared differences / 2n): it counts both differences between "
             "assessors and day-to-day variation as error. "
         )
@@ -1102,7 +1436,7 @@ def need_change(
             f"{len(missing)} domain(s) had fewer than {min_pairs} pairs and no SEM was given, "
             "so reliable change was not assessed there."
         )
-    return ChangeResult(fl, err, summary, note.strip(), z)
+    return ChangeResult(fl, err, summary, note.strip(), z, fw)
 
 
 # --------------------------------------------------------------------------
@@ -1111,20 +1445,78 @@ def need_change(
 
 
 @dataclass
-class NeedsProfile:
+class NeedsProfile(Result):
     """Prevalence, complexity, clusters and change, computed together."""
 
     prevalence: PrevalenceResult
     complexity: ComplexityResult
     clusters: ClusterResult | None
     change: ChangeResult
+    caveats: list[str] = field(default_factory=list)
+    #: What the mean total need is set against: (what, mean), e.g.
+    #: ("in the previous period", 41.2); None for no comparison.
+    reference: tuple[str, float] | None = None
 
-    def summary(self) -> str:
-        parts = [self.prevalence.summary(), self.complexity.summary()]
-        if self.clusters is not None:
+    _plot = "profile:plot_prevalence"
+
+    def mean_total(self) -> float:
+        """Mean of each assessed child's latest total need (NaN with no child)."""
+        s = self.prevalence.snapshot.scores
+        return float(s[TOTAL_NEED].mean()) if len(s) else float("nan")
+
+    def _mean_finding(self, sm: Summary) -> None:
+        fw = self.prevalence.framework
+        mean = self.mean_total()
+        if not np.isfinite(mean) or fw is None:
+            return
+        b = fw.band_of(np.array([mean]))[0]  # band_of fails on a scalar
+        band = next((x for x in fw.bands if x.band == b), None)
+        if band is None:
+            return
+        text = (
+            "At their latest assessment, children's average total need was "
+            f"{mean:.1f} out of 100 (band {band.band}: {band.descriptor.lower()})"
+        )
+        word = None
+        if self.reference is not None and np.isfinite(self.reference[1]):
+            what, ref = self.reference
+            diff = round(mean, 1) - round(ref, 1)
+            word = "about the same" if abs(diff) < 0.05 else ("higher" if diff > 0 else "lower")
+            text += (
+                f", {word} than {ref:.1f} {what}"
+                if word != "about the same"
+                else f", about the same as {what} ({ref:.1f})"
+            )
+        sm.say("mean_total", text + ".", word=word)
+        sm.headline["mean_total_need_latest"] = round(mean, 1)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.prevalence.to_frame()
+
+    def plot(self, ax=None, **kwargs):
+        return self.prevalence.plot(ax=ax, **kwargs)
+
+    def summary(self) -> Summary:
+        """Prevalence, complexity and profiles of need as one summary (change is separate)."""
+        title = "Needs profile and complexity"
+        prev = self.prevalence.summary()
+        if prev.status != "ok":
+            prev.title, prev.key = title, "needs_profile"
+            return prev
+        sm = Summary(title, key="needs_profile", caveats=list(self.caveats))
+        parts = [prev, self.complexity.summary()]
+        if self.clusters is not None and len(self.clusters.sizes):
             parts.append(self.clusters.summary())
-        parts.append(self.change.summary())
-        return "\n".join(parts)
+        for i, p in enumerate(parts):
+            if p.status != "ok":
+                continue
+            sm.findings += p.findings
+            if i == 0:
+                self._mean_finding(sm)
+            sm.tables += p.tables
+            sm.caveats += [c for c in p.caveats if c not in sm.caveats]
+            sm.headline.update(p.headline)
+        return sm
 
 
 def needs_profile(
@@ -1136,6 +1528,7 @@ def needs_profile(
     seed: int = 0,
     sem: float | Mapping[str, float] | None = None,
     with_clusters: bool = True,
+    progress: bool | None = False,
 ) -> NeedsProfile:
     """The whole needs profile of a dataset (one or more councils)."""
     prev = prevalence(ds, at=at, period=period)
@@ -1143,7 +1536,7 @@ def needs_profile(
     cl = None
     if with_clusters:
         try:
-            cl = clusters(ds, at=at, period=period, k=k, seed=seed)
+            cl = clusters(ds, at=at, period=period, k=k, seed=seed, progress=progress)
         except ValueError:
             cl = None  # too few children to cluster
     ch = need_change(ds, period=period, sem=sem)

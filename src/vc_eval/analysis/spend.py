@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -42,12 +43,13 @@ from vc_eval.analysis.measurement_error import (
     error_variance,
     single_thread_blas,
 )
-from vc_eval.core import privacy
+from vc_eval.core import display, privacy
 from vc_eval.core.costs import REFERENCE_DATE
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED, Framework
 from vc_eval.core.population import age_band, in_care_on, placements_on, snapshot_date
 from vc_eval.core.schema import DAYS_PER_YEAR, PLACEMENT_LABELS, PLACEMENT_TYPES, Col
+from vc_eval.core.summary import Count, Finding, Result, Summary, Table
 
 WEEKS_PER_YEAR = DAYS_PER_YEAR / 7
 #: Placement types the needs-matched scenario may assign, and move children between.
@@ -454,6 +456,18 @@ class CostNeedFlags:
         t.loc[privacy.TOTAL] = t.sum()
         return privacy.suppress(t).table
 
+    def finding(self) -> Finding:
+        """The flags as one sentence, with the counts it states declared."""
+        pairs = [(self.n_children, ())]
+        if np.isfinite(self.slope_per_10):
+            pairs += [
+                (self.n_high_cost, ((FLAG, HIGH_COST),)),
+                (self.n_high_need, ((FLAG, HIGH_NEED),)),
+            ]
+        return Finding(
+            "flags.counts", self.summary(), counts=stated_counts(UNIVERSE_SNAPSHOT, pairs)
+        )
+
     def summary(self) -> str:
         if not np.isfinite(self.slope_per_10):
             return (
@@ -511,44 +525,67 @@ def flag_cost_need(
 
 
 @dataclass
-class NeedsMatchedScenario:
-    """What the population would cost with each child in the type typical for their needs.
+class NeedsMatchedScenario(Result):
+    """What children would cost under the placement mix similar-need children receive.
+
+    The comparator is an *expected cost*: for each child, the mix of placement
+    types among comparison children with similar needs (the ``reference``
+    population; see :func:`needs_matched_scenario`), priced at this
+    population's own mean weekly cost of each type. The net saving is the
+    current total minus the expected total; it equals
+    ``sum over types of (current children - expected children) x price``.
 
     Attributes
     ----------
     per_child : DataFrame
         Analyst use only (holds child ids): ``child_id, age_band,
-        placement_type, typical_type, weekly_cost, scenario_cost, saving``.
+        placement_type, weekly_cost, expected_cost, saving, own_type_share``
+        (share of the comparison children with similar needs in the child's
+        own type), ``matched``.
+    by_type_table : DataFrame
+        ``placement_type, label, children, expected_children, mean_weekly_cost,
+        weekly_saving``.
     type_costs : Series
-        Median weekly cost of each placement type on the date (the price
-        used when a child's typical type differs from their current one).
+        Mean weekly cost of each type (the prices of the comparator).
     weekly_saving : float
-        Net: current total weekly cost minus scenario total (negative means
-        the scenario costs more).
+        Net: current minus expected weekly cost (negative: the mix that
+        similar-need children receive would cost more).
     weekly_ci : tuple of float
-        Bootstrap interval (resampling children).
+        Bootstrap interval (resampling children of this population and of the
+        comparison population independently).
     gross_down, gross_up : float
-        Weekly saving from children whose typical type is cheaper, and the
-        extra cost of those whose typical type is dearer.
-    residential_to_foster : tuple of int
-        Children in children's homes, and of those, how many have foster care
-        as the typical type for their needs.
-    method, k, level : str, int, float
-    caveats : list of str
+        Sum of the per-child savings that are positive (children costing more
+        than the expected cost for their needs) and minus those negative.
+    n_children, n_matched : int
+        Children in the scenario's placement types, and those with enough
+        comparison children of similar need.
+    method : str
+        Neighbourhood definition (``"groups"``, ``"bands"``, ``"knn"``).
+    k : int
+        Neighbours (``knn``) or need groups (``groups``).
+    in_sample : bool
+        True when the comparison children are the same children: the net
+        saving is then zero by construction (nothing to compare with).
+    n_reference : int
+        Comparison children.
     """
 
+    _plot: ClassVar[str] = "spend:plot_scenario"
+
     per_child: pd.DataFrame = field(repr=False)
+    by_type_table: pd.DataFrame
     type_costs: pd.Series
     weekly_saving: float
     weekly_ci: tuple[float, float]
     gross_down: float
     gross_up: float
     n_children: int
-    n_changed: int
-    residential_to_foster: tuple[int, int]
+    n_matched: int
     method: str
     k: int
     level: float
+    in_sample: bool
+    n_reference: int
     boot: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     caveats: list[str] = field(default_factory=list)
 
@@ -560,62 +597,111 @@ class NeedsMatchedScenario:
     def annual_ci(self) -> tuple[float, float]:
         return (self.weekly_ci[0] * WEEKS_PER_YEAR, self.weekly_ci[1] * WEEKS_PER_YEAR)
 
-    def transitions(self) -> pd.DataFrame:
-        """Children by current type (rows) and typical type for their needs (columns)."""
-        pc = self.per_child
-        t = pd.crosstab(pc[Col.placement_type], pc["typical_type"])
-        order = [x for x in PLACEMENT_TYPES if x in set(t.index) | set(t.columns)]
-        return t.reindex(index=order, columns=order).fillna(0).astype(int)
+    @property
+    def interval_includes_zero(self) -> bool:
+        lo, hi = self.weekly_ci
+        return not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0 <= hi
+
+    @property
+    def share_of_spend(self) -> float:
+        """Net saving as a share of the current weekly cost of the children in scope."""
+        total = float(self.per_child[Col.weekly_cost].sum())
+        return self.weekly_saving / total if total > 0 else np.nan
+
+    def word(self) -> str:
+        """ "save", "cost an extra", "no clear change" (interval includes zero) or
+        "not estimable" (no comparison population, or fewer than 6 children)."""
+        if self.in_sample or self.n_children < privacy.MIN_N or not np.isfinite(self.weekly_ci[0]):
+            return "not estimable"
+        if self.interval_includes_zero:
+            return "no clear change"
+        return "save" if self.weekly_saving > 0 else "cost an extra"
+
+    def finding(self) -> Finding:
+        """The scenario in one sentence; never a saving without saying when its interval
+        includes zero."""
+        sc = self
+        word = self.word()
+        n = sc.n_children
+        # only sentences that state the number declare it
+        counts = stated_counts(UNIVERSE_SNAPSHOT, [(n, SCENARIO_WHERE)])
+        if sc.n_children < privacy.MIN_N:
+            text = (
+                f"Needs-matched scenario: too few children ({display.count_text(n)}) in foster, "
+                "children's home or supported placements to describe."
+            )
+        elif sc.in_sample:
+            counts = ()
+            text = (
+                "Needs-matched scenario: not estimated. Without comparison councils, the "
+                "children with similar needs are this council's own children, so the "
+                "expected cost equals the current cost by construction."
+            )
+        else:
+            lo, hi = sc.annual_ci
+            ival = display.interval(lo, hi, unit="£", decimals=0)
+            who = (
+                f"If the {display.count_text(n)} children in foster, children's home or "
+                "supported placements were placed in the mix that children of the same age "
+                "band with similar needs receive in the comparison population, priced at "
+                "this population's own costs, "
+            )
+            if word == "no clear change":
+                text = (
+                    who + f"spend would change by about {display.money(-sc.annual_saving)} a "
+                    f"year (95% interval for the saving {ival}); the interval includes zero, "
+                    "so neither a saving nor an extra cost can be claimed."
+                )
+            else:
+                text = who + (
+                    f"placements would {word} about {display.money(abs(sc.annual_saving))} a "
+                    f"year (95% interval for the saving {ival})."
+                )
+        return Finding("scenario.saving", text, word=word, counts=counts)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Children now and expected for their needs, by placement type (no identifiers)."""
+        return self.by_type_table.copy()
+
+    def summary(self) -> Summary:
+        """The scenario's finding, its protected tables and caveats."""
+        tabs = self.report_tables()
+        return Summary(
+            title="Needs-matched scenario",
+            findings=[self.finding()],
+            tables=[
+                Table("Needs-matched scenario (GBP)", tabs["scenario"], {"figure": "label"}),
+                Table(
+                    "Children by placement type now and expected for their needs",
+                    tabs["scenario_by_type"].reset_index(),
+                    {"Placement type": "label", "Children now": "count"},
+                    universe=UNIVERSE_SNAPSHOT,
+                ),
+            ],
+            caveats=list(self.caveats),
+            status="insufficient" if self.word() == "not estimable" else "ok",
+        )
 
     def by_type(self, *, min_n: int = privacy.MIN_N) -> pd.DataFrame:
-        """Current and scenario weekly cost by current type (types of ``min_n``+ children).
+        """Current and expected weekly cost by type (types of ``min_n``+ children).
 
         Returns
         -------
         DataFrame
             ``placement_type, label, children, current_weekly_cost,
-            scenario_weekly_cost, saving``.
+            scenario_weekly_cost, saving``: current cost of the children in
+            each type, and the cost of the expected number of children in it.
         """
-        g = self.per_child.groupby(Col.placement_type)
-        t = pd.DataFrame(
-            {
-                "children": g.size(),
-                "current_weekly_cost": g[Col.weekly_cost].sum(),
-                "scenario_weekly_cost": g["scenario_cost"].sum(),
-                "saving": g["saving"].sum(),
-            }
-        )
-        t = t.reindex([x for x in PLACEMENT_TYPES if x in t.index])
-        t = t[t["children"] >= min_n].rename_axis(Col.placement_type).reset_index()
-        t.insert(1, "label", t[Col.placement_type].map(PLACEMENT_LABELS))
-        return t
-
-    def summary(self) -> str:
-        lo, hi = self.annual_ci
-        n_res, n_res_foster = self.residential_to_foster
-        res = (
-            f" Of the {_count(n_res)} children in children's homes, {_count(n_res_foster)} "
-            "have foster care as the most common placement for children with similar needs."
-            if n_res
-            else ""
-        )
-        if self.n_children < privacy.MIN_N:
-            return (
-                f"Needs-matched scenario: too few children ({_count(self.n_children)}) to describe."
-            )
-        direction = "saving" if self.weekly_saving >= 0 else "extra cost"
-        return (
-            f"Needs-matched scenario ({_count(self.n_children)} children): if each child were in "
-            "the placement type most common for children of the same age band with a "
-            f"similar need profile, the net weekly {direction} would be about "
-            f"{_money(abs(self.weekly_saving))} ({_money(abs(self.annual_saving))} a year; "
-            f"{self.level:.0%} interval {_money(lo)} to {_money(hi)} a year). "
-            f"{_count(self.n_changed)} children's typical type differs from their current one."
-            + res
-        )
+        t = self.by_type_table.copy()
+        t["current_weekly_cost"] = t["children"] * t["mean_weekly_cost"]
+        t["scenario_weekly_cost"] = t["expected_children"] * t["mean_weekly_cost"]
+        t["saving"] = t["weekly_saving"]
+        t = t[t["children"] >= min_n]
+        cols = [Col.placement_type, "label", "children", "current_weekly_cost"]
+        return t[cols + ["scenario_weekly_cost", "saving"]].reset_index(drop=True)
 
     def report_tables(self) -> dict[str, pd.DataFrame]:
-        """Headline figures and the transitions table, after disclosure control."""
+        """Headline figures and children by type (current and expected), protected."""
         lo, hi = self.weekly_ci
         a_lo, a_hi = self.annual_ci
         n = self.n_children
@@ -624,8 +710,8 @@ class NeedsMatchedScenario:
                 "figure": [
                     "Net weekly saving (GBP)",
                     "Net annual saving (GBP)",
-                    "Weekly saving from cheaper typical types (GBP)",
-                    "Weekly extra cost of dearer typical types (GBP)",
+                    "Weekly cost above the expected cost for need (GBP)",
+                    "Weekly cost below the expected cost for need (GBP)",
                 ],
                 "estimate": [
                     self.weekly_saving,
@@ -638,191 +724,342 @@ class NeedsMatchedScenario:
                 "children": [n, n, n, n],
             }
         )
+        no_ci = head["ci_low"].isna().to_numpy()
         head = privacy.suppress_stats(
             head, n_col="children", stat_cols=["estimate", "ci_low", "ci_high"], decimals=0
         ).drop(columns=["children"])
-        t = self.transitions()
-        t.index = [PLACEMENT_LABELS.get(i, i) for i in t.index]
-        t.columns = [PLACEMENT_LABELS.get(c, c) for c in t.columns]
-        t.index.name = "Current placement type"
-        t[privacy.TOTAL] = t.sum(axis=1)
-        t.loc[privacy.TOTAL] = t.sum()
-        return {"scenario": head, "scenario_transitions": privacy.suppress(t).table}
+        # figures with no interval show an empty cell, not a hidden one
+        head.loc[no_ci & (head["estimate"] != privacy.SUPPRESSED), ["ci_low", "ci_high"]] = ""
+        bt = self.by_type_table.copy()
+        counts = bt.set_index("label")[["children"]].rename(columns={"children": "Children now"})
+        counts.index.name = "Placement type"
+        counts.loc[privacy.TOTAL] = counts.sum()
+        shown = privacy.suppress(counts).table
+        hidden = shown["Children now"] == privacy.SUPPRESSED
+        exp = pd.concat(
+            [
+                bt.set_index("label")["expected_children"],
+                pd.Series({privacy.TOTAL: bt["expected_children"].sum()}),
+            ]
+        )
+        shown["Expected for their needs"] = [
+            privacy.SUPPRESSED if h else f"{v:,.0f}"
+            for h, v in zip(hidden, exp.reindex(shown.index), strict=True)
+        ]
+        return {"scenario": head, "scenario_by_type": shown}
 
 
-def _modal(counts: np.ndarray, own: np.ndarray, price: np.ndarray) -> np.ndarray:
-    """Modal type per row of ``counts``; ties go to the child's own type, then the cheapest."""
-    top = counts.max(axis=1, keepdims=True)
-    tied = (counts == top) & (top > 0)
-    rows = np.arange(counts.shape[0])
-    own_ok = (own >= 0) & tied[rows, np.maximum(own, 0)]
-    # cheapest among ties: rank by price, NaN last
-    order = np.argsort(np.where(np.isfinite(price), price, np.inf), kind="stable")
-    tied_sorted = tied[:, order]
-    cheapest = order[np.argmax(tied_sorted, axis=1)]
-    out = np.where(own_ok, own, cheapest)
-    return np.where(top[:, 0] > 0, out, own)
+def _groups(values: np.ndarray, ref_values: np.ndarray, n_groups: int) -> tuple:
+    """Group index of ``values`` and ``ref_values`` by quantiles of ``ref_values``."""
+    edges = np.unique(np.quantile(ref_values, np.linspace(0, 1, n_groups + 1)[1:-1]))
+    return np.searchsorted(edges, values, side="right"), np.searchsorted(
+        edges, ref_values, side="right"
+    )
+
+
+def _cell_shares(cells_t, cells_r, type_r, w_r, n_types, min_pool):
+    """Weighted type shares of each target child's reference cell; rows of NaN if too few."""
+    uniq, inv = np.unique(np.concatenate([cells_t, cells_r]), return_inverse=True)
+    ct, cr = inv[: cells_t.size], inv[cells_t.size :]
+    counts = np.zeros((uniq.size, n_types))
+    np.add.at(counts, (cr, type_r), w_r)
+    sizes = np.bincount(cr, minlength=uniq.size).astype(float)  # children, unweighted
+    tot = counts.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = counts / tot
+    share[(sizes < min_pool) | (tot[:, 0] <= 0)] = np.nan
+    return share[ct]
 
 
 def needs_matched_scenario(
     snapshot: pd.DataFrame,
     *,
     domains: Sequence[str],
-    method: str = "knn",
-    k: int = 15,
+    reference: pd.DataFrame | None = None,
+    method: str = "groups",
+    k: int | None = None,
     scenario_types: Sequence[str] = SCENARIO_TYPES,
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
     min_pool: int = 6,
 ) -> NeedsMatchedScenario:
-    """Cost of each child's typical placement type for their needs, summed into a saving.
+    """Weekly cost now against the expected cost under the mix similar-need children receive.
 
-    For each child in a ``scenario_types`` placement, the typical type is the
-    most common type among the ``k`` children (in ``scenario_types``
-    placements, same DfE age band, excluding the child) nearest in need
-    profile (``method="knn"``: Euclidean distance over the domain scores), or
-    among the children in the same total-need band and age band
-    (``method="bands"``). Where it differs from the child's current type, the
-    scenario cost is that type's median weekly cost on the date; otherwise
-    the child's own cost is kept. Children in other placement types (kinship,
-    with parents, secure, other) keep their placement and cost.
+    For each child in a ``scenario_types`` placement, the comparison children
+    with similar needs are the ``reference`` children (in ``scenario_types``
+    placements, same DfE age band) in the same fifth of total need
+    (``method="groups"``, ``k`` groups, default 5, cut at the reference's
+    quantiles), the same framework need band (``"bands"``) or the ``k``
+    (default 30) nearest in need profile over ``domains`` (``"knn"``). The
+    child's *expected cost* is the mix of their types, priced at this
+    population's mean weekly cost of each type; the net saving is the
+    current total minus the expected total. Children in other placement
+    types (kinship, with parents, secure, other) are left out, as are
+    children with fewer than ``min_pool`` comparison children (they keep
+    their cost).
 
     Parameters
     ----------
     snapshot : DataFrame
-        One row per child (:func:`snapshot_frame`).
+        One row per child (:func:`snapshot_frame`) of the population described
+        (e.g. one council).
     domains : sequence of str
         Domain columns of the need profile (``knn``).
-    method : {"knn", "bands"}
-    k : int
-        Neighbours (``knn``).
-    scenario_types : sequence of str
-        Types the scenario may assign and move children out of.
+    reference : DataFrame, optional
+        One row per child of the comparison population (e.g. the other
+        councils, :func:`snapshot_frame` on the same date). None: the same
+        children, leave-one-out for ``knn``; the net saving is then zero by
+        construction for ``groups`` and ``bands`` (each cell's mix is its own
+        mix) and the result says so.
+    method : {"groups", "bands", "knn"}
+    k : int, optional
+        Need groups (``groups``, default 5) or neighbours (``knn``, default 30).
     n_boot : int
-        Bootstrap resamples of children for the interval. Each resample
-        recomputes the type medians; each child's typical type is held fixed.
+        Bootstrap resamples: children of the population and of the reference
+        are resampled independently (together when they are the same), and
+        the comparison mixes and the prices recomputed.
     level : float
     seed : int
     min_pool : int
-        Smallest comparison group (children in the age band) for a child to be
-        matched; children in smaller groups keep their placement.
+        Fewest comparison children for a child to be matched.
 
     Returns
     -------
     NeedsMatchedScenario
     """
-    if method not in ("knn", "bands"):
-        raise ValueError("method must be 'knn' or 'bands'")
+    if method not in ("groups", "bands", "knn"):
+        raise ValueError("method must be 'groups', 'bands' or 'knn'")
+    k = int(k if k is not None else (30 if method == "knn" else 5))
     types = list(PLACEMENT_TYPES)
     tidx = {t: i for i, t in enumerate(types)}
     snap = snapshot.reset_index(drop=True)
     if snap.empty:
         raise ValueError("no children in care with a placement and a recent review")
-    cur = snap[Col.placement_type].map(tidx).to_numpy()
-    cost = snap[Col.weekly_cost].to_numpy(dtype=float)
-    price = np.array(
-        [np.median(cost[cur == i]) if (cur == i).any() else np.nan for i in range(len(types))]
-    )
-    allowed = np.isin(snap[Col.placement_type].to_numpy(), list(scenario_types))
-    prof = snap[list(domains)].to_numpy(dtype=float) if method == "knn" else None
-    if prof is not None:
-        # a missing domain score counts as the mean of that child's other scores
-        row_mean = np.nanmean(prof, axis=1, keepdims=True)
-        prof = np.where(np.isnan(prof), row_mean, prof)
-    typical = cur.copy()
-    bands = snap[AGE_BAND].astype(str).to_numpy()
-    for band in np.unique(bands):
-        in_band = np.flatnonzero((bands == band) & allowed)
-        if in_band.size < min_pool:
-            continue
-        if method == "knn":
-            from sklearn.neighbors import NearestNeighbors
+    in_sample = reference is None
+    allowed = snap[Col.placement_type].isin(list(scenario_types)).to_numpy()
+    tgt = snap[allowed].reset_index(drop=True)
+    ref = tgt if in_sample else reference.reset_index(drop=True)
+    ref = ref[ref[Col.placement_type].isin(list(scenario_types))].reset_index(drop=True)
+    n_types = len(types)
+    cur_t = tgt[Col.placement_type].map(tidx).to_numpy()
+    cur_r = ref[Col.placement_type].map(tidx).to_numpy()
+    cost_t = tgt[Col.weekly_cost].to_numpy(dtype=float)
+    cost_r = ref[Col.weekly_cost].to_numpy(dtype=float)
+    band_t = tgt[AGE_BAND].astype(str).to_numpy()
+    band_r = ref[AGE_BAND].astype(str).to_numpy()
+    bands = np.unique(np.concatenate([band_t, band_r]))
+    bcode_t, bcode_r = np.searchsorted(bands, band_t), np.searchsorted(bands, band_r)
+    neigh = None
+    if method == "knn":
+        from scipy.spatial import cKDTree
 
-            kk = min(k + 1, in_band.size)
-            nn = NearestNeighbors(n_neighbors=kk).fit(prof[in_band])
-            _, idx = nn.kneighbors(prof[in_band])
-            neigh = in_band[idx]
-            not_self = neigh != in_band[:, None]
-            counts = np.zeros((in_band.size, len(types)))
-            for col in range(kk):
-                sel = not_self[:, col] & (np.cumsum(not_self, axis=1)[:, col] <= k)
-                np.add.at(counts, (np.flatnonzero(sel), cur[neigh[sel, col]]), 1)
+        def profile(d: pd.DataFrame) -> np.ndarray:
+            p = d[list(domains)].to_numpy(dtype=float)
+            # a missing domain score counts as the mean of that child's other scores
+            return np.where(np.isnan(p), np.nanmean(p, axis=1, keepdims=True), p)
+
+        pt, pr = profile(tgt), profile(ref)
+        neigh = np.full((len(tgt), k), -1)
+        for b in range(bands.size):
+            it, ir = np.flatnonzero(bcode_t == b), np.flatnonzero(bcode_r == b)
+            extra = 1 if in_sample else 0
+            if it.size == 0 or ir.size - extra < max(min_pool, 1):
+                continue
+            kk = min(k + extra, ir.size)
+            _, idx = cKDTree(pr[ir]).query(pt[it], k=kk)
+            idx = np.asarray(idx).reshape(it.size, kk)
+            nb = ir[idx]
+            if in_sample:  # leave the child out of their own comparison
+                keep = nb != it[:, None]
+                nb = np.array([row[m][: kk - 1] for row, m in zip(nb, keep, strict=True)])
+            neigh[it, : nb.shape[1]] = nb
+    else:
+        if method == "groups":
+            g_t, g_r = _groups(tgt[TOTAL_NEED].to_numpy(float), ref[TOTAL_NEED].to_numpy(float), k)
         else:
-            need_band = snap[NEED_BAND].to_numpy()[in_band]
-            counts = np.zeros((in_band.size, len(types)))
-            for nb in np.unique(need_band):
-                rows = np.flatnonzero(need_band == nb)
-                c = np.bincount(cur[in_band[rows]], minlength=len(types)).astype(float)
-                counts[rows] = c
-            counts[np.arange(in_band.size), cur[in_band]] -= 1  # exclude the child
-        typical[in_band] = _modal(counts, cur[in_band], price)
-    changed = typical != cur
-    scen = np.where(changed, price[typical], cost)
-    saving = cost - scen
+            g_t, g_r = tgt[NEED_BAND].to_numpy(int), ref[NEED_BAND].to_numpy(int)
+        cells_t = bcode_t * 1000 + g_t
+        cells_r = bcode_r * 1000 + g_r
+
+    def shares(w_r: np.ndarray) -> np.ndarray:
+        if neigh is None:
+            return _cell_shares(cells_t, cells_r, cur_r, w_r, n_types, min_pool)
+        ok = neigh >= 0
+        nb = np.where(ok, neigh, 0)
+        w = np.where(ok, w_r[nb], 0.0)
+        out = np.zeros((len(tgt), n_types))
+        rows = np.repeat(np.arange(len(tgt)), neigh.shape[1])
+        np.add.at(out, (rows, cur_r[nb].ravel()), w.ravel())
+        tot = out.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = out / tot
+        out[(ok.sum(axis=1) < min_pool) | (tot[:, 0] <= 0)] = np.nan
+        return out
+
+    def prices(w_t: np.ndarray, fallback: np.ndarray | None = None) -> np.ndarray:
+        num = np.bincount(cur_t, weights=w_t * cost_t, minlength=n_types)
+        den = np.bincount(cur_t, weights=w_t, minlength=n_types)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = num / den
+        if fallback is not None:
+            p = np.where(np.isfinite(p), p, fallback)
+        return p
+
+    def expected(share: np.ndarray, price: np.ndarray) -> np.ndarray:
+        matched = np.isfinite(share).all(axis=1)
+        e = np.where(matched, np.nan_to_num(share) @ np.nan_to_num(price), cost_t)
+        # a type this population never uses has no price here: the reference's mean
+        return e, matched
+
+    ref_price = np.bincount(cur_r, weights=cost_r, minlength=n_types) / np.maximum(
+        np.bincount(cur_r, minlength=n_types), 1
+    )
+    ones_t, ones_r = np.ones(len(tgt)), np.ones(len(ref))
+    price = prices(ones_t, ref_price)
+    share = shares(ones_r)
+    exp_cost, matched = expected(share, price)
+    saving = cost_t - exp_cost
     rng = np.random.default_rng(seed)
-    n = len(snap)
     boot = np.empty(n_boot)
     for b in range(n_boot):
-        ix = rng.integers(0, n, n)
-        cb, tb, ch, ty = cost[ix], cur[ix], changed[ix], typical[ix]
-        pb = np.array(
-            [np.median(cb[tb == i]) if (tb == i).any() else np.nan for i in range(len(types))]
+        w_t = np.bincount(rng.integers(0, len(tgt), len(tgt)), minlength=len(tgt)).astype(float)
+        w_r = (
+            w_t
+            if in_sample
+            else np.bincount(rng.integers(0, len(ref), len(ref)), minlength=len(ref)).astype(float)
         )
-        pt = pb[ty]
-        # a type absent from the resample keeps its full-sample price
-        pt = np.where(np.isfinite(pt), pt, price[ty])
-        boot[b] = float(np.sum(np.where(ch, cb - pt, 0.0)))
+        e_b, _ = expected(shares(w_r), prices(w_t, price))
+        boot[b] = float(np.sum(w_t * (cost_t - e_b)))
     alpha = 1 - level
     ci = (
         tuple(float(v) for v in np.quantile(boot, [alpha / 2, 1 - alpha / 2]))
-        if n_boot
+        if n_boot and len(tgt)
         else (np.nan, np.nan)
     )
+    own = np.where(matched, np.nan_to_num(share)[np.arange(len(tgt)), cur_t], np.nan)
     per_child = pd.DataFrame(
         {
-            Col.child_id: snap[Col.child_id].to_numpy(),
-            AGE_BAND: bands,
-            Col.placement_type: snap[Col.placement_type].to_numpy(),
-            "typical_type": np.asarray(types)[typical],
-            Col.weekly_cost: cost,
-            "scenario_cost": scen,
+            Col.child_id: tgt[Col.child_id].to_numpy(),
+            AGE_BAND: band_t,
+            Col.placement_type: tgt[Col.placement_type].to_numpy(),
+            Col.weekly_cost: cost_t,
+            "expected_cost": exp_cost,
             "saving": saving,
+            "own_type_share": own,
+            "matched": matched,
         }
     )
-    res = cur == tidx[RESIDENTIAL_TYPE]
-    to_foster = res & np.isin(typical, [tidx[t] for t in FOSTER_TYPES])
+    exp_children = np.where(matched[:, None], np.nan_to_num(share), np.eye(n_types)[cur_t]).sum(0)
+    n_now = np.bincount(cur_t, minlength=n_types)
+    used = [i for i, t in enumerate(types) if t in scenario_types]
+    by_type = pd.DataFrame(
+        {
+            Col.placement_type: [types[i] for i in used],
+            "label": [PLACEMENT_LABELS[types[i]] for i in used],
+            "children": n_now[used],
+            "expected_children": exp_children[used],
+            "mean_weekly_cost": price[used],
+            "weekly_saving": (n_now[used] - exp_children[used]) * np.nan_to_num(price[used]),
+        }
+    )
     caveats = [
-        "The typical placement type is what is most common now for children of the same age "
-        "band with similar need scores; it is not an assessment of what any child needs, and "
-        "current practice may itself be shaped by cost and by which placements were available.",
-        "The scenario prices a move at the type's median weekly cost; it ignores the cost of "
-        "finding and supporting carers, one-off costs of moving, and whether enough foster "
-        "carers exist.",
+        "The comparator is the mix of placement types that children of the same age band with "
+        "similar need scores receive in the comparison population; it is not an assessment of "
+        "what any child needs, and that mix may itself be shaped by cost and by which "
+        "placements were available.",
+        "Each type is priced at this population's mean weekly cost; the scenario ignores the "
+        "cost of finding and supporting carers, one-off costs of moving, and whether enough "
+        "foster carers exist.",
         "Moving a child has costs to the child (disruption, broken relationships) that no "
         "weekly figure shows; wishes, siblings, legal status and safety are not in the data.",
-        "Kinship care, placement with parents, secure and other placements are left as they are.",
-        "Need scores are measured with error; a child near the boundary between groups may be "
-        "matched to the wrong one. The interval reflects which children are in care and the "
-        "price of each type, not uncertainty in which type suits each child.",
+        "Kinship care, placement with parents, secure and other placements are left out.",
+        "How similar needs are defined changes the figure; see the sensitivity table.",
         OBSERVATIONAL,
     ]
+    if in_sample:
+        caveats.insert(
+            0,
+            "The comparison children are the same children, so the net saving is zero by "
+            "construction (up to leave-one-out matching): a needs-matched saving needs a "
+            "comparison population, such as other councils.",
+        )
     return NeedsMatchedScenario(
         per_child=per_child,
-        type_costs=pd.Series(price, index=types, name="median_weekly_cost"),
+        by_type_table=by_type,
+        type_costs=pd.Series(price, index=types, name="mean_weekly_cost"),
         weekly_saving=float(saving.sum()),
         weekly_ci=ci,
         gross_down=float(saving[saving > 0].sum()),
         gross_up=float(-saving[saving < 0].sum()),
-        n_children=n,
-        n_changed=int(changed.sum()),
-        residential_to_foster=(int(res.sum()), int(to_foster.sum())),
+        n_children=len(tgt),
+        n_matched=int(matched.sum()),
         method=method,
         k=k,
         level=level,
+        in_sample=in_sample,
+        n_reference=len(ref),
         boot=boot,
         caveats=caveats,
     )
+
+
+#: Neighbourhood definitions of the scenario's sensitivity table.
+SENSITIVITY_DEFINITIONS: tuple[tuple[str, int | None, str], ...] = (
+    ("groups", 5, "Same age band, same fifth of total need (default)"),
+    ("groups", 10, "Same age band, same tenth of total need"),
+    ("groups", 20, "Same age band, same twentieth of total need"),
+    ("bands", None, "Same age band, same framework need band"),
+    ("knn", 15, "Same age band, 15 nearest need profiles"),
+    ("knn", 50, "Same age band, 50 nearest need profiles"),
+)
+
+
+def scenario_sensitivity(
+    snapshot: pd.DataFrame,
+    *,
+    domains: Sequence[str],
+    reference: pd.DataFrame | None = None,
+    definitions: Sequence[tuple[str, int | None, str]] = SENSITIVITY_DEFINITIONS,
+    n_boot: int = 200,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The needs-matched saving under each definition of "similar needs".
+
+    Returns
+    -------
+    DataFrame
+        ``method, k, definition, weekly_saving, ci_low, ci_high,
+        annual_saving, share_of_spend, children, matched``.
+    """
+    rows = []
+    for method, k, text in definitions:
+        sc = needs_matched_scenario(
+            snapshot,
+            domains=domains,
+            reference=reference,
+            method=method,
+            k=k,
+            n_boot=n_boot,
+            level=level,
+            seed=seed,
+        )
+        rows.append(
+            {
+                "method": method,
+                "k": sc.k,
+                "definition": text,
+                "weekly_saving": sc.weekly_saving,
+                "ci_low": sc.weekly_ci[0],
+                "ci_high": sc.weekly_ci[1],
+                "annual_saving": sc.annual_saving,
+                "share_of_spend": sc.share_of_spend,
+                "children": sc.n_children,
+                "matched": sc.n_matched,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------
@@ -1204,13 +1441,16 @@ def fit_lines(
 
 
 @dataclass
-class SpendResult:
+class SpendResult(Result):
     """Cost against need for a dataset (see :func:`spend`).
 
     ``frame``, ``snapshot``, ``flags.flagged`` and ``scenario.per_child``
-    hold child identifiers: analyst use only. Use :meth:`report_tables`,
-    :meth:`summary` and the figure data (``bins``, ``lines``) for reports.
+    hold child identifiers: analyst use only. Use :meth:`summary` (findings,
+    protected tables, caveats), :meth:`report_tables` and the figure data
+    (``bins``, ``lines``) for reports.
     """
+
+    _plot: ClassVar[str] = "spend:plot_cost_vs_need"
 
     at: pd.Timestamp
     frame: pd.DataFrame = field(repr=False)
@@ -1224,35 +1464,269 @@ class SpendResult:
     bins: pd.DataFrame
     lines: pd.DataFrame
     caveats: list[str] = field(default_factory=list)
+    sensitivity: pd.DataFrame | None = None
+    need_label: str = "total need"
 
-    def summary(self) -> str:
-        """Headline findings in plain language (no identifiers, no small counts)."""
+    def to_frame(self) -> pd.DataFrame:
+        """Correlations of weekly cost with each need measure (tidy; no identifiers)."""
+        return self.correlations.copy()
+
+    # -- words, from the numbers, in one place ---------------------------------
+    def words(self) -> dict[str, str]:
+        """Every judgement word the summary uses, chosen from this result's numbers.
+
+        ``strength`` (of the rank correlation: "barely", "weakly",
+        "moderately", "strongly"), ``direction`` ("rose", "fell", or "did not
+        clearly rise or fall"), ``leader`` (which explained more of the
+        variation in log weekly cost: "type" or "need"), ``share`` ("most" if
+        the leader explained more than half, else "more"), ``scenario``
+        ("save", "cost an extra", "no clear change" or "not estimable").
+        """
         tot = self.correlations.set_index("measure").loc[TOTAL_NEED]
+        rho, lo, hi = (float(tot[c]) for c in ("spearman_rho", "ci_low", "ci_high"))
         v = self.variance.set_index("model")["r2"]
+        r_type, r_need = float(v["type"]), float(v["need"])
+        w = {"strength": strength_word(rho), "direction": direction_word(rho, lo, hi)}
+        leader = "type" if r_type >= r_need else "need"
+        top = max(r_type, r_need)
+        w["leader"] = leader
+        w["share"] = "most" if top > 0.5 else "more"
+        w["scenario"] = self.scenario.word()
+        return w
+
+    def summary(self) -> Summary:
+        """Findings, protected tables and caveats (see :meth:`words` for the judgements)."""
+        out = Summary(title="Cost against need and the needs-matched scenario")
+        out.caveats = list(self.caveats)
+        tot = self.correlations.set_index("measure").loc[TOTAL_NEED]
         n_kids = int(tot["children"])
         if n_kids < privacy.MIN_N or not np.isfinite(tot["spearman_rho"]):
-            parts = [
-                f"Too few children ({_count(n_kids)}) with need scores and placement costs to "
-                "describe how cost relates to need."
-            ]
-        else:
-            parts = [
-                f"Across {_count(n_kids)} children and {_count(int(tot['assessments']))} "
-                f"assessments, weekly cost rose {_strength(tot['spearman_rho'])} with total "
-                f"need (Spearman rho {tot['spearman_rho']:.2f}, 95% CI {tot['ci_low']:.2f} to "
-                f"{tot['ci_high']:.2f})."
-            ]
-        if np.isfinite(v["type"]):
-            parts.append(
-                f"Placement type explained {v['type']:.0%} of the variation in (log) weekly "
-                f"cost; total need alone explained {v['need']:.0%}, and "
-                f"{v['need given type']:.1%} more once type was known."
+            out.status = "insufficient"
+            out.findings.append(
+                Finding(
+                    "cost_need.too_few",
+                    f"Too few children ({display.count_text(n_kids)}) with need scores and "
+                    "placement costs to describe how cost relates to need.",
+                    counts=stated_counts(UNIVERSE_ASSESSED, [(n_kids, ())]),
+                )
             )
+            out.tables = self._tables()
+            return out
+        w = self.words()
+        rho, lo, hi = (float(tot[c]) for c in ("spearman_rho", "ci_low", "ci_high"))
+        corr = (
+            f"Spearman correlation {rho:.2f}, 95% interval {display.interval(lo, hi, decimals=2)}"
+        )
+        if w["direction"] in ("rose", "fell"):
+            text = f"weekly cost {w['direction']} {w['strength']} with {self.need_label} ({corr})."
+        else:
+            text = (
+                f"weekly cost did not clearly rise or fall with {self.need_label} ({corr}; the "
+                "interval includes zero)."
+            )
+        out.findings.append(
+            Finding(
+                "cost_need.strength",
+                f"Across {display.count_text(n_kids)} children and "
+                f"{display.count_text(int(tot['assessments']))} assessments, " + text,
+                word=w["strength"],
+                counts=stated_counts(UNIVERSE_ASSESSED, [(n_kids, ())]),
+            )
+        )
+        v = self.variance.set_index("model")["r2"]
+        if np.isfinite(v["type"]) and np.isfinite(v["need"]):
+            r_type, r_need = display.percent(v["type"]), display.percent(v["need"])
+            lead, other = (
+                ("Placement type", self.need_label)
+                if w["leader"] == "type"
+                else (self.need_label.capitalize(), "placement type")
+            )
+            shares = (
+                f"({r_type} against {r_need})"
+                if w["leader"] == "type"
+                else f"({r_need} against {r_type})"
+            )
+            if w["share"] == "most":
+                text = (
+                    f"{lead}, more than {other}, explained most of the variation in weekly "
+                    f"cost {shares}."
+                )
+            else:
+                text = (
+                    f"{lead} explained more of the variation in weekly cost than {other} "
+                    f"{shares}, though neither explained most of it."
+                )
+            out.findings.append(Finding("cost_need.variance", text, word=w["share"]))
         if self.link is not None:
-            parts.append(self.link.summary())
-        parts.append(self.scenario.summary())
-        parts.append(self.flags.summary())
-        return " ".join(parts)
+            out.findings.append(self._link_finding())
+        out.findings.append(self._scenario_finding(w["scenario"]))
+        out.findings.append(self.flags.finding())
+        out.tables = self._tables()
+        out.headline = self._headline(w)
+        return out
+
+    def _link_finding(self) -> Finding:
+        lk = self.link
+        lo, hi = lk.need_link_ci
+        pct = [100 * (np.exp(x) - 1) for x in (lk.need_link, lo, hi)]
+        word = direction_word(lk.need_link, lo, hi, up="higher", down="lower")
+        how = (
+            f"{display.percent(abs(pct[0]) / 100, decimals=1)} {word}"
+            if word in ("higher", "lower")
+            else "not clearly different"
+        )
+        return Finding(
+            "cost_need.link",
+            f"Within a placement type, weekly cost was {how} per 10 points of total need "
+            f"(95% interval {display.interval(pct[1], pct[2], unit='%')}), after allowing "
+            f"for measurement error in need scores (reliability {lk.reliability:.2f}) and for "
+            f"price rises by placement start date "
+            f"({display.percent(lk.price_growth, decimals=1)} a year).",
+            word=word,
+        )
+
+    def _scenario_finding(self, word: str) -> Finding:
+        return self.scenario.finding()
+
+    def _headline(self, w: dict[str, str]) -> dict:
+        tot = self.correlations.set_index("measure").loc[TOTAL_NEED]
+        v = self.variance.set_index("model")["r2"]
+        sc = self.scenario
+        h = {
+            "cost_need_spearman_total": round(float(tot["spearman_rho"]), 2),
+            "cost_need_r2_type": round(float(v["type"]), 3),
+            "cost_need_r2_need": round(float(v["need"]), 3),
+        }
+        if w["scenario"] != "not estimable":
+            lo, hi = sc.annual_ci
+            # shown as text, so no headline can state the saving without its interval
+            h["needs_matched_annual_saving"] = (
+                f"{display.money(sc.annual_saving)} (95% interval "
+                f"{display.interval(lo, hi, unit='£', decimals=0)}"
+                + (
+                    "; includes zero, so no saving can be claimed)"
+                    if sc.interval_includes_zero
+                    else ")"
+                )
+            )
+            h["needs_matched_annual_saving_gbp"] = round(sc.annual_saving, 0)
+            h["needs_matched_annual_saving_interval"] = [round(lo, 0), round(hi, 0)]
+            h["needs_matched_interval_includes_zero"] = bool(sc.interval_includes_zero)
+        return h
+
+    def _tables(self) -> list[Table]:
+        tabs = self.report_tables()
+        out = [
+            Table(
+                "Needs-matched scenario (GBP; interval by resampling children)",
+                tabs["scenario"].rename(
+                    columns={
+                        "figure": "Figure",
+                        "estimate": "Estimate",
+                        "ci_low": "95% interval from",
+                        "ci_high": "to",
+                    }
+                ),
+                {"Figure": "label", "Estimate": "stat", "95% interval from": "stat", "to": "stat"},
+            ),
+            Table(
+                "Children by placement type now, and the number expected from the mix that "
+                "children with similar needs receive",
+                tabs["scenario_by_type"].reset_index(),
+                {
+                    "Placement type": "label",
+                    "Children now": "count",
+                    "Expected for their needs": "value",
+                },
+                universe=UNIVERSE_SNAPSHOT,
+            ),
+        ]
+        if "scenario_sensitivity" in tabs:
+            out.append(
+                Table(
+                    "Needs-matched saving a year under other definitions of similar needs (GBP)",
+                    tabs["scenario_sensitivity"],
+                    {
+                        "Similar needs": "label",
+                        "Saving a year": "stat",
+                        "95% interval from": "stat",
+                        "to": "stat",
+                    },
+                )
+            )
+        mix = tabs["mix_by_need_band"].reset_index()
+        out.append(
+            Table(
+                f"Placement type by band of total need, {self.at:%-d %B %Y}",
+                mix,
+                {"Placement type": "label", **{c: "count" for c in mix.columns[1:]}},
+                universe=UNIVERSE_SNAPSHOT,
+            )
+        )
+        out.append(
+            Table(
+                "Weekly cost by placement type (GBP)",
+                tabs["cost_by_type"].rename(
+                    columns={
+                        "label": "Placement type",
+                        "median_weekly_cost": "Median",
+                        "lower_quartile": "Lower quartile",
+                        "upper_quartile": "Upper quartile",
+                    }
+                ),
+                {
+                    "Placement type": "label",
+                    "Median": "stat",
+                    "Lower quartile": "stat",
+                    "Upper quartile": "stat",
+                },
+            )
+        )
+        corr = tabs["correlations"].rename(
+            columns={
+                "label": "Need",
+                "spearman_rho": "Correlation",
+                "ci_low": "from",
+                "ci_high": "to",
+                "children": "Children",
+                "assessments": "Assessments",
+            }
+        )
+        out.append(
+            Table(
+                "Correlation of weekly cost with need (Spearman, 95% interval)",
+                corr,
+                {
+                    "Need": "label",
+                    "Correlation": "stat",
+                    "from": "stat",
+                    "to": "stat",
+                    "Children": "count",
+                    "Assessments": "count",
+                },
+            )
+        )
+        var = tabs["variance_explained"].rename(
+            columns={"description": "Model", "r2": "Share of variation in log weekly cost"}
+        )
+        out.append(
+            Table(
+                "Variation in (log) weekly cost explained by placement type and need",
+                var,
+                {"Model": "label", "Share of variation in log weekly cost": "percent"},
+            )
+        )
+        flags = tabs["flags"].reset_index()
+        out.append(
+            Table(
+                f"Children flagged for review: cost high or low for their need (top and bottom "
+                f"{display.percent(self.flags.quantile)}); children are never named here",
+                flags,
+                {"Placement type": "label", **{c: "count" for c in flags.columns[1:]}},
+                universe=UNIVERSE_SNAPSHOT,
+            )
+        )
+        return out
 
     def report_tables(self) -> dict[str, pd.DataFrame]:
         """Every table meant for a report, after disclosure control."""
@@ -1270,13 +1744,33 @@ class SpendResult:
             )
         ]
         var = self.variance[["description", "r2"]].copy()
-        var["r2"] = [f"{100 * r:.1f}%" if np.isfinite(r) else "x" for r in var["r2"]]
+        var["r2"] = [display.percent(r, decimals=1) if np.isfinite(r) else "" for r in var["r2"]]
         out = {
             "correlations": privacy.safe_frame(corr),
             "variance_explained": privacy.safe_frame(var),
             "flags": self.flags.report_table(),
         }
         out.update(self.scenario.report_tables())
+        if self.sensitivity is not None and not self.scenario.in_sample:
+            s = self.sensitivity
+            small = s["children"] < privacy.MIN_N
+            out["scenario_sensitivity"] = pd.DataFrame(
+                {
+                    "Similar needs": s["definition"],
+                    "Saving a year": [
+                        privacy.SUPPRESSED if h else display.money(v * WEEKS_PER_YEAR)
+                        for v, h in zip(s["weekly_saving"], small, strict=True)
+                    ],
+                    "95% interval from": [
+                        privacy.SUPPRESSED if h else display.money(v * WEEKS_PER_YEAR)
+                        for v, h in zip(s["ci_low"], small, strict=True)
+                    ],
+                    "to": [
+                        privacy.SUPPRESSED if h else display.money(v * WEEKS_PER_YEAR)
+                        for v, h in zip(s["ci_high"], small, strict=True)
+                    ],
+                }
+            )
         out.update(self.mix.report_tables())
         if self.link is not None:
             tm = self.link.type_medians.copy()
@@ -1298,8 +1792,10 @@ def spend(
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
     lookback_days: int = 365,
-    scenario_method: str = "knn",
-    k: int = 15,
+    reference: Dataset | None = None,
+    scenario_method: str = "groups",
+    k: int | None = None,
+    sensitivity: bool = True,
     flag_quantile: float = 0.1,
     correlation_method: str = "bootstrap",
     n_boot: int = 500,
@@ -1321,7 +1817,14 @@ def spend(
     lookback_days : int
         A child's need profile on ``at`` is their latest review in this many
         days before it.
+    reference : Dataset, optional
+        The comparison population of the needs-matched scenario (e.g. the
+        other councils; children also in ``ds`` are left out of it). None:
+        no comparison, and the scenario says it cannot be estimated.
     scenario_method, k : see :func:`needs_matched_scenario`.
+    sensitivity : bool
+        Also compute the scenario under other definitions of similar needs
+        (:func:`scenario_sensitivity`, at most 100 resamples each).
     flag_quantile : float
         Share flagged in each tail (:func:`flag_cost_need`).
     correlation_method, n_boot : see :func:`cost_need_correlation`; ``n_boot``
@@ -1365,8 +1868,27 @@ def spend(
             f"placement and a review in the {lookback_days} days before"
         )
     flags = flag_cost_need(snap, quantile=flag_quantile)
+    ref_snap = None
+    if reference is not None:
+        ref_snap = snapshot_frame(reference, at=snap.attrs["at"], lookback_days=lookback_days)
+        ref_snap = ref_snap[~ref_snap[Col.child_id].isin(set(snap[Col.child_id]))]
+        if ref_snap.empty:
+            ref_snap = None
     scen = needs_matched_scenario(
-        snap, domains=needs, method=scenario_method, k=k, n_boot=n_boot, seed=seed
+        snap,
+        domains=needs,
+        reference=ref_snap,
+        method=scenario_method,
+        k=k,
+        n_boot=n_boot,
+        seed=seed,
+    )
+    sens = (
+        scenario_sensitivity(
+            snap, domains=needs, reference=ref_snap, n_boot=min(n_boot, 100), seed=seed
+        )
+        if sensitivity and ref_snap is not None
+        else None
     )
     mix = mix_by_need_band(snap, fw)
     caveats = [
@@ -1405,40 +1927,50 @@ def spend(
         bins=cost_need_bins(frame),
         lines=fit_lines(frame),
         caveats=caveats + [c for c in scen.caveats if c not in caveats],
+        sensitivity=sens,
     )
 
 
 # --------------------------------------------------------------------------
-# Wording helpers
+# Wording: every judgement word, from the numbers, here
 # --------------------------------------------------------------------------
+
+#: Universes of the counts the summary states (see :class:`vc_eval.core.summary.Count`).
+UNIVERSE_ASSESSED = "cost_need_assessed_children"
+UNIVERSE_SNAPSHOT = "in_care_with_placement_and_review"
+SCENARIO_WHERE = (("placement_type", "foster, children's home or supported"),)
+#: Edges of |Spearman rho| for "barely", "weakly", "moderately", "strongly".
+STRENGTH_EDGES = (0.1, 0.3, 0.5)
+
+
+def strength_word(rho: float) -> str:
+    """ "barely", "weakly", "moderately" or "strongly", from |rho|."""
+    a = abs(float(rho))
+    if not np.isfinite(a):
+        return "unknown"
+    return ("barely", "weakly", "moderately", "strongly")[
+        int(np.searchsorted(STRENGTH_EDGES, a, side="right"))
+    ]
+
+
+def direction_word(
+    est: float, lo: float, hi: float, *, up: str = "rose", down: str = "fell"
+) -> str:
+    """``up`` or ``down`` when the interval excludes zero, else "did not clearly change"."""
+    if np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0):
+        return up if est > 0 else down
+    return "did not clearly change"
 
 
 def _count(n: int) -> str:
-    """A count for running text: 1-5 shown as 'fewer than 6'."""
+    return display.count_text(n)
+
+
+def stated_counts(universe: str, pairs) -> tuple[Count, ...]:
+    """:class:`Count` declarations for the counts a sentence states as numbers.
+
+    ``pairs`` is ``(n, where)``; counts of 1-5 are worded "fewer than 6" by
+    :func:`vc_eval.core.display.count_text`, so state no number and are left out.
+    """
     lo, hi = privacy.THRESHOLD
-    return "fewer than 6" if lo <= n <= hi else f"{n:,}"
-
-
-def _money(x: float) -> str:
-    if not np.isfinite(x):
-        return "not available"
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    if x >= 1e6:
-        return f"{sign}GBP {x / 1e6:,.1f}m"
-    if x >= 1e4:
-        return f"{sign}GBP {x / 1e3:,.0f}k"
-    return f"{sign}GBP {x:,.0f}"
-
-
-def _strength(rho: float) -> str:
-    a = abs(rho)
-    if a < 0.1:
-        word = "very weakly"
-    elif a < 0.3:
-        word = "weakly"
-    elif a < 0.5:
-        word = "moderately"
-    else:
-        word = "strongly"
-    return word if rho >= 0 else f"{word} (negatively)"
+    return tuple(Count(int(n), universe, tuple(w)) for n, w in pairs if not lo <= int(n) <= hi)

@@ -80,6 +80,18 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
     "found, instead of dropping the rows and listing them in the report.",
 )
 @click.option(
+    "--accept-drops",
+    is_flag=True,
+    help="Import even when more than 1% of a table's rows are dropped for row-level "
+    "problems (otherwise refused, exit 3, nothing written).",
+)
+@click.option(
+    "--new-key",
+    is_flag=True,
+    help="Replace a dataset at --out that was made with a different key (its "
+    "pseudonyms all change). Without it that is refused.",
+)
+@click.option(
     "--include-short-breaks",
     is_flag=True,
     help="Keep short-break episodes (legal status V3/V4), excluded by default.",
@@ -104,6 +116,8 @@ def import_cmd(
     key_file,
     programme_start,
     strict,
+    accept_drops,
+    new_key,
     include_short_breaks,
     out,
     progress,
@@ -115,12 +129,18 @@ def import_cmd(
     provider ids with the council's key, and writes the dataset plus an
     import report of what was read, mapped, dropped and why.
 
+    Each SSDA903 return's collection year is read from its dates (folder
+    and file names are only a hint) and printed.
+
     Exit codes: 0 imported (row-level problems, if any, are in the report);
     2 a fatal problem (unreadable file, no recognisable table, no key, empty
-    file): nothing written; 3 rejected by --strict: nothing written.
+    file, --out not a vc-eval folder, a name and the dates disagreeing about
+    the year): nothing written; 3 rejected by --strict, or more than 1% of a
+    table's rows dropped without --accept-drops: nothing written.
     """
     from vc_eval.ingest.importer import REPORT_FILE, run_import
 
+    messages: list[str] = []
     try:
         result = run_import(
             out,
@@ -134,12 +154,19 @@ def import_cmd(
             framework=framework,
             programme_start=programme_start,
             strict=strict,
+            accept_drops=accept_drops,
+            new_key=new_key,
+            messages=messages,
             include_short_breaks=include_short_breaks,
             progress=progress,
         )
     except ImportFailed as err:
+        for m in messages:
+            click.echo(m, err=True)
         click.echo(f"error: {err}", err=True)
-        if err.exit_code == EXIT_STRICT:
+        if err.exit_code == EXIT_STRICT and not strict:
+            click.echo("Nothing was written.", err=True)
+        elif err.exit_code == EXIT_STRICT:
             click.echo(
                 "Nothing was written. Fix the rows above or run without --strict to "
                 "drop them and list them in the import report.",
@@ -151,5 +178,7 @@ def import_cmd(
     except OSError as err:
         click.echo(f"error: {err}", err=True)
         raise SystemExit(EXIT_FATAL) from err
+    for m in messages:
+        click.echo(m, err=True)
     click.echo(result.summary())
     click.echo(f"Wrote {out} (report: {Path(out) / REPORT_FILE}).")

@@ -113,6 +113,15 @@ def _param_pairs(values: tuple[str, ...]) -> dict[str, str]:
     help="Worker processes for --all or several councils [default: up to 2, one per CPU].",
 )
 @click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Run the batch on Dask distributed: the address of a running scheduler "
+    "(e.g. tcp://host:8786, from dask-jobqueue or Kubernetes), or 'local' to start a "
+    "LocalCluster of --workers processes. Data, cache and output folders must be "
+    "shared with the workers.",
+)
+@click.option(
     "--timeout",
     type=float,
     default=None,
@@ -154,6 +163,7 @@ def report(
     params,
     kernel,
     workers,
+    scheduler,
     timeout,
     cache_dir,
     no_cache,
@@ -251,8 +261,7 @@ def report(
         raise SystemExit(1)
 
     n_workers = workers or max(1, min(2, os.cpu_count() or 1, len(targets)))
-    batch = render_batch(
-        targets,
+    batch_kwargs = dict(
         data_dir=data_dir,
         out_dir=out_dir,
         notebook=nb,
@@ -263,10 +272,19 @@ def report(
         progress=progress,
         cache_dir=cache,
     )
+    if scheduler:
+        from vc_eval.reporting.batch import dask_client
+
+        with dask_client(scheduler, workers) as client:
+            batch = render_batch(targets, client=client, **batch_kwargs)
+        where = f"on Dask ({scheduler})"
+    else:
+        batch = render_batch(targets, **batch_kwargs)
+        where = f"with {n_workers} worker(s)"
     for r in batch.failed:
         name = " ".join(str(r.council).split())
         click.echo(f"FAILED {name}: {r.error} (traceback: {r.error_file})", err=True)
-    click.echo(f"{batch.summary()} with {n_workers} worker(s)")
+    click.echo(f"{batch.summary()} {where}")
     click.echo(f"index: {batch.index}")
     if not batch.ok:
         raise SystemExit(1)

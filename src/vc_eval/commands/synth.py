@@ -31,8 +31,8 @@ from vc_eval.synthetic.generator import BUNDLED_CONFIG, SynthConfig, generate, w
     "out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Folder to write (Parquet tables, dataset.json, truth.json); replaced "
-    "atomically if it exists.",
+    help="Folder to write (Parquet tables, dataset.json, truth.json). Must be new, "
+    "empty, or a folder vc-eval wrote (replaced atomically); anything else is refused.",
 )
 @click.option(
     "--bundled",
@@ -57,7 +57,18 @@ def synth(
     weekly costs, outcomes and councils (some adopting the programme at
     known dates) to OUT, with truth.json holding every generating parameter.
     """
+    from vc_eval.core.files import OutputDirError, check_output_dir, recover_output_dir
     from vc_eval.synthetic.generator import ProgrammeEffects
+
+    # refuse a folder holding other files before spending time generating
+    try:
+        for m in recover_output_dir(out):
+            click.echo(m, err=True)
+        check_output_dir(out)
+    except OutputDirError as err:
+        click.echo(f"error: {err}", err=True)
+        click.echo("Nothing was written.", err=True)
+        raise SystemExit(2) from err
 
     cfg = BUNDLED_CONFIG if bundled else SynthConfig(councils=councils, seed=seed)
     if no_programme_effect:
@@ -66,7 +77,12 @@ def synth(
         cfg = replace(cfg, programme=ProgrammeEffects.none())
     t0 = time.perf_counter()
     ds = generate(cfg, progress=progress)
-    write_synthetic(ds, out)
+    try:
+        write_synthetic(ds, out)
+    except OutputDirError as err:
+        click.echo(f"error: {err}", err=True)
+        click.echo("Nothing was written.", err=True)
+        raise SystemExit(2) from err
     click.echo(
         f"wrote {out}: {len(ds.councils)} councils, {len(ds.children):,} children, "
         f"{len(ds.assessments):,} need scores, {len(ds.placements):,} placements, "

@@ -32,6 +32,7 @@ from vc_eval.core.schema import (
     COUNCILS,
     DATE_COLUMNS,
     DAYS_PER_YEAR,
+    DEFAULT_RATER_ROLE,
     OPTIONAL_TABLES,
     OUTCOMES,
     PLACEMENTS,
@@ -340,6 +341,8 @@ def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
             out[c] = pd.to_numeric(out[c]).astype(float)
         elif c == Col.cost_imputed:
             out[c] = out[c].astype(bool)
+        elif c == Col.rater_role:
+            out[c] = out[c].fillna(DEFAULT_RATER_ROLE).astype("str")
         else:
             out[c] = out[c].astype("str")
     if table == "placements" and Col.cost_imputed not in out:

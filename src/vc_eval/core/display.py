@@ -102,3 +102,42 @@ def and_list(items: list[str]) -> str:
     if not items:
         return ""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def label(key: str, framework=None) -> str:
+    """The readable label of an id, from the one label table.
+
+    Domain, outcome-area and ``total_need`` ids come from the framework
+    (:meth:`vc_eval.core.framework.Framework.label`), placement types and
+    outcome measures from the schema; anything else is returned as it is
+    (never a raw id where a label exists).
+    """
+    from vc_eval.core.schema import OUTCOME_MEASURES, PLACEMENT_LABELS
+
+    key = str(key)
+    if framework is not None:
+        try:
+            return framework.label(key)
+        except KeyError:
+            pass
+    if key in PLACEMENT_LABELS:
+        return PLACEMENT_LABELS[key]
+    if key in OUTCOME_MEASURES:
+        return OUTCOME_MEASURES[key]
+    if key == "total_need":
+        return "Total need"
+    return key
+
+
+def labels(keys, framework=None, *, lower: bool = False) -> str:
+    """Several labels joined as ``"a, b and c"`` (lower-cased with ``lower``)."""
+    out = [label(k, framework) for k in keys]
+    return and_list([x.lower() if lower else x for x in out])
+
+
+def points(x: float, *, decimals: int = 1, signed: bool = False) -> str:
+    """A score difference in points (``+2.3 points``)."""
+    if not _finite(x):
+        return "unknown"
+    sign = "+" if signed else ""
+    return f"{float(x):{sign}.{decimals}f} points"

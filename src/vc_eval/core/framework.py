@@ -34,6 +34,10 @@ class Band:
     descriptor: str
 
 
+#: Which way is better, by kind, when a domain does not say (``better:`` in YAML).
+DEFAULT_BETTER: dict[str, str] = {"need": "lower", "strength": "higher"}
+
+
 @dataclass(frozen=True)
 class Domain:
     id: str
@@ -42,6 +46,9 @@ class Domain:
     kind: str = "need"  # "need" or "strength"
     description: str = ""
     sub_needs: tuple[str, ...] = ()
+    #: "lower" or "higher": which way a score is better. Declared once, here;
+    #: analyses ask the framework rather than flip signs themselves.
+    better: str = "lower"
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class Framework:
     illustrative: bool = False
     source: str = ""
     sha256: str = field(default="", compare=False)
+    #: Bands of strength domains (their own descriptors); empty: the need bands.
+    strength_bands: tuple[Band, ...] = ()
 
     @property
     def domain_ids(self) -> list[str]:
@@ -65,6 +74,36 @@ class Framework:
     @property
     def need_domains(self) -> list[str]:
         return [d.id for d in self.domains if d.kind == "need"]
+
+    @property
+    def strength_domains(self) -> list[str]:
+        return [d.id for d in self.domains if d.kind == "strength"]
+
+    def better(self, domain_id: str) -> str:
+        """``"higher"`` or ``"lower"``: which way a score of ``domain_id`` is better.
+
+        Total need and outcome areas (means of need domains) are better lower.
+        """
+        if domain_id == TOTAL_NEED or domain_id in self.outcome_areas:
+            return "lower"
+        return self.domain(domain_id).better
+
+    def higher_is_better(self, domain_ids) -> np.ndarray:
+        """Boolean array: for each domain id, is a higher score better?"""
+        look = {d: self.better(d) == "higher" for d in set(map(str, domain_ids))}
+        return np.array([look[str(d)] for d in domain_ids], dtype=bool)
+
+    def improved(self, domain_ids, change) -> np.ndarray:
+        """+1 where ``change`` is in the better direction, -1 worse, 0 none (per element)."""
+        up = self.higher_is_better(np.asarray(domain_ids).ravel()).reshape(np.shape(domain_ids))
+        sign = np.sign(np.asarray(change, dtype=float))
+        return np.where(up, sign, -sign)
+
+    def bands_for(self, domain_id: str) -> tuple[Band, ...]:
+        """The bands of a domain: strength bands for strengths (if declared), else need bands."""
+        if self.strength_bands and domain_id in self.strength_domains:
+            return self.strength_bands
+        return self.bands
 
     def domain(self, domain_id: str) -> Domain:
         for d in self.domains:
@@ -96,13 +135,45 @@ class Framework:
         out[np.isnan(s)] = np.nan
         return out
 
-    def band_labels(self) -> dict[int, str]:
-        return {b.band: f"{b.band}: {b.descriptor} ({b.min:g}-{b.max:g})" for b in self.bands}
+    def band_labels(self, domain_id: str | None = None) -> dict[int, str]:
+        """Band number -> label; a strength domain's own descriptors when given its id."""
+        bands = self.bands if domain_id is None else self.bands_for(domain_id)
+        return {b.band: f"{b.band}: {b.descriptor} ({b.min:g}-{b.max:g})" for b in bands}
 
 
 def _check(cond: bool, source: str, msg: str) -> None:
     if not cond:
         raise FrameworkError(f"{source}: {msg}")
+
+
+def _parse_bands(raw: list, source: str, key: str) -> tuple[Band, ...]:
+    raw_bands = sorted(raw, key=lambda b: float(b.get("min", np.nan)))
+    _check(len(raw_bands) >= 2, source, f"{key}: at least two bands are needed")
+    bands = []
+    for i, b in enumerate(raw_bands):
+        for k in ("min", "max"):
+            _check(k in b, source, f"{key}[{i}]: missing '{k}'")
+        lo, hi = float(b["min"]), float(b["max"])
+        _check(
+            SCORE_MIN <= lo <= hi <= SCORE_MAX,
+            source,
+            f"band {b.get('band', i + 1)}: range {lo:g}-{hi:g} is outside 0-100 or reversed",
+        )
+        bands.append(Band(int(b.get("band", i + 1)), lo, hi, str(b.get("descriptor", ""))))
+    _check(bands[0].min == SCORE_MIN, source, f"{key}: the first band must start at 0")
+    _check(bands[-1].max == SCORE_MAX, source, f"{key}: the last band must end at 100")
+    for a, b in zip(bands, bands[1:], strict=False):
+        _check(
+            b.min > a.max, source, f"bands {a.band} and {b.band} overlap ({a.max:g} >= {b.min:g})"
+        )
+        _check(
+            b.min - a.max <= 1,
+            source,
+            f"bands {a.band} and {b.band} leave a gap between {a.max:g} and {b.min:g}",
+        )
+    numbers = [b.band for b in bands]
+    _check(len(set(numbers)) == len(numbers), source, f"{key}: duplicate band numbers")
+    return tuple(bands)
 
 
 def parse_framework(spec: dict, *, source: str = "<framework>") -> Framework:
@@ -117,32 +188,15 @@ def parse_framework(spec: dict, *, source: str = "<framework>") -> Framework:
     _check(isinstance(spec, dict), source, "the file must be a mapping of keys to values")
     for key in ("id", "bands", "domains", "outcome_areas"):
         _check(key in spec, source, f"missing required key '{key}'")
-    raw_bands = sorted(spec["bands"], key=lambda b: float(b.get("min", np.nan)))
-    _check(len(raw_bands) >= 2, source, "bands: at least two bands are needed")
-    bands = []
-    for i, b in enumerate(raw_bands):
-        for key in ("min", "max"):
-            _check(key in b, source, f"bands[{i}]: missing '{key}'")
-        lo, hi = float(b["min"]), float(b["max"])
+    bands = _parse_bands(spec["bands"], source, "bands")
+    strength_bands = ()
+    if spec.get("strength_bands"):
+        strength_bands = _parse_bands(spec["strength_bands"], source, "strength_bands")
         _check(
-            SCORE_MIN <= lo <= hi <= SCORE_MAX,
+            [(b.min, b.max) for b in strength_bands] == [(b.min, b.max) for b in bands],
             source,
-            f"band {b.get('band', i + 1)}: range {lo:g}-{hi:g} is outside 0-100 or reversed",
+            "strength_bands: must have the same ranges as bands (only descriptors differ)",
         )
-        bands.append(Band(int(b.get("band", i + 1)), lo, hi, str(b.get("descriptor", ""))))
-    _check(bands[0].min == SCORE_MIN, source, "bands: the first band must start at 0")
-    _check(bands[-1].max == SCORE_MAX, source, "bands: the last band must end at 100")
-    for a, b in zip(bands, bands[1:], strict=False):
-        _check(
-            b.min > a.max, source, f"bands {a.band} and {b.band} overlap ({a.max:g} >= {b.min:g})"
-        )
-        _check(
-            b.min - a.max <= 1,
-            source,
-            f"bands {a.band} and {b.band} leave a gap between {a.max:g} and {b.min:g}",
-        )
-    numbers = [b.band for b in bands]
-    _check(len(set(numbers)) == len(numbers), source, "bands: duplicate band numbers")
 
     areas_raw = spec["outcome_areas"]
     area_ids = [a["id"] for a in areas_raw]
@@ -164,6 +218,12 @@ def parse_framework(spec: dict, *, source: str = "<framework>") -> Framework:
             source,
             f"domain '{d['id']}': kind must be need or strength",
         )
+        better = d.get("better", DEFAULT_BETTER[kind])
+        _check(
+            better in ("higher", "lower"),
+            source,
+            f"domain '{d['id']}': better must be higher or lower",
+        )
         domains.append(
             Domain(
                 id=str(d["id"]),
@@ -172,6 +232,7 @@ def parse_framework(spec: dict, *, source: str = "<framework>") -> Framework:
                 kind=kind,
                 description=str(d.get("description", "")),
                 sub_needs=tuple(d.get("sub_needs", ()) or ()),
+                better=better,
             )
         )
     ids = [d.id for d in domains]
@@ -185,6 +246,7 @@ def parse_framework(spec: dict, *, source: str = "<framework>") -> Framework:
         version=str(spec.get("version", "1")),
         name=str(spec.get("name", spec["id"])),
         bands=tuple(bands),
+        strength_bands=strength_bands,
         outcome_areas=areas,
         domains=tuple(domains),
         illustrative=bool(spec.get("illustrative", False)),

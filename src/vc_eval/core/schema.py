@@ -8,7 +8,8 @@ spelling them out. A dataset is five tables:
 ``children``
     child_id, council, sex, date_of_birth, ethnicity, entered_care, left_care
 ``assessments`` (long: one row per child x assessment x domain)
-    child_id, assessment_date, assessor_id, domain, score, age_at_assessment
+    child_id, assessment_date, assessor_id, domain, score, age_at_assessment,
+    rater_role (optional: who scored; absent means ``social_worker``)
 ``placements``
     child_id, start_date, end_date, placement_type, provider_id, weekly_cost,
     cost_imputed
@@ -65,6 +66,19 @@ PLACEMENT_LABELS: dict[str, str] = {
     "other": "Other",
 }
 
+#: Who gave a score (``rater_role`` of the assessments table). A score with no
+#: role recorded is a social worker's (the default before roles were recorded).
+RATER_ROLES: dict[str, str] = {
+    "social_worker": "Social worker",
+    "carer": "Carer",
+    "child": "The child or young person",
+    "iro": "Independent reviewing officer",
+    "other": "Other practitioner",
+}
+DEFAULT_RATER_ROLE = "social_worker"
+#: Roles that score as practitioners (everyone but the child).
+PRACTITIONER_ROLES: tuple[str, ...] = ("social_worker", "carer", "iro", "other")
+
 #: Outcome measures the workbench knows how to read (others are allowed).
 OUTCOME_MEASURES: dict[str, str] = {
     "sdq_total": "SDQ total difficulties (0-40), yearly for ages 5-16",
@@ -107,6 +121,7 @@ class Col:
     sub_need = "sub_need"
     score = "score"
     age_at_assessment = "age_at_assessment"
+    rater_role = "rater_role"
     start_date = "start_date"
     end_date = "end_date"
     placement_type = "placement_type"
@@ -137,6 +152,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         Col.domain,
         Col.score,
         Col.age_at_assessment,
+        Col.rater_role,
     ),
     PLACEMENTS: (
         Col.child_id,
@@ -217,6 +233,13 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             Col.score: pa.Column(float, checks=pa.Check.in_range(0, 100), coerce=True),
             Col.age_at_assessment: pa.Column(
                 float, checks=pa.Check.in_range(0, 26), coerce=True, required=False
+            ),
+            Col.rater_role: pa.Column(
+                str,
+                checks=pa.Check.isin(tuple(RATER_ROLES)),
+                coerce=True,
+                required=False,
+                nullable=True,  # blank: a social worker's score
             ),
         },
         unique=[Col.child_id, Col.assessment_date, Col.assessor_id, Col.domain],
@@ -389,6 +412,13 @@ def _date_order_violations(
                 Violation(file, int(i) + row_offset, blamed, rule, str(frame[blamed].iloc[i]))
             )
     return out
+
+
+def rater_roles(assessments: pd.DataFrame) -> pd.Series:
+    """Who gave each score: the ``rater_role`` column, or social worker where absent."""
+    if Col.rater_role not in assessments:
+        return pd.Series(DEFAULT_RATER_ROLE, index=assessments.index, name=Col.rater_role)
+    return assessments[Col.rater_role].fillna(DEFAULT_RATER_ROLE).rename(Col.rater_role)
 
 
 class ValidationError(ValueError):

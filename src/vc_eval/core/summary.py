@@ -253,11 +253,41 @@ class Summary:
     caveats: list[str] = field(default_factory=list)
     status: str = "ok"
     headline: dict = field(default_factory=dict)
+    key: str = ""
+
+    @classmethod
+    def absent(cls, title: str, needs: str, *, key: str = "") -> Summary:
+        """A section whose data are not in the dataset: one line on what would fill it."""
+        return cls(title, [Finding(f"{key or 'section'}.absent", needs)], status="absent", key=key)
+
+    @classmethod
+    def insufficient(cls, title: str, reason: str, *, key: str = "") -> Summary:
+        """A section with too little data for a result: says why, shows no numbers."""
+        return cls(
+            title,
+            [Finding(f"{key or 'section'}.insufficient", reason)],
+            status="insufficient",
+            key=key,
+        )
+
+    def say(self, key: str, text: str, *, word: str | None = None, counts=()) -> Finding:
+        """Append a finding (key prefixed with the summary's ``key``) and return it."""
+        f = Finding(f"{self.key}.{key}" if self.key else key, text, word, tuple(counts))
+        self.findings.append(f)
+        return f
+
+    def counts(self) -> list[Count]:
+        """Every count of children the findings state (for the page audit)."""
+        return [c for f in self.findings for c in f.counts]
+
+    def __contains__(self, text: str) -> bool:
+        """``"x" in summary``: whether the text version says ``x``."""
+        return text in self.to_text()
 
     def finding(self, key: str) -> Finding:
         """The finding named ``key`` (KeyError if the result made none)."""
         for f in self.findings:
-            if f.key == key:
+            if f.key == key or (self.key and f.key == f"{self.key}.{key}"):
                 return f
         raise KeyError(key)
 
@@ -336,3 +366,110 @@ class Result:
 
     def _repr_html_(self) -> str:
         return self.summary().to_html()
+
+
+def table_from(
+    frame: pd.DataFrame,
+    caption: str,
+    kinds: dict[str, str],
+    *,
+    rename: dict[str, str] | None = None,
+    note: str = "",
+    universe: str | None = None,
+) -> Table:
+    """A :class:`Table` from an already-protected frame, keeping only declared columns.
+
+    A named index becomes the first column. Columns not in ``kinds`` are
+    left out, so nothing reaches a page unexamined; ``rename`` gives the
+    readable headers.
+    """
+    f = frame.copy()
+    if f.index.name is not None or isinstance(f.index, pd.MultiIndex):
+        f = f.reset_index()
+    f.columns = [str(c) for c in f.columns]
+    keep = [c for c in f.columns if c in kinds]
+    f = f[keep]
+    k = {c: kinds[c] for c in keep}
+    if rename:
+        f = f.rename(columns=rename)
+        k = {rename.get(c, c): v for c, v in k.items()}
+    return Table(caption, f.reset_index(drop=True), k, note, universe)
+
+
+def count_table(
+    counts: pd.DataFrame,
+    *,
+    caption: str,
+    label: str,
+    totals: str = "both",
+    add_totals: bool = True,
+    row_totals: bool = True,
+    percent_of: str | None = None,
+    note: str = "",
+    universe: str | None = None,
+) -> Table:
+    """A two-way table of counts (index = rows) protected by :func:`privacy.suppress`.
+
+    With ``add_totals`` a ``Total`` row (and, with ``row_totals`` and more
+    than one column, a ``Total`` column) is added and shown. With
+    ``percent_of`` ("row", "column", "total") a percentage column is added
+    after each count column.
+    """
+    counts = counts.fillna(0).astype(int)
+    counts.index = [str(i) for i in counts.index]
+    counts.columns = [str(c) for c in counts.columns]
+    if add_totals:
+        if row_totals and counts.shape[1] > 1:
+            counts[privacy.TOTAL] = counts.sum(axis=1)
+        counts.loc[privacy.TOTAL] = counts.sum(axis=0)
+    st = privacy.suppress(counts, totals=totals)
+    shown = st.table.copy()
+    kinds = {c: "count" for c in shown.columns}
+    if percent_of is not None:
+        pct = st.percent(of=percent_of)
+        cols = []
+        for c in shown.columns:
+            cols.append(c)
+            if c != privacy.TOTAL or counts.shape[1] == 1:
+                name = f"{c} (%)" if counts.shape[1] > 1 else "%"
+                shown[name] = pct[c]
+                kinds[name] = "percent"
+                cols.append(name)
+        shown = shown[cols]
+    shown.insert(0, label, shown.index.astype(str))
+    kinds[label] = "label"
+    extra = st.summary() if st.n_suppressed else ""
+    return Table(
+        caption,
+        shown.reset_index(drop=True),
+        kinds,
+        " ".join(x for x in (note, extra) if x),
+        universe,
+    )
+
+
+def stat_table(
+    frame: pd.DataFrame,
+    *,
+    caption: str,
+    n_col: str,
+    stat_cols: list[str] | tuple[str, ...],
+    label_cols: list[str] | tuple[str, ...],
+    count_cols: list[str] | tuple[str, ...] = (),
+    decimals: int = 1,
+    note: str = "",
+    universe: str | None = None,
+) -> Table:
+    """Statistics per row, hidden where fewer than 6 children are behind them.
+
+    ``n_col`` and ``count_cols`` are shown as counts, hidden when 1-5 (rows
+    are separate groups whose counts do not add up to a shown total).
+    """
+    shown = privacy.suppress_stats(frame, n_col=n_col, stat_cols=list(stat_cols), decimals=decimals)
+    kinds = dict.fromkeys(label_cols, "label") | dict.fromkeys(stat_cols, "stat")
+    lo, hi = privacy.THRESHOLD
+    for c in dict.fromkeys([n_col, *count_cols]):
+        v = pd.to_numeric(frame[c]).to_numpy(dtype=float)
+        shown[c] = [privacy.format_count(x, lo <= x <= hi) if math.isfinite(x) else "" for x in v]
+        kinds[c] = "count"
+    return Table(caption, shown.reset_index(drop=True), kinds, note, universe)

@@ -32,6 +32,7 @@ need the SSDA903 (unknown child, date before birth) are checked by
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from vc_eval.core.factorized import to_number
 from vc_eval.core.framework import SCORE_MAX, SCORE_MIN, Framework
 from vc_eval.ingest.problems import ERROR, NOTE, ProblemLog, fatal
 from vc_eval.ingest.pseudonymise import normalise_ids
-from vc_eval.ingest.ssda903 import decode_bytes, parse_dates, read_csv_text
+from vc_eval.ingest.ssda903 import check_regular_file, decode_bytes, parse_dates, read_csv_text
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 
@@ -80,6 +81,7 @@ def read_table_file(
     """
     if not path.exists():
         raise fatal(label, "file not found")
+    check_regular_file(path, label)
     if path.suffix.lower() in EXCEL_SUFFIXES:
         try:
             raw = pd.read_excel(
@@ -392,6 +394,43 @@ def read_needs(
 # --------------------------------------------------------------------------
 
 
+#: Weekly costs above this are rejected as implausible: the highest known
+#: placement cost is about £63,000 a week (LGA, 2022/23; shared/DOMAIN.md).
+MAX_WEEKLY_COST = 100_000.0
+
+_UK_MONEY = re.compile(r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+_EU_MONEY = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+),\d{1,2}$|^-?\d{1,3}(\.\d{3}){2,}$")
+_AMBIGUOUS_MONEY = re.compile(r"^-?\d{1,3}\.\d{3}$")
+
+
+def parse_money(values: pd.Series) -> pd.Series:
+    """Weekly costs from text: ``£1,200.50`` and European ``1.200,50`` both give 1200.5.
+
+    Currency signs, ``GBP`` and spaces are ignored. A value that could be
+    read either way (``1.200``) and anything else that is not a plain
+    number give NaN, so the caller reports it. ``inf`` and ``nan`` stay
+    non-finite for the caller to reject.
+    """
+    s = values.fillna("").astype("str").str.replace(r"(?i)gbp|£|\s", "", regex=True)
+    codes, uniques = pd.factorize(s)
+    u = pd.Series(uniques, dtype="str")
+    out = pd.Series(np.nan, index=u.index)
+    uk = u.str.match(_UK_MONEY) & ~u.str.match(_AMBIGUOUS_MONEY)
+    out[uk] = pd.to_numeric(u[uk].str.replace(",", "", regex=False), errors="coerce")
+    eu = ~uk & u.str.match(_EU_MONEY)
+    out[eu] = pd.to_numeric(
+        u[eu].str.replace(".", "", regex=False).str.replace(",", ".", regex=False),
+        errors="coerce",
+    )
+    other = ~uk & ~eu & u.str.match(_SPECIAL_NUMBER)
+    out[other] = pd.to_numeric(u[other], errors="coerce")
+    res = out.to_numpy(dtype=float)[codes] if len(codes) else np.array([], dtype=float)
+    return pd.Series(res, index=values.index)
+
+
+_SPECIAL_NUMBER = re.compile(r"(?i)^[+-]?(inf|infinity|nan|\d+(\.\d+)?e[+-]?\d+)$")
+
+
 @dataclass
 class CostsExtract:
     """Weekly costs: ``child`` (raw id), ``start``, ``end`` (may be NaT), ``cost``."""
@@ -418,9 +457,7 @@ def read_costs(path: Path, log: ProblemLog) -> CostsExtract:
             "child": normalise_ids(raw[found["child"]]),
             "start": parse_dates(raw[found["start"]]),
             "end": parse_dates(raw[found["end"]]) if found["end"] else pd.NaT,
-            "cost": pd.to_numeric(
-                raw[found["cost"]].str.replace(r"[£,\s]", "", regex=True), errors="coerce"
-            ),
+            "cost": parse_money(raw[found["cost"]]),
             "__file": label,
             "__row": raw["__row"].to_numpy(),
             "__start_raw": raw[found["start"]],
@@ -457,8 +494,29 @@ def read_costs(path: Path, log: ProblemLog) -> CostsExtract:
             "cost period ends before it starts",
             "__end_raw",
         )
+    cost_raw = out["__cost_raw"].fillna("").astype("str").str.strip()
+    ambiguous = out["cost"].isna() & cost_raw.str.match(_AMBIGUOUS_MONEY).to_numpy()
+    flag(
+        ambiguous,
+        found["cost"],
+        "weekly cost format is ambiguous (1.200 could be 1,200 or 1.2); write 1200 or 1200.00",
+        "__cost_raw",
+    )
     flag(out["cost"].isna(), found["cost"], "weekly cost is missing or not a number", "__cost_raw")
+    flag(
+        ~np.isfinite(out["cost"].to_numpy(dtype=float)),
+        found["cost"],
+        "weekly cost is not a finite number",
+        "__cost_raw",
+    )
     flag(out["cost"] < 0, found["cost"], "weekly cost is negative", "__cost_raw")
+    flag(
+        out["cost"] > MAX_WEEKLY_COST,
+        found["cost"],
+        f"weekly cost is implausible (over £{MAX_WEEKLY_COST:,.0f} a week; the highest "
+        "known is about £63,000)",
+        "__cost_raw",
+    )
     frame = out.loc[~bad, ["child", "start", "end", "cost", "__file", "__row", "__start_raw"]]
     return CostsExtract(
         frame.reset_index(drop=True),
@@ -474,7 +532,9 @@ __all__ = [
     "CostsExtract",
     "NeedsConfig",
     "NeedsExtract",
+    "MAX_WEEKLY_COST",
     "load_needs_config",
+    "parse_money",
     "read_costs",
     "read_needs",
     "read_table_file",

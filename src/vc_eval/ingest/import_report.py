@@ -8,14 +8,21 @@ not suppressed, so it is a working document, not one to publish.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 
 from vc_eval import __version__
 from vc_eval.core.schema import PLACEMENT_LABELS
+from vc_eval.core.summary import escape_md
 from vc_eval.ingest.problems import ERROR, NOTE
 
 _TYPE_LABEL = dict(PLACEMENT_LABELS)
+
+
+#: Columns of report tables whose text comes from the council's files.
+_DATA_COLUMNS = frozenset(("file", "column", "values", "PLACE", "PLACE_PROVIDER", "ETHNIC"))
 
 
 def _md_table(frame: pd.DataFrame, *, max_rows: int | None = None) -> str:
@@ -24,17 +31,20 @@ def _md_table(frame: pd.DataFrame, *, max_rows: int | None = None) -> str:
     f = frame if max_rows is None else frame.head(max_rows)
     cols = [str(c) for c in f.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    from_data = [str(c) in _DATA_COLUMNS for c in f.columns]
     for row in f.itertuples(index=False):
         cells = []
-        for v in row:
+        for v, data in zip(row, from_data, strict=True):
             if v is None or (isinstance(v, float) and np.isnan(v)):
                 cells.append("")
             elif isinstance(v, float):
                 cells.append(f"{v:,.2f}".rstrip("0").rstrip("."))
             elif isinstance(v, (int, np.integer)):
                 cells.append(f"{v:,}")
+            elif data:
+                cells.append(escape_md(str(v)))
             else:
-                cells.append(str(v).replace("|", "\\|").replace("\n", " "))
+                cells.append(html.escape(" ".join(str(v).split()), quote=False).replace("|", "\\|"))
         lines.append("| " + " | ".join(cells) + " |")
     more = (
         ""
@@ -55,7 +65,7 @@ def render_report(result) -> str:
     s, log, ds = result.stats, result.log, result.dataset
     out: list[str] = []
     w = out.append
-    w(f"# Import report: {result.council}\n")
+    w(f"# Import report: {escape_md(result.council)}\n")
     w(
         f"vc-eval {__version__}. For the council's data team: this report contains no child, "
         "assessor or provider identifiers, but its counts are not suppressed; do not publish "
@@ -79,6 +89,18 @@ def render_report(result) -> str:
         f"{notes:,} notes. Every one is listed, with file, row and column, in "
         "`import_problems.csv`; grouped below."
     )
+    kept = s.get("kept_rows") or []
+    if kept:
+        w(
+            "- Rows kept: "
+            + "; ".join(
+                f"{k['table']} {k['kept']:,} of {k['read']:,} ({k['dropped']:,} dropped)"
+                for k in kept
+            )
+            + "."
+        )
+    for y in s.get("years", []):
+        w(f"- {escape_md(y['source'])} taken as {y['taken_as']}.")
     opts = s["options"]
     w(
         f"- Options: framework {opts['framework']}; strict {opts['strict']}; short breaks "
@@ -212,13 +234,15 @@ def render_report(result) -> str:
     else:
         lk = n["link"]
         w(
-            f"- File `{n['file']}` ({n['layout']} layout, {n['encoding']}): {n['rows_read']:,} "
-            f"rows, {n['scores_read']:,} scores read, **{n['scores_kept']:,} kept** for "
+            f"- File {escape_md(n['file'])} ({n['layout']} layout, {n['encoding']}): "
+            f"{n['rows_read']:,} rows, {n['scores_read']:,} scores read, "
+            f"**{n['scores_kept']:,} kept** for "
             f"{n['children']:,} children at {n['assessments']:,} assessments."
         )
         w(
-            f"- Columns used: child id `{n['columns']['child']}`, date `{n['columns']['date']}`, "
-            f"assessor `{n['columns']['assessor']}`."
+            f"- Columns used: child id {escape_md(n['columns']['child'])}, date "
+            f"{escape_md(n['columns']['date'])}, assessor "
+            f"{escape_md(str(n['columns']['assessor']))}."
         )
         w(
             f"- Link to the nearest looked-after review: {lk['linked']:,} assessments linked, "
@@ -231,8 +255,9 @@ def render_report(result) -> str:
     w("## Costs\n")
     if costs["file"]:
         w(
-            f"- File `{costs['file']}`: {costs['rows_read']:,} rows, {costs['matched_rows']:,} "
-            f"matched to {costs['from_file']:,} placements (by child and start date, else the "
+            f"- File {escape_md(costs['file'])}: {costs['rows_read']:,} rows, "
+            f"{costs['matched_rows']:,} matched to {costs['from_file']:,} placements "
+            "(by child and start date, else the "
             "placement whose dates contain the cost's start; several rows for one placement are "
             "averaged)."
         )

@@ -35,6 +35,7 @@ and ``import_report.md`` together, atomically.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +46,13 @@ from vc_eval import __version__
 from vc_eval.core import factorized as fz
 from vc_eval.core.costs import DEFAULT_UNIT_COSTS, PROVIDER_FACTORS, UnitCost, load_unit_costs
 from vc_eval.core.dataset import Dataset
-from vc_eval.core.files import sha256_file
+from vc_eval.core.files import (
+    OutputDirError,
+    check_output_dir,
+    recover_output_dir,
+    safe_frame,
+    sha256_file,
+)
 from vc_eval.core.framework import Framework, FrameworkError, load_framework
 from vc_eval.core.schema import ASSESSMENTS, PLACEMENT_TYPES, Col, Violation, validate_table
 from vc_eval.core.schema import OUTCOMES as OUTCOMES_T
@@ -70,6 +77,8 @@ from vc_eval.ingest.pseudonymise import (
     CHILD,
     PROVIDER,
     Pseudonymiser,
+    key_fingerprint,
+    key_weakness,
     load_key,
     normalise_ids,
 )
@@ -148,6 +157,15 @@ class ImportResult:
             f"Problems: {self.log.count(ERROR):,} row-level (dropped or changed), "
             f"{self.log.count(NOTE):,} notes; see {REPORT_FILE}.",
         ]
+        kept = s.get("kept_rows") or []
+        if kept:
+            lines.append(
+                "Rows kept: "
+                + ", ".join(f"{k['table']} {k['kept']:,} of {k['read']:,}" for k in kept)
+                + "."
+            )
+        for y in s.get("years", []):
+            lines.append(f"  {y['source']}: {y['taken_as']}")
         return "\n".join(lines)
 
     def report(self) -> str:
@@ -181,6 +199,8 @@ def import_council(
     strict: bool = False,
     include_short_breaks: bool = False,
     progress: bool | None = None,
+    accept_drops: bool = False,
+    today: str | pd.Timestamp | None = None,
 ) -> ImportResult:
     """Read a council's SSDA903 returns and extracts into a validated dataset.
 
@@ -206,6 +226,12 @@ def import_council(
         Reject the import (exit 3) if any row-level problem is found.
     include_short_breaks
         Keep short-break episodes (legal status V3/V4).
+    accept_drops
+        Import even when more than :data:`MAX_DROP_SHARE` of a table's rows
+        are dropped (otherwise that is refused, exit 3).
+    today
+        The date dates are checked against (default: today); a fixed value
+        makes tests reproducible.
 
     Raises
     ------
@@ -221,6 +247,11 @@ def import_council(
         key = load_key(key_file)
     elif not key:
         raise fatal("key", "key is empty")
+    else:
+        weak = key_weakness(key)
+        if weak:
+            raise fatal("key", weak)
+    today = pd.Timestamp.today().normalize() if today is None else pd.Timestamp(today)
     ps = Pseudonymiser(key, council)
     try:
         fw = framework if isinstance(framework, Framework) else load_framework(framework)
@@ -250,8 +281,21 @@ def import_council(
             "programme_start": None if start is None else str(start.date()),
         },
     }
-    sources = read_sources(paths, log, progress=progress)
+    sources = read_sources(paths, log, progress=progress, today=today)
     stats["inputs"] = _input_stats(sources, needs, costs)
+    stats["years"] = [
+        {
+            "source": s.label,
+            "year": s.year,
+            "taken_as": (
+                f"collection year {s.year - 1}-{str(s.year)[-2:]} (to 31 March {s.year}), "
+                f"from {s.year_from}"
+                if s.year is not None
+                else "collection year unknown"
+            ),
+        }
+        for s in sources
+    ]
     for s in sources:
         if s.year is None:
             log.add(
@@ -268,7 +312,7 @@ def import_council(
             _check_unused(t.frame, t.table, log)
 
     header = _header(sources, log, stats)
-    episodes = _episodes(sources, header, log, stats, include_short_breaks)
+    episodes = _episodes(sources, header, log, stats, include_short_breaks, today)
     if episodes.empty:
         raise fatal(
             ", ".join(s.label for s in sources),
@@ -276,7 +320,7 @@ def import_council(
         )
     children, placements = _children_and_placements(episodes, header, log, stats)
     kids = set(children["CHILD"])
-    reviews = _reviews(sources, header, kids, log, stats)
+    reviews = _reviews(sources, header, kids, log, stats, today)
     outcomes = [
         _oc2(sources, kids, log, stats),
         _missing(sources, header, episodes, log, stats),
@@ -286,7 +330,7 @@ def import_council(
     stats["needs"] = None
     if needs is not None:
         ext = read_needs(Path(needs), needs_cfg, fw, log)
-        assessments = _assessments(ext, children, reviews, log, stats)
+        assessments = _assessments(ext, children, reviews, log, stats, today)
     placements = _costs(placements, Path(costs) if costs else None, unit, log, stats)
 
     if strict and log.count(ERROR):
@@ -296,6 +340,26 @@ def import_council(
             headline=f"import rejected (--strict): {log.count(ERROR)} row-level problem(s)",
             # a few problems are listed one by one; many are grouped and counted
             grouped=log.grouped(ERROR) if log.count(ERROR) > STRICT_LIST_MAX else None,
+        )
+
+    kept = _kept_rows(stats)
+    stats["kept_rows"] = kept
+    over = [k for k in kept if k["share_dropped"] > MAX_DROP_SHARE]
+    if over and not accept_drops:
+        lines = "; ".join(
+            f"{k['table']}: {k['dropped']:,} of {k['read']:,} rows dropped "
+            f"({100 * k['share_dropped']:.1f}%)"
+            for k in over
+        )
+        raise ImportFailed(
+            log.violations(ERROR)[:STRICT_LIST_MAX],
+            exit_code=EXIT_STRICT,
+            headline=(
+                f"import refused: more than {100 * MAX_DROP_SHARE:.0f}% of a table's rows would "
+                f"be dropped ({lines}). Fix the inputs, or run with --accept-drops to import "
+                "the rest"
+            ),
+            grouped=log.grouped(ERROR),
         )
 
     ds = _build_dataset(
@@ -312,6 +376,43 @@ def import_council(
 
 #: Under ``--strict``, up to this many problems are listed one per line.
 STRICT_LIST_MAX = 25
+
+#: More than this share of any table's rows dropped refuses the import
+#: unless ``accept_drops``: losing data must be a decision, not a surprise.
+MAX_DROP_SHARE = 0.01
+
+#: Oldest age at the start of a care episode (children are under 18).
+MAX_AGE_AT_ENTRY = 18
+
+
+def _kept_rows(stats: dict) -> list[dict]:
+    """Rows read, dropped (row-level errors) and kept, per input table."""
+    out = []
+    for key, label in (
+        ("header", "Header"),
+        ("episodes", "Episodes"),
+        ("reviews", "Reviews"),
+        ("oc2", "OC2"),
+        ("missing", "Missing"),
+        ("needs", "needs scores"),
+        ("costs", "costs"),
+    ):
+        info = stats.get(key)
+        if not info or not info.get("rows_read"):
+            continue
+        read = int(info.get("read_all", info["rows_read"]))
+        dropped = int(info.get("dropped", 0))
+        out.append(
+            {
+                "table": label,
+                "read": read,
+                "dropped": dropped,
+                "kept": read - dropped,
+                "share_dropped": dropped / read if read else 0.0,
+            }
+        )
+    return out
+
 
 #: Above this many scores the (slow) schema check of the assessments table is
 #: replaced by equivalent vectorised checks; the other tables are always
@@ -433,6 +534,8 @@ class _Dropper:
         self.frame = frame
         self.log = log
         self.bad = np.zeros(len(frame), dtype=bool)
+        #: rows dropped for a row-level error (not notes or merged repeats)
+        self.errors = np.zeros(len(frame), dtype=bool)
 
     def __call__(
         self, mask, column, rule, *, value_col=None, action="row dropped", level=ERROR, hide=False
@@ -451,6 +554,8 @@ class _Dropper:
             )
             if action.startswith("row dropped") or action.endswith("dropped"):
                 self.bad |= m
+                if level == ERROR:
+                    self.errors |= m
 
     def kept(self) -> pd.DataFrame:
         return self.frame.loc[~self.bad].reset_index(drop=True)
@@ -577,6 +682,7 @@ def _header(sources, log: ProblemLog, stats: dict) -> pd.DataFrame:
         hide_values=True,
     )
     h = h.loc[~key_src]
+    dropped = int(drop.errors.sum() + key_src.sum())
     # across years the latest return wins; say where the years disagree
     h = h.sort_values(["CHILD", "__src"], kind="stable")
     last = h.drop_duplicates("CHILD", keep="last")
@@ -594,6 +700,7 @@ def _header(sources, log: ProblemLog, stats: dict) -> pd.DataFrame:
         )
     stats["header"] = {
         "rows_read": read,
+        "dropped": dropped,
         "children": len(last),
         "repeated_in_later_years": merged["header"] + int(len(h) - len(last)),
     }
@@ -603,7 +710,7 @@ def _header(sources, log: ProblemLog, stats: dict) -> pd.DataFrame:
 # -- episodes ------------------------------------------------------------------
 
 
-def _episodes(sources, header, log, stats, include_short_breaks) -> pd.DataFrame:
+def _episodes(sources, header, log, stats, include_short_breaks, today) -> pd.DataFrame:
     e = _gather(sources, EPISODES)
     read = len(e)
     drop = _Dropper(e, log)
@@ -619,6 +726,17 @@ def _episodes(sources, header, log, stats, include_short_breaks) -> pd.DataFrame
         "DEC",
         "episode ends before it starts (DEC before DECOM)",
     )
+    ye = _year_ends(e["__year"])
+    late = (e["dec"] > ye).to_numpy() & ~drop.bad
+    log.add_rows(
+        e,
+        late,
+        "DEC",
+        "episode ends after the end of the collection year (a return reports episodes "
+        "open on 31 March with DEC blank)",
+        action="DEC ignored: episode open at the year end",
+    )
+    e.loc[late, "dec"] = pd.NaT
     for col in ("LS", "PLACE", "RNE"):
         _check_codes(e, drop, EPISODES, col, required=True)
     _check_codes(e, drop, EPISODES, "PLACE_PROVIDER", required=False)
@@ -638,6 +756,11 @@ def _episodes(sources, header, log, stats, include_short_breaks) -> pd.DataFrame
     drop(
         (e["decom"] > ye).to_numpy(), "DECOM", "episode starts after the end of the collection year"
     )
+    drop(
+        (e["decom"] > today).to_numpy() | (e["dec"] > today).to_numpy(),
+        "DECOM",
+        "episode dated in the future (after the date of the import)",
+    )
     dob = fz.lookup(e["CHILD"], header.set_index("CHILD")["dob"])
     drop(
         dob.isna().to_numpy() & e["CHILD"].notna().to_numpy(),
@@ -646,6 +769,13 @@ def _episodes(sources, header, log, stats, include_short_breaks) -> pd.DataFrame
         hide=True,
     )
     drop((e["decom"] < dob).to_numpy(), "DECOM", "episode starts before the date of birth")
+    adult = (e["decom"] >= dob + pd.DateOffset(years=MAX_AGE_AT_ENTRY)).to_numpy()
+    drop(
+        adult,
+        "DECOM",
+        f"child aged {MAX_AGE_AT_ENTRY} or over at the episode start (check DOB and DECOM)",
+    )
+    errors = int(drop.errors.sum())
     e = drop.kept()
     # Same child and start: one episode. Within a file that is a conflict;
     # across years it is the same episode reported again (latest year wins).
@@ -658,6 +788,7 @@ def _episodes(sources, header, log, stats, include_short_breaks) -> pd.DataFrame
         "two episodes of the same child start on the same day; the first row kept",
     )
     e = e.loc[~clash]
+    errors += int(clash.sum())
     rep = fz.duplicated(e, ["CHILD", "decom"], keep="last")
     e = e.loc[~rep].reset_index(drop=True)
     short = e["LS"].isin(SHORT_BREAK_LS).to_numpy()
@@ -680,6 +811,7 @@ def _episodes(sources, header, log, stats, include_short_breaks) -> pd.DataFrame
     e.loc[over, "dec"] = nxt[over]
     stats["episodes"] = {
         "rows_read": read,
+        "dropped": errors,
         "exact_repeats_across_years": merged["episodes"],
         "merged_across_years": int(rep.sum()),
         "short_breaks_excluded": 0 if include_short_breaks else int(short.sum()),
@@ -802,7 +934,7 @@ def _children_and_placements(e: pd.DataFrame, header, log, stats):
 # -- reviews, OC2, missing, moves -----------------------------------------------------
 
 
-def _reviews(sources, header, kids: set, log, stats) -> pd.DataFrame:
+def _reviews(sources, header, kids: set, log, stats, today) -> pd.DataFrame:
     r = _gather(sources, REVIEWS)
     read = len(r)
     drop = _Dropper(r, log)
@@ -815,6 +947,7 @@ def _reviews(sources, header, kids: set, log, stats) -> pd.DataFrame:
     drop((r["date"] < dob).to_numpy(), "REVIEW", "review before the date of birth")
     ye = _year_ends(r["__year"])
     drop((r["date"] > ye).to_numpy(), "REVIEW", "review after the end of the collection year")
+    drop((r["date"] > today).to_numpy(), "REVIEW", "review dated in the future")
     drop(
         ~fz.isin(r["CHILD"], kids),
         "CHILD",
@@ -827,6 +960,7 @@ def _reviews(sources, header, kids: set, log, stats) -> pd.DataFrame:
     r = drop.kept().drop_duplicates(["CHILD", "date"])
     stats["reviews"] = {
         "rows_read": read,
+        "dropped": int(drop.errors.sum()),
         "kept": len(r),
         "repeated_in_later_years": merged["reviews"],
     }
@@ -858,6 +992,7 @@ def _oc2(sources, kids: set, log, stats) -> pd.DataFrame:
         hide_values=True,
     )
     o = o.loc[~clash].sort_values("__src", kind="stable")
+    oc2_dropped = int(drop.errors.sum() + clash.sum())
     o = o.drop_duplicates(["CHILD", "__year"], keep="last").reset_index(drop=True)
     rows = []
     for col, measure in OC2_MEASURES.items():
@@ -883,7 +1018,11 @@ def _oc2(sources, kids: set, log, stats) -> pd.DataFrame:
             )
         )
     out = pd.concat(rows, ignore_index=True)
-    stats["oc2"] = {"rows_read": read, "values": out["measure"].value_counts().to_dict()}
+    stats["oc2"] = {
+        "rows_read": read,
+        "dropped": oc2_dropped,
+        "values": out["measure"].value_counts().to_dict(),
+    }
     return out
 
 
@@ -935,6 +1074,7 @@ def _missing(sources, header, episodes, log, stats) -> pd.DataFrame:
         level=NOTE,
         hide=True,
     )
+    mis_dropped = int(drop.errors.sum())
     m = drop.kept()
     # An episode open at one year end is reported again, closed, the next
     # year: keep the latest return's rows for each child, start and kind.
@@ -947,6 +1087,7 @@ def _missing(sources, header, episodes, log, stats) -> pd.DataFrame:
     )
     stats["missing"] = {
         "rows_read": read,
+        "dropped": mis_dropped,
         "missing_episodes": len(m),
         "away_not_counted": away,
         "years": years,
@@ -998,7 +1139,12 @@ def _moves(sources, episodes, placements, stats) -> pd.DataFrame:
 # -- needs extract -----------------------------------------------------------------
 
 
-def _assessments(ext: NeedsExtract, children, reviews, log, stats) -> pd.DataFrame:
+def _errors_in(log: ProblemLog, file: str) -> int:
+    f = log.frame(ERROR)
+    return int((f["file"] == file).sum())
+
+
+def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.DataFrame:
     a = ext.frame
     read_scores = len(a)
     drop = _Dropper(a, log)
@@ -1017,6 +1163,13 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats) -> pd.DataFra
         value_col="child",
         action="score dropped",
         hide=True,
+    )
+    drop(
+        a["date"].to_numpy() > np.datetime64(today, "ns"),
+        ext.columns["date"],
+        "assessment dated in the future",
+        value_col="date",
+        action="score dropped",
     )
     dob = kids["dob"].reindex(pd.Index(cu, dtype=kids.index.dtype)).to_numpy()[cc]
     drop(
@@ -1070,6 +1223,8 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats) -> pd.DataFra
         "rows_read": ext.rows_read,
         "scores_read": read_scores,
         "scores_kept": len(a),
+        "read_all": len(a) + _errors_in(log, ext.file),
+        "dropped": _errors_in(log, ext.file),
         "assessments": len(visits),
         "children": int(a["child"].nunique()),
         "columns": ext.columns,
@@ -1164,6 +1319,8 @@ def _costs(
     )
     by_type["unit_cost"] = by_type["type"].map({k: v.median for k, v in unit.items()})
     by_type["source"] = by_type["type"].map({k: v.source for k, v in unit.items()})
+    if costs_path is not None:
+        info["dropped"] = _errors_in(log, info["file"])
     info.update(
         imputed=int(need.sum()),
         imputed_share=float(need.mean()) if len(pl) else np.nan,
@@ -1236,11 +1393,13 @@ def _build_dataset(
             "method": "HMAC-SHA256(key, council|kind|id)",
             "length": ps.length,
             "key_id": ps.key_id,
+            "key_fingerprint": key_fingerprint(ps.key),
         },
         "options": stats["options"],
         "framework": {"path": fw.id if fw.source.startswith("vc_eval/") else "framework.yaml"},
     }
     stats["pseudonymisation"] = meta["pseudonymisation"]
+    stats["_pseudonymiser"] = ps  # for the problems file; never written out
     ds = Dataset.from_frames(
         councils=councils,
         children=kids,
@@ -1260,16 +1419,14 @@ def _build_dataset(
 
 
 def check_output_path(out: str | Path, inputs: list[str | Path | None]) -> Path:
-    """Refuse outputs that would replace something that is not a dataset or
+    """Refuse outputs that would replace something vc-eval did not write or
     touch an input. Fatal problems are raised before anything is written."""
-    out = Path(out).resolve()
-    if out.exists() and not out.is_dir():
-        raise fatal(str(out), "--out exists and is not a folder")
-    if out.exists() and any(out.iterdir()) and not (out / "dataset.json").exists():
-        raise fatal(
-            str(out),
-            "--out is a non-empty folder that is not a vc-eval dataset; refusing to replace it",
-        )
+    out_p = Path(out)
+    try:
+        check_output_dir(out_p)
+    except OutputDirError as err:
+        raise fatal(str(out_p), str(err).split(": ", 1)[-1]) from err
+    out = out_p.resolve()
     for p in inputs:
         if p is None:
             continue
@@ -1279,13 +1436,54 @@ def check_output_path(out: str | Path, inputs: list[str | Path | None]) -> Path:
     return out
 
 
+def check_same_key(out: str | Path, key: bytes, *, new_key: bool = False) -> str | None:
+    """Refuse to replace a dataset made with another key (unless ``new_key``).
+
+    Pseudonyms made with another key share nothing with the old ones, so
+    analyses linking the two would silently lose every child. Returns a
+    warning line when ``new_key`` lets the replacement go ahead, else None.
+    """
+    meta_file = Path(out) / "dataset.json"
+    if not meta_file.is_file():
+        return None
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ps = meta.get("pseudonymisation") or {}
+    old = ps.get("key_fingerprint")
+    same = (
+        old == key_fingerprint(key)
+        if old
+        else (ps.get("key_id") in (None, Pseudonymiser(key, "x").key_id))
+    )
+    if same:
+        return None
+    if not new_key:
+        raise fatal(
+            str(out),
+            "the dataset at --out was made with a different key: its pseudonyms would all "
+            "change. Use the same key file, choose another --out, or pass --new-key to "
+            "replace it on purpose",
+        )
+    return f"note: {out} was made with a different key; replaced (--new-key): pseudonyms changed"
+
+
 def write_import(result: ImportResult, out: str | Path) -> Path:
     """Write the dataset, ``import_report.md`` and ``import_problems.csv``
-    into ``out`` in one atomic step (all or nothing)."""
+    into ``out`` in one atomic step (all or nothing).
+
+    The problems file names each row's child by its pseudonym (never the raw
+    id) and its cells are made safe to open in a spreadsheet.
+    """
     ds = result.dataset
+    ps = result.stats.get("_pseudonymiser")
+    problems = result.log.frame(
+        pseudonymise=(lambda v: ps.series(v, CHILD)) if ps is not None else None
+    )
     extra: dict[str, str | bytes] = {
         REPORT_FILE: result.report(),
-        PROBLEMS_FILE: result.log.frame().to_csv(index=False),
+        PROBLEMS_FILE: safe_frame(problems).to_csv(index=False),
     }
     fw = ds.framework
     if not fw.source.startswith("vc_eval/"):
@@ -1293,14 +1491,34 @@ def write_import(result: ImportResult, out: str | Path) -> Path:
     return ds.save(out, extra_files=extra)
 
 
-def run_import(out: str | Path, ssda903, **kwargs) -> ImportResult:
-    """:func:`import_council` then :func:`write_import`; nothing is written on failure."""
+def run_import(
+    out: str | Path, ssda903, *, new_key: bool = False, messages: list[str] | None = None, **kwargs
+) -> ImportResult:
+    """:func:`import_council` then :func:`write_import`; nothing is written on failure.
+
+    Leftovers of an interrupted earlier run beside ``out`` are recovered
+    first (what was done is appended to ``messages``); ``out`` must be
+    empty, absent or a vc-eval folder; a dataset made with another key is
+    replaced only with ``new_key``.
+    """
     paths = [ssda903] if isinstance(ssda903, (str, Path)) else list(ssda903)
+    try:
+        recovered = recover_output_dir(Path(out))
+    except OSError as err:
+        raise fatal(str(out), f"cannot clean up after an interrupted run ({err})") from err
+    if messages is not None:
+        messages.extend(recovered)
     check_output_path(
         out, [*paths, kwargs.get("needs"), kwargs.get("costs"), kwargs.get("key_file")]
     )
     result = import_council(paths, **kwargs)
-    write_import(result, out)
+    warn = check_same_key(out, result.stats["_pseudonymiser"].key, new_key=new_key)
+    if warn and messages is not None:
+        messages.append(warn)
+    try:
+        write_import(result, out)
+    except OutputDirError as err:
+        raise fatal(str(out), str(err).split(": ", 1)[-1]) from err
     return result
 
 
@@ -1309,6 +1527,7 @@ __all__ = [
     "PROBLEMS_FILE",
     "REPORT_FILE",
     "check_output_path",
+    "check_same_key",
     "import_council",
     "run_import",
     "write_import",

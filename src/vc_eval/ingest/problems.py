@@ -19,7 +19,8 @@ national-scale import with many flagged rows stays fast.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,36 @@ EXIT_STRICT = 3
 #: Shown instead of an identifier's value: reports never show identifiers.
 HIDDEN = "<identifier hidden>"
 
-PROBLEM_COLUMNS = ("file", "row", "column", "rule", "value", "action", "level")
+PROBLEM_COLUMNS = ("file", "row", "column", "rule", "value", "action", "level", "child")
+
+#: Columns whose values identify a child (or their mother, address, school
+#: record or placement): never copied into a problem log, whatever the table.
+IDENTIFYING_COLUMNS = frozenset(
+    ("CHILD", "UPN", "DOB", "HOME_POST", "PL_POST", "URN", "MOTHER", "MC_DOB", "SW_ID")
+)
+#: Council extracts name their columns freely: these patterns mark the same kinds.
+_IDENTIFYING_NAME = re.compile(
+    r"(?i)(child|upn|\bdob\b|birth|post\s*code|postcode|_post\b|\burn\b|mother|"
+    r"\bname\b|address|\bnhs\b|\bid\b|_id\b|person|pupil|worker|assessor|social)"
+)
+
+#: Longest value copied into a problem log (longer ones are cut).
+MAX_VALUE_CHARS = 60
+
+
+def is_identifying(column: str | None) -> bool:
+    """Whether values of ``column`` may identify a person (and so are never shown)."""
+    if column is None:
+        return False
+    c = str(column).strip()
+    return c.upper() in IDENTIFYING_COLUMNS or bool(_IDENTIFYING_NAME.search(c))
+
+
+def _shown(value: object) -> str | None:
+    if value is None:
+        return None
+    v = " ".join(str(value).split())
+    return v if len(v) <= MAX_VALUE_CHARS else v[:MAX_VALUE_CHARS] + "..."
 
 
 class ImportFailed(Exception):
@@ -114,11 +144,18 @@ class ProblemLog:
         action: str = "row dropped",
         level: str = ERROR,
         hide_values: bool = False,
+        children: Iterable | None = None,
+        value_column: str | None = None,
     ) -> int:
         """Record one rule broken by zero or more rows; returns how many.
 
         ``file`` and ``column`` may be one name or one per row.
-        ``hide_values`` replaces the values by :data:`HIDDEN` (identifiers).
+        ``hide_values`` replaces the values by :data:`HIDDEN`; so does a
+        ``column`` (or ``value_column``, where the value came from) that
+        identifies a person (:func:`is_identifying`). Other values are cut
+        to :data:`MAX_VALUE_CHARS`. ``children`` are the raw child ids of
+        the rows, kept only in memory and shown pseudonymised
+        (:meth:`frame` with ``pseudonymise``).
         """
         if level not in (ERROR, NOTE):
             raise ValueError(f"level must be {ERROR!r} or {NOTE!r}; raise fatal() for fatal")
@@ -138,10 +175,15 @@ class ProblemLog:
                 dtype=object,
             )
             vals = vals.where(vals.notna(), None)
-            if hide_values:
+            cols_named = [column] if isinstance(column, str) or column is None else list(column)
+            if (
+                hide_values
+                or is_identifying(value_column)
+                or any(is_identifying(c) for c in set(cols_named))
+            ):
                 vals = pd.Series([HIDDEN] * n, dtype=object)
             else:
-                vals = vals.map(lambda x: None if x is None else str(x))
+                vals = vals.map(_shown)
         files = (
             pd.Series([file] * n, dtype=object)
             if isinstance(file, str)
@@ -165,6 +207,12 @@ class ProblemLog:
                     "value": vals.to_numpy(),
                     "action": action,
                     "level": level,
+                    "child": None
+                    if children is None
+                    else pd.Series(
+                        list(children) if not isinstance(children, pd.Series) else children,
+                        dtype=object,
+                    ).to_numpy(),
                 }
             )
         )
@@ -196,6 +244,7 @@ class ProblemLog:
         col = value_col if value_col is not None else column
         values = sub[col] if col is not None and col in sub else None
         cols = sub[column_col] if column_col is not None else column
+        kid = next((c for c in ("CHILD", "child") if c in sub), None)
         return self.add(
             sub["__file"],
             sub["__row"],
@@ -205,17 +254,34 @@ class ProblemLog:
             action=action,
             level=level,
             hide_values=hide_values,
+            children=sub[kid] if kid is not None else None,
+            value_column=col,
         )
 
     # -- views ---------------------------------------------------------------
-    def frame(self, level: str | None = None) -> pd.DataFrame:
-        """All problems, one row each (columns :data:`PROBLEM_COLUMNS`)."""
+    def frame(
+        self,
+        level: str | None = None,
+        *,
+        pseudonymise: Callable[[pd.Series], pd.Series] | None = None,
+    ) -> pd.DataFrame:
+        """All problems, one row each (columns :data:`PROBLEM_COLUMNS`).
+
+        ``child`` holds the row's child as ``pseudonymise`` gives it (the
+        same pseudonym as in the dataset), or is blank: raw ids never leave
+        the log.
+        """
         if not self._frames:
             out = pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
         else:
             out = pd.concat(self._frames, ignore_index=True)
         if level is not None:
             out = out[out["level"] == level].reset_index(drop=True)
+        if pseudonymise is not None and out["child"].notna().any():
+            kid = out["child"].where(out["child"].notna())
+            out["child"] = pseudonymise(kid.astype(object)).where(kid.notna(), None)
+        else:
+            out["child"] = None
         return out
 
     def count(self, level: str | None = None) -> int:
@@ -278,5 +344,8 @@ __all__ = [
     "ImportFailed",
     "NOTE",
     "ProblemLog",
+    "IDENTIFYING_COLUMNS",
+    "MAX_VALUE_CHARS",
     "fatal",
+    "is_identifying",
 ]

@@ -19,9 +19,12 @@ Make a key once per council, keep it out of the data folder, and reuse it::
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,10 +43,15 @@ CHILD, ASSESSOR, PROVIDER = "child", "assessor", "provider"
 
 
 def load_key(path: str | Path) -> bytes:
-    """Read a key file; any problem is fatal (missing, unreadable, empty, short).
+    """Read a key file; any problem is fatal (missing, unreadable, empty, weak).
 
-    Surrounding whitespace (a trailing newline) is ignored, so a key written
-    with ``echo`` and one written without give the same pseudonyms.
+    The file is normalised first: a byte-order mark, UTF-16 (what
+    PowerShell's ``>`` writes) and surrounding whitespace are removed, so the
+    same key saved any of these ways gives the same pseudonyms. A text key
+    (hex, or any other printable text) is used as its text; a binary key as
+    its bytes. Keys under 128 bits (32 hex characters, 16 random bytes) and
+    obviously weak ones (few distinct characters, a short pattern repeated)
+    are refused.
     """
     path = Path(path)
     label = str(path)
@@ -51,19 +59,90 @@ def load_key(path: str | Path) -> bytes:
         raise fatal(label, "key file not found (--key-file)")
     if path.is_dir():
         raise fatal(label, "key file is a folder, not a file")
+    if not path.is_file():
+        raise fatal(label, "key file is not a regular file")
     try:
-        key = path.read_bytes().strip()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_KEY_FILE_BYTES + 1)
     except OSError as err:
         raise fatal(label, f"key file cannot be read ({err.strerror or err})") from err
+    if len(raw) > MAX_KEY_FILE_BYTES:
+        raise fatal(label, f"key file is too large (over {MAX_KEY_FILE_BYTES} bytes): not a key")
+    key = normalise_key(raw)
     if not key:
         raise fatal(label, "key file is empty")
-    if len(key) < MIN_KEY_BYTES:
+    problem = key_weakness(key)
+    if problem:
         raise fatal(
             label,
-            f"key is too short ({len(key)} bytes; at least {MIN_KEY_BYTES} "
-            "needed, e.g. 64 hex characters from secrets.token_hex(32))",
+            f'{problem}; make a strong key with: python -c "import secrets; '
+            'print(secrets.token_hex(32))" > council.key',
         )
     return key
+
+
+#: Longest key file read (a key is a few dozen bytes).
+MAX_KEY_FILE_BYTES = 4096
+_HEX = re.compile(rb"^[0-9a-fA-F]+$")
+
+
+def normalise_key(raw: bytes) -> bytes:
+    """Key bytes with BOM, UTF-16 encoding and surrounding whitespace removed."""
+    for bom, enc in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom) :].decode(enc).strip().encode("utf-8")
+            except UnicodeDecodeError:
+                return raw.strip()
+    # UTF-16 without a BOM: every other byte NUL around ASCII text
+    if len(raw) >= 4 and raw[1::2].count(0) == len(raw[1::2]) and raw[0::2].count(0) == 0:
+        with contextlib.suppress(UnicodeDecodeError):
+            return raw.decode("utf-16-le").strip().encode("utf-8")
+    return raw.strip()
+
+
+def key_bits(key: bytes) -> int:
+    """Bits of secret a key can hold at most: 4 per hex character, else 8 per byte
+    (6 per character for printable text such as base64)."""
+    if _HEX.match(key):
+        return 4 * len(key)
+    try:
+        text = key.decode("ascii")
+    except UnicodeDecodeError:
+        return 8 * len(key)
+    return 6 * len(text) if text.isprintable() else 8 * len(key)
+
+
+def key_weakness(key: bytes) -> str | None:
+    """Why a key is too weak to use, or None."""
+    bits = key_bits(key)
+    if bits < 128:
+        return (
+            f"key is too short ({bits} bits; at least 128 needed, e.g. 64 hex "
+            "characters from secrets.token_hex(32))"
+        )
+    if len(set(key)) < 8:
+        return f"key is too weak (only {len(set(key))} distinct characters)"
+    for period in range(1, len(key) // 2 + 1):
+        if len(key) % period == 0 and key == key[:period] * (len(key) // period):
+            return f"key is too weak (a {period}-character pattern repeated)"
+    return None
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A fingerprint of the key safe to store: HMAC-SHA256(key, fixed label).
+
+    Tells whether two datasets were made with the same key without
+    revealing anything about the key.
+    """
+    return hmac.new(key, FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
+
+
+FINGERPRINT_LABEL = b"vc-eval key fingerprint v1"
 
 
 def new_key_file(path: str | Path) -> Path:
@@ -156,7 +235,11 @@ __all__ = [
     "PROVIDER",
     "PSEUDONYM_LENGTH",
     "Pseudonymiser",
+    "key_bits",
+    "key_fingerprint",
+    "key_weakness",
     "load_key",
+    "normalise_key",
     "new_key_file",
     "normalise_ids",
 ]

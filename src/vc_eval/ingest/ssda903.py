@@ -534,14 +534,27 @@ class Source:
     year: int | None = None
     year_from: str = ""
     files: dict[str, tuple[Path, str]] = field(default_factory=dict)  # label -> (path, enc)
+    hint: str = ""  # the name that may say the year (folder, file or file group)
 
 
 def decode_bytes(data: bytes, label: str) -> tuple[str, str]:
     """Decode a text file; returns (text, encoding). Fatal if it is not text.
 
     Order: byte-order marks; UTF-16 without BOM (NUL-byte pattern); UTF-8;
+    UTF-8 with some Windows-1252 lines (see :func:`decode_text`);
     Windows-1252; then charset-normalizer's best guess.
     """
+    text, enc, _ = decode_text(data, label)
+    return text, enc
+
+
+#: Encoding name given to files mixing UTF-8 and Windows-1252 lines.
+MIXED_ENCODING = "utf-8 + cp1252"
+
+
+def decode_text(data: bytes, label: str) -> tuple[str, str, list[int]]:
+    """:func:`decode_bytes`, also returning the lines (0 = first) of a mixed file
+    that were not UTF-8 and were read as Windows-1252."""
     if not data.strip(b" \t\r\n"):
         raise fatal(label, "file is empty")
     for bom, enc in (
@@ -554,32 +567,60 @@ def decode_bytes(data: bytes, label: str) -> tuple[str, str]:
             try:
                 text = data.decode(enc)
             except UnicodeDecodeError as err:
+                if enc == "utf-8-sig":
+                    mixed = _decode_mixed(data[len(bom) :])
+                    if mixed is not None:
+                        return _check_text(mixed[0], label), MIXED_ENCODING, mixed[1]
                 raise fatal(
                     label,
                     f"file starts with a {enc} byte-order mark but is not "
                     f"valid {enc} ({err.reason})",
                 ) from err
-            return _check_text(text, label), enc
+            return _check_text(text, label), enc, []
     head = data[:4096]
     if head.count(b"\x00") >= len(head) // 4:
         enc = "utf-16-le" if head[1:2] == b"\x00" else "utf-16-be"
         try:
-            return _check_text(data.decode(enc), label), enc
+            return _check_text(data.decode(enc), label), enc, []
         except UnicodeDecodeError as err:
             raise fatal(label, "not a text file (binary content)") from err
     if b"\x00" in data:
         raise fatal(label, "not a text file (binary content)")
-    for enc in ("utf-8", "cp1252"):
-        try:
-            return _check_text(data.decode(enc), label), enc
-        except UnicodeDecodeError:
-            continue
+    try:
+        return _check_text(data.decode("utf-8"), label), "utf-8", []
+    except UnicodeDecodeError:
+        pass
+    mixed = _decode_mixed(data)
+    if mixed is not None:
+        return _check_text(mixed[0], label), MIXED_ENCODING, mixed[1]
+    try:
+        return _check_text(data.decode("cp1252"), label), "cp1252", []
+    except UnicodeDecodeError:
+        pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None:
         raise fatal(label, "text encoding not recognised (not UTF-8, UTF-16 or Windows-1252)")
-    return _check_text(str(best), label), best.encoding
+    return _check_text(str(best), label), best.encoding, []
+
+
+def _decode_mixed(data: bytes) -> tuple[str, list[int]] | None:
+    """Lines decoded one by one when a file mixes UTF-8 and Windows-1252 lines
+    (rows appended by different tools). None unless both kinds are present."""
+    lines = data.split(b"\n")
+    out, cp = [], []
+    utf8_non_ascii = False
+    for i, line in enumerate(lines):
+        try:
+            out.append(line.decode("utf-8"))
+            utf8_non_ascii = utf8_non_ascii or not line.isascii()
+        except UnicodeDecodeError:
+            out.append(line.decode("cp1252", errors="replace"))
+            cp.append(i)
+    if not (utf8_non_ascii and cp):
+        return None
+    return "\n".join(out), cp
 
 
 def _check_text(text: str, label: str) -> str:
@@ -611,14 +652,33 @@ def read_csv_text(
     extracts keep their own column names). ``utf8`` may pass the file's own
     bytes when they are valid UTF-8, saving a re-encoding of large files.
 
-    Rows with more values than the header are dropped with a problem each;
-    short rows are padded with blanks; blank lines are skipped (row numbers
-    still count them). Fatal: no header, duplicate column names.
+    No row is lost silently. Line breaks may be LF, CRLF or CR alone (old
+    Mac exports), even mixed; a carriage return inside a cell becomes a
+    space (noted). A quote that opens a cell and is never closed (``"123``)
+    would swallow the rest of the file: it is read as a literal character
+    and removed, with a note. Rows with more values than the header are
+    dropped; short rows are padded with blanks (noted), except a short last
+    row without a line break, which is a file cut off mid-row (dropped).
+    Blank lines are skipped (row numbers still count them). Fatal: no
+    header, duplicate column names.
     """
     if text.startswith("\ufeff"):
         text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        utf8 = None
+        if "\r" in text and "\n" not in text.rstrip("\r"):
+            text = text.replace("\r", "\n")
+            log.add(
+                label,
+                None,
+                None,
+                "line breaks are carriage returns only (old Mac format); read as line breaks",
+                action="read",
+                level=NOTE,
+            )
     end = text.find("\n")
-    first = (text if end < 0 else text[:end]).rstrip("\r")
+    first = text if end < 0 else text[:end]
     sep = _sniff_delimiter(first)
     header = next(csv.reader([first], delimiter=sep), [])
     headers = [normalise_header(h) if upper else normalise_header(h, upper=False) for h in header]
@@ -629,7 +689,7 @@ def read_csv_text(
         raise fatal(label, f"duplicate column name(s) in the header: {', '.join(dupes)}")
     n = len(headers)
     body = None
-    if "\n\n" not in text and "\n\r\n" not in text:
+    if _fast_path_ok(text):
         # fast path (multi-threaded Arrow parser); it cannot number rows
         # around blank lines or report ragged rows, so those take the slow path
         try:
@@ -654,14 +714,7 @@ def read_csv_text(
             body.columns = range(n)
             numbers = np.arange(1, len(body) + 1)
     if body is None:
-        rows = list(csv.reader(io.StringIO(text), delimiter=sep))
-        good, numbers_l = [], []
-        for i, r in enumerate(rows[1:], start=1):
-            if len(r) > n and any(v.strip() for v in r[n:]):
-                log.add(label, i, None, f"row has {len(r)} values but the header has {n} columns")
-            elif r:
-                good.append((r + [""] * n)[:n])
-                numbers_l.append(i)
+        good, numbers_l = _parse_rows(text, sep, n, label, log)
         body = pd.DataFrame(good, columns=range(n), dtype="str")
         numbers = np.asarray(numbers_l, dtype=int)
     body.columns = headers
@@ -672,6 +725,114 @@ def read_csv_text(
     body["__row"] = numbers
     empty = (body.drop(columns="__row") == "").all(axis=1)
     return body.loc[~empty.to_numpy()].reset_index(drop=True)
+
+
+def _fast_path_ok(text: str) -> bool:
+    """Whether the Arrow parser can read ``text`` without losing or merging rows:
+    no blank lines, no carriage return inside a line, every line's quotes balanced."""
+    if "\n\n" in text or "\r" in text:
+        return False
+    if '"' in text:
+        for line in text.split("\n"):
+            if line.count('"') % 2:
+                return False
+    return True
+
+
+#: A quoted cell may run over at most this many lines before its opening
+#: quote is taken for a stray one.
+MAX_CELL_LINES = 5
+
+
+def _parse_rows(
+    text: str, sep: str, n: int, label: str, log: ProblemLog
+) -> tuple[list[list[str]], list[int]]:
+    """Rows of ``text`` (after the header) parsed line by line; see :func:`read_csv_text`."""
+    lines = text.split("\n")
+    complete = text.endswith("\n")
+    if complete:
+        lines = lines[:-1]
+    notes: dict[str, list[int]] = {}
+
+    def note(rule: str, row: int) -> None:
+        notes.setdefault(rule, []).append(row)
+
+    # 1) carriage returns left inside lines: line breaks (when every piece is
+    #    a whole row) or characters inside a cell (replaced by a space)
+    phys: list[str] = []
+    for line in lines[1:]:
+        if "\r" in line:
+            parts = line.split("\r")
+            if all(
+                not p.strip() or len(next(csv.reader([p], delimiter=sep), [])) == n for p in parts
+            ):
+                note(
+                    "mixed line endings (carriage return alone); read as line breaks", len(phys) + 1
+                )
+                phys.extend(parts)
+                continue
+            note("carriage return inside a cell replaced by a space", len(phys) + 1)
+            line = line.replace("\r", " ")
+        phys.append(line)
+    # 2) records: quotes that span lines are accepted only when they close
+    #    within a few lines and give a whole row
+    good, numbers = [], []
+    i = 0
+    last = len(phys)
+    while i < last:
+        row_no = i + 1
+        line = phys[i]
+        i += 1
+        if not line.strip():
+            continue
+        if line.count('"') % 2:
+            joined, j = line, i
+            while joined.count('"') % 2 and j < last and j - i < MAX_CELL_LINES:
+                joined += "\n" + phys[j]
+                j += 1
+            rec = next(csv.reader([joined], delimiter=sep), [])
+            if not joined.count('"') % 2 and len(rec) == n:
+                good.append(rec)
+                numbers.append(row_no)
+                i = j
+                continue
+            # a stray quote: read it as a character and drop it from the cell
+            rec = [v.replace('"', "") for v in line.split(sep)]
+            if len(rec) == n:
+                note("stray quote (never closed) removed from a cell", row_no)
+                good.append(rec)
+                numbers.append(row_no)
+            else:
+                log.add(
+                    label,
+                    row_no,
+                    None,
+                    f"row has an unclosed quote and {len(rec)} values but the header has "
+                    f"{n} columns",
+                )
+            continue
+        r = next(csv.reader([line], delimiter=sep), [])
+        if len(r) > n and any(v.strip() for v in r[n:]):
+            log.add(label, row_no, None, f"row has {len(r)} values but the header has {n} columns")
+        elif len(r) < n and i == last and not complete:
+            log.add(
+                label,
+                row_no,
+                None,
+                f"last row is cut off ({len(r)} of {n} values and no line break at the end "
+                "of the file: the file looks truncated)",
+            )
+        else:
+            if len(r) < n:
+                note(
+                    "row has fewer values than the header has columns; the rest read as blank",
+                    row_no,
+                )
+            good.append((r + [""] * n)[:n])
+            numbers.append(row_no)
+    for rule, rows in notes.items():
+        log.add(label, rows, None, rule, action="repaired", level=NOTE)
+    return good, numbers
 
 
 def strip_text(values: pd.Series) -> pd.Series:
@@ -692,6 +853,31 @@ def _conform(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     return out
 
 
+_DATA_LIKE = re.compile(r"^[\d\s/.:\-]*\d[\d\s/.:\-]*$")
+
+
+def looks_like_data(headers: list[str]) -> bool:
+    """Whether a "header" line is really a data row: a date or number among the
+    cells, or cells that are mostly not names (SSDA903 headers are words)."""
+    cells = [h for h in headers if h]
+    if not cells:
+        return False
+    return any(_DATA_LIKE.match(h) for h in cells)
+
+
+def check_regular_file(path: Path, label: str) -> None:
+    """Fatal unless ``path`` is a regular file (not a device, pipe or socket,
+    which could block or never end)."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        raise fatal(label, f"file cannot be read ({err.strerror or err})") from err
+    if not stat.S_ISREG(mode):
+        raise fatal(label, "not a regular file (a device, pipe or socket); give a saved file")
+
+
 def read_csv_file(path: Path, label: str, source: str, log: ProblemLog) -> RawTable | None:
     """Read one CSV file and recognise its table.
 
@@ -699,14 +885,31 @@ def read_csv_file(path: Path, label: str, source: str, log: ProblemLog) -> RawTa
     a file whose headers nearly match a table is fatal, naming the missing
     and unexpected columns.
     """
+    check_regular_file(path, label)
     try:
         data = path.read_bytes()
     except OSError as err:
         raise fatal(label, f"file cannot be read ({err.strerror or err})") from err
-    text, enc = decode_bytes(data, label)
-    frame = read_csv_text(text, label, log, utf8=data if enc.startswith("utf-8") else None)
+    text, enc, cp_lines = decode_text(data, label)
+    if cp_lines:
+        log.add(
+            label,
+            cp_lines,
+            None,
+            "file mixes UTF-8 and Windows-1252 rows; these rows were read as Windows-1252",
+            action="read",
+            level=NOTE,
+        )
+    utf8 = data if enc in ("utf-8", "utf-8-sig") else None
+    frame = read_csv_text(text, label, log, utf8=utf8)
     headers = [c for c in frame.columns if c != "__row"]
     name = recognise(headers)
+    if name is None and looks_like_data(headers):
+        raise fatal(
+            label,
+            f"the first line holds data, not column headers ({len(headers)} values): the "
+            "header line is missing. Add the SSDA903 column names as the first line.",
+        )
     if name is None:
         near, score = closest_table(headers)
         if near is not None and score >= 0.5:
@@ -726,8 +929,7 @@ def read_csv_file(path: Path, label: str, source: str, log: ProblemLog) -> RawTa
             label,
             None,
             None,
-            "not an SSDA903 table (headers not recognised); file ignored",
-            [", ".join(headers[:8])],
+            f"not an SSDA903 table ({len(headers)} columns, headers not recognised); file ignored",
             action="file ignored",
             level=NOTE,
         )
@@ -758,6 +960,7 @@ def _local(tag: str) -> str:
 
 def read_xml_file(path: Path, label: str, source: str, log: ProblemLog) -> list[RawTable]:
     """Read a DfE SSDA903 XML file (root ``EXPSSDA903``) into tables."""
+    check_regular_file(path, label)
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -847,12 +1050,15 @@ def _fields(el: ET.Element) -> dict[str, str]:
 _INPUT_SUFFIXES = (".csv", ".xml")
 
 
-def expand_inputs(paths: list[Path]) -> list[tuple[Path, list[Path]]]:
-    """Sources from command-line paths: (source path, its files).
+def expand_inputs(paths: list[Path]) -> list[tuple[Path, list[Path], str]]:
+    """Sources from command-line paths: (source path, its files, its name).
 
-    A folder holding CSV/XML files is one source; a folder holding only
-    sub-folders gives one source per sub-folder (one per year); a file is
-    its own source. Fatal: a path that does not exist or holds nothing.
+    A folder's own CSV/XML files are one source (one per year named in the
+    file names, when they name several years), and each sub-folder holding
+    such files is one more (one per year), so year folders are read even
+    when files also sit at the top level. A file is its own source. The name
+    is the folder or file name that may hint at the year. Fatal: a
+    path that does not exist, is no regular file or folder, or holds nothing.
     """
     out = []
     for p in paths:
@@ -860,30 +1066,51 @@ def expand_inputs(paths: list[Path]) -> list[tuple[Path, list[Path]]]:
         if not p.exists():
             raise fatal(str(p), "SSDA903 input not found (--ssda903)")
         if p.is_file():
-            out.append((p, [p]))
+            check_regular_file(p, p.name)
+            out.append((p, [p], p.stem))
             continue
-        files = sorted(
-            f for f in p.iterdir() if f.is_file() and f.suffix.lower() in _INPUT_SUFFIXES
-        )
-        if files:
-            out.append((p, files))
-            continue
-        subs = sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith("."))
+        if not p.is_dir():
+            raise fatal(str(p), "not a regular file or folder (--ssda903)")
         found = False
+        files = _input_files(p)
+        by_year: dict[int | None, list[Path]] = {}
+        for f in files:
+            by_year.setdefault(year_from_name(f.stem), []).append(f)
+        if len([y for y in by_year if y is not None]) > 1:
+            # year files side by side (903_2019_header.csv, 903_2020_header.csv)
+            for y, group in sorted(by_year.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+                out.append((p, group, group[0].stem if y is not None else p.name))
+            found = True
+        elif files:
+            out.append((p, files, p.name))
+            found = True
+        subs = sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith("."))
         for d in subs:
-            sfiles = sorted(
-                f for f in d.iterdir() if f.is_file() and f.suffix.lower() in _INPUT_SUFFIXES
-            )
+            sfiles = _input_files(d)
             if sfiles:
-                out.append((d, sfiles))
+                out.append((d, sfiles, d.name))
                 found = True
         if not found:
             raise fatal(str(p), "no CSV or XML files found in the SSDA903 folder")
     return out
 
 
+def _input_files(folder: Path) -> list[Path]:
+    return sorted(
+        f
+        for f in folder.iterdir()
+        if f.suffix.lower() in _INPUT_SUFFIXES
+        and not f.name.startswith((".", "~$"))
+        and (f.is_file() or not f.is_dir())
+    )
+
+
 def read_sources(
-    paths: list[Path], log: ProblemLog, *, progress: bool | None = None
+    paths: list[Path],
+    log: ProblemLog,
+    *,
+    progress: bool | None = None,
+    today: pd.Timestamp | None = None,
 ) -> list[Source]:
     """Read every SSDA903 input into :class:`Source` objects (one per year).
 
@@ -894,17 +1121,23 @@ def read_sources(
 
     expanded = expand_inputs(paths)
     sources = []
-    n_files = sum(len(f) for _, f in expanded)
+    n_files = sum(len(f) for _, f, _ in expanded)
     bar = tqdm(
         total=n_files,
         desc="read SSDA903",
         unit="file",
         disable=None if progress is None else not progress,
     )
-    for src_path, files in expanded:
+    labels_used: dict[str, int] = {}
+    for src_path, files, hint in expanded:
         # labels name the folder and file only: reports show no local paths
         label = src_path.name
-        src = Source(src_path, label)
+        if src_path.is_dir() and hint != src_path.name:
+            label = f"{src_path.name} ({hint})"
+        labels_used[label] = labels_used.get(label, 0) + 1
+        if labels_used[label] > 1:
+            label = f"{label} #{labels_used[label]}"
+        src = Source(src_path, label, hint=hint)
         for f in files:
             flabel = f.name if src_path.is_file() else f"{src_path.name}/{f.name}"
             if f.suffix.lower() == ".xml":
@@ -929,33 +1162,79 @@ def read_sources(
         if need not in found:
             raise fatal(labels, f"no SSDA903 {TABLES[need].label} table found (needed for {why})")
     for s in sources:
-        assign_year(s)
+        assign_year(s, today=today)
     return sources
 
 
-def assign_year(src: Source) -> None:
-    """Set the source's collection year: from its name, else from its dates.
+def assign_year(src: Source, *, today: pd.Timestamp | None = None) -> None:
+    """Set the source's collection year from its dates; its name is only a hint.
 
-    Inferred years are the 31 March on or after the 99th percentile of
-    episode start dates (robust to a mistyped far-future date), else of
-    review or missing dates.
+    A return covers the year to 31 March: its reviews, episode ends and
+    missing episodes fall in that year, so the year holding most of them is
+    the return's year (robust to a few mistyped dates; dates after
+    ``today`` are ignored). Without such dates, the 31 March on or after the
+    99th percentile of episode starts; without dates at all, the name.
+
+    The name agrees when it names the same year, or names the year the
+    collection starts (a folder ``2017`` holding April 2017 to March 2018,
+    as several tools name them). Any other disagreement is fatal: the
+    importer cannot tell which is wrong.
     """
-    y = year_from_name(src.path.stem if src.path.is_file() else src.path.name)
-    how = "from the name"
-    if y is None:
-        how = "inferred from the dates"
-        for table, col in ((EPISODES, "DECOM"), (REVIEWS, "REVIEW"), (MISSING, "MIS_START")):
-            d = pd.concat(
-                [parse_dates(t.frame[col]) for t in src.tables if t.table == table]
-                or [pd.Series(dtype="datetime64[ns]")]
-            ).dropna()
-            if len(d):
-                q = d.sort_values().iloc[int(np.floor(0.99 * (len(d) - 1)))]
-                y = int(q.year + (1 if q.month > 3 else 0))
-                break
-    src.year, src.year_from = y, how if y is not None else "unknown"
+    name = src.hint or (src.path.stem if src.path.is_file() else src.path.name)
+    named = year_from_name(name)
+    single = named is not None and _single_year_name(name)
+    data = _year_from_dates(src, today)
+    if data is None:
+        y = named
+        how = "the name (no dates to read it from)" if named is not None else "unknown"
+    elif named is None:
+        y, how = data, "the dates (no year in the name)"
+    elif named == data:
+        y, how = data, "the dates (the name agrees)"
+    elif single and named + 1 == data:
+        y = data
+        how = f"the dates (name '{named}' read as the year the collection starts)"
+    else:
+        raise fatal(
+            src.label,
+            f"the name says the collection year to 31 March {named} but the dates in its "
+            f"files run to 31 March {data}; rename the folder or file, or check that the "
+            "files belong together",
+        )
+    src.year, src.year_from = y, how
     for t in src.tables:
         t.year, t.year_from = src.year, src.year_from
+
+
+def _single_year_name(name: str) -> bool:
+    m = list(_YEAR_IN_NAME.finditer(name))
+    return bool(m) and m[-1].group(2) is None
+
+
+def _year_from_dates(src: Source, today: pd.Timestamp | None) -> int | None:
+    today = pd.Timestamp.today().normalize() if today is None else pd.Timestamp(today)
+    in_year = [
+        parse_dates(t.frame[col])
+        for table, col in ((REVIEWS, "REVIEW"), (EPISODES, "DEC"), (MISSING, "MIS_START"))
+        for t in src.tables
+        if t.table == table
+    ]
+    d = pd.concat(in_year or [pd.Series(dtype="datetime64[ns]")]).dropna()
+    d = d[d <= today]
+    if len(d):
+        counts = year_of(d).value_counts()
+        # the most common year; ties go to the later year
+        best = counts[counts == counts.max()].index.max()
+        return int(best)
+    starts = pd.concat(
+        [parse_dates(t.frame["DECOM"]) for t in src.tables if t.table == EPISODES]
+        or [pd.Series(dtype="datetime64[ns]")]
+    ).dropna()
+    starts = starts[starts <= today]
+    if len(starts):
+        q = starts.sort_values().iloc[int(np.floor(0.99 * (len(starts) - 1)))]
+        return int(q.year + (1 if q.month > 3 else 0))
+    return None
 
 
 __all__ = [
@@ -973,6 +1252,7 @@ __all__ = [
     "TABLES",
     "TableSpec",
     "decode_bytes",
+    "decode_text",
     "ethnic_groups",
     "parse_dates",
     "placement_types",

@@ -6,8 +6,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
-from vc_eval.analysis.agreement import AgreementResult
+from vc_eval.analysis.agreement import AgreementResult, icc_word
 from vc_eval.core.privacy import MIN_N
+from vc_eval.core.summary import FigureOut
+from vc_eval.plots.report import new_figure
 
 
 def plot_agreement(
@@ -49,3 +51,23 @@ def plot_agreement(
 
 
 __all__ = ["plot_agreement"]
+
+
+def agreement_figure(result: AgreementResult) -> FigureOut:
+    """ICC per domain as a report figure; the alt text states the range and its bands."""
+    t = result.table[(result.table["n_pairs"] >= MIN_N) & result.table["icc"].notna()]
+    fig, ax = new_figure(figsize=(7, 0.4 * max(len(t), 1) + 1.5), layout="constrained")
+    plot_agreement(result, ax=ax)
+    said = ""
+    if len(t):
+        lo, hi = float(t["icc"].min()), float(t["icc"].max())
+        said = f" ICCs range from {lo:.2f} ({icc_word(lo)}) to {hi:.2f} ({icc_word(hi)})."
+    return FigureOut(
+        fig,
+        "Intraclass correlation with 95% interval for each domain with at least 6 pairs of "
+        f"scorings, on a scale up to 1, with reference lines at 0.5, 0.75 and 0.9.{said}",
+        "Assessor agreement (ICC) by domain.",
+    )
+
+
+__all__ += ["agreement_figure"]

@@ -103,7 +103,10 @@ def plot_spend_effects(result: OutcomesResult, *, fig: Figure | None = None) -> 
     )
     ex = result.external.coefficients
     if not ex.empty:
-        sp = ex[ex["term"] == SPEND].reset_index(drop=True)
+        sp = ex[ex["term"] == SPEND]
+        if "design" in sp:  # the main estimate; the negative control is in the tables
+            sp = sp[sp["design"] == "main"]
+        sp = sp.reset_index(drop=True)
         y = np.arange(len(sp))[::-1]
         ax2.errorbar(
             sp["estimate"],
@@ -117,7 +120,31 @@ def plot_spend_effects(result: OutcomesResult, *, fig: Figure | None = None) -> 
     ax2.axvline(0, color="grey", linewidth=0.8)
     ax2.set(
         xlabel="Difference in outcome per doubling of weekly cost",
-        title="Outcomes and spend (adjusted for need)",
+        title="Outcomes and spend at the start of the year (adjusted)",
     )
     fig.tight_layout()
     return fig
+
+
+def change_by_type_figure(result: OutcomesResult):
+    """Change in total need by placement type as a report figure, or None with too few children."""
+    from vc_eval.core.summary import FigureOut
+    from vc_eval.plots.report import new_figure
+
+    bt = result.need_change.by_type
+    if bt.empty or "domain" not in bt:
+        return None
+    bt = bt[(bt["domain"] == TOTAL_NEED) & (bt["children"] >= privacy.MIN_N)]
+    if bt.empty:
+        return None
+    fig, ax = new_figure(figsize=(7, 0.5 * len(bt) + 1.8))
+    plot_change_by_type(result, ax=ax)
+    fell = int((bt["ci_high"] < 0).sum())
+    return FigureOut(
+        fig,
+        "Adjusted change in total need per 6 months for each placement type with at least 6 "
+        "children, as points with 95% interval bars, raw averages as open circles; zero marked "
+        f"by a vertical line. In {fell} of {len(bt)} types the whole interval is below zero "
+        "(need fell).",
+        "Change in total need by placement type (observational).",
+    )

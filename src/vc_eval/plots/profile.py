@@ -20,6 +20,8 @@ from vc_eval.analysis.profile import (
     PrevalenceResult,
 )
 from vc_eval.core.privacy import MIN_N, SUPPRESSED
+from vc_eval.core.summary import FigureOut
+from vc_eval.plots.report import new_figure
 
 HIDDEN_COLOUR = "#d9d9d9"
 
@@ -196,3 +198,62 @@ __all__ = [
     "plot_prevalence",
     "plot_reliable_change",
 ]
+
+
+# --------------------------------------------------------------------------
+# Figure-level: report figures with alt text stating the finding
+# --------------------------------------------------------------------------
+
+
+def prevalence_figure(result: PrevalenceResult) -> FigureOut:
+    """The prevalence heatmap as a report figure; the alt text names the top domain."""
+    n_dom = result.table["domain"].nunique()
+    fig, ax = new_figure(figsize=(7.5, 0.42 * n_dom + 1.6), layout="constrained")
+    plot_prevalence(result, ax=ax)
+    hi = result.high_need()
+    lead = (
+        f" {hi['domain_name'].iloc[0]} has the largest share of children in the top two bands."
+        if len(hi)
+        else ""
+    )
+    return FigureOut(
+        fig,
+        "Heatmap of the percentage of children assessed in each band of need, one row per "
+        f"domain ({n_dom} domains); hidden cells are grey and marked c.{lead}",
+        "Prevalence of need by domain and band.",
+    )
+
+
+def complexity_figure(result: ComplexityResult) -> FigureOut:
+    """The complexity bar chart; the alt text gives the median number of domains."""
+    fig, ax = new_figure(figsize=(6.5, 3.6), layout="constrained")
+    plot_complexity(result, ax=ax, top_code=result.TOP_CODE)
+    med = result.per_child["complexity"].median()
+    return FigureOut(
+        fig,
+        "Bar chart of the percentage of children with 0, 1, 2, ... domains of high need; bars "
+        f"for hidden counts are not drawn. The median child has high need in {med:.0f} of "
+        f"{result.n_domains} domains.",
+        "Complexity of need.",
+    )
+
+
+def reliable_change_figure(result: ChangeResult) -> FigureOut:
+    """Reliable change by domain; the alt text states the direction of total need."""
+    n_dom = result.summary_table["domain"].nunique()
+    fig, ax = new_figure(figsize=(8, 0.4 * n_dom + 1.6), layout="constrained")
+    plot_reliable_change(result, ax=ax)
+    s = result.summary()
+    said = ""
+    if s.status == "ok":
+        said = " " + s.finding("change.mean").text
+    return FigureOut(
+        fig,
+        "Stacked horizontal bars per domain: percentage of children reliably improved, with "
+        "no reliable change, and reliably deteriorated; hidden counts are pooled into a grey "
+        f"segment marked c.{said}",
+        "Reliable change by domain.",
+    )
+
+
+__all__ += ["complexity_figure", "prevalence_figure", "reliable_change_figure"]

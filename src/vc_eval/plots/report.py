@@ -13,14 +13,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
-def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=(6, 3.5), **kwargs):
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=(6, 3.5), layout=None, **kwargs):
     """A figure and its axes outside pyplot's global state.
 
     Report figures are never registered with pyplot, so a notebook's inline
     backend cannot display them a second time, and nothing leaks between
     sections.
     """
-    fig = Figure(figsize=figsize)
+    fig = Figure(figsize=figsize, layout=layout)
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 

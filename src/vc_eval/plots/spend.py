@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from vc_eval.analysis.spend import MixByNeedBand, NeedsMatchedScenario, SpendResult
-from vc_eval.core import privacy
+from vc_eval.core import display, privacy
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import PLACEMENT_LABELS, Col
 
@@ -151,10 +151,13 @@ def plot_mix_by_need_band(mix: MixByNeedBand | SpendResult, *, fig: Figure | Non
 
 
 def plot_scenario(scenario: NeedsMatchedScenario | SpendResult, *, ax: Axes | None = None) -> Axes:
-    """Current and needs-matched weekly cost by current placement type.
+    """Current weekly cost by placement type, and the cost of the expected mix.
 
-    Bars are totals over placement types holding at least 6 children; the
-    title gives the net saving and its interval. Safe for reports.
+    Bars are totals over placement types holding at least 6 children:
+    current cost, and the cost of the number of children expected in the
+    type from the mix similar-need children receive in the comparison
+    population. The title gives the net saving and its interval (and says
+    when the interval includes zero). Safe for reports.
     """
     if isinstance(scenario, SpendResult):
         scenario = scenario.scenario
@@ -176,13 +179,41 @@ def plot_scenario(scenario: NeedsMatchedScenario | SpendResult, *, ax: Axes | No
     )
     sns.barplot(data=long, y="label", x="weekly", hue="which", ax=ax, orient="h")
     lo, hi = scenario.annual_ci
-    ax.set(
-        xlabel="Total weekly cost (GBP)",
-        ylabel="Current placement type",
-        title=(
-            f"Needs-matched scenario: net saving GBP {scenario.annual_saving / 1e6:,.1f}m a year "
-            f"({scenario.level:.0%} interval {lo / 1e6:,.1f}m to {hi / 1e6:,.1f}m)"
-        ),
-    )
+    if scenario.in_sample:
+        title = "Needs-matched scenario: not estimated (no comparison population)"
+    else:
+        title = (
+            f"Needs-matched scenario: net saving {display.money(scenario.annual_saving)} a year "
+            f"({scenario.level:.0%} interval {display.interval(lo, hi, unit='£', decimals=0)}"
+            + ("; includes zero)" if scenario.interval_includes_zero else ")")
+        )
+    ax.set(xlabel="Total weekly cost (GBP)", ylabel="Placement type", title=title)
     ax.legend(title="")
     return ax
+
+
+def cost_need_figure(result: SpendResult):
+    """Cost against need as a report figure (aggregated bins only), or None with nothing to draw.
+
+    The alt text states the figure's finding: the result's own cost-need sentence.
+    """
+    from vc_eval.core.summary import FigureOut
+    from vc_eval.plots.report import new_figure
+
+    if result.bins.empty and result.lines.empty:
+        return None
+    fig, ax = new_figure(figsize=(9, 4.2))
+    plot_cost_vs_need(result, ax=ax)
+    said = ""
+    sm = result.summary()
+    for f in sm.findings:
+        if f.key.startswith("cost_need"):
+            said = f" {f.text}"
+            break
+    return FigureOut(
+        fig,
+        "Grey tiles show how many children fall in each band of total need and weekly cost "
+        "(tiles with fewer than 6 children are not drawn); lines are fitted cost against need "
+        f"within each placement type with at least 20 children.{said}",
+        "Weekly cost against total need by placement type (aggregated; no single child shown).",
+    )

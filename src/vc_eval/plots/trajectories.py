@@ -8,6 +8,7 @@ means by year of age only where at least 6 children were seen at that age.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,7 +18,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from vc_eval.analysis.trajectories import DomainFits, GroupComparison, GrowthFit, PeakSummary
-from vc_eval.analysis.trajectories.growth import MIN_GROUPS_PER_BIN
+from vc_eval.analysis.trajectories.growth import MIN_GROUPS_PER_BIN, peak_text
+from vc_eval.analysis.trajectories.peaks import MIN_PEAK_SHARE
+from vc_eval.core.summary import FigureOut
+from vc_eval.plots.report import new_figure
 
 BAND_ALPHA = 0.25
 
@@ -260,3 +264,65 @@ def plot_group_curves(
         fontsize=9,
     )
     return ax
+
+
+def plot_peak_summary(peaks: PeakSummary, *, ax: Axes | None = None) -> Axes:
+    """Axes-level: the peak ages of one curve with their intervals (one row per peak)."""
+    t = peaks.to_frame().assign(label=peaks.label or "curve")
+    return plot_peaks(t, ax=ax)
+
+
+def plot_domain_fit(fits: DomainFits, *, ax: Axes | None = None, name: str | None = None) -> Axes:
+    """Axes-level: one fit of a :class:`DomainFits` (total need if fitted, else the first)."""
+    if name is None:
+        name = "total_need" if "total_need" in fits.fits else next(iter(fits.fits))
+    return plot_curve(fits[name], ax=ax, title=fits.labels.get(name, name))
+
+
+def domains_figure(
+    fits: DomainFits,
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    min_share: float = MIN_PEAK_SHARE,
+    col_wrap: int = 4,
+) -> FigureOut:
+    """Figure-level, for reports: one panel per fit, peaks named as in ``fits.summary()``.
+
+    Observed means are drawn only for years of age with at least 6 children;
+    peaks seen in fewer than ``min_share`` of plausible curves are not marked.
+    The alt text states the peak ages of total need.
+    """
+    names = list(fits.fits)
+    if not names:
+        raise ValueError("no fits to plot")
+    summaries = fits.peak_summaries(n=n, seed=seed)
+    ncol = min(col_wrap, len(names))
+    nrow = int(np.ceil(len(names) / ncol))
+    fig, axes = new_figure(nrow, ncol, figsize=(3.0 * ncol, 2.4 * nrow), sharex=True, squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        ps = summaries[name]
+        kept = replace(ps, peaks=ps.peaks[ps.peaks["share_with_peak"] >= min_share])
+        plot_curve(fits[name], ax=ax, peaks=kept, title=fits.labels.get(name, name))
+        ax.title.set_fontsize(9)
+        ax.tick_params(labelsize=8)
+        if ax.get_legend():
+            ax.get_legend().remove()
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    for ax in list(axes.flat)[len(names) :]:
+        ax.set_visible(False)
+    fig.supxlabel("Age (years)", fontsize=9)
+    fig.supylabel("Score (0-100)", fontsize=9)
+    fig.tight_layout()
+    said = ""
+    if "total_need" in summaries:
+        text, _ = peak_text(summaries["total_need"].peaks, min_share=min_share)
+        said = f" Total need {text}."
+    return FigureOut(
+        fig,
+        f"Small multiples, one per fitted need measure ({len(names)}): the fitted average need "
+        "score by age with its 95% band, dots for the observed average at each year of age "
+        f"with at least 6 children, and dashed lines at peak ages.{said}",
+        "Fitted need by age (line, 95% band) and observed means (dots).",
+    )

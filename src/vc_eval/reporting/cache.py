@@ -223,6 +223,11 @@ class AllCouncils:
     def local(self, council: str) -> Dataset:
         return self.data.subset(council)
 
+    def others(self, council: str) -> Dataset | None:
+        """Every council but ``council`` (a comparison population), or None if there is none."""
+        names = [c for c in self.council_names() if c != council]
+        return self.data.subset(names) if names else None
+
     def placement_snapshot(self, date: pd.Timestamp) -> dict:
         return self._get(f"place_{date.date()}", lambda: placement_snapshot(self.data, date))
 
@@ -298,6 +303,18 @@ class CachedCouncils:
         ds = Dataset.load(folder, framework=fw, validate=False)
         ds.files = self.files
         return ds
+
+    def others(self, council: str) -> Dataset | None:
+        """Every council but ``council`` (a comparison population), or None if there is none."""
+        names = [c for c in self.council_names() if c != council]
+        if not names:
+            return None
+        parts = [self.local(c) for c in names]
+        tables = {
+            k: pd.concat([p.tables[k] for p in parts], ignore_index=True) for k in parts[0].tables
+        }
+        first = parts[0]
+        return Dataset(tables, metadata=dict(first.metadata), framework=first.framework)
 
     def placement_snapshot(self, date: pd.Timestamp) -> dict:
         hit = self._meta.get("placement", {}).get(str(pd.Timestamp(date).date()))

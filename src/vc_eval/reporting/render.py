@@ -40,7 +40,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from vc_eval.core.files import atomic_file
-from vc_eval.reporting.sections import COMPARISONS, ENGINES, HEADLINE_MIME
+from vc_eval.reporting.context import COMPARISONS, ENGINES, HEADLINE_MIME
 
 #: Notebooks shipped with the workbench: name -> what it is for.
 NOTEBOOKS: dict[str, str] = {
@@ -507,7 +507,6 @@ def use_cache(
     if params.get("cache_dir"):
         return params
     from vc_eval.reporting.cache import prepare_cache
-    from vc_eval.reporting.sections import _module
 
     named = [c for c in councils if c]
     prepare_cache(
@@ -515,7 +514,7 @@ def use_cache(
         cache_dir=cache_dir,
         councils=named or None,
         periods=[(str(params.get("period_start", "")), str(params.get("period_end", "")))],
-        series=_module("analysis.impact", "council_series") is not None,
+        series=True,
     )
     params["cache_dir"] = str(Path(cache_dir).resolve())
     return params
@@ -692,6 +691,7 @@ def render_batch(
     timeout: float | None = None,
     progress: bool | None = None,
     cache_dir: str | Path | None = None,
+    client=None,
 ) -> BatchResult:
     """Render one report per council in worker processes; failures do not stop the rest.
 
@@ -711,6 +711,9 @@ def render_batch(
         Where to keep what every report needs from the other councils,
         computed once here before any notebook runs (see
         :mod:`vc_eval.reporting.cache`); None: each notebook loads the data.
+    client : distributed.Client, optional
+        Run the councils as Dask tasks on this client's cluster instead
+        (``workers`` is then ignored; see :mod:`vc_eval.reporting.batch`).
     Other parameters as :func:`render_report`.
     """
     t0 = time.perf_counter()
@@ -735,7 +738,20 @@ def render_batch(
     results: dict[str, RenderResult] = {}
     bar = tqdm(total=len(councils), desc="reports", unit="council", disable=disable)
     try:
-        if workers <= 1:
+        if client is not None:
+            from vc_eval.reporting.batch import run_on_dask
+
+            def done(c: str, r: RenderResult) -> None:
+                bar.set_postfix_str(f"{c}: {r.status}")
+                bar.update()
+
+            def failed(c: str, message: str) -> RenderResult:
+                return RenderResult(c, nb_path.stem, "failed", error=message)
+
+            results = run_on_dask(
+                client, render_report_safe, councils, kwargs, failed, on_done=done
+            )
+        elif workers <= 1:
             for c in councils:
                 results[c] = render_report_safe(c, **kwargs)
                 bar.set_postfix_str(f"{c}: {results[c].status}")

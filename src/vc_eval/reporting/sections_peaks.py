@@ -3,38 +3,47 @@
 Pooled or per-council growth models per domain, peak ages with intervals,
 and how the peaks move with the spline (number of knots, hinges instead of
 a spline) and with the random-effects structure (intercept only vs intercept
-and slope). Each function returns a :class:`vc_eval.reporting.sections.Section`, shown
+and slope). Each function returns a :class:`vc_eval.core.summary.Summary`, shown
 in the notebook with :func:`vc_eval.reporting.sections.show`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from vc_eval.analysis.trajectories.peaks import MIN_PEAK_SHARE
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED, Framework, load_framework
-from vc_eval.core.schema import Col
-from vc_eval.reporting.sections import (
+from vc_eval.core.privacy import MIN_N
+from vc_eval.core.schema import ASSESSMENTS, Col
+from vc_eval.core.summary import FigureOut, Finding, Summary, Table, stat_table
+from vc_eval.reporting.context import (
     ENGINES,
     HEADLINE_MIME,
-    MIN_PEAK_SHARE,
-    FigureOut,
     ReportInputError,
-    Section,
-    Table,
-    _parse_date,
-    _peak_rows,
-    fit_trajectories,
-    insufficient,
     parse_domains,
-    stat_table,
 )
+from vc_eval.reporting.context import parse_date as _parse_date
+
+#: Draws of the fixed effects behind each peak-age interval.
+PEAK_DRAWS = 1000
+
+
+def insufficient(key: str, title: str, reason: str) -> Summary:
+    """A section that cannot be computed: says why, shows no numbers."""
+    return Summary.insufficient(title, f"This section could not be produced: {reason}", key=key)
+
+
+def _say(sec: Summary, text: str) -> None:
+    sec.findings.append(Finding(f"{sec.key}.{len(sec.findings)}", text.replace("**", "")))
+
 
 #: Spline variants of the sensitivity analysis: label -> fit_growth options.
 SPLINE_VARIANTS: dict[str, dict] = {
@@ -82,7 +91,7 @@ class PeaksContext:
     def fits(
         self, domains: list[str], *, data: Dataset | None = None, key: str = "pooled", **options
     ) -> dict[str, dict]:
-        """Growth fits (see :func:`vc_eval.reporting.sections.fit_trajectories`), cached by key."""
+        """Growth fits (see :func:`fit_trajectories`), cached by key."""
         return self.cached(
             key,
             lambda: fit_trajectories(
@@ -95,6 +104,104 @@ class PeaksContext:
                 **options,
             ),
         )
+
+
+def _until(ds: Dataset, until: pd.Timestamp) -> Dataset:
+    """The dataset with assessments after ``until`` left out."""
+    a = ds.assessments
+    tables = dict(ds.tables)
+    tables[ASSESSMENTS] = a[a[Col.assessment_date] <= until].reset_index(drop=True)
+    return Dataset(
+        tables, metadata=ds.metadata, framework=ds.framework, files=ds.files, truth=ds.truth
+    )
+
+
+def fit_trajectories(
+    ds: Dataset,
+    domains: Iterable[str],
+    *,
+    until: pd.Timestamp,
+    engine: str = "fast",
+    seed: int = 1,
+    basis: str = "spline",
+    random: str = "slope",
+    n_draws: int = PEAK_DRAWS,
+    **growth_options,
+) -> dict[str, dict]:
+    """Growth model, curve and peaks per domain (or total need) from a dataset.
+
+    Uses :func:`vc_eval.analysis.trajectories.fit_domains` (spline knots placed by
+    the number of children unless ``df`` or ``knots`` are given in
+    ``growth_options``) on the assessments up to ``until``.
+
+    Returns
+    -------
+    dict
+        Domain id (or ``total_need``) -> ``{"fit", "curve", "observed",
+        "peaks", "warnings", "n_children", "n_obs"}``, or ``{"error":
+        message}`` where a model cannot be fitted (too few children). Only
+        aggregates leave this function: observed means are for years of age
+        with at least 6 children.
+    """
+    from vc_eval.analysis.trajectories import fit_domains
+
+    domains = list(domains)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fits = fit_domains(
+            _until(ds, until),
+            domains=[d for d in domains if d != TOTAL_NEED],
+            include_total=TOTAL_NEED in domains,
+            areas=False,
+            basis=basis,
+            random=random,
+            engine=engine,
+            **growth_options,
+        )
+        peaks = fits.peak_summaries(method="draws", n=n_draws, seed=seed, progress=False)
+    noted = [
+        str(w.message)
+        for w in caught
+        if not issubclass(w.category, DeprecationWarning | FutureWarning)
+        and "warning(s) while fitting" not in str(w.message)
+    ]
+    out: dict[str, dict] = {}
+    for d in domains:
+        if d not in fits.fits:
+            out[d] = {"error": _safe_error(fits.skipped.get(d, "not fitted"))}
+            continue
+        fit = fits[d]
+        out[d] = {
+            "fit": fit,
+            "curve": fit.curve(),
+            "observed": fit.observed_means(min_groups=MIN_N),
+            "peaks": peaks[d],
+            "warnings": list(fit.warnings) + [w for w in noted if fit.label in w],
+            "n_children": fit.n_groups,
+            "n_obs": fit.n_obs,
+        }
+    return out
+
+
+def _safe_error(err: BaseException | str) -> str:
+    """An error message safe to print: first line only, no identifiers expected."""
+    text = str(err)
+    return text.splitlines()[0][:300] if text else type(err).__name__
+
+
+def _peak_rows(label: str, res: dict) -> list[dict]:
+    p = res["peaks"].peaks
+    p = p[p["share_with_peak"] >= MIN_PEAK_SHARE]
+    return [
+        {
+            "label": label,
+            "age": r.age,
+            "lower": r.lower,
+            "upper": r.upper,
+            "share": r.share_with_peak,
+        }
+        for r in p.itertuples()
+    ]
 
 
 def build_peaks_context(
@@ -241,7 +348,7 @@ def _all_peak_rows(fits: dict[str, dict], fw: Framework, group: str | None = Non
 # --------------------------------------------------------------------------
 
 
-def title(p: PeaksContext) -> Section:
+def title(p: PeaksContext) -> Summary:
     kids = p.data.children
     a = p.data.assessments[p.data.assessments[Col.assessment_date] <= p.until]
     n_sets = len(a.drop_duplicates([Col.child_id, Col.assessment_date, Col.assessor_id]))
@@ -252,13 +359,17 @@ def title(p: PeaksContext) -> Section:
     ]
     if p.data.metadata.get("source") == "synthetic":
         text.append("> **Synthetic data**: fictional councils and children.")
-    return Section("title", "Need trajectories and peak ages", text=text)
+    sec = Summary("Need trajectories and peak ages", key="title")
+    for t in text:
+        _say(sec, t.lstrip("> "))
+    return sec
 
 
-def pooled_peaks(p: PeaksContext) -> Section:
+def pooled_peaks(p: PeaksContext) -> Summary:
     """Peak ages per domain from models fitted to all selected councils together."""
-    sec = Section(
-        "pooled", "Peak ages by domain" + (" (councils pooled)" if len(p.councils) > 1 else "")
+    sec = Summary(
+        key="pooled",
+        title="Peak ages by domain" + (" (councils pooled)" if len(p.councils) > 1 else ""),
     )
     fits = p.fits(p.domains)
     table, failed = _peak_table(
@@ -266,7 +377,8 @@ def pooled_peaks(p: PeaksContext) -> Section:
     )
     if table is None:
         return insufficient(sec.key, sec.title, "; ".join(failed))
-    sec.text.append(
+    _say(
+        sec,
         "Linear mixed models by REML, one per domain: a natural cubic spline in age (knots "
         "every year of age with 1,000+ children, 1.5 years with 300+, else 2) "
         "for the average curve, and a random intercept and slope in age per child. Peak ages "
@@ -274,7 +386,7 @@ def pooled_peaks(p: PeaksContext) -> Section:
         f"of the matching peak over {p.n_draws:,} curves drawn from the fixed effects' "
         "sampling distribution, and the share is how many of those curves have that peak "
         f"at all (peaks in fewer than {MIN_PEAK_SHARE:.0%} are not listed). Steepest rise "
-        "and fall are the ages of largest and smallest slope of the curve."
+        "and fall are the ages of largest and smallest slope of the curve.",
     )
     sec.tables.append(table)
     from vc_eval.plots.report import plot_curves_grid, plot_peak_intervals
@@ -307,10 +419,10 @@ def pooled_peaks(p: PeaksContext) -> Section:
     return _finish(sec, p, fits, failed, "peaks")
 
 
-def _finish(sec: Section, p: PeaksContext, fits: dict, failed: list, key: str) -> Section:
+def _finish(sec: Summary, p: PeaksContext, fits: dict, failed: list, key: str) -> Summary:
     """Note what could not be fitted and record the peak ages as headline numbers."""
     if failed:
-        sec.notes.append("Not fitted: " + "; ".join(failed))
+        sec.caveats.append("Not fitted: " + "; ".join(failed))
     sec.headline = {
         key: {
             k: [round(x["age"], 2) for x in _peak_rows("", r)]
@@ -322,12 +434,12 @@ def _finish(sec: Section, p: PeaksContext, fits: dict, failed: list, key: str) -
     return sec
 
 
-def council_peaks(p: PeaksContext) -> Section:
+def council_peaks(p: PeaksContext) -> Summary:
     """Total need fitted separately per council."""
-    sec = Section("councils", "Peak ages of total need by council")
+    sec = Summary("Peak ages of total need by council", key="councils")
     if not p.by_council or len(p.councils) < 2:
         sec.status = "insufficient"
-        sec.text.append("Not requested (by_council is false) or only one council selected.")
+        _say(sec, "Not requested (by_council is false) or only one council selected.")
         return sec
     fits = {}
     for c in p.councils:
@@ -338,10 +450,11 @@ def council_peaks(p: PeaksContext) -> Section:
     )
     if table is None:
         return insufficient(sec.key, sec.title, "; ".join(failed))
-    sec.text.append(
+    _say(
+        sec,
         "The same model as above, fitted to total need in each council "
         "separately. Overlapping intervals mean the data cannot tell the councils' "
-        "peak ages apart."
+        "peak ages apart.",
     )
     sec.tables.append(table)
     rows = []
@@ -364,11 +477,11 @@ def council_peaks(p: PeaksContext) -> Section:
 
 def _variant_section(
     p: PeaksContext, key: str, title_: str, variants: dict[str, dict], intro: str
-) -> Section:
-    sec = Section(key, title_)
+) -> Summary:
+    sec = Summary(title_, key=key)
     if not p.sensitivity_domains:
         return insufficient(key, title_, "no sensitivity domains were asked for.")
-    sec.text.append(intro)
+    _say(sec, intro)
     rows, curves = [], {}
     for d in p.sensitivity_domains:
         dl = p.framework.label(d)
@@ -429,7 +542,7 @@ def _variant_section(
     return sec
 
 
-def spline_sensitivity(p: PeaksContext) -> Section:
+def spline_sensitivity(p: PeaksContext) -> Summary:
     """Peak ages under other shapes of the average curve."""
     return _variant_section(
         p,
@@ -443,7 +556,7 @@ def spline_sensitivity(p: PeaksContext) -> Section:
     )
 
 
-def random_effects_sensitivity(p: PeaksContext) -> Section:
+def random_effects_sensitivity(p: PeaksContext) -> Summary:
     """Peak ages with a random intercept only instead of intercept and slope."""
     return _variant_section(
         p,
@@ -458,9 +571,9 @@ def random_effects_sensitivity(p: PeaksContext) -> Section:
     )
 
 
-def model_details(p: PeaksContext) -> Section:
+def model_details(p: PeaksContext) -> Summary:
     """Variance components, convergence and warnings of the main models."""
-    sec = Section("details", "Model details")
+    sec = Summary("Model details", key="details")
     fits = p.fits(p.domains)
     rows, warns = [], []
     for d, r in fits.items():
@@ -496,26 +609,27 @@ def model_details(p: PeaksContext) -> Section:
             label_cols=["Domain", "Converged", "Optimiser"],
         )
     )
-    sec.text.append(
+    _say(
+        sec,
         "Random intercepts are at the mean age of the data; the slope SD is per "
         "year of age. ICC: share of variance at the mean age that lies between "
-        "children."
+        "children.",
     )
-    sec.notes += warns
+    sec.caveats += warns
     return sec
 
 
-def methods(p: PeaksContext) -> Section:
+def methods(p: PeaksContext) -> Summary:
     from vc_eval.core.provenance import collect
-    from vc_eval.reporting.sections import MIN_N
 
-    sec = Section("methods", "Methods and provenance")
-    sec.text.append(
+    sec = Summary("Methods and provenance", key="methods")
+    _say(
+        sec,
         "Fitted with vc-eval's growth-model engine "
         f"({p.engine}; the fast engine agrees with statsmodels MixedLM to 1e-6 on the fixed "
         "effects). Rows with missing values are dropped; every model with warnings lists "
         f"them above. Figures show only aggregates (observed means for years of age with at "
-        f"least {MIN_N} children); no identifier appears here."
+        f"least {MIN_N} children); no identifier appears here.",
     )
     prov = p.cached(
         "provenance", lambda: collect(p.parameters, data_dir=p.data_dir, dataset=p.data)

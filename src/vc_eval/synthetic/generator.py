@@ -199,6 +199,42 @@ class ProgrammeEffects:
         return cls(1.0, 1.0, 1.0, 0.0, 0.0, 0.5, 0.0, None, 0.0)
 
 
+#: Population curves of strength domains (0-100, higher is stronger): dips
+#: where need peaks, independence growing through adolescence.
+DEFAULT_STRENGTHS: dict[str, DomainTruth] = {
+    "strength_relationships": DomainTruth(52, 0.2, (-5, -4), sd_intercept=12.0, corr=0.0),
+    "strength_wellbeing": DomainTruth(48, 0.4, (-7, -6), sd_intercept=12.0, corr=0.0),
+    "strength_health": DomainTruth(58, -0.5, (0, 0), sd_intercept=10.0, corr=0.0),
+    "strength_learning": DomainTruth(47, 0.0, (-4, -6), sd_intercept=12.0, corr=0.0),
+    "strength_identity": DomainTruth(40, 1.2, (0, 0), sd_intercept=10.0, corr=0.1),
+    "strength_independence": DomainTruth(
+        18, 0.0, (0, 0), rise=45.0, rise_age=14.0, rise_scale=1.8, sd_intercept=9.0, corr=0.1
+    ),
+}
+
+
+#: How a child's own rating differs from their true need, per domain (points;
+#: an assumption for recovery tests, not a published figure): children and young
+#: people see less need in behaviour and risk-taking than practitioners do, and
+#: more in identity and self-worth.
+CHILD_RATING_BIAS: dict[str, float] = {
+    "attachment": -4.0,
+    "friendships_safety": -6.0,
+    "emotional_health": -5.0,
+    "behaviour": -10.0,
+    "physical_health": 0.0,
+    "risk_taking": -12.0,
+    "education": -3.0,
+    "communication": 2.0,
+    "identity_culture": 4.0,
+    "self_worth": 6.0,
+    "living_skills": -7.0,
+    "adulthood": -9.0,
+}
+#: ``assessor_id`` of a child's own rating (the ``rater_role`` says it is the child's).
+CHILD_RATER_ID = "SELF"
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     """Parameters of a synthetic population.
@@ -238,6 +274,21 @@ class SynthConfig:
     cost_need_link: float = 0.04  # log weekly cost per 10 points of true total need
     programme: ProgrammeEffects = field(default_factory=ProgrammeEffects)
     mean_stay_years: tuple[float, ...] = MEAN_STAY_YEARS
+    # The child's own view (opt-in: off keeps the bundled data as they were).
+    child_ratings: bool = False
+    child_rating_share: float = 0.6  # share of first scorings the child also rates
+    child_rating_min_age: float = 8.0
+    child_rating_noise_sd: float = 9.0
+    child_rating_bias: dict[str, float] = field(default_factory=lambda: dict(CHILD_RATING_BIAS))
+    # Strength scores (opt-in: off keeps the bundled data as they were).
+    strengths: bool = False
+    strength_domains: dict[str, DomainTruth] = field(
+        default_factory=lambda: dict(DEFAULT_STRENGTHS)
+    )
+    #: correlation of each strength's child intercept with the general need factor
+    strength_need_corr: float = -0.5
+    #: points per year of programme exposure (positive: strengths grow)
+    strength_change_per_year: float = 1.5
 
 
 BUNDLED_CONFIG = SynthConfig(
@@ -343,6 +394,10 @@ def generate(config: SynthConfig | None = None, *, progress: bool = False) -> Da
     reviews = _make_reviews(cfg, rng, kids, councils, w0d, w1d)
     stages.update()
     assess = _make_scores(cfg, rng, kids, reviews, effects, domains, councils)
+    if cfg.strengths:
+        assess = _add_strengths(cfg, fw, kids, effects, councils, assess)
+    if cfg.child_ratings:
+        assess = _add_child_ratings(cfg, kids, reviews, effects, domains, councils, assess)
     stages.update()
     placements, cf_placements = _make_placements(cfg, rng, kids, councils, effects, domains)
     stages.update()
@@ -351,6 +406,9 @@ def generate(config: SynthConfig | None = None, *, progress: bool = False) -> Da
     stages.close()
 
     truth = _truth(cfg, fw, domains, councils, kids, placements, cf_placements, assess)
+    _add_need_outcome_effects(
+        truth, cfg, kids, effects, domains, councils, placements, cf_placements
+    )
     tables = _to_tables(kids, councils, assess, placements, outcomes)
     ds = Dataset.from_frames(
         **tables,
@@ -364,8 +422,115 @@ def generate(config: SynthConfig | None = None, *, progress: bool = False) -> Da
             "note": "Synthetic data: fictional councils and children.",
         },
     )
+    if cfg.strengths:
+        strengths = [d for d in fw.strength_domains if d in cfg.strength_domains]
+        grid = np.round(np.arange(0.0, 18.0001, 0.01), 2)
+        for d in strengths:
+            t = cfg.strength_domains[d]
+            truth["domains"][d] = {
+                "curve": json.loads(json.dumps(asdict(t), default=_json_default)),
+                "trough_ages": find_peaks(grid, -domain_curve(t, grid)),
+                "sd_intercept": t.sd_intercept,
+                "sd_slope": t.sd_slope,
+                "corr": t.corr,
+                "sd_residual": float(np.hypot(cfg.noise_sd, cfg.assessor_sd)),
+                "noise_sd": cfg.noise_sd,
+                "assessor_sd": cfg.assessor_sd,
+            }
+        truth["strengths"] = {
+            "domains": strengths,
+            "better": "higher",
+            "need_corr": cfg.strength_need_corr,
+            "programme_change_per_year": cfg.strength_change_per_year,
+            "note": "strength = curve + b0 + b1 * (age - 9) + change_per_year * years of "
+            "programme exposure + assessor + noise; b0 = sd_intercept * (need_corr * g + "
+            "sqrt(1 - need_corr^2) * e), g the child's general need factor",
+        }
+    if cfg.child_ratings:
+        truth["child_view"] = {
+            "bias": {d: float(cfg.child_rating_bias.get(d, 0.0)) for d in domains},
+            "noise_sd": cfg.child_rating_noise_sd,
+            "min_age": cfg.child_rating_min_age,
+            "share": cfg.child_rating_share,
+            "assessor_id": CHILD_RATER_ID,
+            "note": "child's rating = true need + bias + N(0, noise_sd), clipped to 0-100; "
+            "the practitioner's = true need + assessor effect + N(0, noise_sd of the scores)",
+        }
     ds.truth = truth
     return ds
+
+
+def _add_strengths(cfg, fw, kids, effects, councils, assess) -> pd.DataFrame:
+    """Strength scores at every practitioner scoring, from a random stream of their own."""
+    rng = np.random.default_rng([cfg.seed, 15, 3])
+    doms = [d for d in fw.strength_domains if d in cfg.strength_domains]
+    keys = [Col.child_id, Col.assessment_date, Col.assessor_id]
+    sc = assess[keys].drop_duplicates().astype({Col.child_id: str, Col.assessor_id: str})
+    child = pd.Index(kids["id"]).get_indexer(sc[Col.child_id])
+    day = (sc[Col.assessment_date] - pd.Timestamp("1970-01-01")).dt.days.to_numpy()
+    age = (day - kids["dob"][child]) / DAYS_PER_YEAR
+    exposure = _exposure_years(kids, councils, child, day)
+    n = kids["id"].size
+    r = cfg.strength_need_corr
+    a_codes, a_ids = pd.factorize(sc[Col.assessor_id])
+    assessor = rng.normal(0, cfg.assessor_sd, len(a_ids))[a_codes]
+    out = np.empty((len(sc), len(doms)))
+    for k, d in enumerate(doms):
+        t = cfg.strength_domains[d]
+        z0 = r * effects["g"] + np.sqrt(1 - r**2) * rng.standard_normal(n)
+        z1 = t.corr * z0 + np.sqrt(1 - t.corr**2) * rng.standard_normal(n)
+        out[:, k] = (
+            domain_curve(t, age)
+            + t.sd_intercept * z0[child]
+            + t.sd_slope * z1[child] * (age - AGE_CENTRE)
+            + cfg.strength_change_per_year * exposure
+            + assessor
+            + rng.normal(0, cfg.noise_sd, len(sc))
+        )
+    nd = len(doms)
+    rows = pd.DataFrame(
+        {
+            Col.child_id: np.repeat(sc[Col.child_id].to_numpy(), nd),
+            Col.assessment_date: np.repeat(sc[Col.assessment_date].to_numpy(), nd),
+            Col.assessor_id: np.repeat(sc[Col.assessor_id].to_numpy(), nd),
+            Col.domain: np.tile(np.asarray(doms), len(sc)),
+            Col.score: np.clip(out, 0, 100).round(1).ravel(),
+        }
+    )
+    base = assess.astype({c: str for c in (Col.child_id, Col.assessor_id, Col.domain)})
+    return pd.concat([base, rows], ignore_index=True)
+
+
+def _add_child_ratings(cfg, kids, reviews, effects, domains, councils, assess) -> pd.DataFrame:
+    """The child's own ratings at some first scorings, with a known bias and noise.
+
+    Drawn from a random stream of their own, after everything else, so the
+    practitioners' data are the same with or without them.
+    """
+    rng = np.random.default_rng([cfg.seed, 15, 2])
+    first = reviews["valid"] & ~reviews["second"]
+    child, day = reviews["child"][first], reviews["day"][first]
+    age = (day - kids["dob"][child]) / DAYS_PER_YEAR
+    pick = (age >= cfg.child_rating_min_age) & (rng.random(child.size) < cfg.child_rating_share)
+    child, day = child[pick], day[pick]
+    true = _true_scores(cfg, kids, effects, domains, child, day, councils)
+    bias = np.array([cfg.child_rating_bias.get(d, 0.0) for d in domains])
+    noise = rng.normal(0, cfg.child_rating_noise_sd, true.shape)
+    score = np.clip(true + bias + noise, 0, 100).round(1)
+    nd = len(domains)
+    own = pd.DataFrame(
+        {
+            Col.child_id: np.repeat(kids["id"][child], nd),
+            Col.assessment_date: np.repeat(_to_dates(day).to_numpy(), nd),
+            Col.assessor_id: CHILD_RATER_ID,
+            Col.domain: np.tile(np.asarray(domains), child.size),
+            Col.score: score.ravel(),
+            Col.rater_role: "child",
+        }
+    )
+    prac = assess.astype({c: str for c in (Col.child_id, Col.assessor_id, Col.domain)})
+    prac[Col.rater_role] = "social_worker"
+    return pd.concat([prac, own], ignore_index=True)
 
 
 def write_synthetic(ds: Dataset, out: str | Path) -> Path:
@@ -1022,3 +1187,90 @@ def _true_effects(cfg, kids, councils, placements, cf):
                 }
         effects[row[Col.council]] = out
     return effects
+
+
+def _moves_in_year(kids, pl, r: int, year_start: int) -> np.ndarray:
+    """Placement moves (starts after a child's first) per child in [year_start, r]."""
+    pc, ps = pl["child"], pl["start"]
+    order = np.lexsort((ps, pc))
+    pc, ps = pc[order], ps[order]
+    firsts = np.r_[True, pc[1:] != pc[:-1]]
+    mv = (~firsts) & (ps >= year_start) & (ps <= r)
+    return np.bincount(pc[mv], minlength=kids["id"].size)
+
+
+def _add_need_outcome_effects(truth, cfg, kids, effects, domains, councils, placements, cf):
+    """Add the programme's true effects on need and on outcomes to ``truth["true_effects"]``.
+
+    Per adopting council, factual minus counterfactual (common random numbers):
+
+    * ``need["monthly"]``: on the first day of each month from the start, the
+      effect on mean true total need of children in care
+      (``mean_total_need``) and on need change per 6 months
+      (``need_change_6m``: the yearly change times the share of the 6 months
+      before that day each child was exposed, averaged);
+    * ``outcomes``: at each 31 March after the start, the effect on the
+      expected outcome (before rounding, clipping and noise) of the
+      children it is recorded for: ``sdq_total`` (need through the emotional
+      and behaviour domains, plus moves), ``placement_moves`` and
+      ``missing_episodes`` (expected count).
+    """
+    pe = cfg.programme
+    om = OUTCOME_MODEL
+    dk = {d: k for k, d in enumerate(domains)}
+    w1 = pd.Timestamp(cfg.window_end)
+    w0 = pd.Timestamp(cfg.window_start)
+    for ci, row in councils.iterrows():
+        start = row[Col.programme_start]
+        name = row[Col.council]
+        if pd.isna(start) or name not in truth["true_effects"]:
+            continue
+        mine = np.flatnonzero(kids["council"] == ci)
+        months = pd.date_range(pd.Timestamp(start), w1, freq="MS")
+        level, change = [], []
+        for m in months:
+            d = _days(m)
+            ic = mine[(kids["entry"][mine] <= d) & (kids["exit"][mine] > d)]
+            if ic.size == 0:
+                level.append(float("nan"))
+                change.append(float("nan"))
+                continue
+            ex = _exposure_years(kids, councils, ic, np.full(ic.size, d))
+            level.append(float(pe.need_change_per_year * ex.mean()))
+            share6 = np.clip(ex / 0.5, 0, 1)
+            change.append(float(pe.need_change_per_year / 2 * share6.mean()))
+        need = {
+            "month": [str(m.date()) for m in months],
+            "mean_total_need": np.round(level, 6).tolist(),
+            "need_change_6m": np.round(change, 6).tolist(),
+        }
+        out = {"date": [], "sdq_total": [], "placement_moves": [], "missing_episodes": []}
+        for year in range(w0.year + 1, w1.year + 1):
+            r = _days(pd.Timestamp(f"{year}-03-31"))
+            if r > _days(w1) or r < _days(pd.Timestamp(start)):
+                continue
+            ic = mine[(kids["entry"][mine] <= r) & (kids["exit"][mine] >= r)]
+            if ic.size == 0:
+                continue
+            day = np.full(ic.size, r)
+            age = (r - kids["dob"][ic]) / DAYS_PER_YEAR
+            shift = pe.need_change_per_year * _exposure_years(kids, councils, ic, day)
+            ys = _days(pd.Timestamp(f"{year - 1}-04-01"))
+            dm = (_moves_in_year(kids, placements, r, ys) - _moves_in_year(kids, cf, r, ys))[ic]
+            sdq_ok = (kids["entry"][ic] <= r - 365) & (age >= 5) & (age < 17)
+            sdq = om["sdq"]["per_need_point"] * shift + om["sdq"]["per_move"] * dm
+            risk = _true_scores(cfg, kids, effects, domains, ic, day, councils)[
+                :, dk["risk_taking"]
+            ]
+            a, b = om["missing"]["log_intercept"], om["missing"]["log_per_need_point"]
+            lam_f = np.where(age >= 10, np.exp(a + b * (risk - 40)), 0.01)
+            lam_c = np.where(age >= 10, np.exp(a + b * (risk - shift - 40)), 0.01)
+            out["date"].append(f"{year}-03-31")
+            out["sdq_total"].append(float(sdq[sdq_ok].mean()) if sdq_ok.any() else float("nan"))
+            out["placement_moves"].append(float(dm.mean()))
+            out["missing_episodes"].append(float((lam_f - lam_c).mean()))
+        eff = truth["true_effects"][name]
+        eff["need"] = {"monthly": need}
+        eff["outcomes"] = {
+            k: (np.round(v, 6).tolist() if k != "date" else v) for k, v in out.items()
+        }

@@ -116,8 +116,16 @@ def _fmt(dates: pd.Series, style: str) -> pd.Series:
     return pd.Series(out, index=dates.index)
 
 
-def year_label(year: int) -> str:
-    """Folder name of a collection year: 2022 -> ``2021-22``."""
+def year_label(year: int, style: str = "range") -> str:
+    """Folder name of a collection year (to 31 March ``year``).
+
+    ``"range"``: 2022 -> ``2021-22``; ``"start"``: 2022 -> ``2021``, the year
+    the collection starts, as several published tools name their folders.
+    """
+    if style == "start":
+        return str(year - 1)
+    if style != "range":
+        raise ValueError("year folder style must be 'range' or 'start'")
     return f"{year - 1}-{str(year)[-2:]}"
 
 
@@ -132,6 +140,7 @@ def export_dataset(
     cost_share: float = 1.0,
     seed: int = 0,
     progress: bool | None = None,
+    year_folders: str = "range",
 ) -> ExportResult:
     """Write ``ds`` (or one council of it) as SSDA903 CSVs + needs + costs.
 
@@ -150,6 +159,9 @@ def export_dataset(
         dd/mm/YYYY (as the DfE files) or YYYY-MM-DD.
     cost_share : float
         Share of placements written to ``costs.csv`` (random, by ``seed``).
+    year_folders : {"range", "start"}
+        Year folder names: ``2021-22`` or ``2021`` (the year the collection
+        starts) for the year to 31 March 2022 (see :func:`year_label`).
     """
     from tqdm.auto import tqdm
 
@@ -157,6 +169,7 @@ def export_dataset(
         raise ValueError("needs_layout must be 'long' or 'wide'")
     if date_style not in ("dfe", "iso"):
         raise ValueError("date_style must be 'dfe' or 'iso'")
+    year_label(2000, year_folders)  # checks the style
     if council is not None:
         ds = ds.subset(council)
     kids = ds.children.reset_index(drop=True)
@@ -214,13 +227,13 @@ def export_dataset(
     out = Path(out)
     counts = {"children": 0, "episodes": 0, "needs_rows": 0, "cost_rows": 0}
     exported_kids: set = set()
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, kind="ssda903-export") as tmp:
         root = tmp / "ssda903"
         for y in tqdm(
             years, desc="export years", disable=None if progress is None else not progress
         ):
             ys, ye = year_end(y - 1) + pd.Timedelta(days=1), year_end(y)
-            folder = root / year_label(y)
+            folder = root / year_label(y, year_folders)
             folder.mkdir(parents=True)
             open_in = (ep["start"] <= ye) & (ep["end"].isna() | (ep["end"] >= ys))
             e = ep.loc[open_in.to_numpy()].copy()
@@ -284,6 +297,12 @@ def export_dataset(
             )
         rng = np.random.default_rng(seed)
         pick = rng.random(len(pl)) < cost_share
+        # costs only for placements the exported returns hold
+        first_start = year_end(years[0] - 1) + pd.Timedelta(days=1)
+        pick &= (
+            (pl[Col.start_date] <= year_end(years[-1]))
+            & (pl[Col.end_date].isna() | (pl[Col.end_date] >= first_start))
+        ).to_numpy()
         if pick.any():
             costs_file = tmp / "costs.csv"
             c = pl.loc[pick]

@@ -33,16 +33,21 @@ import pandas as pd
 from scipy import sparse, stats
 
 from vc_eval.analysis.impact.effects import HorizonEffects
-from vc_eval.analysis.impact.series import COHORT, FREQS, PERIOD, period_ordinal
+from vc_eval.analysis.impact.series import COHORT, FREQS, PERIOD, ordinal_start, period_ordinal
 from vc_eval.analysis.impact.text import DID_CAN, DID_CANNOT, fmt_value, label
 from vc_eval.core.schema import Col
+from vc_eval.core.summary import Result
 
 #: Below this many councils the default inference is the wild cluster bootstrap.
 WILD_BELOW = 50
+#: Fewest adopting and fewest comparison councils for intervals and the pre-trend
+#: test: with fewer, intervals covered 0.80-0.83 and the pre-trend test rejected
+#: 10-35% of parallel-trend data (6-12 councils, 3-4 comparisons; benchmarks/README.md).
+MIN_ARM = 8
 
 
 @dataclass
-class EventStudyResult(HorizonEffects):
+class EventStudyResult(HorizonEffects, Result):
     """A stacked event study for one outcome.
 
     Attributes
@@ -78,6 +83,7 @@ class EventStudyResult(HorizonEffects):
     alpha: float
     scale_by: str | None = None
     scale: dict[int, float] = field(default_factory=dict)
+    no_interval: str = ""
     statements: list[str] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
 
@@ -85,15 +91,13 @@ class EventStudyResult(HorizonEffects):
         """The effects table with the outcome column."""
         return self.effects.assign(outcome=self.outcome)
 
-    def summary(self) -> str:
-        """Plain-language summary: statements, then caveats."""
-        return "\n".join([*self.statements, "Caveats:", *(f"- {c}" for c in self.caveats)])
+    _plot = "impact:plot_event_study"
 
-    def plot(self, ax=None):
-        """Event-time coefficients with intervals (see :mod:`vc_eval.plots.impact`)."""
-        from vc_eval.plots.impact import plot_event_study
+    def summary(self):
+        """Findings, the effects table and caveats (a Summary)."""
+        from vc_eval.analysis.impact.words import event_study_summary
 
-        return plot_event_study(self, ax=ax)
+        return event_study_summary(self)
 
 
 def _cohorts(series: pd.DataFrame, freq: str) -> pd.Series:
@@ -137,7 +141,7 @@ def build_stacks(
     for g in sorted(adopters.unique()):
         g = int(g)
         lo, hi = max(g - pre, p_first), min(g + post, p_last)
-        label = pd.Period(ordinal=g, freq=_pfreq(freq)).start_time
+        label = ordinal_start(g, freq)
         tr = sorted(adopters.index[adopters == g])
         if g - 1 < p_first or g > p_last:
             info.append(
@@ -200,10 +204,6 @@ def build_stacks(
     wc = (nd / nd.sum()) / (nc / nc.sum())
     data["weight"] = np.where(data["_treated"], 1.0, data["stack"].map(wc).to_numpy())
     return data.reset_index(drop=True), stacks
-
-
-def _pfreq(freq: str) -> str:
-    return "M" if freq == "MS" else "Q"
 
 
 def _absorb(
@@ -359,6 +359,29 @@ def event_study(
     else:
         raise ValueError("inference='wild' needs n_boot > 0")
     lower, upper = est - q * se, est + q * se
+    units0 = data.drop_duplicates(["stack", Col.council])
+    n_tr0 = int(units0.loc[units0["_treated"], Col.council].nunique())
+    n_ctrl0 = int(units0.loc[~units0["_treated"], Col.council].nunique())
+    no_interval = ""
+    if n_tr0 < MIN_ARM or n_ctrl0 < MIN_ARM:
+        # Neither clustered errors nor the wild bootstrap hold with so few
+        # councils on one side: no interval, no pre-trend verdict.
+        no_interval = (
+            f"No interval and no pre-trend test: {n_tr0} adopting and {n_ctrl0} comparison "
+            f"councils; with fewer than {MIN_ARM} on either side, intervals from this design "
+            "cover the truth far less often than they claim (one adopting council: almost "
+            "never), so the estimates are descriptive only. For one council, see the "
+            "one-council comparison design (council_did) and before/after."
+        )
+        lower = np.full_like(est, np.nan)
+        upper = np.full_like(est, np.nan)
+        pvals = np.full_like(est, np.nan)
+        pretrend = {
+            "statistic": np.nan,
+            "df": 0,
+            "p": np.nan,
+            "method": "not tested: too few councils",
+        }
 
     n_at = {e: sorted(data.loc[et == e, Col.council].unique()) for e in range(-pre_p, post_p + 1)}
     coef_rows, eff_rows = [], []
@@ -412,6 +435,7 @@ def event_study(
         alpha=alpha,
         scale_by=scale_by,
         scale=scale,
+        no_interval=no_interval,
     )
     res.statements, res.caveats = _did_text(res)
     return res
@@ -525,12 +549,15 @@ def _did_text(res: EventStudyResult) -> tuple[list[str], list[str]]:
         f"that had not adopted (never, or not by the end of each comparison window)."
     ]
     for _, r in res.effects[res.effects["kind"] == "point"].iterrows():
+        iv = (
+            f"{level}% interval {fmt_value(o, r['lower'])} to {fmt_value(o, r['upper'])}"
+            if np.isfinite(r["lower"])
+            else "no interval: too few councils"
+        )
         out.append(
             f"At {r['horizon']} months after adoption ({r['n_treated']} adopting councils "
             f"observed), {label(o)} was {fmt_value(o, r['estimate'], signed=True)}{per} "
-            "against the "
-            f"comparison councils ({level}% interval {fmt_value(o, r['lower'])} to "
-            f"{fmt_value(o, r['upper'])})."
+            f"against the comparison councils ({iv})."
         )
     pt = res.pretrend
     if np.isfinite(pt.get("p", np.nan)):
@@ -547,7 +574,9 @@ def _did_text(res: EventStudyResult) -> tuple[list[str], list[str]]:
             )
     out.append(DID_CAN)
     cav = list(DID_CANNOT)
-    if res.inference == "wild":
+    if res.no_interval:
+        cav.append(res.no_interval)
+    elif res.inference == "wild":
         cav.append(
             f"Only {res.n_councils} councils: intervals come from a wild cluster "
             "bootstrap, which stays reliable with fewer councils than clustered "
@@ -555,17 +584,6 @@ def _did_text(res: EventStudyResult) -> tuple[list[str], list[str]]:
         )
     else:
         cav.append(f"Errors are clustered by council ({res.n_councils} councils).")
-    if res.n_treated == 1:
-        cav.append(
-            "With a single adopting council, neither clustered errors nor the wild "
-            "bootstrap give trustworthy intervals: read the estimate as descriptive."
-        )
-    elif res.n_treated < 10 or res.n_controls < 10:
-        cav.append(
-            f"Few adopting ({res.n_treated}) or comparison ({res.n_controls}) councils: "
-            "intervals can be too narrow even with the bootstrap (MacKinnon and Webb "
-            "2017); read them as indicative."
-        )
     skipped = res.stacks[res.stacks["skipped"] != ""]
     if len(skipped):
         cav.append(

@@ -25,9 +25,14 @@ both on by default:
   statsmodels' plain ``cov_type="HAC"``.
 * ``calibration="placebo"``: the same regression is fitted to every council
   in the series that never adopted, as if it had started on the same date;
-  their effects are pure noise, so the 95th percentile of their absolute
-  t statistics replaces the t critical value (never below it). Needs at
-  least :data:`MIN_PLACEBO` such councils; ``"auto"`` uses it when there are.
+  their effects are pure noise, so a rank of their absolute t statistics
+  replaces the t critical value (never below it): a placebo-in-space
+  (permutation) design, see :mod:`vc_eval.analysis.impact.inference`. With
+  ``n`` placebo councils the interval is a ``min(95%, n / (n + 1))``
+  interval (the ``level`` column says which); below 90% (fewer than 9
+  placebos) no interval is given. ``"auto"`` (the default) does this;
+  ``"none"`` gives uncalibrated t intervals, which cover far less than
+  their label on real-looking series and are never shown in reports.
 
 Coverage of each combination is measured in ``benchmarks/impact.md``.
 """
@@ -40,6 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from vc_eval.analysis.impact import inference
 from vc_eval.analysis.impact.effects import HorizonEffects
 from vc_eval.analysis.impact.series import (
     COHORT,
@@ -50,18 +56,18 @@ from vc_eval.analysis.impact.series import (
     count_column,
     period_ordinal,
 )
-from vc_eval.analysis.impact.text import ITS_CAN, ITS_CANNOT, fmt_value, label
 from vc_eval.core.schema import Col
+from vc_eval.core.summary import Result
 
 DEFAULT_HORIZONS: tuple[int, ...] = (12, 24)
 TERMS = ("intercept", "pre_slope", "level_change", "slope_change")
-#: Fewest never-adopting councils for placebo-calibrated intervals.
-MIN_PLACEBO = 5
+#: Fewest never-adopting councils for placebo-calibrated intervals (a 90% interval).
+MIN_PLACEBO = 9
 RHO_CAP = 0.97
 
 
 @dataclass
-class ITSResult(HorizonEffects):
+class ITSResult(HorizonEffects, Result):
     """An interrupted time series fit for one council and one outcome.
 
     Attributes
@@ -77,13 +83,23 @@ class ITSResult(HorizonEffects):
     effects : DataFrame
         horizon (months), kind ("point": effect at the horizon; "average":
         mean effect over the first ``horizon`` months), date, estimate, se,
-        critical (multiplier of se), lower, upper, p, within_data (False
-        when the horizon lies beyond the last period: extrapolated).
+        critical (multiplier of se), level (confidence level the interval
+        delivers; NaN with no interval), lower, upper (NaN when the design
+        cannot deliver an interval of at least 90%), p (permutation p-value
+        against the placebos; NaN without), within_data (False when the
+        horizon lies beyond the last period: extrapolated).
     cov : ndarray
         Covariance of the four coefficients.
     n_placebo : int
-        Councils used to calibrate the intervals (0: t intervals).
+        Councils used to calibrate the intervals.
+    placebo_t : ndarray
+        Placebo councils x contrasts: their t statistics (rows of ``effects``).
+    calibration : str
+        "placebo", "none" (t intervals, asked for) or "insufficient" (too
+        few placebos: no interval).
     """
+
+    _plot = "impact:plot_its"
 
     council: str
     outcome: str
@@ -99,6 +115,8 @@ class ITSResult(HorizonEffects):
     alpha: float
     n_pre: int
     n_post: int
+    placebo_t: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
+    calibration: str = "placebo"
     statements: list[str] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
 
@@ -106,15 +124,20 @@ class ITSResult(HorizonEffects):
         """The effects table with council and outcome columns."""
         return self.effects.assign(council=self.council, outcome=self.outcome)
 
-    def summary(self) -> str:
-        """Plain-language summary: statements, then caveats."""
-        return "\n".join([*self.statements, "Caveats:", *(f"- {c}" for c in self.caveats)])
+    @property
+    def level(self) -> float:
+        """Confidence level the intervals deliver (0: no interval)."""
+        if self.calibration == "none":
+            return 1 - self.alpha
+        if self.calibration != "placebo":
+            return 0.0
+        return inference.achievable_level(self.n_placebo, self.alpha)
 
-    def plot(self, ax=None):
-        """Series, fitted lines and counterfactual (see :mod:`vc_eval.plots.impact`)."""
-        from vc_eval.plots.impact import plot_its
+    def summary(self):
+        """Findings (one per horizon), the effects table and caveats (a Summary)."""
+        from vc_eval.analysis.impact.words import its_summary
 
-        return plot_its(self, ax=ax)
+        return its_summary(self)
 
 
 def newey_west_lags(n: int) -> int:
@@ -148,7 +171,8 @@ def prewhitened_hac(
     return xtx_inv @ omega @ xtx_inv * n / (n - k), rho
 
 
-def _design(t: np.ndarray) -> np.ndarray:
+def design_matrix(t: np.ndarray) -> np.ndarray:
+    """Columns of the segmented regression: 1, t, post, t * post (t in periods from the start)."""
     post = (t >= 0).astype(float)
     return np.column_stack([np.ones_like(t), t, post, t * post])
 
@@ -158,7 +182,7 @@ def _fit(y: np.ndarray, t: np.ndarray, errors: str, lags: int):
     import statsmodels.api as sm
 
     ok = np.isfinite(y)
-    X = _design(t)[ok]
+    X = design_matrix(t)[ok]
     if errors == "newey-west":
         fit = sm.OLS(y[ok], X).fit(
             cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}
@@ -213,16 +237,8 @@ def placebo_t(
 
 
 def placebo_critical(placebo: np.ndarray, alpha: float) -> np.ndarray:
-    """Conformal critical values: the ceil((1 - alpha)(n + 1))-th smallest |t| of n placebos.
-
-    A new exchangeable draw falls at or below it with probability at least
-    1 - alpha. With fewer than 1 / alpha - 1 placebos that rank does not
-    exist and the largest is used, for coverage of about n / (n + 1).
-    """
-    a = np.sort(np.abs(placebo), axis=0)
-    n = a.shape[0]
-    k = min(int(np.ceil((1 - alpha) * (n + 1))), n)
-    return a[k - 1]
+    """Conformal critical values (see :func:`vc_eval.analysis.impact.inference.rank_critical`)."""
+    return inference.rank_critical(placebo, alpha)
 
 
 def its(
@@ -321,7 +337,7 @@ def its(
             "p": 2 * stats.t.sf(np.abs(beta / se), df),
         }
     )
-    X = _design(t)
+    X = design_matrix(t)
     data["fitted"] = X @ beta
     cf = X[:, :2]
     data["counterfactual"] = cf @ beta[:2]
@@ -331,6 +347,7 @@ def its(
     if calibration not in ("auto", "placebo", "none"):
         raise ValueError("calibration must be 'auto', 'placebo' or 'none'")
     placebo = np.zeros((0, len(contrasts)))
+    state = "none"
     if calibration != "none":
         # The placebo set depends on the council only if it never adopted itself.
         own = series.loc[series[Col.council] == council, COHORT].isna().all()
@@ -341,31 +358,39 @@ def its(
                 series, outcome, t0, contrasts, errors=errors, lags=lags, exclude=council
             )
         placebo = cache[key]
-        if len(placebo) < MIN_PLACEBO:
-            if calibration == "placebo":
-                raise ValueError(
-                    f"placebo calibration needs at least {MIN_PLACEBO} councils "
-                    f"that never adopted; the series has {len(placebo)}"
-                )
-            placebo = np.zeros((0, len(contrasts)))
-    if len(placebo):
-        crit = np.maximum(placebo_critical(placebo, alpha), qt)
+        if len(placebo) < MIN_PLACEBO and calibration == "placebo":
+            raise ValueError(
+                f"placebo calibration needs at least {MIN_PLACEBO} councils "
+                f"that never adopted; the series has {len(placebo)}"
+            )
+        state = "placebo" if len(placebo) >= MIN_PLACEBO else "insufficient"
+    if state == "placebo":
+        crit = np.maximum(inference.rank_critical(placebo, alpha), qt)
         q_cf = float(np.median(crit))
-    else:
+    elif state == "none":
         crit = np.full(len(contrasts), qt)
         q_cf = qt
+    else:
+        crit = np.full(len(contrasts), np.nan)
+        q_cf = np.nan
     data["cf_lower"] = data["counterfactual"] - q_cf * cf_se
     data["cf_upper"] = data["counterfactual"] + q_cf * cf_se
 
     last = float(t[ok].max())
+    if state == "placebo":
+        lvl = inference.achievable_level(len(placebo), alpha)
+    else:
+        lvl = 1 - alpha if state == "none" else np.nan
     rows = []
     for j, (h, kind, w) in enumerate(contrasts):
         est, s = float(w @ beta), float(np.sqrt(w @ cov @ w))
         tstat = est / s if s > 0 else np.nan
-        if len(placebo):
-            p = (1 + np.sum(np.abs(placebo[:, j]) >= abs(tstat))) / (1 + len(placebo))
-        else:
+        if state == "none":
             p = float(2 * stats.t.sf(abs(tstat), df))
+        elif len(placebo):
+            p = inference.rank_p(tstat, placebo[:, j])
+        else:
+            p = np.nan
         rows.append(
             {
                 "horizon": h,
@@ -374,6 +399,7 @@ def its(
                 "estimate": est,
                 "se": s,
                 "critical": float(crit[j]),
+                "level": lvl,
                 "lower": est - crit[j] * s,
                 "upper": est + crit[j] * s,
                 "p": p,
@@ -395,6 +421,8 @@ def its(
         alpha=alpha,
         n_pre=n_pre,
         n_post=n_post,
+        placebo_t=placebo,
+        calibration=state,
     )
     res.statements, res.caveats = _its_text(res)
     return res
@@ -448,7 +476,7 @@ def pool_its(table: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
     z = stats.norm.ppf(1 - alpha / 2)
     rows = []
     for (outcome, h, kind), g in table.groupby(["outcome", "horizon", "kind"], sort=True):
-        g = g[g["within_data"]]
+        g = g[g["within_data"] & np.isfinite(g["critical"])]
         if g.empty:
             continue
         est = g["estimate"].mean()
@@ -469,55 +497,6 @@ def pool_its(table: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def _its_text(res: ITSResult) -> tuple[list[str], list[str]]:
-    level = int(round(100 * (1 - res.alpha)))
-    out = [
-        f"{res.council}: {label(res.outcome)} before and after the programme started on "
-        f"{res.start.date()} ({res.n_pre} periods before, {res.n_post} after)."
-    ]
-    for _, r in res.effects[res.effects["kind"] == "point"].iterrows():
-        where = "" if r["within_data"] else " (beyond the data: extrapolated)"
-        out.append(
-            f"At {r['horizon']} months{where}, {label(res.outcome)} was "
-            f"{fmt_value(res.outcome, r['estimate'], signed=True)} against the pre-programme "
-            f"trend carried on ({level}% interval {fmt_value(res.outcome, r['lower'])} to "
-            f"{fmt_value(res.outcome, r['upper'])})."
-        )
-    out.append(ITS_CAN)
-    cav = list(ITS_CANNOT)
-    how = "Newey-West after prewhitening" if res.errors == "prewhitened" else "Newey-West"
-    if res.n_placebo and res.n_placebo + 1 < 1 / res.alpha:
-        cav.append(
-            f"Only {res.n_placebo} councils that never adopted to calibrate the intervals: "
-            f"they are about {100 * res.n_placebo / (res.n_placebo + 1):.0f}% intervals, "
-            f"not {level}%."
-        )
-    if res.n_placebo:
-        cav.append(
-            f"Errors allow for autocorrelation ({how}, {res.maxlags} lags), and the intervals "
-            f"are widened to match the spread of the same analysis in {res.n_placebo} councils "
-            "that never adopted (placebo calibration)."
-        )
-    else:
-        cav.append(
-            f"Errors allow for autocorrelation ({how}, {res.maxlags} lags), but with no "
-            "comparison councils to calibrate them, intervals from a few dozen months of a "
-            "slowly moving series are too narrow: on synthetic data they covered the true "
-            "effect in well under 95% of councils (see benchmarks/impact.md)."
-        )
-    if res.n_pre < 12:
-        cav.append(
-            f"Only {res.n_pre} periods before the start: the pre-programme trend is "
-            "poorly pinned down."
-        )
-    kids = np.nanmedian(res.data["children"].to_numpy(dtype=float))
-    if np.isfinite(kids) and kids < 100:
-        cav.append(
-            f"Small numbers (about {int(kids)} children a period): values move a lot "
-            "from one period to the next by chance."
-        )
-    if not res.effects["within_data"].all():
-        cav.append(
-            "Effects at horizons beyond the last period are extrapolations of the "
-            "fitted lines, not observations."
-        )
-    return out, cav
+    from vc_eval.analysis.impact.words import its_caveats, its_findings
+
+    return [f.text for f in its_findings(res)], its_caveats(res)

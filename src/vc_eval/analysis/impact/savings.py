@@ -50,8 +50,10 @@ from vc_eval.analysis.impact.series import (
 )
 from vc_eval.analysis.impact.text import SAVINGS_CANNOT, fmt_gbp
 from vc_eval.core.costs import DEFAULT_UNIT_COSTS
+from vc_eval.core.display import interval
 from vc_eval.core.privacy import MIN_N
 from vc_eval.core.schema import PLACEMENT_LABELS, PLACEMENT_TYPES, Col
+from vc_eval.core.summary import Finding, Result, Summary
 
 SPEND_VOLUME = "spend_volume"
 SPEND_MIX = "spend_mix"
@@ -109,7 +111,7 @@ def spend_components(series: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame
 
 
 @dataclass
-class SavingsResult:
+class SavingsResult(Result):
     """The programme's estimated effect on spend, in GBP, split into parts.
 
     Attributes
@@ -134,16 +136,29 @@ class SavingsResult:
     statements: list[str] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
 
+    _plot = "impact:plot_savings"
+
     def to_frame(self) -> pd.DataFrame:
         return self.table
 
-    def summary(self) -> str:
-        return "\n".join([*self.statements, "Caveats:", *(f"- {c}" for c in self.caveats)])
+    def summary(self) -> Summary:
+        """The statements as findings (the total's with its judgement word), and caveats."""
+        from vc_eval.analysis.impact.words import judge
 
-    def plot(self, ax=None, **kwargs):
-        from vc_eval.plots.impact import plot_savings
-
-        return plot_savings(self, ax=ax, **kwargs)
+        findings = []
+        for i, text in enumerate(self.statements):
+            findings.append(Finding(f"savings.{i}", text))
+        t = self.table
+        for _, r in t[(t["component"] == "total") & (t["measure"] == "annual")].iterrows():
+            findings.append(
+                Finding(
+                    f"savings.total.{int(r['horizon'])}m",
+                    f"Total spend at {int(r['horizon'])} months: "
+                    f"{judge(r['estimate'], r['lower'], r['upper'])}.",
+                    word=judge(r["estimate"], r["lower"], r["upper"]),
+                )
+            )
+        return Summary(f"Spend: {self.design}, {self.scope}", findings, caveats=self.caveats)
 
 
 def savings(
@@ -222,6 +237,7 @@ def _rows(name, e, qq, step, weeks_per_period, *, scale, councils):
     """Weekly, annual and cumulative rows from one effect row."""
     est, se = e["estimate"] * scale, e["se"] * scale
     h = int(e["horizon"])
+    lvl = float(e["level"]) if "level" in e else (0.95 if np.isfinite(e["lower"]) else np.nan)
     out = []
     if e["kind"] == "point":
         for measure, f in (("weekly", 1.0), ("annual", WEEKS_PER_YEAR)):
@@ -233,6 +249,7 @@ def _rows(name, e, qq, step, weeks_per_period, *, scale, councils):
                     "estimate": est * f,
                     "lower": (est - qq * se) * f,
                     "upper": (est + qq * se) * f,
+                    "level": lvl,
                     "councils": councils,
                 }
             )
@@ -246,14 +263,25 @@ def _rows(name, e, qq, step, weeks_per_period, *, scale, councils):
                 "estimate": est * f,
                 "lower": (est - qq * se) * f,
                 "upper": (est + qq * se) * f,
+                "level": lvl,
                 "councils": councils,
             }
         )
     return out
 
 
+def _iv(r) -> str:
+    """ "93% interval a to b", or why there is none."""
+    from vc_eval.analysis.impact.inference import level_text
+
+    if not (np.isfinite(r["lower"]) and np.isfinite(r["upper"])):
+        return "no interval: too few comparison councils to tell this from chance"
+    return f"{level_text(r['level'])} interval {interval(r['lower'], r['upper'], unit='£')}"
+
+
 def _savings_text(res: SavingsResult, results: dict) -> tuple[list[str], list[str]]:
-    level = int(round(100 * (1 - res.alpha)))
+    from vc_eval.analysis.impact.words import FELL, ROSE, judge
+
     t = res.table
     out = [f"Spend, {res.design}, {res.scope}."]
     for h in sorted(t["horizon"].unique()):
@@ -261,11 +289,13 @@ def _savings_text(res: SavingsResult, results: dict) -> tuple[list[str], list[st
         if "total" not in a.index:
             continue
         tot = a.loc["total"]
+        j = judge(tot["estimate"], tot["lower"], tot["upper"])
         word = "lower" if tot["estimate"] < 0 else "higher"
+        verdict = {FELL: " a saving", ROSE: " a rise"}.get(j, "")
+        clear = f": {verdict.strip()} larger than chance alone would give" if verdict else ""
         out.append(
             f"At {h} months, spend was running {fmt_gbp(abs(tot['estimate']))} a year {word} than "
-            f"expected without the programme ({level}% interval {fmt_gbp(tot['lower'])} to "
-            f"{fmt_gbp(tot['upper'])}; negative = saving)."
+            f"expected without the programme ({_iv(tot)}; negative = saving){clear}."
         )
         if tot["councils"] > 1:
             out.append(
@@ -282,10 +312,7 @@ def _savings_text(res: SavingsResult, results: dict) -> tuple[list[str], list[st
         c = t[(t["horizon"] == h) & (t["measure"] == "cumulative") & (t["component"] == "total")]
         if len(c):
             r = c.iloc[0]
-            out.append(
-                f"Summed over the first {h} months: {fmt_gbp(r['estimate'])} "
-                f"({level}% interval {fmt_gbp(r['lower'])} to {fmt_gbp(r['upper'])})."
-            )
+            out.append(f"Summed over the first {h} months: {fmt_gbp(r['estimate'])} ({_iv(r)}).")
     where = (
         "in the council's months since its start"
         if res.design.startswith("before")
@@ -316,7 +343,7 @@ def _savings_text(res: SavingsResult, results: dict) -> tuple[list[str], list[st
 
 
 @dataclass
-class MixResult:
+class MixResult(Result):
     """Placement mix before and after the programme start (aggregates only).
 
     ``table`` columns: period ("before"/"after"), placement_type, label,
@@ -332,13 +359,18 @@ class MixResult:
     table: pd.DataFrame
     statements: list[str] = field(default_factory=list)
 
+    caveats: list[str] = field(default_factory=list)
+
+    _plot = "impact:plot_placement_mix"
+
     def to_frame(self) -> pd.DataFrame:
         return self.table
 
-    def plot(self, ax=None):
-        from vc_eval.plots.impact import plot_placement_mix
-
-        return plot_placement_mix(self, ax=ax)
+    def summary(self) -> Summary:
+        return Summary(
+            f"Placement mix before and after: {self.scope}",
+            [Finding(f"mix.{i}", s) for i, s in enumerate(self.statements)],
+        )
 
 
 COMBINED = "Other types (combined)"

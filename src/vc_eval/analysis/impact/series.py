@@ -104,6 +104,9 @@ def period_grid(
         raise ValueError(f"freq must be one of {sorted(FREQS)}, got {freq!r}")
     window = dataset.metadata.get("window") or [None, None]
     a = dataset.assessments[Col.assessment_date]
+    if a.isna().all():
+        # No needs scores (a council with SSDA903 returns only): the episodes' dates.
+        a = pd.concat([dataset.placements[Col.start_date], dataset.children[Col.entered_care]])
     lo = pd.Timestamp(start or window[0] or a.min())
     hi = pd.Timestamp(end or window[1] or a.max())
     if pd.isna(lo) or pd.isna(hi):
@@ -130,6 +133,12 @@ def period_ordinal(dates: pd.Series | pd.DatetimeIndex, freq: str = "MS") -> np.
     d = pd.DatetimeIndex(dates)
     months = d.year.to_numpy() * 12 + d.month.to_numpy() - 1
     return months // FREQS[freq]
+
+
+def ordinal_start(ordinal: int, freq: str = "MS") -> pd.Timestamp:
+    """First day of the period with :func:`period_ordinal` ``ordinal`` (its inverse)."""
+    months = int(ordinal) * FREQS[freq]
+    return pd.Timestamp(year=months // 12, month=months % 12 + 1, day=1)
 
 
 def _days(values) -> np.ndarray:

@@ -11,13 +11,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from vc_eval.analysis.impact.series import MEAN_WEEKLY_COST, WEEKLY_SPEND, share_col
+from vc_eval.analysis.impact.series import (
+    MEAN_TOTAL_NEED,
+    MEAN_WEEKLY_COST,
+    NEED_CHANGE,
+    WEEKLY_SPEND,
+    share_col,
+)
 
 #: truth key -> series column
 TRUTH_COLUMNS: dict[str, str] = {
     "in_house_share": share_col("in_house_foster"),
     "mean_weekly_cost": MEAN_WEEKLY_COST,
     "weekly_spend": WEEKLY_SPEND,
+}
+#: truth key (under ``true_effects[council]["need"]["monthly"]``) -> series column
+NEED_TRUTH_COLUMNS: dict[str, str] = {
+    "mean_total_need": MEAN_TOTAL_NEED,
+    "need_change_6m": NEED_CHANGE,
 }
 
 
@@ -33,6 +44,19 @@ def true_effects_frame(truth: dict) -> pd.DataFrame:
                     {"council": council, "month": np.arange(n), "outcome": col, "effect": m[key]}
                 )
             )
+        need = eff.get("need", {}).get("monthly", {})
+        for key, col in NEED_TRUTH_COLUMNS.items():
+            if key in need:
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "council": council,
+                            "month": np.arange(len(need[key])),
+                            "outcome": col,
+                            "effect": need[key],
+                        }
+                    )
+                )
     if not rows:
         return pd.DataFrame(columns=["council", "month", "outcome", "effect"])
     return pd.concat(rows, ignore_index=True)
@@ -71,3 +95,28 @@ def true_effect(
     if vals.empty:
         raise KeyError(f"no true effect for {outcome} at {horizon} months")
     return float(vals.mean())
+
+
+def true_outcome_effects(truth: dict) -> pd.DataFrame:
+    """Tidy true effects on yearly outcomes: council, date (31 March), measure, effect."""
+    rows = []
+    for council, eff in truth.get("true_effects", {}).items():
+        o = eff.get("outcomes")
+        if not o:
+            continue
+        for measure, vals in o.items():
+            if measure == "date":
+                continue
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "council": council,
+                        "date": pd.to_datetime(o["date"]),
+                        "measure": measure,
+                        "effect": vals,
+                    }
+                )
+            )
+    if not rows:
+        return pd.DataFrame(columns=["council", "date", "measure", "effect"])
+    return pd.concat(rows, ignore_index=True)

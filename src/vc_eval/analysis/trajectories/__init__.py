@@ -11,7 +11,8 @@ Example::
 
     ds = Dataset.load("data/synthetic")
     fits = fit_domains(ds)                  # every domain, total need, areas
-    fits.summary()                          # variance components, ICC, peaks
+    fits.table()                            # variance components, ICC, peaks
+    print(fits.summary())                   # peak ages in words, tables, caveats
     fits.peaks_table()                      # peak ages with 95% intervals
     fit = fits["total_need"]
     fit.curve()                             # fitted mean with 95% band

@@ -17,13 +17,19 @@ from scipy import stats
 
 from vc_eval.analysis.trajectories.domains import REFERENCE_AGE, default_age_knots, need_frame
 from vc_eval.analysis.trajectories.growth import MIN_GROUPS, GrowthFit, fit_growth
+from vc_eval.analysis.trajectories.peaks import DEFAULT_RULE, PeakRule
+from vc_eval.core import display
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import Col
+from vc_eval.core.summary import Result, Summary, Table
+
+#: Significance level of the likelihood-ratio test's words.
+ALPHA = 0.05
 
 
 @dataclass
-class GroupComparison:
+class GroupComparison(Result):
     """Result of :func:`compare_groups`.
 
     Attributes
@@ -53,6 +59,42 @@ class GroupComparison:
     n_groups_per_level: dict[str, int]
     notes: list[str] = field(default_factory=list)
 
+    _plot = "trajectories:plot_group_curves"
+
+    @property
+    def caveats(self) -> list[str]:
+        return list(self.notes) + self.full.caveats
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.stats().to_frame().T
+
+    def summary(self) -> Summary:
+        """Whether the curves differ between the groups (word from the test's p-value)."""
+        differ = self.p_value < ALPHA
+        word = "differ" if differ else "no detectable difference"
+        levels = display.and_list([str(x) for x in self.levels])
+        sm = Summary(f"Trajectories by {self.by}", key="compare", caveats=self.caveats)
+        sm.say(
+            "test",
+            (
+                f"The need curves differ between {levels}"
+                if differ
+                else f"No difference between the need curves of {levels} could be detected"
+            )
+            + f" (likelihood-ratio test: chi-squared {self.lr_stat:.1f} on {self.df} degrees "
+            f"of freedom, p = {self.p_value:.3g}).",
+            word=word,
+        )
+        t = self.stats()
+        sm.tables.append(
+            Table(
+                "Likelihood-ratio test",
+                pd.DataFrame({"statistic": t.index.astype(str), "value": t.astype(str).to_numpy()}),
+                {"statistic": "label", "value": "text"},
+            )
+        )
+        return sm
+
     def curves(self, ages: np.ndarray | None = None, *, level: float = 0.95) -> pd.DataFrame:
         """Fitted curve per level (long: the ``by`` column, then :meth:`GrowthFit.curve`)."""
         out = []
@@ -68,7 +110,8 @@ class GroupComparison:
         n: int | None = None,
         seed: int = 0,
         level: float = 0.95,
-        min_prominence: float = 0.0,
+        min_prominence: float | None = None,
+        rule: PeakRule = DEFAULT_RULE,
     ) -> pd.DataFrame:
         """Peak ages per level from draws of the full model's fixed effects."""
         out = []
@@ -80,13 +123,14 @@ class GroupComparison:
                 level=level,
                 at={self.by: lev},
                 min_prominence=min_prominence,
+                rule=rule,
             )
             t = ps.to_frame()
             t.insert(0, self.by, lev)
             out.append(t)
         return pd.concat(out, ignore_index=True)
 
-    def summary(self) -> pd.Series:
+    def stats(self) -> pd.Series:
         """The test in one Series."""
         return pd.Series(
             {

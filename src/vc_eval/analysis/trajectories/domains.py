@@ -17,12 +17,21 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from vc_eval.analysis.lmm_fast import DesignCache
 from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS
-from vc_eval.analysis.trajectories.growth import MIN_GROUPS, GrowthFit, PeakSummary, fit_growth
-from vc_eval.analysis.trajectories.peaks import PEAK_COLUMNS
+from vc_eval.analysis.trajectories.growth import (
+    MIN_GROUPS,
+    GrowthFit,
+    PeakSummary,
+    fit_growth,
+    peak_text,
+)
+from vc_eval.analysis.trajectories.peaks import DEFAULT_RULE, MIN_PEAK_SHARE, PEAK_COLUMNS, PeakRule
+from vc_eval.core import display, privacy
 from vc_eval.core.dataset import Dataset, total_need
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import Col
+from vc_eval.core.summary import Result, Summary, Table
 
 #: Reference age for the random intercept in the domain view: mid-childhood,
 #: the same for every domain and council so variance components compare.
@@ -84,8 +93,12 @@ def need_frame(dataset: Dataset, name: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+#: Universe of the children counts of growth models (children assessed up to the end).
+MODELLED = "modelled"
+
+
 @dataclass
-class DomainFits:
+class DomainFits(Result):
     """Growth fits per domain, for total need and per outcome area.
 
     Attributes
@@ -109,6 +122,112 @@ class DomainFits:
     council: str | None = None
     _peaks: dict = field(default_factory=dict, repr=False)
 
+    _plot = "trajectories:plot_domain_fit"
+
+    @property
+    def caveats(self) -> list[str]:
+        """Keys not fitted, fitting warnings, and what the curves describe."""
+        out = [f"Not fitted: {self.labels.get(k, k)} ({why})." for k, why in self.skipped.items()]
+        warned = sum(bool(f.warnings) for f in self.fits.values())
+        if warned:
+            out.append(
+                f"{warned} of {display.plural(len(self.fits), 'model')} reported fitting "
+                "warnings (for example a random-effect variance close to zero); their curves "
+                "are shown but their intervals may be less reliable."
+            )
+        out.append(
+            "The curves describe children in care, who are not a random sample of all "
+            "children: children enter and leave care at different ages, so the shape mixes "
+            "age with time in care."
+        )
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per fit: sizes, variance components, convergence (no peaks)."""
+        rows = [
+            {"name": k, "label": self.labels[k], "kind": self.kinds[k], **f.stats().to_dict()}
+            for k, f in self.fits.items()
+        ]
+        return pd.DataFrame(rows)
+
+    def summary(
+        self,
+        *,
+        n: int | None = None,
+        seed: int = 0,
+        min_share: float = MIN_PEAK_SHARE,
+        **peak_options,
+    ) -> Summary:
+        """Peak ages of need by domain, in words (total need) and a table.
+
+        ``n``, ``seed`` and ``peak_options`` go to :meth:`peak_summaries`
+        (cached, so a report and an analyst asking the same get the same).
+        """
+        title = "Need trajectories by age"
+        if not self.fits:
+            why = "; ".join(f"{self.labels.get(k, k)}: {w}" for k, w in self.skipped.items())
+            return Summary.insufficient(
+                title,
+                f"no growth model could be fitted ({why or 'nothing asked for'}).",
+                key="trajectories",
+            )
+        peaks = self.peak_summaries(n=n, seed=seed, **peak_options)
+        n_curves = next(iter(peaks.values())).n
+        sm = Summary(title, key="trajectories", caveats=self.caveats)
+        sm.say(
+            "method",
+            "Each line is the average need score by age, from a mixed-effects growth model "
+            "(each child has their own level and rate of change; the average curve is a "
+            "smooth spline in age). A peak age is an age at which average need is higher "
+            "than just before and just after; its interval comes from "
+            f"{n_curves:,} plausible curves drawn from the model's uncertainty, and a peak is "
+            f"named only if at least {display.percent(min_share)} of those curves have it.",
+        )
+        if TOTAL_NEED in self.fits:
+            text, kept = peak_text(peaks[TOTAL_NEED].peaks, min_share=min_share)
+            sm.say(
+                "total_peaks",
+                f"Total need {text}.",
+                word="peaks" if kept else "no clear peak",
+            )
+            sm.headline["total_need_peak_ages"] = [round(float(r.age), 1) for r in kept]
+            sm.headline["total_need_peak_intervals"] = [
+                [round(float(r.lower), 1), round(float(r.upper), 1)] for r in kept
+            ]
+        rows = []
+        for k, fit in self.fits.items():
+            text, kept = peak_text(peaks[k].peaks, min_share=min_share)
+            rows.append(
+                {
+                    "Domain": self.labels[k],
+                    "Children": fit.n_groups,
+                    "Assessments": fit.n_obs,
+                    "Peak ages (95% interval)": "; ".join(
+                        f"{r.age:.1f} ({display.interval(r.lower, r.upper, decimals=1)})"
+                        for r in kept
+                    )
+                    or "no clear peak",
+                }
+            )
+        frame = pd.DataFrame(rows)
+        lo, hi = privacy.THRESHOLD
+        for c in ("Children", "Assessments"):
+            frame[c] = [privacy.format_count(v, lo <= v <= hi) for v in frame[c]]
+        sm.tables.append(
+            Table(
+                "Peak ages of need by domain",
+                frame,
+                {
+                    "Domain": "label",
+                    "Children": "count",
+                    "Assessments": "count",
+                    "Peak ages (95% interval)": "label",
+                },
+                universe=MODELLED,
+            )
+        )
+        return sm
+
     def __getitem__(self, key: str) -> GrowthFit:
         return self.fits[key]
 
@@ -125,11 +244,17 @@ class DomainFits:
         n: int | None = None,
         seed: int = 0,
         level: float = 0.95,
-        min_prominence: float = 0.0,
+        min_prominence: float | None = None,
+        rule: PeakRule = DEFAULT_RULE,
         progress: bool | None = None,
     ) -> dict[str, PeakSummary]:
-        """:meth:`GrowthFit.peaks` for every fit (same seed for each), cached."""
-        key = (method, n, seed, level, min_prominence)
+        """:meth:`GrowthFit.peaks` for every fit (same seed for each), cached.
+
+        ``rule`` decides which peaks are reported (default: the one rule used
+        by reports and notebooks, :data:`~vc_eval.analysis.trajectories.peaks.DEFAULT_RULE`;
+        ``ALL_PEAKS`` lists every interior maximum).
+        """
+        key = (method, n, seed, level, min_prominence, rule)
         if key not in self._peaks:
             self._peaks[key] = {
                 name: fit.peaks(
@@ -138,6 +263,7 @@ class DomainFits:
                     seed=seed,
                     level=level,
                     min_prominence=min_prominence,
+                    rule=rule,
                     progress=progress,
                 )
                 for name, fit in tqdm(
@@ -177,7 +303,7 @@ class DomainFits:
             rows.append(t)
         return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
-    def summary(self, **kwargs) -> pd.DataFrame:
+    def table(self, **kwargs) -> pd.DataFrame:
         """One row per fit: sizes, variance components, ICC, convergence, peaks.
 
         ``peak_ages`` lists the fitted peak ages (with their share of
@@ -187,7 +313,7 @@ class DomainFits:
         peaks = self.peak_summaries(**kwargs)
         rows = []
         for name, fit in self.fits.items():
-            s = fit.summary().to_dict()
+            s = fit.stats().to_dict()
             s.pop("label")
             p = peaks[name].peaks
             s["n_peaks"] = len(p)
@@ -279,6 +405,10 @@ def fit_domains(
             if any(d in scored and d in fw.need_domains for d in fw.domains_in_area(a)):
                 kinds[a] = KIND_AREA
     labels = {k: fw.label(k) for k in kinds}
+    # The domains (and total need and the areas) are scored at the same
+    # assessments: their designs are usually equal, so the design-only
+    # statistics are built once and only each outcome's are computed per fit.
+    cache = DesignCache() if engine == "fast" else None
     fits: dict[str, GrowthFit] = {}
     skipped: dict[str, str] = {}
     bar = tqdm(list(kinds), desc="fitting", disable=None if progress is None else not progress)
@@ -312,6 +442,7 @@ def fit_domains(
                 methods=methods,
                 min_groups=min_groups,
                 label=labels[name],
+                design_cache=cache,
             )
         except (ValueError, RuntimeError) as err:
             skipped[name] = str(err)

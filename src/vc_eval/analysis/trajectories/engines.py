@@ -60,6 +60,9 @@ class EngineFit:
     warnings: list[str]
     method: str
     attempts: list[dict] = field(default_factory=list)
+    #: Fast engine: ``(LMMDesign, LMMResult)``, for bootstrap refits that
+    #: reweight the design's statistics instead of rebuilding it.
+    state: tuple | None = field(default=None, repr=False, compare=False)
 
 
 def fit_arrays(
@@ -69,9 +72,10 @@ def fit_arrays(
     groups: np.ndarray,
     *,
     reml: bool = True,
-    engine: str = "statsmodels",
+    engine: str = "fast",
     methods: Sequence[str] = DEFAULT_METHODS,
     polish: bool = False,
+    design_cache=None,
 ) -> EngineFit:
     """Fit with the chosen engine.
 
@@ -89,11 +93,14 @@ def fit_arrays(
         statsmodels only: restart BFGS (gradient tolerance 1e-8) from the
         accepted optimum, for variance components correct to ~1e-7
         relative instead of ~1e-4 (costs about half as much again).
+    design_cache : vc_eval.analysis.lmm_fast.DesignCache, optional
+        Fast engine only: reuse the design-only statistics of an equal
+        design fitted before (e.g. another need domain of the same children).
     """
     if engine == "statsmodels":
         return _fit_statsmodels(y, X, Z, groups, reml=reml, methods=methods, polish=polish)
     if engine == "fast":
-        return _fit_fast(y, X, Z, groups, reml=reml)
+        return _fit_fast(y, X, Z, groups, reml=reml, design_cache=design_cache)
     raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
 
 
@@ -200,13 +207,14 @@ def _fit_statsmodels(
     )
 
 
-def _fit_fast(y, X, Z, groups, *, reml: bool) -> EngineFit:
-    # Imported here: the fast engine is optional and loads SciPy pieces.
-    from vc_eval.analysis.lmm_fast import fit_lmm
+def _fit_fast(y, X, Z, groups, *, reml: bool, design_cache=None) -> EngineFit:
+    # Imported here: the fast engine loads SciPy pieces.
+    from vc_eval.analysis.lmm_fast import LMMDesign
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        r = fit_lmm(y, X, Z, groups, reml=reml)
+        design = LMMDesign(X, Z, groups) if design_cache is None else design_cache.get(X, Z, groups)
+        r = design.fit(y, reml=reml)
     msgs = list(getattr(r, "warnings", []) or []) + [_fmt(w) for w in caught]
     return EngineFit(
         fe_params=np.asarray(r.fe_params, dtype=float),
@@ -226,4 +234,5 @@ def _fit_fast(y, X, Z, groups, *, reml: bool) -> EngineFit:
                 "warnings": msgs,
             }
         ],
+        state=(design, r),
     )

@@ -26,7 +26,15 @@ from tqdm.auto import tqdm
 
 from vc_eval.analysis.trajectories.basis import Covariate, Design, TimeBasis
 from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS, ENGINES, EngineFit, fit_arrays
-from vc_eval.analysis.trajectories.peaks import summarise_peaks, summarise_steepest
+from vc_eval.analysis.trajectories.peaks import (
+    DEFAULT_RULE,
+    MIN_PEAK_SHARE,
+    PeakRule,
+    summarise_peaks,
+    summarise_steepest,
+)
+from vc_eval.core import display
+from vc_eval.core.summary import Count, Result, Summary, Table
 
 RANDOM: tuple[str, ...] = ("intercept", "slope")
 #: Fewest groups a growth model is fitted to.
@@ -44,14 +52,30 @@ class GrowthFitWarning(UserWarning):
     """A growth model was fitted, but with warnings worth reading (see ``.warnings``)."""
 
 
+def peak_text(peaks: pd.DataFrame, *, min_share: float = MIN_PEAK_SHARE) -> tuple[str, list]:
+    """Peak ages as words ("about age 7.1 (95% interval 6.5 to 7.8)") and the ages kept.
+
+    Only peaks present in at least ``min_share`` of plausible curves are
+    named; with none, the text says there is no clear peak.
+    """
+    p = peaks[peaks["share_with_peak"] >= min_share]
+    if p.empty:
+        return "shows no clear peak with age", []
+    ages = [
+        f"{r.age:.1f} (95% interval {display.interval(r.lower, r.upper, decimals=1)})"
+        for r in p.itertuples()
+    ]
+    return f"peaks at about age {display.and_list(ages)}", list(p.itertuples())
+
+
 @dataclass
-class PeakSummary:
+class PeakSummary(Result):
     """Peak ages and ages of steepest change of a fitted curve, with intervals.
 
     Attributes
     ----------
     peaks : DataFrame
-        One row per peak of the fitted curve (see
+        One row per peak of the fitted curve that the peak rule reports (see
         :func:`vc_eval.analysis.trajectories.peaks.summarise_peaks`).
     steepest : DataFrame
         Ages of steepest rise and fall with intervals.
@@ -72,6 +96,17 @@ class PeakSummary:
     n: int
     level: float
     notes: list[str] = field(default_factory=list)
+    #: Every interior peak of the fitted curve, with ``reported`` saying which
+    #: passed the rule (analysts' view; reports use ``peaks``).
+    candidates: pd.DataFrame | None = None
+    rule: PeakRule = DEFAULT_RULE
+    label: str = ""
+
+    _plot = "trajectories:plot_peak_summary"
+
+    @property
+    def caveats(self) -> list[str]:
+        return list(self.notes)
 
     def to_frame(self) -> pd.DataFrame:
         """Peaks table with the method and number of curves added."""
@@ -80,9 +115,24 @@ class PeakSummary:
         out["n_curves"] = self.n
         return out
 
+    def summary(self, *, min_share: float | None = None) -> Summary:
+        """Where the curve peaks (word "peaks" or "no clear peak"), from the plausible curves."""
+        what = self.label or "The curve"
+        min_share = self.rule.min_share if min_share is None else min_share
+        text, kept = peak_text(self.peaks, min_share=min_share)
+        sm = Summary(f"Peak ages: {what}" if self.label else "Peak ages", key="peaks")
+        sm.say(
+            "ages",
+            f"{what} {text}. {self.rule.describe()} ({self.n:,} plausible curves, {self.method}.)",
+            word="peaks" if kept else "no clear peak",
+        )
+        sm.caveats = self.caveats
+        sm.headline["peak_ages"] = [round(float(r.age), 1) for r in kept]
+        return sm
+
 
 @dataclass
-class GrowthFit:
+class GrowthFit(Result):
     """A fitted growth model.
 
     Attributes
@@ -143,6 +193,20 @@ class GrowthFit:
     n_dropped: int
     data: pd.DataFrame = field(repr=False)
     methods: tuple[str, ...] = DEFAULT_METHODS
+    #: Fast engine: the engine's design statistics and fit, reused by the
+    #: bootstrap (rebuilt from ``data`` when absent).
+    _engine_state: tuple | None = field(default=None, repr=False, compare=False)
+
+    _plot = "trajectories:plot_curve"
+
+    @property
+    def caveats(self) -> list[str]:
+        """The fitting warnings, never swallowed."""
+        return list(self.warnings)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The fixed effects (estimate, SE, interval) on the original time scale."""
+        return self.fixed_effects
 
     # -- parameters ---------------------------------------------------------
     @property
@@ -278,7 +342,8 @@ class GrowthFit:
         level: float = 0.95,
         at: Mapping[str, object] | None = None,
         ages: np.ndarray | None = None,
-        min_prominence: float = 0.0,
+        min_prominence: float | None = None,
+        rule: PeakRule = DEFAULT_RULE,
         progress: bool | None = None,
     ) -> PeakSummary:
         """Peak ages (interior local maxima of the fitted curve) with intervals.
@@ -291,7 +356,9 @@ class GrowthFit:
         method : {"draws", "bootstrap"}
             ``"draws"``: curves from draws of the fixed effects from
             ``N(beta, cov_fe)`` (fast). ``"bootstrap"``: refits on samples of
-            groups drawn with replacement (slow: one fit per sample).
+            groups drawn with replacement (fast engine: each refit reweights
+            the fitted design's per-group statistics; statsmodels: one full
+            fit per sample, slow).
         n : int, optional
             Number of draws (default 2000) or bootstrap samples (default 200).
         seed : int
@@ -303,9 +370,15 @@ class GrowthFit:
         ages : array, optional
             Grid (default: from the 1st to the 99th percentile of observed
             times, :data:`PEAK_RANGE`, in steps of :data:`GRID_STEP`).
-        min_prominence : float
+        min_prominence : float, optional
             Count only peaks at least this prominent (outcome units), in the
-            fitted curve and in every plausible curve (default: all peaks).
+            fitted curve and in every plausible curve, with no share
+            condition (``0.0``: every interior maximum). Overrides ``rule``.
+        rule : PeakRule
+            Which peaks are reported (default
+            :data:`~vc_eval.analysis.trajectories.peaks.DEFAULT_RULE`:
+            prominence at least 0.1 SD of the outcome, in at least 90% of the
+            plausible curves).
         progress : bool, optional
             Progress bar for the bootstrap (default: only on a terminal).
         """
@@ -323,17 +396,31 @@ class GrowthFit:
             raise ValueError(f"method must be 'draws' or 'bootstrap'; got {method!r}")
         curve = G @ self.fe_params
         curves = betas @ G.T
-        table, counts = summarise_peaks(
-            ages, curve, curves, level=level, min_prominence=min_prominence
+        sd = float(np.nanstd(self.data[self.outcome].to_numpy(dtype=float)))
+        cands, counts = summarise_peaks(
+            ages,
+            curve,
+            curves,
+            level=level,
+            min_prominence=min_prominence,
+            rule=rule,
+            scale=sd,
+            reported_only=False,
         )
+        table = cands[cands["reported"]].reset_index(drop=True)
+        table["peak"] = np.arange(1, len(table) + 1)
+        table.attrs = dict(cands.attrs)
         return PeakSummary(
             peaks=table,
+            candidates=cands,
+            rule=rule,
             steepest=summarise_steepest(ages, curve, curves, level=level),
             peak_counts=counts,
             method=method,
             n=int(curves.shape[0]),
             level=level,
             notes=notes,
+            label=self.label,
         )
 
     def bootstrap_params(
@@ -347,8 +434,10 @@ class GrowthFit:
         did not converge.
         """
         rng = np.random.default_rng(rng)
-        X = self.design.matrix(self.data, self.time)
         y = self.data[self.outcome].to_numpy(dtype=float)
+        if self.engine == "fast":
+            return self._bootstrap_fast(n, y, rng, progress)
+        X = self.design.matrix(self.data, self.time)
         Z = _random_design(self.basis, self.data[self.time].to_numpy(dtype=float), self.random)
         codes = pd.factorize(self.data[self.group], sort=True)[0]
         order = np.argsort(codes, kind="stable")
@@ -388,6 +477,37 @@ class GrowthFit:
             )
         return np.asarray(out).reshape(-1, len(self.fe_params)), notes
 
+    def _bootstrap_fast(
+        self, n: int, y: np.ndarray, rng: np.random.Generator, progress: bool | None
+    ) -> tuple[np.ndarray, list[str]]:
+        """The fast engine's bootstrap: the same resamples of groups as a
+        refitting loop (``rng.integers(0, n_groups, n_groups)`` per refit,
+        groups in sorted order), each fitted by reweighting the design's
+        per-group statistics, warm-started from this fit."""
+        from vc_eval.analysis.lmm_fast import LMMDesign
+
+        if self._engine_state is not None:
+            lmm_design, full = self._engine_state
+        else:
+            X = self.design.matrix(self.data, self.time)
+            Z = _random_design(self.basis, self.data[self.time].to_numpy(dtype=float), self.random)
+            codes = pd.factorize(self.data[self.group], sort=True)[0]
+            lmm_design, full = LMMDesign(X, Z, codes), None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            boot = lmm_design.bootstrap(
+                y, n_boot=n, rng=rng, reml=self.reml, fit=full, progress=progress
+            )
+        notes = []
+        unconverged = int((~boot.converged).sum())
+        if unconverged:
+            notes.append(f"{unconverged} of {n} bootstrap refits did not converge (kept)")
+        if caught:
+            notes.append(
+                f"{len(caught)} warning(s) during the bootstrap (first: {caught[0].message})"
+            )
+        return boot.fe_params, notes
+
     # -- data views ---------------------------------------------------------
     def observed_means(
         self, *, width: float = 1.0, min_groups: int = MIN_GROUPS_PER_BIN
@@ -425,7 +545,40 @@ class GrowthFit:
         return agg[["bin_start", "age", "mean", "se", "n_obs", "n_groups"]].reset_index(drop=True)
 
     # -- summaries ----------------------------------------------------------
-    def summary(self) -> pd.Series:
+    def summary(self) -> Summary:
+        """The model in words and tables: sizes, fixed effects, variance components."""
+        s = self.stats()
+        sm = Summary(f"Growth model: {self.label}", key="growth", caveats=self.caveats)
+        sm.say(
+            "model",
+            f"{self.outcome} by {self.time}: {s['n_obs']:,} rows in "
+            f"{display.plural(int(s['n_groups']), 'group')}; {s['basis']}; random "
+            f"{self.random}; {s['method']} ({self.engine} engine), "
+            + ("converged" if self.converged else "did not converge")
+            + (", singular fit" if self.singular else "")
+            + ".",
+            word="converged" if self.converged else "not converged",
+            counts=[Count(int(s["n_groups"]), f"groups:{self.group}")],
+        )
+        fe = self.fixed_effects
+        sm.tables.append(
+            Table(
+                "Fixed effects",
+                fe.round(4),
+                {c: ("label" if c == fe.columns[0] else "stat") for c in map(str, fe.columns)},
+            )
+        )
+        vc = self.variance_components.round(4)
+        sm.tables.append(
+            Table(
+                "Variance components",
+                pd.DataFrame({"component": vc.index.astype(str), "value": vc.to_numpy()}),
+                {"component": "label", "value": "stat"},
+            )
+        )
+        return sm
+
+    def stats(self) -> pd.Series:
         """Model-level statistics in one Series (for tables across fits)."""
         vc = self.variance_components
         return pd.Series(
@@ -451,7 +604,7 @@ class GrowthFit:
 
     def report(self) -> str:
         """Plain-text summary: model, fixed effects, variance components, warnings."""
-        s = self.summary()
+        s = self.stats()
         lines = [
             f"Growth model: {self.label} ({self.outcome} by {self.time}, groups {self.group})",
             f"  {s['n_obs']} rows in {s['n_groups']} groups"
@@ -509,6 +662,7 @@ def fit_growth(
     polish: bool = False,
     min_groups: int = MIN_GROUPS,
     label: str | None = None,
+    design_cache=None,
 ) -> GrowthFit:
     """Fit a linear mixed growth model to a long table.
 
@@ -554,6 +708,9 @@ def fit_growth(
         Fewest groups to fit.
     label : str, optional
         Name used in messages (default: the outcome column).
+    design_cache : vc_eval.analysis.lmm_fast.DesignCache, optional
+        Fast engine: share design-only statistics with earlier fits on the
+        same rows, times and groups (see :func:`fit_domains`).
 
     Returns
     -------
@@ -621,7 +778,15 @@ def fit_growth(
     y = frame[outcome].to_numpy(dtype=float)
     codes = pd.factorize(frame[group], sort=True)[0]
     res: EngineFit = fit_arrays(
-        y, X, Z, codes, reml=reml, engine=engine, methods=methods, polish=polish
+        y,
+        X,
+        Z,
+        codes,
+        reml=reml,
+        engine=engine,
+        methods=methods,
+        polish=polish,
+        design_cache=design_cache,
     )
     llf = res.llf
     if reml:
@@ -652,6 +817,7 @@ def fit_growth(
         n_dropped=n_dropped,
         data=frame,
         methods=tuple(methods),
+        _engine_state=res.state,
     )
     if fit.singular and not any("boundary" in w.lower() for w in fit.warnings):
         fit.warnings.append(

@@ -15,9 +15,25 @@ lowest point between it and the next, or to the ends). A plausible curve
 "has" that peak if it has a peak in the basin (the highest, if several). We
 report the share of curves that do, and the interval is over those curves
 only: a low share means the peak is often not there at all.
+
+Which peaks are *reported* is decided by one rule, :class:`PeakRule`, the
+default everywhere (fits, domain tables, the report and the notebooks): a
+peak of the fitted curve is reported only if it is prominent enough to
+matter (at least ``rel_prominence`` of the outcome's standard deviation,
+or an absolute ``min_prominence``) and at least ``min_share`` of the
+plausible curves have a peak that prominent in its basin. Small wiggles of
+a spline fit are reproduced by nearly every draw of its fixed effects, so
+the share alone cannot tell a wiggle from a peak; the prominence floor can.
+Peaks that fail the rule stay visible to analysts as *candidates*.
+
+Peak ages are located between grid points by fitting a parabola through
+the highest grid point and its two neighbours, so ages and interval ends
+vary continuously with the data rather than jumping in grid steps.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,8 +47,82 @@ PEAK_COLUMNS = [
     "share_with_peak",
     "height",
     "prominence",
+    "reported",
 ]
+#: Peaks present in fewer plausible curves than this share are not reported as peaks.
+MIN_PEAK_SHARE = 0.5
 STEEPEST_COLUMNS = ["direction", "age", "lower", "upper", "slope", "slope_lower", "slope_upper"]
+
+
+@dataclass(frozen=True)
+class PeakRule:
+    """When a peak of a fitted curve is reported.
+
+    Attributes
+    ----------
+    rel_prominence : float
+        Smallest prominence, as a share of the outcome's standard deviation
+        (``scale``), for a peak to count (in the fitted curve and in each
+        plausible curve). 0.1 of the SD is about one point of need on the
+        0-100 scale: the true need peaks near 7 and 11 have prominences of
+        2-10 points, spline wiggles on flat or monotone curves 0.0-0.3.
+    min_prominence : float or None
+        An absolute floor (outcome units) used instead of the relative one.
+    min_share : float
+        Smallest share of plausible curves with such a peak in the basin.
+    """
+
+    rel_prominence: float = 0.1
+    min_prominence: float | None = None
+    min_share: float = 0.9
+
+    def describe(self) -> str:
+        """The rule in one plain sentence, for reports and notebooks."""
+        size = (
+            f"at least {self.min_prominence:g} points above the surrounding troughs"
+            if self.min_prominence is not None
+            else f"at least {self.rel_prominence:g} standard deviations of the scores above "
+            "the surrounding troughs"
+        )
+        return (
+            f"A peak is reported only if it rises {size} and at least "
+            f"{self.min_share:.0%} of the plausible curves have such a peak at about that age."
+        )
+
+    def threshold(self, scale: float | None) -> float:
+        """The prominence floor in outcome units for an outcome SD of ``scale``."""
+        if self.min_prominence is not None:
+            return float(self.min_prominence)
+        if scale is None or not np.isfinite(scale):
+            return 0.0
+        return float(self.rel_prominence * scale)
+
+
+#: The default rule (see :class:`PeakRule`); every table of peaks uses it.
+DEFAULT_RULE = PeakRule()
+#: Every interior maximum, reported whatever its size or share (analysts' view).
+ALL_PEAKS = PeakRule(rel_prominence=0.0, min_prominence=0.0, min_share=0.0)
+
+
+def refine_ages(grid: np.ndarray, curve: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Peak ages between grid points: vertex of the parabola through idx-1, idx, idx+1."""
+    idx = np.asarray(idx, dtype=int)
+    grid = np.asarray(grid, dtype=float)
+    if idx.size == 0:
+        return np.empty(0)
+    inner = (idx > 0) & (idx < grid.size - 1)
+    i = np.where(inner, idx, 1 if grid.size > 2 else 0)
+    if grid.size < 3:
+        return grid[idx]
+    y0, y1, y2 = curve[..., i - 1], curve[..., i], curve[..., i + 1]
+    den = y0 - 2 * y1 + y2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = np.where(den < 0, 0.5 * (y0 - y2) / den, 0.0)
+    delta = np.clip(delta, -0.5, 0.5)
+    step = np.where(
+        delta >= 0, grid[np.minimum(i + 1, grid.size - 1)] - grid[i], grid[i] - grid[i - 1]
+    )
+    return np.where(inner, grid[i] + delta * step, grid[idx])
 
 
 def curve_peaks(curve: np.ndarray, min_prominence: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +147,10 @@ def summarise_peaks(
     curves: np.ndarray,
     *,
     level: float = 0.95,
-    min_prominence: float = 0.0,
+    min_prominence: float | None = None,
+    rule: PeakRule = DEFAULT_RULE,
+    scale: float | None = None,
+    reported_only: bool = True,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Peaks of ``curve`` with intervals from the plausible ``curves``.
 
@@ -71,49 +164,91 @@ def summarise_peaks(
         Plausible curves (draws or bootstrap refits).
     level : float
         Interval coverage.
-    min_prominence : float
-        Only peaks at least this prominent (outcome units) count, in the
-        fitted curve and in each plausible curve.
+    min_prominence : float, optional
+        Shorthand for ``rule=PeakRule(min_prominence=..., min_share=0)``: an
+        absolute prominence floor (outcome units) and no share condition.
+    rule : PeakRule
+        Which peaks are reported (default :data:`DEFAULT_RULE`).
+    scale : float, optional
+        The outcome's standard deviation, for the rule's relative floor
+        (None: no floor unless the rule sets an absolute one).
+    reported_only : bool
+        Return only the peaks the rule reports (default); False returns every
+        candidate with the ``reported`` column saying which pass.
 
     Returns
     -------
     peaks : DataFrame
         One row per peak of ``curve``: ``peak`` (1, 2, ... by age), ``age``,
-        ``lower``, ``upper`` (percentile interval of the matched peak ages),
-        ``share_with_peak`` (share of curves with a peak in this peak's
-        basin), ``height`` (fitted value at the peak) and ``prominence``.
+        ``lower``, ``upper`` (percentile interval of the matched peak ages,
+        located between grid points), ``share_with_peak`` (share of curves
+        with a peak of at least the rule's prominence in this peak's basin),
+        ``height`` (fitted value at the peak), ``prominence`` and
+        ``reported``. ``attrs["threshold"]`` is the prominence floor used.
     counts : Series
-        Share of plausible curves with 0, 1, 2, ... peaks.
+        Share of plausible curves with 0, 1, 2, ... peaks of at least that
+        prominence.
     """
+    if min_prominence is not None:
+        rule = PeakRule(min_prominence=float(min_prominence), min_share=0.0)
+    floor = rule.threshold(scale)
     alpha = (1 - level) / 2
-    peaks, prom = curve_peaks(curve, min_prominence)
+    curve = np.asarray(curve, dtype=float)
+    peaks, prom = curve_peaks(curve, floor)
     basins = peak_basins(curve, peaks)
-    matched = [[] for _ in basins]
+    matched: list[list[float]] = [[] for _ in basins]
     n_peaks = np.zeros(curves.shape[0], dtype=int)
     for i, c in enumerate(curves):
-        idx, _ = curve_peaks(c, min_prominence)
+        idx, _ = curve_peaks(c, floor)
         n_peaks[i] = idx.size
         for k, (lo, hi) in enumerate(basins):
             inside = idx[(idx >= lo) & (idx <= hi)]
             if inside.size:
-                matched[k].append(inside[np.argmax(c[inside])])
+                best = inside[np.argmax(c[inside])]
+                matched[k].append(float(refine_ages(grid, c, np.array([best]))[0]))
+    ages_fit = refine_ages(grid, curve, peaks)
     rows = []
+    n_curves = curves.shape[0]
     for k, p in enumerate(peaks):
-        ages = grid[np.asarray(matched[k], dtype=int)]
+        ages = np.asarray(matched[k], dtype=float)
+        share = ages.size / n_curves if n_curves else np.nan
         rows.append(
             {
-                "peak": k + 1,
-                "age": float(grid[p]),
+                "age": float(ages_fit[k]),
                 "lower": float(np.quantile(ages, alpha)) if ages.size else np.nan,
                 "upper": float(np.quantile(ages, 1 - alpha)) if ages.size else np.nan,
-                "share_with_peak": ages.size / curves.shape[0] if curves.shape[0] else np.nan,
+                "share_with_peak": share,
                 "height": float(curve[p]),
                 "prominence": float(prom[k]),
+                "reported": bool(np.isfinite(share) and share >= rule.min_share),
             }
         )
+    # peaks of the fitted curve below the prominence floor: candidates never reported
+    all_idx, all_prom = curve_peaks(curve, 0.0)
+    for p, pr in zip(all_idx, all_prom, strict=True):
+        if pr < floor:
+            rows.append(
+                {
+                    "age": float(refine_ages(grid, curve, np.array([p]))[0]),
+                    "lower": np.nan,
+                    "upper": np.nan,
+                    "share_with_peak": np.nan,
+                    "height": float(curve[p]),
+                    "prominence": float(pr),
+                    "reported": False,
+                }
+            )
+    rows.sort(key=lambda r: r["age"])
+    for k, r in enumerate(rows):
+        r["peak"] = k + 1
+    out = pd.DataFrame(rows, columns=PEAK_COLUMNS).astype({"reported": bool})
+    if reported_only:
+        out = out[out["reported"]].reset_index(drop=True)
+        out["peak"] = np.arange(1, len(out) + 1)
+    out.attrs["threshold"] = floor
     counts = pd.Series(n_peaks).value_counts(normalize=True).sort_index()
     counts.index.name = "n_peaks"
-    return pd.DataFrame(rows, columns=PEAK_COLUMNS), counts.rename("share")
+    return out, counts.rename("share")
 
 
 def summarise_steepest(

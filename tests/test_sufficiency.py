@@ -1,0 +1,204 @@
+"""Sufficiency projections: fallback, coverage, words that follow the numbers, inputs, CLI."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vc_eval.analysis import sufficiency as S
+from vc_eval.core.schema import ASSESSMENTS, PLACEMENT_TYPES, Col, ValidationError
+from vc_eval.synthetic.generator import ProgrammeEffects, SynthConfig, generate
+
+
+@pytest.fixture(scope="module")
+def steady():
+    """One council, no programme: nothing changes after any origin."""
+    cfg = SynthConfig(
+        councils=1,
+        seed=4242,
+        sizes=(260,),
+        adopters=(False,),
+        programme=ProgrammeEffects.none(),
+        window_start="2019-04-01",  # four years of history before the origin
+    )
+    return generate(cfg)
+
+
+@pytest.fixture(scope="module")
+def model(steady):
+    return S.estimate(steady, origin="2023-03-31")
+
+
+def _no_scores(ds):
+    tables = dict(ds.tables)
+    tables[ASSESSMENTS] = ds.assessments.iloc[0:0]
+    return type(ds)(tables, metadata=ds.metadata, framework=ds.framework)
+
+
+def test_need_model_by_default_with_flow_baseline(steady):
+    res = S.sufficiency(steady, years=1, n_sims=30)
+    assert res.model == S.NEED_MODEL and res.fallback is None
+    assert res.baseline is not None and res.baseline.model == S.FLOW_MODEL
+    assert res.children.shape == (30, 5, len(PLACEMENT_TYPES), 4)
+    # the origin is the population as it is (by type), the same in every simulation;
+    # only its split by need band varies (need is latent, drawn given the scores)
+    by_type = res.children[:, 0].sum(axis=-1)
+    assert (by_type == by_type[0]).all()
+    assert "flow model" in res.summary().finding("sufficiency.baseline").text.lower()
+
+
+def test_fallback_to_flow_without_need_scores(steady):
+    res = S.sufficiency(_no_scores(steady), years=1, n_sims=30)
+    assert res.model == S.FLOW_MODEL and res.baseline is None
+    assert "no need scores" in res.fallback
+    assert res.bands == ["all"]
+    assert "no need scores" in res.summary().finding("sufficiency.fallback").text
+    with pytest.raises(ValueError, match="no need scores"):
+        S.estimate(_no_scores(steady), kind=S.NEED_MODEL)
+
+
+def test_same_seed_same_numbers(model):
+    a = S.project(model, years=1, n_sims=20, seed=3)
+    b = S.project(model, years=1, n_sims=20, seed=3)
+    c = S.project(model, years=1, n_sims=20, seed=4)
+    assert np.array_equal(a.children, b.children) and np.array_equal(a.spend, b.spend)
+    assert not np.array_equal(a.children, c.children)
+
+
+def test_backtest_intervals_cover_actual_counts(steady):
+    """90% intervals cover the generated counts (the benchmark measures this over seeds)."""
+    bt = S.backtest(steady, origin="2023-03-31", years=2, n_sims=60, seed=5)
+    assert set(bt["model"]) == {S.NEED_MODEL, S.FLOW_MODEL}
+    assert bt["actual"].notna().all()
+    cov = bt.groupby("model")["covered"].mean()
+    assert (cov >= 0.75).all(), cov
+    total = bt[(bt["placement_type"] == "total") & (bt["model"] == S.NEED_MODEL)]
+    assert (total["error"].abs() / total["actual"]).mean() < 0.15
+
+
+def test_as_of_hides_the_future(steady):
+    past = S.as_of(steady, "2023-03-31")
+    d = pd.Timestamp("2023-03-31")
+    assert past.children[Col.entered_care].max() <= d
+    assert (past.children[Col.left_care].dropna() <= d).all()
+    assert past.assessments[Col.assessment_date].max() <= d
+    assert (past.placements[Col.end_date].dropna() <= d).all()
+    assert len(steady.children) > len(past.children)  # the input is untouched
+
+
+def test_words_follow_the_numbers(model):
+    more = replace(model, n_entrants=model.n_entrants * 4)
+    none = replace(model, n_entrants=0, entry_age=model.entry_age[:0])
+    up = S.project(more, years=2, n_sims=30).summary().finding("sufficiency.children")
+    down = S.project(none, years=2, n_sims=30).summary().finding("sufficiency.children")
+    assert up.word == "rise" and "rise" in up.text
+    assert down.word == "fall" and "fall" in down.text
+    assert {c.universe for c in up.counts} == {"in_care_origin", "projected_in_care"}
+
+
+def test_supply_gap_words(model):
+    supply = pd.DataFrame(
+        {Col.placement_type: ["in_house_foster", "ifa_foster"], "places": [0, 10_000]}
+    )
+    res = S.project(model, years=1, n_sims=30, supply=supply)
+    s = res.summary()
+    assert s.finding("sufficiency.gap.in_house_foster").word == "short"
+    assert s.finding("sufficiency.gap.ifa_foster").word == "spare"
+    gap = res.gap()
+    assert set(gap[Col.placement_type]) == {"in_house_foster", "ifa_foster"}
+    assert (gap["lower"] <= gap["mean"]).all() and (gap["mean"] <= gap["upper"]).all()
+
+
+def test_target_mix_moves_new_placements(model):
+    current = S.project(model, years=3, n_sims=40, seed=2)
+    mix = pd.DataFrame(
+        {Col.placement_type: ["in_house_foster", "kinship", "ifa_foster"], "share": [6, 2, 2]}
+    )
+    target = S.project(model, years=3, n_sims=40, seed=2, target_mix=mix)
+    inh = PLACEMENT_TYPES.index("in_house_foster")
+    ch = PLACEMENT_TYPES.index("childrens_home")
+    end = -1
+    assert (
+        target.children[:, end, inh].sum(-1).mean() > current.children[:, end, inh].sum(-1).mean()
+    )
+    assert target.children[:, end, ch].sum(-1).mean() < current.children[:, end, ch].sum(-1).mean()
+    # shares per need band: bands not named keep the current mix
+    by_band = mix.assign(need_band="3")
+    tilt = S._mix_tilt(model, S.check_target_mix(by_band, bands=model.bands))
+    assert np.allclose(tilt[[0, 1, 3]], 1.0) and not np.allclose(tilt[2], 1.0)
+
+
+def test_bad_tables_name_row_and_column():
+    with pytest.raises(ValidationError) as err:
+        S.check_supply(
+            pd.DataFrame({Col.placement_type: ["in_house_foster", "castle"], "places": [3, -1]}),
+            source="supply.csv",
+        )
+    text = str(err.value)
+    assert "supply.csv, row 2, column 'placement_type'" in text
+    assert "supply.csv, row 2, column 'places'" in text
+    with pytest.raises(ValidationError, match="required column is missing"):
+        S.check_target_mix(pd.DataFrame({"type": ["kinship"], "share": [1]}))
+    with pytest.raises(ValidationError, match="not a band"):
+        S.check_target_mix(
+            pd.DataFrame({Col.placement_type: ["kinship"], "share": [1], "need_band": [9]}),
+            bands=["1", "2", "3", "4"],
+        )
+
+
+def test_frame_and_figures(model):
+    import matplotlib.pyplot as plt
+
+    from vc_eval.plots.sufficiency import plot_spend
+
+    res = S.project(model, years=1, n_sims=20)
+    f = res.to_frame()
+    assert set(f["measure"]) == {"children", "weekly_spend"}
+    assert (f["lower"] <= f["mean"] + 1e-9).all() and (f["mean"] <= f["upper"] + 1e-9).all()
+    assert res.plot().get_ylabel() == "Children in care"
+    _, ax = plt.subplots()
+    assert plot_spend(res, ax=ax) is ax
+    with pytest.raises(ValueError, match="1 to 5"):
+        S.project(model, years=6)
+
+
+def test_cli(bundled_dir, tmp_path):
+    from vc_eval.cli import main
+
+    supply = tmp_path / "supply.csv"
+    supply.write_text("placement_type,places\nin_house_foster,30\n")
+    out = tmp_path / "out"
+    council = "Plovercombe"
+    args = ["sufficiency", "--data", str(bundled_dir), "--council", council, "--years", "1"]
+    assert main([*args, "--sims", "20", "--supply", str(supply), "--out", str(out)]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"projection.csv", "gap.csv", "summary.md", "children.png", "spend.png"} <= names
+    bad = tmp_path / "bad.csv"
+    bad.write_text("placement_type,places\nmansion,3\n")
+    out2 = tmp_path / "out2"
+    assert main([*args, "--sims", "20", "--supply", str(bad), "--out", str(out2)]) == 2
+    assert not out2.exists()
+
+
+def test_notebook_is_thin_and_parameterised():
+    from pathlib import Path
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).parents[1] / "notebooks" / "sufficiency.ipynb", 4)
+    assert nb.metadata["kernelspec"]["name"] == "vc-eval"
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    for name in ("council", "data_dir", "years"):
+        assert f"{name}:" in params[0].source
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(sum(1 for ln in c.source.splitlines() if ln.strip()) <= 12 for c in code)
+
+
+def test_workers_give_the_same_numbers(model):
+    one = S.simulate(model, quarters=2, n_sims=6, seed=9, workers=1)
+    two = S.simulate(model, quarters=2, n_sims=6, seed=9, workers=2)
+    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])
