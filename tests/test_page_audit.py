@@ -295,3 +295,27 @@ def test_contradictory_page_is_refused(bad):
     f = Finding("y", "x", counts=(Count(6, U, ()), Count(bad, U, (("A", "a"),))))
     with pytest.raises(privacy.DisclosureError, match="contradict"):
         privacy.audit_page([Summary("s", findings=[f])])
+
+
+def test_count_columns_without_columns_dim_are_separate_measures_per_table():
+    # Two tables with a "Total" column over different populations: not related.
+    a = pd.DataFrame({"Type": ["x", "Total"], "Band 1": ["7", "7"], "Total": ["9", "9"]})
+    b = pd.DataFrame({"Type": ["x", "Total"], "Flag": ["12", "12"], "Total": ["20", "20"]})
+    kinds = {"Type": "label", "Band 1": "count", "Flag": "count", "Total": "count"}
+    tables = [
+        Table("a", a, {k: v for k, v in kinds.items() if k in a}, universe=U),
+        Table("b", b, {k: v for k, v in kinds.items() if k in b}, universe=U),
+    ]
+    assert privacy.audit_page([Summary("s", tables=tables)], fix=False).ok
+
+
+def test_contradiction_names_where_the_counts_come_from():
+    t = Table(
+        "Children now",
+        pd.DataFrame({"K": ["Total"], "n": ["177"]}),
+        {"K": "label", "n": "count"},
+        universe=U,
+    )
+    f = Finding("all", "247 children", counts=(Count(247, U, ()),))
+    with pytest.raises(privacy.DisclosureError, match="table 'Children now'.*|finding 'all'"):
+        privacy.audit_page([Summary("s", findings=[f], tables=[t])])

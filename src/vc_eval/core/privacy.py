@@ -1000,6 +1000,8 @@ class _Entry:
     #: (variable, values): only children whose value is none of these (a
     #: table's categories are exhaustive when it shows their total).
     outside: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: Where the count is stated (a table's caption, a finding's key), for messages.
+    what: str = ""
 
 
 @dataclass
@@ -1105,7 +1107,8 @@ def _table_entries(table, s: int, t: int) -> list[_Entry]:
                 else:
                     where.append((col_dim, name))
             elif len(counts) > 1:
-                uni = f"{universe}#{c}"
+                # Separate measures: related to nothing outside this table.
+                uni = f"{universe}#{table.caption}#{c}"
             hidden = shown == SUPPRESSED
             out.append(
                 _Entry(
@@ -1178,17 +1181,22 @@ def _page_entries(summaries, headline_counts) -> tuple[list[_Entry], list[str]]:
     for s, summ in enumerate(summaries):
         for t, table in enumerate(getattr(summ, "tables", []) or []):
             got = _table_entries(table, s, t)
+            for e in got:
+                e.what = f"table {str(table.caption)!r}"
             if not got and _count_columns(table)[1] and not getattr(table, "universe", None):
                 unaudited.append(str(table.caption))
             entries += got
         for f, finding in enumerate(getattr(summ, "findings", []) or []):
             for count in getattr(finding, "counts", ()) or ():
                 entries.append(_count_entry(count, ("finding", s, f)))
+                entries[-1].what = f"finding {getattr(finding, 'key', f)!r}"
         for key, val in (getattr(summ, "headline", {}) or {}).items():
             if _is_count(val):
                 entries.append(_count_entry(val, ("headline", s, key)))
+                entries[-1].what = f"headline {key!r}"
     for key, val in (headline_counts or {}).items():
         entries.append(_count_entry(val, ("headline", -1, key)))
+        entries[-1].what = f"headline {key!r}"
     return entries, unaudited
 
 
@@ -1337,9 +1345,7 @@ def _audit_universe(entries: list[_Entry]) -> list[dict]:
     hidden = [i for i, e in enumerate(entries) if e.value is None]
     lower = _reader_bounds(entries, ind_b)
     if lower is None:
-        raise DisclosureError(
-            f"the counts stated in universe {entries[0].universe!r} contradict each other"
-        )
+        raise DisclosureError(_contradiction(entries))
     # Inequalities G x <= h: every block >= 0, every hidden count >= what a
     # reader can assume (and <= 5 when stated as "fewer than 6").
     h_rows, extra = [], []
@@ -1423,6 +1429,16 @@ def _audit_universe(entries: list[_Entry]) -> list[dict]:
     return out
 
 
+def _contradiction(entries: list[_Entry]) -> str:
+    where = sorted({e.what for e in entries if e.what})
+    return (
+        f"the counts stated in universe {entries[0].universe!r} contradict each other; "
+        f"they come from {', '.join(where) or 'the page'}: a table or sentence that counts a "
+        "narrower population needs its own universe (or a `where`), and a table's Total "
+        "row says its rows are every child of the universe"
+    )
+
+
 def _entry_vars(e: _Entry) -> set[str]:
     return {a for a, _ in e.where} | {a for a, _ in e.outside}
 
@@ -1472,9 +1488,7 @@ def _total_range(entries: list[_Entry]) -> tuple[float, float]:
     b_eq = [e.value for e in entries if e.value is not None]
     lower = _reader_bounds(entries, ind_b)
     if lower is None:
-        raise DisclosureError(
-            f"the counts stated in universe {entries[0].universe!r} contradict each other"
-        )
+        raise DisclosureError(_contradiction(entries))
     a_ub, b_ub = [], []
     for i, e in enumerate(entries):
         if e.value is None:
@@ -1514,9 +1528,7 @@ def _audit_split(entries: list[_Entry]) -> list[dict]:
         a, b = _total_range(g)
         lo, hi = max(lo, a), min(hi, b)
     if lo > hi + 1e-7:
-        raise DisclosureError(
-            f"the counts stated in universe {entries[0].universe!r} contradict each other"
-        )
+        raise DisclosureError(_contradiction(entries))
     uni = entries[0].universe
     if hi - lo < 1e-7:
         bound = _Entry(uni, (), int(round(lo)), source=("structure",))

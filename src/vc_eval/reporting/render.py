@@ -574,7 +574,7 @@ def render_report(
     nb_path = notebook_path(notebook)
     params = {**council_parameter(nb_path, council), "data_dir": str(Path(data_dir).resolve())}
     if cache_dir is not None and "cache_dir" in notebook_parameters(nb_path):
-        say(f"[1/3] cache: tables for every council in {cache_dir}")
+        say(f"[cache] tables for every council, in {cache_dir}")
     params.update(use_cache(nb_path, data_dir, cache_dir, [council], parameters or {}))
     params = validate_parameters(nb_path, params)
     council = council or ALL_COUNCILS
@@ -586,7 +586,7 @@ def render_report(
     try:
         executed = tmp / f"{stem}.ipynb"
         log = tmp / f"{stem}.log"
-        say(f"[2/3] running notebook {nb_path.stem} for {' '.join(council.split())}")
+        say(f"[notebook] running {nb_path.stem} for {' '.join(council.split())}")
         try:
             execute_notebook(
                 nb_path, executed, params, kernel=kernel, timeout=timeout, log_path=log
@@ -598,7 +598,7 @@ def render_report(
             with contextlib.suppress(OSError, AttributeError):
                 err.add_note("Kernel and Papermill log:\n" + log.read_text(errors="replace"))
             raise
-        say("[3/3] writing HTML, executed notebook and headline numbers")
+        say("[html] writing the report, executed notebook and headline numbers")
         import nbformat
 
         nb = nbformat.read(executed, as_version=4)
