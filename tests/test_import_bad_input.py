@@ -384,7 +384,7 @@ def test_formula_cells_are_neutralised_and_long_cells_cut(sample, tmp_path):
     for v in vals:
         assert not v.startswith(("=", "+", "-", "@", "\t", "\r")), v
         assert len(v) <= 64
-    assert "'=HYPERLINK(http://x)" in vals
+    assert "'=HYPERLINK(HTTP://X)" in vals  # code columns are read upper-case
 
 
 def test_identifying_values_are_hidden_and_children_pseudonymised(sample, tmp_path):
@@ -561,7 +561,7 @@ def test_key_saved_by_powershell_gives_the_same_pseudonyms(sample, tmp_path):
         ("a" * 64, "key is too weak (only 1 distinct characters)"),
         ("0123456789abcdef" * 4, "16-character pattern repeated"),
         ("9f8e7d6c5b4a39281706f5e4d3c2b1", "key is too short (120 bits"),
-        ("secret\n", "key is too short"),
+        ("tiger\n", "key is too short"),
     ],
     ids=["repeated", "pattern", "short-hex", "password"],
 )
@@ -593,7 +593,7 @@ def test_reimport_with_another_key_needs_new_key(sample, tmp_path):
     first = _child_ids(c.out)
     c.key.write_text("4b1f9e27c0d3a8f56e2b7c19d04a3f8e5c6b2d1a9f7e0c3b8d5a4e6f1c2b7a90")
     c.run()
-    c.check(2, "made with a different key")
+    c.check(2, "made with a different key", output=True)
     assert _child_ids(c.out) == first  # the old dataset is untouched
     c.run("--new-key")
     c.check(0, "pseudonyms changed")
@@ -640,8 +640,10 @@ def test_implausible_costs_are_row_problems(sample, tmp_path):
     c.check(0, None)
     assert Dataset.load(c.out).placements["weekly_cost"].max() <= 100_000
     p = _problems(c.out)
-    got = p[p["column"] == "WEEKLY_COST"].set_index("row")["rule"].to_dict()
-    assert sorted(got.values()) == sorted(COST_RULES.values())
+    got = p.loc[p["column"] == "WEEKLY_COST", "rule"].tolist()
+    assert len(got) == len(COST_RULES)
+    for rule in COST_RULES.values():
+        assert any(g.startswith(rule) for g in got), rule
 
 
 def test_far_future_episode_end_is_not_a_leaving_date(sample, tmp_path):
