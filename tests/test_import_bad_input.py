@@ -366,6 +366,13 @@ def test_table_without_header_line_is_fatal_and_shows_no_row(sample, tmp_path, t
     c.check(2, "the first line holds data, not column headers")
 
 
+def test_needs_extract_without_header_line_echoes_no_row(sample, tmp_path):
+    c = Case(sample, tmp_path)
+    c.edit("@needs_extract.csv", lambda d: d.split(b"\n", 1)[1])
+    c.run("--needs", str(c.inp / "needs_extract.csv"))
+    c.check(2, "the first line holds data, not column headers")
+
+
 def test_formula_cells_are_neutralised_and_long_cells_cut(sample, tmp_path):
     c = Case(sample, tmp_path)
     ep = f"{c.year(1).name}/episodes.csv"
