@@ -44,7 +44,13 @@ from vc_eval.core.factorized import to_number
 from vc_eval.core.framework import SCORE_MAX, SCORE_MIN, Framework
 from vc_eval.ingest.problems import ERROR, NOTE, ProblemLog, fatal
 from vc_eval.ingest.pseudonymise import normalise_ids
-from vc_eval.ingest.ssda903 import check_regular_file, decode_bytes, parse_dates, read_csv_text
+from vc_eval.ingest.ssda903 import (
+    check_regular_file,
+    decode_bytes,
+    looks_like_data,
+    parse_dates,
+    read_csv_text,
+)
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 
@@ -107,16 +113,26 @@ def read_table_file(
         for c in body.columns:
             body[c] = body[c].str.strip()
         body["__row"] = np.arange(1, len(body) + 1)
+        _check_header_line(body, label)
         return body.reset_index(drop=True), "excel"
     try:
         data = path.read_bytes()
     except OSError as err:
         raise fatal(label, f"file cannot be read ({err.strerror or err})") from err
     text, enc = decode_bytes(data, label)
-    frame = read_csv_text(
-        text, label, log, upper=False, utf8=data if enc.startswith("utf-8") else None
-    )
+    frame = read_csv_text(text, label, log, upper=False, utf8=data if enc == "utf-8" else None)
+    _check_header_line(frame, label)
     return frame, enc
+
+
+def _check_header_line(frame: pd.DataFrame, label: str) -> None:
+    """Fatal when the first line is a data row: its values (child ids, dates)
+    would otherwise be echoed as "column names" in error messages."""
+    if looks_like_data([str(c) for c in frame.columns if c != "__row"]):
+        raise fatal(
+            label,
+            "the first line holds data, not column headers: the header line is missing",
+        )
 
 
 # --------------------------------------------------------------------------

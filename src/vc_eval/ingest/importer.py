@@ -94,6 +94,7 @@ from vc_eval.ingest.ssda903 import (
     SHORT_BREAK_LS,
     TABLES,
     Source,
+    check_regular_file,
     ethnic_groups,
     parse_dates,
     placement_types,
@@ -262,14 +263,24 @@ def import_council(
         start = parse_dates(pd.Series([str(programme_start)])).iloc[0]
         if pd.isna(start):
             raise fatal("--programme-start", INVALID_DATE, value=str(programme_start))
+    for label, p in (
+        ("--needs", needs),
+        ("--costs", costs),
+        ("--needs-config", needs_config),
+        ("--unit-costs", unit_costs),
+    ):
+        if p is not None and not Path(p).exists():
+            if label in ("--needs", "--costs"):
+                raise fatal(str(p), f"file not found ({label})")
+            continue  # the config readers say so in their own words
+        if p is not None:
+            # a device or pipe (/dev/urandom) would be read, or hashed, for ever
+            check_regular_file(Path(p), str(p))
     unit = _load_unit_costs(unit_costs)
     paths = [Path(p) for p in ([ssda903] if isinstance(ssda903, (str, Path)) else ssda903)]
     if not paths:
         raise fatal("--ssda903", "no SSDA903 input given")
     needs_cfg = load_needs_config(Path(needs_config) if needs_config else None)
-    for label, p in (("--needs", needs), ("--costs", costs)):
-        if p is not None and not Path(p).exists():
-            raise fatal(str(p), f"file not found ({label})")
 
     log = ProblemLog()
     stats: dict = {

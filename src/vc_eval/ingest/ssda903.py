@@ -689,7 +689,7 @@ def read_csv_text(
         raise fatal(label, f"duplicate column name(s) in the header: {', '.join(dupes)}")
     n = len(headers)
     body = None
-    if _fast_path_ok(text):
+    if len(text) > SMALL_TEXT and _fast_path_ok(text):
         # fast path (multi-threaded Arrow parser); it cannot number rows
         # around blank lines or report ragged rows, so those take the slow path
         try:
@@ -725,6 +725,11 @@ def read_csv_text(
     body["__row"] = numbers
     empty = (body.drop(columns="__row") == "").all(axis=1)
     return body.loc[~empty.to_numpy()].reset_index(drop=True)
+
+
+#: Texts up to this many characters are parsed line by line: for small files
+#: that is faster than starting the Arrow parser.
+SMALL_TEXT = 1_000_000
 
 
 def _fast_path_ok(text: str) -> bool:
