@@ -308,6 +308,11 @@ def main() -> None:
     ap.add_argument("--before-boot-n", type=int, default=3)
     ap.add_argument("--previous-rev", default="e7f4766", help="git revision of the previous engine")
     ap.add_argument("--before-src", default=None, help="src folder of the previous code")
+    ap.add_argument(
+        "--before-parts",
+        default="domains,bootstrap,incare",
+        help="parts also run on --before-src",
+    )
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--before", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -324,7 +329,7 @@ def main() -> None:
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores, data {args.data}")
     for name in args.parts.split(","):
         srcs = [str(ROOT / "src")]
-        if args.before_src and name in ("domains", "bootstrap", "incare"):
+        if args.before_src and name in args.before_parts.split(","):
             srcs.insert(0, args.before_src)
         for src in srcs:
             print(json.dumps(run_part(name, args, src)), flush=True)

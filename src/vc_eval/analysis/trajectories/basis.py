@@ -165,8 +165,11 @@ class TimeBasis:
         if self.kind == "hinge":
             hinges = [np.maximum(t - k, 0.0) / self.scale for k in self.knots]
             return np.column_stack([one, self.scaled(t), *hinges])
-        spline = patsy.build_design_matrices([self._spline_info], {"t": t})[0]
-        return np.column_stack([one, np.asarray(spline)])
+        # The basis is a function of t alone and ages repeat (days of age):
+        # evaluate it once per distinct time, then index.
+        uniq, inv = np.unique(t, return_inverse=True)
+        spline = np.asarray(patsy.build_design_matrices([self._spline_info], {"t": uniq})[0])
+        return np.column_stack([one, spline[inv.ravel()]])
 
     def describe(self) -> str:
         """One line for summaries."""
@@ -189,8 +192,9 @@ def _spline_design_info(t: np.ndarray, all_knots: np.ndarray):
     # The centring constraint (columns sum to zero over the data) keeps the
     # basis identifiable beside the explicit intercept; patsy remembers it.
     formula = f"0 + cr(t, knots={inner}, lower_bound={lo}, upper_bound={hi}, constraints='center')"
-    dm = patsy.dmatrix(formula, {"t": t}, return_type="matrix")
-    return dm.design_info
+    # Only the design (with its data-dependent centring) is needed here, not
+    # the matrix: one pass over the data instead of two.
+    return patsy.incr_dbuilder(formula, lambda: iter([{"t": t}]))
 
 
 @dataclass(frozen=True)
