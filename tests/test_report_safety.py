@@ -94,11 +94,6 @@ def test_console_is_one_line_per_stage(hostile):
     assert "IProgress" not in run.stderr + run.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reporting/sections.py writes the council name into Markdown unescaped (title, "
-    "population text, figure alt); remove this mark when the Summary composer lands",
-)
 def test_no_markup_from_data_in_html(hostile):
     _, out, _ = hostile
     text = next(out.glob("*.html")).read_text(encoding="utf-8")
