@@ -219,3 +219,14 @@ def test_cache_gives_the_same_report_as_loading_everything(bundled_dir, tmp_path
     with open(data / "outcomes.parquet", "ab") as fh:
         fh.write(b"\0")
     assert CachedCouncils.open(cache, data) is None
+
+
+def test_page_is_audited_as_a_whole(tiny_ctx):
+    """The notebook shows the audited page: no count of 1-5 can be worked out from it."""
+    page = S.page(tiny_ctx)
+    assert S.page_audit(tiny_ctx).ok
+    assert [s.key for s in page][:2] == ["title", "summary"] and page[-1].key == "methods"
+    assert S.section(tiny_ctx, "population") is page[2]
+    # the sections state their counts of children for the audit to see
+    declared = [c for s in page for c in s.counts()]
+    assert any(c.universe == "in_care_end" for c in declared)

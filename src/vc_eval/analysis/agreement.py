@@ -59,6 +59,11 @@ ICC_ADVERBS: dict[str, str] = {
 }
 
 
+def _pairs_table(*args, **kwargs):
+    t = table_from(*args, **kwargs)
+    return t
+
+
 def icc_word(icc: float) -> str:
     """The band of agreement of an ICC (Koo & Li 2016): poor, moderate, good, excellent."""
     for upper, word in ICC_WORDS:
@@ -462,7 +467,7 @@ class AgreementResult(Result):
                 f"differed by between {r['loa_lower']:.1f} and {r['loa_upper']:+.1f} points in "
                 "95% of pairs (limits of agreement).",
                 word=word,
-                counts=[Count(int(r["n_pairs"]), PAIRS, (("domain", TOTAL_NEED),))],
+                counts=[Count(int(r["n_pairs"]), PAIRS, (("domain", str(r["domain_name"])),))],
             )
             sm.headline["icc_total_need"] = round(float(r["icc"]), 2)
         sm.say(
@@ -472,7 +477,7 @@ class AgreementResult(Result):
         )
         st = self.safe_table()
         sm.tables.append(
-            table_from(
+            _pairs_table(
                 st.table,
                 "Agreement between two assessors scoring the same child",
                 {

@@ -238,16 +238,14 @@ class CarePopulation(Result):
                 word=top,
                 counts=[Count(int(mix[top]), IN_CARE_END, (("placement", top),))],
             )
-        sm.tables += [
-            count_table(
-                self.age_sex,
-                caption=f"Children in care on {_date(self.end)}, by age and sex",
-                label="Age band",
-                universe=IN_CARE_END,
-            ),
-            self._placement_table(),
-            self._flows_table(),
-        ]
+        age_sex = count_table(
+            self.age_sex,
+            caption=f"Children in care on {_date(self.end)}, by age and sex",
+            label="Age band",
+            universe=IN_CARE_END,
+        )
+        age_sex.dims, age_sex.columns_dim = {"Age band": "age_band"}, "sex"
+        sm.tables += [age_sex, self._placement_table(), self._flows_table()]
         return sm
 
     def _placement_table(self) -> Table:
@@ -266,6 +264,7 @@ class CarePopulation(Result):
             percent_of="column",
             universe=IN_CARE_END,
         )
+        tab.dims = {"Placement type": "placement"}
         if self.comparison == "all_councils" and self.all_mix is not None:
             allc = self.all_mix
             pct = (100 * allc / max(allc.sum(), 1)).reindex(tab.frame["Placement type"])
@@ -465,26 +464,26 @@ class PlacementCosts(Result):
         sm.headline["weekly_cost_per_child_end"] = round(per_child)
         t = self.by_type.copy()
         t["share"] = 100 * t["weekly_spend"] / max(self.total, 1)
-        sm.tables.append(
-            stat_table(
-                t.rename(
-                    columns={
-                        "placement_type": "Placement type",
-                        "children": "Children",
-                        "weekly_spend": "Weekly spend (£)",
-                        "share": "Share of spend (%)",
-                        "median_weekly_cost": "Median weekly cost (£)",
-                    }
-                ),
-                caption=f"Weekly spend on placements by type, {_date(self.at)}",
-                n_col="Children",
-                stat_cols=["Weekly spend (£)", "Share of spend (%)", "Median weekly cost (£)"],
-                label_cols=["Placement type"],
-                decimals=0,
-                note="Spend and costs are hidden for types with fewer than 6 children.",
-                universe=IN_CARE_END,
-            )
+        table = stat_table(
+            t.rename(
+                columns={
+                    "placement_type": "Placement type",
+                    "children": "Children",
+                    "weekly_spend": "Weekly spend (£)",
+                    "share": "Share of spend (%)",
+                    "median_weekly_cost": "Median weekly cost (£)",
+                }
+            ),
+            caption=f"Weekly spend on placements by type, {_date(self.at)}",
+            n_col="Children",
+            stat_cols=["Weekly spend (£)", "Share of spend (%)", "Median weekly cost (£)"],
+            label_cols=["Placement type"],
+            decimals=0,
+            note="Spend and costs are hidden for types with fewer than 6 children.",
+            universe=IN_CARE_END,
         )
+        table.dims = {"Placement type": "placement"}
+        sm.tables.append(table)
         return sm
 
 

@@ -219,6 +219,13 @@ def latest_scores(
 # --------------------------------------------------------------------------
 
 
+def _with_dims(frame, caption, kinds, *, dims: dict[str, str], **kw) -> Table:
+    """:func:`table_from` with the variable names the page audit relates sentences by."""
+    t = table_from(frame, caption, kinds, **kw)
+    t.dims = dims
+    return t
+
+
 def _when_text(snap: Snapshot) -> str:
     if snap.at is not None:
         return f"by {snap.at:%-d %B %Y}"
@@ -321,7 +328,7 @@ class PrevalenceResult(Result):
             if not cells["hidden"].any() and not (1 <= r.n_high <= 5):
                 parts.append(f"{r.domain_name.lower()} ({display.percent(r.percent / 100)})")
                 counts.append(
-                    Count(int(r.n_high), ASSESSED, (("domain", r.domain), ("band", "top two")))
+                    Count(int(r.n_high), ASSESSED, (("domain", r.domain_name), ("band", "top two")))
                 )
             else:
                 parts.append(r.domain_name.lower())
@@ -361,7 +368,7 @@ class PrevalenceResult(Result):
             )
         if st.n_suppressed:
             note += f" {st.summary()}."
-        return table_from(
+        t = table_from(
             wide,
             "Children by band of need in each domain (each child's latest assessment)",
             kinds,
@@ -369,6 +376,7 @@ class PrevalenceResult(Result):
             note=note.strip(),
             universe=ASSESSED,
         )
+        return t
 
     def safe_table(self):
         """Counts and percentages with disclosure control (per domain)."""
@@ -551,27 +559,25 @@ class ComplexityResult(Result):
                 f"Children assessed had high need in a median of {c.median():.0f} of "
                 f"{self.n_domains} domains.",
             )
-        sm.tables.append(
-            table_from(
-                st.table,
-                f"Children by number of domains of high need (top {self.top_bands} bands)",
-                {"complexity": "label", "n": "count", "percent": "percent"},
-                rename={"complexity": "Domains of high need", "n": "Children", "percent": "%"},
-                note=st.summary() if st.n_suppressed else "",
-                universe=ASSESSED,
-            )
+        t = table_from(
+            st.table,
+            f"Children by number of domains of high need (top {self.top_bands} bands)",
+            {"complexity": "label", "n": "count", "percent": "percent"},
+            rename={"complexity": "Domains of high need", "n": "Children", "percent": "%"},
+            note=st.summary() if st.n_suppressed else "",
+            universe=ASSESSED,
         )
+        sm.tables.append(t)
         by_age = self.safe_table("age_group", top_code=4)
-        sm.tables.append(
-            table_from(
-                by_age.table,
-                "Children by age group and number of domains of high need",
-                {"age_group": "label", **{str(k): "count" for k in by_age.table.columns}},
-                rename={"age_group": "Age group"},
-                note=by_age.summary() if by_age.n_suppressed else "",
-                universe=ASSESSED,
-            )
+        t = table_from(
+            by_age.table,
+            "Children by age group and number of domains of high need",
+            {"age_group": "label", **{str(k): "count" for k in by_age.table.columns}},
+            rename={"age_group": "Age group"},
+            note=by_age.summary() if by_age.n_suppressed else "",
+            universe=ASSESSED,
         )
+        sm.tables.append(t)
         return sm
 
     def crosstab(self, by: str, *, top_code: int | None = None) -> pd.DataFrame:
@@ -771,7 +777,7 @@ class ClusterResult(Result):
             counts=counts,
         )
         sm.tables.append(
-            table_from(
+            _with_dims(
                 st.table,
                 "Profiles of need (clusters of children with similar scores)",
                 {"cluster": "label", "label": "text", "n": "count", "percent": "percent"},
@@ -783,6 +789,7 @@ class ClusterResult(Result):
                 },
                 note=st.summary() if st.n_suppressed else "",
                 universe=ASSESSED,
+                dims={},
             )
         )
         return sm
@@ -1165,7 +1172,7 @@ class ChangeResult(Result):
             f"{display.count_text(n)} children had a first and a latest assessment at least "
             f"two weeks apart. Their {name.lower()} {how} ({better}).",
             word=word,
-            counts=[Count(n, REASSESSED, (("domain", dom),))],
+            counts=[Count(n, REASSESSED, (("domain", name),))],
         )
         sm.headline["mean_total_need_change"] = round(mean, 1)
         st = self.safe_table()
@@ -1189,7 +1196,7 @@ class ChangeResult(Result):
                 if cat in rows.index and not bool(rows.loc[cat, "hidden"]):
                     shown[cat] = k
                     parts.append(f"{display.percent(k / n)} {verb}")
-                    counts.append(Count(k, REASSESSED, (("domain", dom), ("change", cat))))
+                    counts.append(Count(k, REASSESSED, (("domain", name), ("change", cat))))
                     sm.headline[f"share_reliably_{cat}"] = display.percent(k / n)
             text = (
                 f"A change counts as reliable when it is larger than {thr:.1f} points, the "
@@ -1230,7 +1237,7 @@ class ChangeResult(Result):
         kinds = {"domain_name": "label", "Mean change (points)": "stat"}
         for col in wide.columns[1:-1]:
             kinds[col] = "count" if col.endswith("(n)") else "percent"
-        return table_from(
+        t = table_from(
             wide,
             "Reliable change between each child's first and latest assessment",
             kinds,
@@ -1238,6 +1245,7 @@ class ChangeResult(Result):
             note=st.summary() if st.n_suppressed else "",
             universe=REASSESSED,
         )
+        return t
 
     def safe_table(self):
         """Counts per domain and category, with disclosure control per domain."""

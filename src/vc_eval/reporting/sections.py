@@ -38,6 +38,7 @@ from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import ASSESSMENTS, Col
 from vc_eval.core.summary import (
+    Count,
     FigureOut,
     Finding,
     Summary,
@@ -566,13 +567,26 @@ EXECUTIVE_FINDINGS: tuple[tuple[str, str], ...] = (
 )
 
 
-def section(ctx: ReportContext, key: str) -> Summary:
-    """A section by key, computed once per context."""
+def computed(ctx: ReportContext, key: str) -> Summary:
+    """A section by key as its result made it (before the page audit), computed once."""
     return ctx.cached(f"section_{key}", lambda: SECTION_FUNCTIONS[key](ctx))
 
 
 def all_sections(ctx: ReportContext) -> list[Summary]:
-    return [section(ctx, k) for k in SECTION_FUNCTIONS]
+    """Every section as computed (before the page audit), in page order."""
+    return [computed(ctx, k) for k in SECTION_FUNCTIONS]
+
+
+def section(ctx: ReportContext, key: str) -> Summary:
+    """A part of the page as shown, after the page-level disclosure audit.
+
+    ``key`` is a section key (:data:`SECTION_FUNCTIONS`) or ``"title"``,
+    ``"summary"`` (executive summary) or ``"methods"``.
+    """
+    for s in page(ctx):
+        if s.key == key:
+            return s
+    raise KeyError(key)
 
 
 def executive_summary(ctx: ReportContext) -> Summary:
@@ -683,20 +697,62 @@ def _headline_table(numbers: dict) -> Table:
     )
 
 
-def page(ctx: ReportContext) -> list[Summary]:
-    """Every Summary of the report, in page order (title, summary, sections, methods).
+def _headline_counts(ctx: ReportContext) -> dict:
+    """Counts of children the headline JSON states, with what they count."""
+    pop = care_population(ctx)
+    f = pop.flows
+    out = {
+        "children_in_care_end": Count(pop.n_end, care.IN_CARE_END),
+        "children_in_care_start": Count(pop.n_start, care.IN_CARE_START),
+    }
+    if not f["hidden"]["entered"]:
+        out["entered_care"] = Count(f["values"]["entered"], care.ENTERED)
+    if not f["hidden"]["left"]:
+        out["left_care"] = Count(f["values"]["left"], care.LEFT)
+    if ctx.has_needs:
+        n = needs_profile_result(ctx).prevalence.snapshot.n_assessed
+        out["children_assessed"] = Count(n, profile_analysis.ASSESSED)
+    return out
 
-    This is what the page-level disclosure audit reads: all findings with
-    their declared counts, all tables with their universes.
+
+def page(ctx: ReportContext) -> list[Summary]:
+    """Every Summary of the report in page order, after the page-level disclosure audit.
+
+    Title, executive summary, the sections and methods are audited together
+    (:func:`vc_eval.core.privacy.audit_page`): every count the page states, in
+    tables, sentences and the headline numbers, is checked against the others,
+    and where a count of 1-5 could be worked out more is hidden or a sentence
+    withheld, and the page says so. Nothing is shown before this has run.
     """
-    secs = all_sections(ctx)
-    return [title(ctx), executive_summary(ctx), *secs, methods(ctx, secs)]
+
+    def run():
+        secs = all_sections(ctx)
+        raw = [title(ctx), executive_summary(ctx), *secs, methods(ctx, secs)]
+        audit = privacy.audit_page(raw, _headline_counts(ctx))
+        shown = list(audit.summaries)
+        if audit.headline_withheld:
+            for k in audit.headline_withheld:
+                ctx.headline[k] = None
+            ex = shown[1]
+            numbers = {k: v for k, v in ex.headline.items() if k not in audit.headline_withheld}
+            shown[1] = replace(ex, headline=numbers, tables=[_headline_table(numbers)])
+        if audit.notes:
+            shown[-1] = replace(shown[-1], caveats=[*shown[-1].caveats, *audit.notes])
+        ctx._cache["page_audit"] = audit
+        return shown
+
+    return ctx.cached("page", run)
+
+
+def page_audit(ctx: ReportContext) -> privacy.PageAudit:
+    """What the page-level audit found and did (see :func:`page`)."""
+    page(ctx)
+    return ctx._cache["page_audit"]
 
 
 def headline(ctx: ReportContext) -> dict:
     """Headline numbers of the report, for the JSON sidecar (no identifiers, counts 1-5 as c)."""
-    if not ctx.headline:
-        executive_summary(ctx)
+    page(ctx)  # the audit may withhold headline counts
     return {
         "council": ctx.council,
         "period_start": str(ctx.period_start.date()),
@@ -821,7 +877,9 @@ __all__ = [
     "need_change",
     "needs_profile",
     "outcomes",
+    "computed",
     "page",
+    "page_audit",
     "parse_date",
     "parse_domains",
     "population",
