@@ -458,15 +458,16 @@ class CostNeedFlags:
 
     def finding(self) -> Finding:
         """The flags as one sentence, with the counts it states declared."""
-        pairs = [(self.n_children, ())]
+        counts = stated_counts(UNIVERSE_SNAPSHOT, [(self.n_children, ())])
         if np.isfinite(self.slope_per_10):
-            pairs += [
-                (self.n_high_cost, ((FLAG, HIGH_COST),)),
-                (self.n_high_need, ((FLAG, HIGH_NEED),)),
-            ]
-        return Finding(
-            "flags.counts", self.summary(), counts=stated_counts(UNIVERSE_SNAPSHOT, pairs)
-        )
+            counts += stated_counts(
+                UNIVERSE_FLAGGED,
+                [
+                    (self.n_high_cost, ((FLAG, HIGH_COST),)),
+                    (self.n_high_need, ((FLAG, HIGH_NEED),)),
+                ],
+            )
+        return Finding("flags.counts", self.summary(), counts=counts)
 
     def summary(self) -> str:
         if not np.isfinite(self.slope_per_10):
@@ -624,7 +625,7 @@ class NeedsMatchedScenario(Result):
         word = self.word()
         n = sc.n_children
         # only sentences that state the number declare it
-        counts = stated_counts(UNIVERSE_SNAPSHOT, [(n, SCENARIO_WHERE)])
+        counts = stated_counts(UNIVERSE_SCENARIO, [(n, ())])
         if sc.n_children < privacy.MIN_N:
             text = (
                 f"Needs-matched scenario: too few children ({display.count_text(n)}) in foster, "
@@ -675,7 +676,8 @@ class NeedsMatchedScenario(Result):
                     "Children by placement type now and expected for their needs",
                     tabs["scenario_by_type"].reset_index(),
                     {"Placement type": "label", "Children now": "count"},
-                    universe=UNIVERSE_SNAPSHOT,
+                    universe=UNIVERSE_SCENARIO,
+                    dims={"Placement type": "placement_type"},
                 ),
             ],
             caveats=list(self.caveats),
@@ -1638,7 +1640,8 @@ class SpendResult(Result):
                     "Children now": "count",
                     "Expected for their needs": "value",
                 },
-                universe=UNIVERSE_SNAPSHOT,
+                universe=UNIVERSE_SCENARIO,
+                dims={"Placement type": "placement_type"},
             ),
         ]
         if "scenario_sensitivity" in tabs:
@@ -1661,6 +1664,8 @@ class SpendResult(Result):
                 mix,
                 {"Placement type": "label", **{c: "count" for c in mix.columns[1:]}},
                 universe=UNIVERSE_SNAPSHOT,
+                dims={"Placement type": "placement_type"},
+                columns_dim="need_band",
             )
         )
         out.append(
@@ -1723,7 +1728,9 @@ class SpendResult(Result):
                 f"{display.percent(self.flags.quantile)}); children are never named here",
                 flags,
                 {"Placement type": "label", **{c: "count" for c in flags.columns[1:]}},
-                universe=UNIVERSE_SNAPSHOT,
+                universe=UNIVERSE_FLAGGED,
+                dims={"Placement type": "placement_type"},
+                columns_dim=FLAG,
             )
         )
         return out
@@ -1938,7 +1945,10 @@ def spend(
 #: Universes of the counts the summary states (see :class:`vc_eval.core.summary.Count`).
 UNIVERSE_ASSESSED = "cost_need_assessed_children"
 UNIVERSE_SNAPSHOT = "in_care_with_placement_and_review"
-SCENARIO_WHERE = (("placement_type", "foster, children's home or supported"),)
+#: Children of the snapshot in foster, children's home or supported placements.
+UNIVERSE_SCENARIO = "needs_matched_scenario_children"
+#: Children of the snapshot flagged as costing more or less than others of similar need.
+UNIVERSE_FLAGGED = "cost_need_flagged_children"
 #: Edges of |Spearman rho| for "barely", "weakly", "moderately", "strongly".
 STRENGTH_EDGES = (0.1, 0.3, 0.5)
 
