@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -302,6 +302,18 @@ class Dataset:
         if needs:
             wide[TOTAL_NEED] = wide[needs].mean(axis=1)
         return wide.reset_index()
+
+
+def concat(parts: Sequence[Dataset]) -> Dataset:
+    """Datasets of different councils as one (metadata and framework of the first)."""
+    parts = list(parts)
+    if not parts:
+        raise ValueError("no datasets to put together")
+    tables = {
+        k: pd.concat([p.tables[k] for p in parts], ignore_index=True) for k in parts[0].tables
+    }
+    first = parts[0]
+    return Dataset(tables, metadata=dict(first.metadata), framework=first.framework)
 
 
 def total_need(assessments: pd.DataFrame, framework: Framework) -> pd.DataFrame:

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vc_eval.core.dataset import Dataset, total_need
+from vc_eval.core.dataset import Dataset, concat, total_need
 from vc_eval.core.files import atomic_dir, atomic_file
 from vc_eval.core.population import in_care_on, placements_on, snapshot_date
 from vc_eval.core.provenance import input_fingerprints
@@ -309,12 +309,7 @@ class CachedCouncils:
         names = [c for c in self.council_names() if c != council]
         if not names:
             return None
-        parts = [self.local(c) for c in names]
-        tables = {
-            k: pd.concat([p.tables[k] for p in parts], ignore_index=True) for k in parts[0].tables
-        }
-        first = parts[0]
-        return Dataset(tables, metadata=dict(first.metadata), framework=first.framework)
+        return concat([self.local(c) for c in names])
 
     def placement_snapshot(self, date: pd.Timestamp) -> dict:
         hit = self._meta.get("placement", {}).get(str(pd.Timestamp(date).date()))

@@ -31,26 +31,30 @@ import pandas as pd
 
 from vc_eval.analysis import agreement as agreement_analysis
 from vc_eval.analysis import care
+from vc_eval.analysis import outcomes as outcome_analysis
 from vc_eval.analysis import profile as profile_analysis
+from vc_eval.analysis import spend as spend_analysis
+from vc_eval.analysis.impact import impact_result
 from vc_eval.analysis.trajectories import DomainFits, fit_domains
 from vc_eval.core import display, privacy
-from vc_eval.core.dataset import Dataset
+from vc_eval.core.dataset import Dataset, concat
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.schema import ASSESSMENTS, Col
 from vc_eval.core.summary import (
     Count,
     FigureOut,
-    Finding,
     Summary,
     Table,
     count_table,
     stat_table,
 )
 from vc_eval.plots import agreement as agreement_plots
+from vc_eval.plots import impact as impact_plots
+from vc_eval.plots import outcomes as outcome_plots
 from vc_eval.plots import population as population_plots
 from vc_eval.plots import profile as profile_plots
+from vc_eval.plots import spend as spend_plots
 from vc_eval.plots import trajectories as trajectory_plots
-from vc_eval.reporting import adapters
 from vc_eval.reporting.context import (
     COMPARISONS,
     ENGINES,
@@ -319,9 +323,10 @@ def agreement(ctx: ReportContext) -> Summary:
     return sm
 
 
-# -- sections whose results gain summary() on other branches --------------------
-# Each is one small function: when SpendResult / OutcomesResult / the impact results
-# have summary() -> Summary, replace the adapter call with that (see adapters.py).
+# -- cost, outcomes and impact -----------------------------------------------------
+
+#: Bootstrap resamples for intervals in report sections (enough for 95% intervals).
+REPORT_BOOT = 200
 
 
 def _guarded(key: str, fn: Callable[[], Summary]) -> Summary:
@@ -342,23 +347,99 @@ def _guarded(key: str, fn: Callable[[], Summary]) -> Summary:
         )
 
 
+def _others(ctx: ReportContext) -> Dataset | None:
+    """Every other council in the data (the needs-matched scenario's comparison), or None."""
+    if ctx.all is not None:
+        return ctx.all.others(ctx.council)
+    others = [c for c in ctx.data.council_names() if c != ctx.council]
+    return ctx.data.subset(others) if others else None
+
+
+def spend_result(ctx: ReportContext) -> spend_analysis.SpendResult:
+    """Cost against need and the needs-matched scenario against the other councils."""
+    return ctx.cached(
+        "spend",
+        lambda: spend_analysis.spend(
+            ctx.local,
+            at=ctx.period_end,
+            end=ctx.period_end,
+            reference=_others(ctx),
+            seed=ctx.seed,
+            n_boot=REPORT_BOOT,
+            progress=False,
+        ),
+    )
+
+
+def outcomes_result(ctx: ReportContext) -> outcome_analysis.OutcomesResult:
+    """Spend against outcomes, and the programme's total effect against never-adopters."""
+
+    def run():
+        res = outcome_analysis.outcomes(ctx.local, progress=False)
+        others = _others(ctx)
+        adopted = ctx.local.councils[Col.programme_start].notna().any()
+        if others is not None and adopted:
+            cs = others.councils
+            never = cs.loc[cs[Col.programme_start].isna(), Col.council].tolist()
+            if never:
+                res.programme = outcome_analysis.programme_outcomes(
+                    concat([ctx.local, others.subset(never)])
+                )
+        return res
+
+    return ctx.cached("outcomes", run)
+
+
+def impact_result_for(ctx: ReportContext):
+    """Every impact design for the council (the other councils are comparisons)."""
+    series = ctx.cached("impact_series", lambda: ctx.all.series(ctx.period_end))
+    data = ctx.data if ctx.data is not None else ctx.local
+    return ctx.cached("impact", lambda: impact_result(series, ctx.council, dataset=data))
+
+
 def cost_need(ctx: ReportContext) -> Summary:
     """Cost against need, and the needs-matched scenario."""
     if not ctx.has_needs:
         return _absent("cost_need")
-    return _guarded("cost_need", lambda: adapters.cost_need_section(ctx))
+
+    def run():
+        sp = spend_result(ctx)
+        sm = sp.summary()
+        fig = spend_plots.cost_need_figure(sp) if sm.status == "ok" else None
+        if fig is not None:
+            sm.figures.append(fig)
+        return sm
+
+    return _guarded("cost_need", run)
 
 
 def outcomes(ctx: ReportContext) -> Summary:
-    """Spend against outcome domains."""
+    """Spend against outcome domains, and the programme's effect on outcomes."""
     if not ctx.has_needs:
         return _absent("outcomes")
-    return _guarded("outcomes", lambda: adapters.outcomes_section(ctx))
+
+    def run():
+        oc = outcomes_result(ctx)
+        sm = oc.summary()
+        fig = outcome_plots.change_by_type_figure(oc) if sm.status == "ok" else None
+        if fig is not None:
+            sm.figures.append(fig)
+        return sm
+
+    return _guarded("outcomes", run)
 
 
 def impact(ctx: ReportContext) -> Summary:
-    """Programme impact: before/after and against comparison councils."""
-    return _guarded("impact", lambda: adapters.impact_section(ctx))
+    """Programme impact: power first, then before/after and against comparison councils."""
+
+    def run():
+        res = impact_result_for(ctx)
+        sm = res.summary()
+        if sm.status == "ok":
+            sm.figures += impact_plots.impact_figures(res)
+        return sm
+
+    return _guarded("impact", run)
 
 
 # -- data quality ---------------------------------------------------------------
@@ -564,6 +645,14 @@ EXECUTIVE_FINDINGS: tuple[tuple[str, str], ...] = (
     ("need_change", "change.reliable"),
     ("stability", "stability.three_plus"),
     ("agreement", "agreement.total"),
+    ("cost_need", "cost_need.variance"),
+    ("cost_need", "scenario.saving"),
+    ("impact", "impact.not_adopted"),
+    ("impact", "impact.design"),
+    ("impact", "its.share_in_house_foster.12m"),
+    ("impact", "did.share_in_house_foster.12m"),
+    ("impact", "its.weekly_spend.12m"),
+    ("impact", "did.weekly_spend.12m"),
 )
 
 
@@ -603,10 +692,6 @@ def executive_summary(ctx: ReportContext) -> Summary:
                 sm.findings.append(s.finding(finding))
             except KeyError:
                 continue
-        # Sections still written in adapters.py give their summary lines in headline["_summary"].
-        for key in ("cost_need", "outcomes", "impact"):
-            for i, line in enumerate(secs[key].headline.get("_summary", [])):
-                sm.findings.append(Finding(f"{key}.summary{i}", line))
         for what, data in (("needs scores", NEEDS_DATA), ("costs", COSTS_DATA)):
             missing = [
                 s.title
