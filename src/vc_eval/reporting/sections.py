@@ -393,8 +393,14 @@ def outcomes_result(ctx: ReportContext) -> outcome_analysis.OutcomesResult:
 def impact_result_for(ctx: ReportContext):
     """Every impact design for the council (the other councils are comparisons)."""
     series = ctx.cached("impact_series", lambda: ctx.all.series(ctx.period_end))
-    data = ctx.data if ctx.data is not None else ctx.local
-    return ctx.cached("impact", lambda: impact_result(series, ctx.council, dataset=data))
+
+    def run():
+        # the council and every comparison council, built the same way with or without a cache
+        others = _others(ctx)
+        data = ctx.local if others is None else concat([ctx.local, others])
+        return impact_result(series, ctx.council, dataset=data)
+
+    return ctx.cached("impact", run)
 
 
 def cost_need(ctx: ReportContext) -> Summary:
