@@ -800,7 +800,11 @@ def _parse_rows(
             while joined.count('"') % 2 and j < last and j - i < MAX_CELL_LINES:
                 joined += "\n" + phys[j]
                 j += 1
-            rec = next(csv.reader([joined], delimiter=sep), [])
+            try:
+                recs = list(csv.reader(io.StringIO(joined), delimiter=sep))
+            except csv.Error:
+                recs = []
+            rec = recs[0] if len(recs) == 1 else []
             if not joined.count('"') % 2 and len(rec) == n:
                 good.append(rec)
                 numbers.append(row_no)
@@ -821,7 +825,10 @@ def _parse_rows(
                     f"{n} columns",
                 )
             continue
-        r = next(csv.reader([line], delimiter=sep), [])
+        try:
+            r = next(csv.reader([line], delimiter=sep), [])
+        except csv.Error:  # cannot happen for one line without NUL; never a traceback
+            r = line.split(sep)
         if len(r) > n and any(v.strip() for v in r[n:]):
             log.add(label, row_no, None, f"row has {len(r)} values but the header has {n} columns")
         elif len(r) < n and i == last and not complete:
