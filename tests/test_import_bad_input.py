@@ -705,3 +705,20 @@ def test_council_name_is_escaped_in_the_report(sample, tmp_path):
     assert not any(line.startswith("# Owned") for line in report.splitlines())
     assert "[x](javascript" not in report
     assert report.splitlines()[0].startswith("# Import report: &lt;script&gt;")
+
+
+def test_stray_quote_in_a_large_file_with_quoted_cells():
+    """Large files (the Arrow path) with quoted cells on every line: a stray
+    quote still takes the careful path, and a real multi-line cell stays one."""
+    from vc_eval.ingest.problems import ProblemLog
+    from vc_eval.ingest.ssda903 import read_csv_text
+
+    rows = [f'A{i},01/01/2020,"x, y",{i}' for i in range(20000)]
+    rows[100] = 'A100,01/01/2020,"SC1,100'
+    log = ProblemLog()
+    f = read_csv_text("CHILD,D,N,V\n" + "\n".join(rows) + "\n", "f", log)
+    assert len(f) == 20000
+    assert log.frame()["rule"].tolist() == ["stray quote (never closed) removed from a cell"]
+    log = ProblemLog()
+    f = read_csv_text('CHILD,D,N,V\nA1,x,"multi\nline",1\nA2,y,z,2\n', "f", log)
+    assert f["N"].tolist() == ["multi\nline", "z"] and log.count() == 0

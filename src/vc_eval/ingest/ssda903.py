@@ -729,7 +729,7 @@ def read_csv_text(
 
 #: Texts up to this many characters are parsed line by line: for small files
 #: that is faster than starting the Arrow parser.
-SMALL_TEXT = 1_000_000
+SMALL_TEXT = 100_000
 
 
 def _fast_path_ok(text: str) -> bool:
@@ -737,10 +737,15 @@ def _fast_path_ok(text: str) -> bool:
     no blank lines, no carriage return inside a line, every line's quotes balanced."""
     if "\n\n" in text or "\r" in text:
         return False
-    if '"' in text:
-        for line in text.split("\n"):
-            if line.count('"') % 2:
-                return False
+    # walk the quotes in pairs: a pair enclosing a line break is a cell running
+    # over lines or a stray quote, and takes the slow path (national extracts
+    # quote a few domain names on each of millions of lines: no split by line)
+    pos = text.find('"')
+    while pos >= 0:
+        close = text.find('"', pos + 1)
+        if close < 0 or text.find("\n", pos, close) >= 0:
+            return False
+        pos = text.find('"', close + 1)
     return True
 
 
@@ -795,7 +800,11 @@ def _parse_rows(
             while joined.count('"') % 2 and j < last and j - i < MAX_CELL_LINES:
                 joined += "\n" + phys[j]
                 j += 1
-            rec = next(csv.reader([joined], delimiter=sep), [])
+            try:
+                recs = list(csv.reader(io.StringIO(joined), delimiter=sep))
+            except csv.Error:
+                recs = []
+            rec = recs[0] if len(recs) == 1 else []
             if not joined.count('"') % 2 and len(rec) == n:
                 good.append(rec)
                 numbers.append(row_no)
@@ -816,7 +825,10 @@ def _parse_rows(
                     f"{n} columns",
                 )
             continue
-        r = next(csv.reader([line], delimiter=sep), [])
+        try:
+            r = next(csv.reader([line], delimiter=sep), [])
+        except csv.Error:  # cannot happen for one line without NUL; never a traceback
+            r = line.split(sep)
         if len(r) > n and any(v.strip() for v in r[n:]):
             log.add(label, row_no, None, f"row has {len(r)} values but the header has {n} columns")
         elif len(r) < n and i == last and not complete:
