@@ -222,7 +222,7 @@ def child_view_agreement(
     )
     if domains is None:
         present = set(pairs[Col.domain]) | set(own[Col.domain])
-        order = framework.domain_ids if framework is not None else sorted(present)
+        order = framework.all_domain_ids if framework is not None else sorted(present)
         domains = [d for d in order if d in present]
     rows = []
     for d in domains:

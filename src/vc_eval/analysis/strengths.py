@@ -187,7 +187,7 @@ def strengths_beside_needs(ds: Dataset, *, min_change: float = MIN_CHANGE) -> St
     """
     fw = ds.framework
     a = _practitioner(ds.assessments)
-    a = a[a[Col.domain].isin(fw.domain_ids)]
+    a = a[a[Col.domain].isin(fw.all_domain_ids)]
     # one score per child, date and domain (two assessors on a day averaged)
     s = a.groupby([Col.child_id, Col.assessment_date, Col.domain], observed=True, as_index=False)[
         [Col.score, Col.age_at_assessment]
@@ -215,7 +215,7 @@ def strengths_beside_needs(ds: Dataset, *, min_change: float = MIN_CHANGE) -> St
         }
     )
     rows = []
-    for d in fw.domain_ids:
+    for d in fw.all_domain_ids:
         c = ch[ch[Col.domain] == d]
         rows.append(
             {

@@ -69,6 +69,16 @@ class Framework:
 
     @property
     def domain_ids(self) -> list[str]:
+        """The need domains (what every needs analysis and total need are about).
+
+        Strength domains are listed by :attr:`strength_domains`; both by
+        :attr:`all_domain_ids` (what a score may be recorded against).
+        """
+        return self.need_domains
+
+    @property
+    def all_domain_ids(self) -> list[str]:
+        """Every domain a score may be recorded against: need and strength domains."""
         return [d.id for d in self.domains]
 
     @property
@@ -294,7 +304,7 @@ def check_scores(
     """
     from vc_eval.core.schema import Col, Violation
 
-    known = set(framework.domain_ids)
+    known = set(framework.all_domain_ids)
     bad = ~assessments[Col.domain].isin(known)
     return [
         Violation(file, int(i) + 1, Col.domain, f"domain not in framework '{framework.id}'", str(v))

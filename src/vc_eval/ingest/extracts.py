@@ -272,7 +272,7 @@ def read_needs(
             f"(columns are: {', '.join(list(cols.values())[:15])})",
         )
     names = {_key(d.name): d.id for d in framework.domains}
-    ids = {_key(d): d for d in framework.domain_ids}
+    ids = {_key(d): d for d in framework.all_domain_ids}
     lookup = {**names, **ids}
 
     # Ids and dates are parsed once per row of the file; a wide file is then
@@ -365,7 +365,7 @@ def read_needs(
     flag(per_row(date_w.isna()), date, "not a valid date (dd/mm/YYYY or YYYY-MM-DD)", value="date")
     if assessor:
         flag(per_row(assessor_w.isna()), assessor, "assessor id is blank")
-    known = set(framework.domain_ids)
+    known = set(framework.all_domain_ids)
     flag(
         ~domain.isin(known).to_numpy(),
         None if wide else dcol,

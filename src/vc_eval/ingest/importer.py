@@ -443,7 +443,7 @@ def _self_check(ds: Dataset) -> list[Violation]:
     kids = set(ds.children[Col.child_id])
     checks = {
         "child not in children table": ~fz.isin(a[Col.child_id], kids),
-        "domain not in framework": ~fz.isin(a[Col.domain], ds.framework.domain_ids),
+        "domain not in framework": ~fz.isin(a[Col.domain], ds.framework.all_domain_ids),
         "score missing or outside 0-100": ~a[Col.score].between(0, 100).to_numpy(),
         "assessment date missing": a[Col.assessment_date].isna().to_numpy(),
         "assessor missing": a[Col.assessor_id].isna().to_numpy(),

@@ -375,7 +375,7 @@ def _write_needs(ds: Dataset, tmp: Path, layout: str, style: str):
         wide = a.pivot_table(
             index=keys, columns=Col.domain, values=Col.score, aggfunc="first", observed=True
         ).reset_index()
-        doms = [d for d in ds.framework.domain_ids if d in wide.columns]
+        doms = [d for d in ds.framework.all_domain_ids if d in wide.columns]
         frame = pd.DataFrame(
             {
                 n["child_id"]: wide[Col.child_id].to_numpy(),

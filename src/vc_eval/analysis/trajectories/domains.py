@@ -390,7 +390,7 @@ def fit_domains(
         names = [d for d in fw.domain_ids if d in scored]
     else:
         names = list(domains)
-        unknown = [d for d in names if d not in fw.domain_ids]
+        unknown = [d for d in names if d not in fw.all_domain_ids]
         if unknown:
             raise KeyError(f"not domains of framework {fw.id!r}: {', '.join(unknown)}")
     kinds = dict.fromkeys(names, KIND_DOMAIN)
