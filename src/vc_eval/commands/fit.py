@@ -129,7 +129,7 @@ def fit(
         unknown = [
             d
             for d in domains
-            if d not in fw.domain_ids and d not in fw.outcome_areas and d != TOTAL_NEED
+            if d not in fw.all_domain_ids and d not in fw.outcome_areas and d != TOTAL_NEED
         ]
         if unknown:
             raise click.BadParameter(
@@ -138,7 +138,7 @@ def fit(
                 + f". Domains: {', '.join(fw.domain_ids)}",
                 param_hint="--domain",
             )
-        doms = [d for d in domains if d in fw.domain_ids]
+        doms = [d for d in domains if d in fw.all_domain_ids]
         area_list = [d for d in domains if d in fw.outcome_areas]
         fits = fit_domains(
             ds,

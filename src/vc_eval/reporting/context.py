@@ -150,7 +150,7 @@ def parse_domains(
         if v == "total":
             return total
         value = [x.strip() for x in value.split(",") if x.strip()]
-    unknown = [d for d in value if d != TOTAL_NEED and d not in fw.domain_ids]
+    unknown = [d for d in value if d != TOTAL_NEED and d not in fw.all_domain_ids]
     if unknown:
         raise ReportInputError(
             f"domains: unknown domain(s) {', '.join(unknown)}; the framework has "

@@ -82,7 +82,7 @@ def need_frame(dataset: Dataset, name: str) -> pd.DataFrame:
         sub = a[a[Col.domain].isin(doms)]
         out = sub.groupby(keys, as_index=False, observed=True)[Col.score].mean()
         out[Col.domain] = name
-    elif name in fw.domain_ids:
+    elif name in fw.all_domain_ids:
         out = a[a[Col.domain] == name].copy()
     else:
         raise KeyError(
