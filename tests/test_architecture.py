@@ -25,6 +25,7 @@ LAYER = {
     "commands": 5,
     "cli": 6,
     "__init__": 7,  # the package's public API re-exports everything
+    "api": 7,  # the flat public API module (vc_eval.api) behind it
     "__main__": 7,
 }
 
