@@ -869,9 +869,7 @@ def change_word(
     est: float, lo: float, hi: float, *, up: str = "higher", down: str = "lower"
 ) -> str:
     """``up``/``down`` when the interval excludes zero, else "no clear difference"."""
-    if np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0):
-        return up if est > 0 else down
-    return "no clear difference"
+    return display.direction_word(est, lo, hi, up=up, down=down, neither="no clear difference")
 
 
 def _measure_label(m: str) -> str:

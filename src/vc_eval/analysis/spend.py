@@ -1967,9 +1967,7 @@ def direction_word(
     est: float, lo: float, hi: float, *, up: str = "rose", down: str = "fell"
 ) -> str:
     """``up`` or ``down`` when the interval excludes zero, else "did not clearly change"."""
-    if np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0):
-        return up if est > 0 else down
-    return "did not clearly change"
+    return display.direction_word(est, lo, hi, up=up, down=down, neither="did not clearly change")
 
 
 def _count(n: int) -> str:

@@ -141,3 +141,11 @@ def points(x: float, *, decimals: int = 1, signed: bool = False) -> str:
         return "unknown"
     sign = "+" if signed else ""
     return f"{float(x):{sign}.{decimals}f} points"
+
+
+def direction_word(est: float, lo: float, hi: float, *, up: str, down: str, neither: str) -> str:
+    """The one rule for direction words: ``up`` or ``down`` only when the interval
+    ``lo``-``hi`` excludes zero, else ``neither``."""
+    if _finite(lo) and _finite(hi) and (lo > 0 or hi < 0):
+        return up if est > 0 else down
+    return neither

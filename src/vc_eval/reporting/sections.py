@@ -403,36 +403,34 @@ def impact_result_for(ctx: ReportContext):
     return ctx.cached("impact", run)
 
 
-def cost_need(ctx: ReportContext) -> Summary:
-    """Cost against need, and the needs-matched scenario."""
-    if not ctx.has_needs:
-        return _absent("cost_need")
+def _with_figure(key: str, result: Callable[[], object], figure: Callable) -> Summary:
+    """A section that is ``result().summary()`` plus its report figure (when it has one)."""
 
     def run():
-        sp = spend_result(ctx)
-        sm = sp.summary()
-        fig = spend_plots.cost_need_figure(sp) if sm.status == "ok" else None
+        res = result()
+        sm = res.summary()
+        fig = figure(res) if sm.status == "ok" else None
         if fig is not None:
             sm.figures.append(fig)
         return sm
 
-    return _guarded("cost_need", run)
+    return _guarded(key, run)
+
+
+def cost_need(ctx: ReportContext) -> Summary:
+    """Cost against need, and the needs-matched scenario."""
+    if not ctx.has_needs:
+        return _absent("cost_need")
+    return _with_figure("cost_need", lambda: spend_result(ctx), spend_plots.cost_need_figure)
 
 
 def outcomes(ctx: ReportContext) -> Summary:
     """Spend against outcome domains, and the programme's effect on outcomes."""
     if not ctx.has_needs:
         return _absent("outcomes")
-
-    def run():
-        oc = outcomes_result(ctx)
-        sm = oc.summary()
-        fig = outcome_plots.change_by_type_figure(oc) if sm.status == "ok" else None
-        if fig is not None:
-            sm.figures.append(fig)
-        return sm
-
-    return _guarded("outcomes", run)
+    return _with_figure(
+        "outcomes", lambda: outcomes_result(ctx), outcome_plots.change_by_type_figure
+    )
 
 
 def impact(ctx: ReportContext) -> Summary:
