@@ -722,3 +722,24 @@ def test_stray_quote_in_a_large_file_with_quoted_cells():
     log = ProblemLog()
     f = read_csv_text('CHILD,D,N,V\nA1,x,"multi\nline",1\nA2,y,z,2\n', "f", log)
     assert f["N"].tolist() == ["multi\nline", "z"] and log.count() == 0
+
+
+def test_903_only_import_gives_a_report_with_placement_sections(sample):
+    """The clean 903-only import, end to end: population, costs and stability sections with
+    figures, the needs sections absent (one line each), and no raw identifier on the page."""
+    from vc_eval.reporting import sections as S
+
+    ctx = S.build_context(council=COUNCIL, data_dir=sample["baseline"], cache_dir="")
+    page = S.page(ctx)
+    by = {s.key: s for s in page}
+    for key in ("population", "costs", "stability"):
+        assert by[key].status == "ok", (key, by[key].to_text())
+    assert sum(len(by[k].figures) for k in ("population", "costs", "stability")) >= 2
+    for key in ("needs_profile", "trajectories", "need_change", "cost_need"):
+        assert by[key].status == "absent", key
+        assert len(by[key].findings) == 1 and "needs" in by[key].findings[0].text.lower()
+    html = "\n".join(s.to_html() for s in page)
+    for s in page:
+        s.close()
+    leaked = sorted(v for v in sample["raw"] if len(v) > 3 and v in html)
+    assert not leaked, leaked
