@@ -743,3 +743,40 @@ def test_903_only_import_gives_a_report_with_placement_sections(sample):
         s.close()
     leaked = sorted(v for v in sample["raw"] if len(v) > 3 and v in html)
     assert not leaked, leaked
+
+
+def test_four_domain_needs_extract_import_gives_a_report(sample, tmp_path):
+    """A council scoring 4 of the 12 domains: import, then a report that uses those four."""
+    from vc_eval.reporting import sections as S
+
+    c = Case(sample, tmp_path)
+    four = [
+        "Attachment and family relationships",
+        "Emotional and mental health",
+        "Behaviour and self-regulation",
+        "Education and attendance",
+    ]
+    needs = pd.read_csv(c.inp / "needs_extract.csv", dtype=str, keep_default_na=False)
+    needs[needs["Need domain"].isin(four)].to_csv(c.inp / "needs_extract.csv", index=False)
+    c.run(
+        "--needs",
+        str(c.inp / "needs_extract.csv"),
+        "--needs-config",
+        str(c.inp / "needs_mapping.yaml"),
+    )
+    c.check(0, None)
+    ctx = S.build_context(council=COUNCIL, data_dir=c.out, cache_dir="")
+    by = {s.key: s for s in S.page(ctx)}
+    assert set(ctx.domains) == {
+        "total_need",
+        "attachment",
+        "emotional_health",
+        "behaviour",
+        "education",
+    }
+    for key in ("population", "costs", "needs_profile", "trajectories"):
+        assert by[key].status == "ok", (key, by[key].to_text())
+    html = "\n".join(s.to_html() for s in by.values())
+    for s in by.values():
+        s.close()
+    assert not sorted(v for v in sample["raw"] if len(v) > 3 and v in html)
