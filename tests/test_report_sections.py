@@ -230,3 +230,17 @@ def test_page_is_audited_as_a_whole(tiny_ctx):
     # the sections state their counts of children for the audit to see
     declared = [c for s in page for c in s.counts()]
     assert any(c.universe == "in_care_end" for c in declared)
+
+
+def test_notebook_parameters_are_build_context_arguments():
+    """The report notebook passes its parameters cell to build_context by these names."""
+    import inspect
+    import json
+    from pathlib import Path
+
+    kwargs = [p for p in inspect.signature(S.build_context).parameters if p != "data"]
+    assert list(S.CONTEXT_PARAMETERS) == kwargs
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "impact_update.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    declared = [line.split(":")[0] for line in cell["source"] if ":" in line.split("#")[0]]
+    assert declared == kwargs

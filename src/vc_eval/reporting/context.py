@@ -28,6 +28,20 @@ COMPARISONS: tuple[str, ...] = ("previous_period", "all_councils", "none")
 ENGINES: tuple[str, ...] = ("fast", "statsmodels")
 #: MIME type of the headline-numbers output read back by :mod:`vc_eval.reporting.render`.
 HEADLINE_MIME = "application/vnd.vc-eval.headline+json"
+#: The report notebook's parameters: exactly the keyword arguments of :func:`build_context`.
+CONTEXT_PARAMETERS: tuple[str, ...] = (
+    "council",
+    "data_dir",
+    "period_start",
+    "period_end",
+    "framework",
+    "comparison",
+    "domains",
+    "engine",
+    "seed",
+    "figure_dpi",
+    "cache_dir",
+)
 
 log = logging.getLogger("vc_eval.report")
 

@@ -57,6 +57,7 @@ from vc_eval.plots import spend as spend_plots
 from vc_eval.plots import trajectories as trajectory_plots
 from vc_eval.reporting.context import (
     COMPARISONS,
+    CONTEXT_PARAMETERS,
     ENGINES,
     HEADLINE_MIME,
     ReportContext,
@@ -941,6 +942,7 @@ def emit_headline(ctx: ReportContext) -> None:
 __all__ = [
     "ABSENT",
     "COMPARISONS",
+    "CONTEXT_PARAMETERS",
     "ENGINES",
     "HEADLINE_MIME",
     "PEAK_DRAWS",
