@@ -235,13 +235,20 @@ def title(ctx: ReportContext) -> Summary:
     return sm
 
 
+def _shown(key: str, res, *figures: Callable) -> Summary:
+    """Section ``key``: the result's own summary, plus its report figures when it is ok.
+
+    Each of ``figures`` takes the result and returns a :class:`FigureOut` or None.
+    """
+    sm = _keyed(res.summary(), key)
+    if sm.status == "ok":
+        sm.figures += [f for f in (draw(res) for draw in figures) if f is not None]
+    return sm
+
+
 def population(ctx: ReportContext) -> Summary:
     """Children in care: numbers, flows, age and sex, placement mix (SSDA903 alone)."""
-    res = care_population(ctx)
-    sm = _keyed(res.summary(), "population")
-    if sm.status == "ok":
-        sm.figures.append(population_plots.care_population_figure(res))
-    return sm
+    return _shown("population", care_population(ctx), population_plots.care_population_figure)
 
 
 def costs(ctx: ReportContext) -> Summary:
@@ -250,10 +257,7 @@ def costs(ctx: ReportContext) -> Summary:
         return _absent("costs")
     start = ctx.period_start if ctx.comparison == "previous_period" else None
     res = ctx.cached("costs", lambda: care.placement_costs(ctx.local, ctx.period_end, start=start))
-    sm = _keyed(res.summary(), "costs")
-    if sm.status == "ok":
-        sm.figures.append(population_plots.costs_figure(res))
-    return sm
+    return _shown("costs", res, population_plots.costs_figure)
 
 
 def stability(ctx: ReportContext) -> Summary:
@@ -267,22 +271,19 @@ def stability(ctx: ReportContext) -> Summary:
             previous=ctx.comparison == "previous_period",
         ),
     )
-    sm = _keyed(res.summary(), "stability")
-    if sm.status == "ok":
-        sm.figures.append(population_plots.stability_figure(res))
-    return sm
+    return _shown("stability", res, population_plots.stability_figure)
 
 
 def needs_profile(ctx: ReportContext) -> Summary:
     """Prevalence of need by domain and band, complexity and profiles of need."""
     if not ctx.has_needs:
         return _absent("needs_profile")
-    prof = needs_profile_result(ctx)
-    sm = _keyed(prof.summary(), "needs_profile")
-    if sm.status == "ok":
-        sm.figures.append(profile_plots.prevalence_figure(prof.prevalence))
-        sm.figures.append(profile_plots.complexity_figure(prof.complexity))
-    return sm
+    return _shown(
+        "needs_profile",
+        needs_profile_result(ctx),
+        lambda prof: profile_plots.prevalence_figure(prof.prevalence),
+        lambda prof: profile_plots.complexity_figure(prof.complexity),
+    )
 
 
 def need_change(ctx: ReportContext) -> Summary:
@@ -290,10 +291,7 @@ def need_change(ctx: ReportContext) -> Summary:
     if not ctx.has_needs:
         return _absent("need_change")
     ch = needs_profile_result(ctx).change
-    sm = _keyed(ch.summary(), "need_change")
-    if sm.status == "ok":
-        sm.figures.append(profile_plots.reliable_change_figure(ch))
-    return sm
+    return _shown("need_change", ch, profile_plots.reliable_change_figure)
 
 
 def trajectories(ctx: ReportContext) -> Summary:
@@ -317,11 +315,7 @@ def agreement(ctx: ReportContext) -> Summary:
     """Agreement between two assessors scoring the same child."""
     if not ctx.has_needs:
         return _absent("agreement")
-    res = agreement_result(ctx)
-    sm = _keyed(res.summary(), "agreement")
-    if sm.status == "ok":
-        sm.figures.append(agreement_plots.agreement_figure(res))
-    return sm
+    return _shown("agreement", agreement_result(ctx), agreement_plots.agreement_figure)
 
 
 # -- cost, outcomes and impact -----------------------------------------------------
@@ -405,17 +399,8 @@ def impact_result_for(ctx: ReportContext):
 
 
 def _with_figure(key: str, result: Callable[[], object], figure: Callable) -> Summary:
-    """A section that is ``result().summary()`` plus its report figure (when it has one)."""
-
-    def run():
-        res = result()
-        sm = res.summary()
-        fig = figure(res) if sm.status == "ok" else None
-        if fig is not None:
-            sm.figures.append(fig)
-        return sm
-
-    return _guarded(key, run)
+    """:func:`_shown` for an analysis that may not cope with the council's data."""
+    return _guarded(key, lambda: _shown(key, result(), figure))
 
 
 def cost_need(ctx: ReportContext) -> Summary:
