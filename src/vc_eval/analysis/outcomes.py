@@ -378,6 +378,14 @@ def _labelled(fit: EIVFit, corrected: bool, **cols) -> pd.DataFrame:
 # --------------------------------------------------------------------------
 
 
+def _term_row(table: pd.DataFrame, by: str, key: str, term: str) -> pd.Series:
+    """The row of ``term`` for ``key`` (a domain or measure) in a coefficient table."""
+    row = table[(table[by] == key) & (table["term"] == term)]
+    if row.empty:
+        raise KeyError(f"no term {term!r} for {key!r}")
+    return row.iloc[0]
+
+
 @dataclass
 class NeedChangeResult:
     """Change in need per 6 months against spend and placement type.
@@ -415,11 +423,7 @@ class NeedChangeResult:
 
     def term(self, domain: str, term: str, *, corrected: bool = True) -> pd.Series:
         """One coefficient row (estimate, se, ci_low, ci_high, ...)."""
-        t = self.coefficients if corrected else self.naive
-        row = t[(t["domain"] == domain) & (t["term"] == term)]
-        if row.empty:
-            raise KeyError(f"no term {term!r} for {domain!r}")
-        return row.iloc[0]
+        return _term_row(self.coefficients if corrected else self.naive, "domain", domain, term)
 
 
 def _error_var_for(scores: pd.DataFrame, domains: Sequence[str], window: int) -> float | None:
@@ -622,11 +626,8 @@ class ExternalOutcomesResult:
     warnings: list[str] = field(default_factory=list)
 
     def term(self, measure: str, term: str, *, corrected: bool = True) -> pd.Series:
-        t = self.coefficients if corrected else self.naive
-        row = t[(t["measure"] == measure) & (t["term"] == term)]
-        if row.empty:
-            raise KeyError(f"no term {term!r} for {measure!r}")
-        return row.iloc[0]
+        """One coefficient row (estimate, se, ci_low, ci_high, ...)."""
+        return _term_row(self.coefficients if corrected else self.naive, "measure", measure, term)
 
 
 def _needs_for(measure: str, mapping: Mapping[str, Sequence[str]], need_domains: list[str]):
