@@ -64,6 +64,25 @@ def _pairs_table(*args, **kwargs):
     return t
 
 
+#: Columns of an agreement table, per domain: the ICC and the limits of agreement.
+AGREEMENT_COLUMNS: tuple[str, ...] = (
+    "domain",
+    "domain_name",
+    "n_pairs",
+    "n_children",
+    "icc",
+    "ci_lower",
+    "ci_upper",
+    "mean_diff",
+    "mean_diff_lower",
+    "mean_diff_upper",
+    "sd_diff",
+    "loa_lower",
+    "loa_upper",
+    "sem",
+)
+
+
 def icc_word(icc: float) -> str:
     """The band of agreement of an ICC (Koo & Li 2016): poor, moderate, good, excellent."""
     for upper, word in ICC_WORDS:
@@ -592,23 +611,7 @@ def agreement(
             row.update({k: res[k] for k in ("icc", "ci_lower", "ci_upper")})
             row.update(limits_of_agreement(y[:, 0], y[:, 1], alpha=alpha))
         rows.append(row)
-    cols = [
-        "domain",
-        "domain_name",
-        "n_pairs",
-        "n_children",
-        "icc",
-        "ci_lower",
-        "ci_upper",
-        "mean_diff",
-        "mean_diff_lower",
-        "mean_diff_upper",
-        "sd_diff",
-        "loa_lower",
-        "loa_upper",
-        "sem",
-    ]
-    table = pd.DataFrame(rows).reindex(columns=cols)
+    table = pd.DataFrame(rows).reindex(columns=list(AGREEMENT_COLUMNS))
     return AgreementResult(
         table=table,
         pairs=pairs,

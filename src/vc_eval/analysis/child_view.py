@@ -21,7 +21,12 @@ from typing import ClassVar
 
 import pandas as pd
 
-from vc_eval.analysis.agreement import WINDOW_DAYS, icc_matrix, limits_of_agreement
+from vc_eval.analysis.agreement import (
+    AGREEMENT_COLUMNS,
+    WINDOW_DAYS,
+    icc_matrix,
+    limits_of_agreement,
+)
 from vc_eval.core.framework import Framework
 from vc_eval.core.schema import PRACTITIONER_ROLES, Col, rater_roles
 from vc_eval.core.summary import Count, Finding, Result, Summary
@@ -233,20 +238,8 @@ def child_view_agreement(
             row.update({k: res[k] for k in ("icc", "ci_lower", "ci_upper")})
             row.update(limits_of_agreement(y[:, 0], y[:, 1], alpha=alpha))
         rows.append(row)
-    cols = [
-        "domain",
-        "domain_name",
-        "n_pairs",
-        "icc",
-        "ci_lower",
-        "ci_upper",
-        "mean_diff",
-        "mean_diff_lower",
-        "mean_diff_upper",
-        "sd_diff",
-        "loa_lower",
-        "loa_upper",
-    ]
+    # the agreement table's columns, without the practitioner-only ones
+    cols = [c for c in AGREEMENT_COLUMNS if c not in ("n_children", "sem")]
     return ChildViewResult(
         table=pd.DataFrame(rows).reindex(columns=cols),
         pairs=pairs.reset_index(drop=True),
