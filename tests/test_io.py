@@ -40,3 +40,12 @@ def test_atomic_file(tmp_path):
     with atomic_file(f) as fh:
         fh.write("done")
     assert f.read_text() == "done"
+
+
+def test_scores_until_leaves_out_later_scores_only(bundled):
+    cut = bundled.assessments["assessment_date"].median()
+    part = bundled.scores_until(cut)
+    assert (part.assessments["assessment_date"] <= cut).all()
+    assert len(part.assessments) == (bundled.assessments["assessment_date"] <= cut).sum()
+    assert len(part.children) == len(bundled.children)  # nothing else changes
+    assert bundled.scores_until("") is bundled

@@ -278,6 +278,21 @@ class Dataset:
             truth=self.truth,
         )
 
+    def scores_until(self, date: str | pd.Timestamp | None) -> Dataset:
+        """The same dataset with needs scores after ``date`` left out (None or "": all)."""
+        if date is None or date == "":
+            return self
+        a = self.assessments
+        tables = dict(self.tables)
+        tables[ASSESSMENTS] = a[a[Col.assessment_date] <= pd.Timestamp(date)].reset_index(drop=True)
+        return Dataset(
+            tables,
+            metadata=self.metadata,
+            framework=self.framework,
+            files=self.files,
+            truth=self.truth,
+        )
+
     def scores(self, *, with_children: bool = True) -> pd.DataFrame:
         """Assessments in long form, with council and child columns joined."""
         a = self.assessments

@@ -39,7 +39,7 @@ from vc_eval.analysis.trajectories import DomainFits, fit_domains
 from vc_eval.core import display, privacy
 from vc_eval.core.dataset import Dataset, concat
 from vc_eval.core.framework import TOTAL_NEED
-from vc_eval.core.schema import ASSESSMENTS, Col
+from vc_eval.core.schema import Col
 from vc_eval.core.summary import (
     Count,
     FigureOut,
@@ -177,22 +177,12 @@ def _need_reference(ctx: ReportContext) -> tuple[str, float] | None:
     return None
 
 
-def _until(ds: Dataset, until: pd.Timestamp) -> Dataset:
-    """The dataset with assessments after ``until`` left out."""
-    a = ds.assessments
-    tables = dict(ds.tables)
-    tables[ASSESSMENTS] = a[a[Col.assessment_date] <= until].reset_index(drop=True)
-    return Dataset(
-        tables, metadata=ds.metadata, framework=ds.framework, files=ds.files, truth=ds.truth
-    )
-
-
 def trajectory_fits(ctx: ReportContext) -> DomainFits:
     """Growth models per domain asked for, on all assessments up to the period end."""
     return ctx.cached(
         "trajectories",
         lambda: fit_domains(
-            _until(ctx.local, ctx.period_end),
+            ctx.local.scores_until(ctx.period_end),
             domains=[d for d in ctx.domains if d != TOTAL_NEED],
             include_total=TOTAL_NEED in ctx.domains,
             areas=False,
