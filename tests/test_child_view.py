@@ -34,7 +34,7 @@ def with_child():
 
 
 def test_bias_is_recovered(with_child):
-    res = child_view_agreement(with_child.assessments, framework=with_child.framework)
+    res = child_view_agreement(with_child.ratings, framework=with_child.framework)
     truth = with_child.truth["child_view"]["bias"]
     t = res.table.set_index("domain")
     assert set(t.index) == set(truth)
@@ -53,11 +53,11 @@ def test_bias_is_recovered(with_child):
 def test_null_and_flipped_bias():
     zero = {d: 0.0 for d in CFG.child_rating_bias}
     ds = generate(replace(CFG, seed=516, child_rating_bias=zero))
-    res = child_view_agreement(ds.assessments, framework=ds.framework)
+    res = child_view_agreement(ds.ratings, framework=ds.framework)
     assert (res.table["mean_diff"].abs() < TOLERANCE).all()
     up = {d: 10.0 for d in CFG.child_rating_bias}
     ds = generate(replace(CFG, seed=517, child_rating_bias=up))
-    s = child_view_agreement(ds.assessments, framework=ds.framework).summary()
+    s = child_view_agreement(ds.ratings, framework=ds.framework).summary()
     assert s.finding("child_view.differs_most").word == "higher"
 
 
@@ -65,14 +65,14 @@ def test_child_ratings_are_opt_in_and_leave_practitioner_data_alone(with_child):
     plain = generate(replace(CFG, child_ratings=False))
     assert Col.rater_role not in plain.assessments
     assert "child_view" not in plain.truth
-    prac = with_child.assessments[with_child.assessments[Col.rater_role] != "child"]
+    prac = with_child.ratings[with_child.ratings[Col.rater_role] != "child"]
     cols = [Col.child_id, Col.assessment_date, Col.assessor_id, Col.domain, Col.score]
     a = plain.assessments[cols].astype({Col.child_id: str, Col.assessor_id: str, Col.domain: str})
     b = prac[cols].astype({Col.child_id: str, Col.assessor_id: str, Col.domain: str})
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
     assert with_child.validate() == []
     # children too young to rate do not
-    own = with_child.assessments[with_child.assessments[Col.rater_role] == "child"]
+    own = with_child.ratings[with_child.ratings[Col.rater_role] == "child"]
     assert own[Col.age_at_assessment].min() >= CFG.child_rating_min_age
 
 
@@ -97,6 +97,7 @@ def test_rater_role_is_optional_and_checked():
 
 
 def test_no_child_ratings_says_so(bundled):
+    # practitioners' scores only (the bundled data hold children's ratings too)
     res = child_view_agreement(bundled.assessments, framework=bundled.framework)
     s = res.summary()
     assert s.status == "insufficient"
@@ -104,7 +105,22 @@ def test_no_child_ratings_says_so(bundled):
 
 
 def test_plot(with_child):
-    res = child_view_agreement(with_child.assessments, framework=with_child.framework)
+    res = child_view_agreement(with_child.ratings, framework=with_child.framework)
     ax = res.plot()
     assert len(ax.get_yticks()) == 12
     assert np.isfinite(res.to_frame()["icc"]).all()
+
+
+def test_practitioner_analyses_do_not_see_the_childs_ratings(with_child):
+    """``Dataset.assessments`` is practitioners' scores; ``ratings`` every row."""
+    a, r = with_child.assessments, with_child.ratings
+    assert (a[Col.rater_role] != "child").all()
+    assert (r[Col.rater_role] == "child").any()
+    assert len(r) - len(a) == int((r[Col.rater_role] == "child").sum())
+    # subsets and cut-offs keep the child's ratings in the stored table
+    c = with_child.council_names()[0]
+    sub = with_child.subset(c).scores_until("2024-03-31")
+    assert (sub.ratings[Col.rater_role] == "child").any()
+    assert not (sub.assessments[Col.rater_role] == "child").any()
+    # total need and the wide scores come from practitioners only
+    assert "SELF" not in set(with_child.scores_wide()[Col.assessor_id].astype(str))

@@ -125,7 +125,11 @@ def test_reversed_framework_gives_the_same_conclusions(strong):
 
 
 def test_no_strength_scores_says_so(bundled):
-    s = strengths_beside_needs(bundled).summary()
+    fw = bundled.framework
+    a = bundled.ratings
+    tables = dict(bundled.tables)
+    tables[ASSESSMENTS] = a[~a[Col.domain].astype(str).isin(fw.strength_domains)]
+    s = strengths_beside_needs(Dataset(tables, framework=fw)).summary()
     assert s.status == "absent"
     assert load_framework().strength_domains  # the framework has them; the data do not
 

@@ -185,7 +185,8 @@ def latest_scores(
     wide.columns = [str(c) for c in wide.columns]
     fw = ds.framework
     domains = [d for d in fw.domain_ids if d in wide.columns]
-    extra = sorted(c for c in wide.columns if c not in domains)
+    # strength domains are not needs: shown beside needs in analysis.strengths
+    extra = sorted(c for c in wide.columns if c not in fw.all_domain_ids)
     domains += extra
     wide = wide[domains].reset_index()
     wide[Col.child_id] = wide[Col.child_id].astype(str)

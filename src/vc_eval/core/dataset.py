@@ -27,6 +27,7 @@ from vc_eval.core.files import atomic_dir
 from vc_eval.core.framework import TOTAL_NEED, Framework, check_scores, load_framework
 from vc_eval.core.schema import (
     ASSESSMENTS,
+    CHILD_ROLE,
     CHILDREN,
     COLUMNS,
     COUNCILS,
@@ -69,6 +70,7 @@ class Dataset:
     framework: Framework = field(default_factory=load_framework)
     files: dict[str, Path] = field(default_factory=dict)
     truth: dict | None = None
+    _practitioner: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     # -- convenient access --------------------------------------------------
     @property
@@ -81,6 +83,26 @@ class Dataset:
 
     @property
     def assessments(self) -> pd.DataFrame:
+        """Practitioners' scores: what every analysis of need reads.
+
+        The child's own ratings (``rater_role == "child"``) are left out, so
+        no analysis takes the child for a second assessor; they are compared
+        with the practitioners' in :mod:`vc_eval.analysis.child_view`.
+        :attr:`ratings` is every row (the table as stored).
+        """
+        a = self.tables[ASSESSMENTS]
+        if Col.rater_role not in a.columns:
+            return a
+        if self._practitioner is not None and self._practitioner[0] is a:
+            return self._practitioner[1]
+        own = (a[Col.rater_role] == CHILD_ROLE).to_numpy()
+        out = a[~own].reset_index(drop=True) if own.any() else a
+        self._practitioner = (a, out)
+        return out
+
+    @property
+    def ratings(self) -> pd.DataFrame:
+        """Every score as stored: practitioners' and the child's own (``rater_role``)."""
         return self.tables[ASSESSMENTS]
 
     @property
@@ -117,7 +139,7 @@ class Dataset:
             metadata=dict(metadata or {}),
             framework=framework or load_framework(),
         )
-        ds.tables[ASSESSMENTS] = add_age(ds.assessments, ds.children)
+        ds.tables[ASSESSMENTS] = add_age(ds.ratings, ds.children)
         return ds
 
     @classmethod
@@ -234,7 +256,7 @@ class Dataset:
                 "child not in children table",
                 frame[Col.child_id],
             )
-        out += check_scores(self.assessments, self.framework, file=self._file(ASSESSMENTS))
+        out += check_scores(self.ratings, self.framework, file=self._file(ASSESSMENTS))
         return out
 
     def _file(self, name: str) -> str:
@@ -282,7 +304,7 @@ class Dataset:
         """The same dataset with needs scores after ``date`` left out (None or "": all)."""
         if date is None or date == "":
             return self
-        a = self.assessments
+        a = self.ratings
         tables = dict(self.tables)
         tables[ASSESSMENTS] = a[a[Col.assessment_date] <= pd.Timestamp(date)].reset_index(drop=True)
         return Dataset(

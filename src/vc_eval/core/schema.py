@@ -76,6 +76,8 @@ RATER_ROLES: dict[str, str] = {
     "other": "Other practitioner",
 }
 DEFAULT_RATER_ROLE = "social_worker"
+#: The role of a child's or young person's rating of their own needs.
+CHILD_ROLE = "child"
 #: Roles that score as practitioners (everyone but the child).
 PRACTITIONER_ROLES: tuple[str, ...] = ("social_worker", "carer", "iro", "other")
 

@@ -274,13 +274,13 @@ class SynthConfig:
     cost_need_link: float = 0.04  # log weekly cost per 10 points of true total need
     programme: ProgrammeEffects = field(default_factory=ProgrammeEffects)
     mean_stay_years: tuple[float, ...] = MEAN_STAY_YEARS
-    # The child's own view (opt-in: off keeps the bundled data as they were).
+    # The child's own view (opt-in; on in the bundled data, from its own random stream).
     child_ratings: bool = False
     child_rating_share: float = 0.6  # share of first scorings the child also rates
     child_rating_min_age: float = 8.0
     child_rating_noise_sd: float = 9.0
     child_rating_bias: dict[str, float] = field(default_factory=lambda: dict(CHILD_RATING_BIAS))
-    # Strength scores (opt-in: off keeps the bundled data as they were).
+    # Strength scores (opt-in; on in the bundled data, from their own random stream).
     strengths: bool = False
     strength_domains: dict[str, DomainTruth] = field(
         default_factory=lambda: dict(DEFAULT_STRENGTHS)
@@ -297,6 +297,10 @@ BUNDLED_CONFIG = SynthConfig(
     sizes=(220, 165, 135),
     adopters=(True, True, False),
     programme_starts=("2022-07-01", "2023-04-01", None),
+    # strengths and the child's own ratings come from random streams of their
+    # own, so every other table is the same as without them
+    strengths=True,
+    child_ratings=True,
 )
 
 
