@@ -10,6 +10,7 @@ same conclusions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -269,4 +270,349 @@ def strengths_beside_needs(ds: Dataset, *, min_change: float = MIN_CHANGE) -> St
     )
 
 
-__all__ = ["MIN_CHANGE", "StrengthsResult", "strengths_beside_needs"]
+# --------------------------------------------------------------------------
+# Does money follow strengths as well as need?
+# --------------------------------------------------------------------------
+
+#: Universe of the children the cost-against-strengths sentences count.
+UNIVERSE_STRENGTH_COST = "strength_cost_children"
+#: Fewest children for a correlation (and its interval) to be stated.
+MIN_CHILDREN_COST = 20
+
+
+@dataclass
+class StrengthCostResult(Result):
+    """Weekly placement cost against strength scores, beside cost against need.
+
+    One row per child (means over the child's assessments in the period that
+    fall in a placement with a cost), so resampling children gives honest
+    intervals.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per measure (total need, then each strength domain):
+        measure, label, kind, better, spearman_rho, ci_low, ci_high (95%
+        percentile bootstrap over children), partial_rho, partial_low,
+        partial_high (strength domains: the rank correlation with cost among
+        children of similar total need and age), children.
+    """
+
+    framework: Framework = field(repr=False)
+    table: pd.DataFrame
+    n_children: int
+    n_boot: int
+    level: float = 0.95
+    caveats: list[str] = field(default_factory=list)
+
+    _plot: ClassVar[str | None] = "strengths:plot_strength_cost"
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def word(self, measure: str, *, partial: bool = False) -> str:
+        """The judgement for one measure, through the framework's direction.
+
+        Need: "rose" / "fell" / "no clear link" (cost against need). Strength:
+        "stronger" / "weaker" (cost was higher for children with stronger /
+        weaker strengths) or "no clear link", only when the interval excludes 0.
+        """
+        r = self.table.set_index("measure").loc[measure]
+        cols = (
+            ("partial_rho", "partial_low", "partial_high")
+            if partial
+            else (
+                "spearman_rho",
+                "ci_low",
+                "ci_high",
+            )
+        )
+        est, lo, hi = (float(r[c]) for c in cols)
+        if not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0 <= hi:
+            return "no clear link"
+        if measure == TOTAL_NEED:
+            return "rose" if est > 0 else "fell"
+        # cost higher where the score is higher: is a higher score better?
+        return "stronger" if self.framework.improved([measure], [est])[0] > 0 else "weaker"
+
+    def summary(self) -> Summary:
+        """Cost against need, against each strength, and against strengths given need."""
+        from vc_eval.analysis.spend import strength_word
+
+        title = "Does money follow strengths as well as need?"
+        t = self.table
+        st = t[(t["kind"] == "strength") & t["ci_low"].notna()]
+        if self.n_children < MIN_CHILDREN_COST or st.empty:
+            why = (
+                "No strength scores are recorded beside placement costs."
+                if not (t["kind"] == "strength").any() or self.n_children >= MIN_CHILDREN_COST
+                else f"Fewer than {MIN_CHILDREN_COST} children have strength scores and a "
+                "placement cost: too few to relate cost to strengths."
+            )
+            return Summary.insufficient(title, why, key="strength_cost")
+        n = self.n_children
+        counts = (Count(n, UNIVERSE_STRENGTH_COST),)
+        findings = []
+        nd = t.set_index("measure")
+        if TOTAL_NEED in nd.index and np.isfinite(nd.loc[TOTAL_NEED, "ci_low"]):
+            r = nd.loc[TOTAL_NEED]
+            w = self.word(TOTAL_NEED)
+            how = (
+                f"{w} {strength_word(r['spearman_rho'])} with total need"
+                if w != "no clear link"
+                else "showed no clear link with total need"
+            )
+            findings.append(
+                Finding(
+                    "strength_cost.need",
+                    f"For the {display.count_text(n)} children with need and strength scores "
+                    f"and a placement cost, weekly cost {how} (Spearman "
+                    f"{display.estimate(*r[['spearman_rho', 'ci_low', 'ci_high']], decimals=2)}).",
+                    word=w,
+                    counts=counts,
+                )
+            )
+        words = {m: self.word(m) for m in st["measure"]}
+        k_str = sum(w == "stronger" for w in words.values())
+        k_weak = sum(w == "weaker" for w in words.values())
+        if k_str + k_weak == 0:
+            overall = "no clear link"
+        elif k_weak == 0:
+            overall = "stronger"
+        elif k_str == 0:
+            overall = "weaker"
+        else:
+            overall = "mixed"
+        lead = {
+            "stronger": "Where weekly cost had a clear link with a strength, it was higher for "
+            "children with stronger strengths",
+            "weaker": "Where weekly cost had a clear link with a strength, it was higher for "
+            "children with weaker strengths",
+            "mixed": "The link between weekly cost and strengths differs by domain",
+            "no clear link": "Weekly cost showed no clear link with strengths",
+        }[overall]
+        findings.append(
+            Finding(
+                "strength_cost.strengths",
+                f"{lead}: cost was higher with stronger strengths in {k_str} and with weaker "
+                f"strengths in {k_weak} of {display.plural(len(st), 'strength domain')} "
+                "(the rest: no clear link; 95% intervals from resampling children).",
+                word=overall,
+            )
+        )
+        pw = {m: self.word(m, partial=True) for m in st["measure"]}
+        differ = [m for m, w in pw.items() if w != "no clear link"]
+        k_beyond = len(differ)
+        beyond = "beyond need" if k_beyond else "need only"
+        text = (
+            f"Among children of similar total need and age, cost still differed with strengths in "
+            f"{k_beyond} of {display.plural(len(st), 'strength domain')}"
+            + (
+                f" ({display.labels(differ, self.framework)})."
+                if k_beyond
+                else ": no clear link beyond need and age."
+            )
+        )
+        findings.append(Finding("strength_cost.beyond_need", text, word=beyond))
+        return Summary(
+            title,
+            findings=findings,
+            tables=[self._table()],
+            caveats=list(self.caveats),
+            key="strength_cost",
+        )
+
+    def _table(self) -> Table:
+        from vc_eval.core.summary import stat_table
+
+        t = self.table
+
+        def judged(partial: bool) -> list[str]:
+            col = "partial_low" if partial else "ci_low"
+            return [
+                self.word(m, partial=partial) if np.isfinite(lo) else ""
+                for m, lo in zip(t["measure"], t[col], strict=True)
+            ]
+
+        f = pd.DataFrame(
+            {
+                "Measure": t["label"],
+                "Children": t["children"],
+                "Spearman": t["spearman_rho"],
+                "Lower": t["ci_low"],
+                "Upper": t["ci_high"],
+                "Cost higher with": judged(False),
+                "Given need": t["partial_rho"],
+                "Given need lower": t["partial_low"],
+                "Given need upper": t["partial_high"],
+                "Given need, cost higher with": judged(True),
+            }
+        )
+        return stat_table(
+            f,
+            caption="Spearman correlation of weekly placement cost with total need and with "
+            "each strength, with 95% intervals ('given need': among children of similar total "
+            "need and age; 'rose': cost rose with need; 'stronger' or 'weaker': cost was "
+            "higher for children with stronger or weaker strengths)",
+            n_col="Children",
+            stat_cols=[
+                "Spearman",
+                "Lower",
+                "Upper",
+                "Given need",
+                "Given need lower",
+                "Given need upper",
+            ],
+            label_cols=["Measure", "Cost higher with", "Given need, cost higher with"],
+            decimals=2,
+        )
+
+
+def _rank_corr(r: np.ndarray) -> np.ndarray:
+    """Correlation matrix of already-ranked columns."""
+    return np.corrcoef(r, rowvar=False)
+
+
+def _partial(c: np.ndarray, x: int, y: int, given: Sequence[int]) -> float:
+    """Partial correlation of columns ``x`` and ``y`` given columns ``given``."""
+    idx = [x, y, *given]
+    try:
+        p = np.linalg.inv(c[np.ix_(idx, idx)])
+    except np.linalg.LinAlgError:
+        return np.nan
+    den = np.sqrt(p[0, 0] * p[1, 1])
+    return float(-p[0, 1] / den) if den > 0 else np.nan
+
+
+def strength_cost(
+    ds: Dataset,
+    *,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    n_boot: int = 500,
+    level: float = 0.95,
+    seed: int = 0,
+) -> StrengthCostResult:
+    """Does weekly placement cost follow strengths as well as need?
+
+    Each assessment in the period is joined to the placement active on its
+    date (:func:`vc_eval.analysis.spend.need_cost_frame`); each child
+    contributes one row (means of their scores and weekly costs), so the
+    bootstrap resamples children. For each strength domain: the Spearman
+    correlation of cost with the strength, and the partial rank correlation
+    given total need and age (does money follow strengths *beyond* need? age
+    is held too, since some strengths grow with age as costs do), each with
+    a percentile interval. Direction words come from the framework.
+
+    Parameters
+    ----------
+    ds : Dataset
+    start, end : date, optional
+        Assessments in this period (inclusive).
+    n_boot : int
+        Bootstrap resamples of children.
+    level : float
+        Interval level.
+    seed : int
+        Seed of the resampling.
+    """
+    from vc_eval.analysis.spend import need_cost_frame
+
+    fw = ds.framework
+    frame = need_cost_frame(ds, start=start, end=end)
+    strengths = [d for d in fw.strength_domains if d in frame.columns]
+    measures = [TOTAL_NEED, *strengths] if TOTAL_NEED in frame.columns else []
+    cols = [*measures, Col.weekly_cost, Col.age_at_assessment]
+    per_child = (
+        frame[[Col.child_id, *cols]].groupby(Col.child_id)[cols].mean()
+        if measures
+        else pd.DataFrame(columns=cols)
+    )
+    rows = []
+    n = 0
+    if strengths:
+        per_child = per_child.dropna(subset=[TOTAL_NEED, Col.weekly_cost])
+        per_child = per_child.dropna(subset=strengths, how="all")
+    n = len(per_child)
+    alpha = 1 - level
+    boot = None
+    if strengths and n >= MIN_CHILDREN_COST:
+        # complete cases per strength are nearly all children; ranks of all columns at once
+        # columns: measures..., cost, age (age confounds: independence grows with age
+        # and older children are in costlier placements)
+        x = per_child[[*measures, Col.weekly_cost, Col.age_at_assessment]].to_numpy(float)
+        ok = np.isfinite(x).all(axis=1)
+        x = x[ok]
+        n = len(x)
+        ranks = np.column_stack([stats.rankdata(x[:, j]) for j in range(x.shape[1])])
+        c = _rank_corr(ranks)
+        rng = np.random.default_rng(seed)
+        boot = np.empty((n_boot, len(measures), 2))
+        for b in range(n_boot):
+            idx = rng.integers(0, n, n)
+            cb = _rank_corr(ranks[idx])
+            yk, given = len(measures), (0, len(measures) + 1)
+            for j in range(len(measures)):
+                boot[b, j, 0] = cb[j, yk]
+                boot[b, j, 1] = _partial(cb, j, yk, given) if j else np.nan
+    for j, m in enumerate(measures):
+        row = {
+            "measure": m,
+            "label": fw.label(m),
+            "kind": "need" if m == TOTAL_NEED else "strength",
+            "better": fw.better(m),
+            "spearman_rho": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "partial_rho": np.nan,
+            "partial_low": np.nan,
+            "partial_high": np.nan,
+            "children": n,
+        }
+        if boot is not None:
+            yk = len(measures)
+            q = [alpha / 2, 1 - alpha / 2]
+            row["spearman_rho"] = float(c[j, yk])
+            row["ci_low"], row["ci_high"] = (float(v) for v in np.quantile(boot[:, j, 0], q))
+            if j:
+                row["partial_rho"] = _partial(c, j, yk, (0, yk + 1))
+                pb = boot[:, j, 1][np.isfinite(boot[:, j, 1])]
+                row["partial_low"], row["partial_high"] = (float(v) for v in np.quantile(pb, q))
+        rows.append(row)
+    cols_out = [
+        "measure",
+        "label",
+        "kind",
+        "better",
+        "spearman_rho",
+        "ci_low",
+        "ci_high",
+        "partial_rho",
+        "partial_low",
+        "partial_high",
+        "children",
+    ]
+    return StrengthCostResult(
+        framework=fw,
+        table=pd.DataFrame(rows, columns=cols_out),
+        n_children=n,
+        n_boot=n_boot,
+        level=level,
+        caveats=[
+            "Cost against strengths is observational: children with stronger strengths may "
+            "differ in ways the data do not record, and need scores are measured with error, "
+            "so a link 'given need' can be need that the scores miss.",
+            "Each child counts once (the means of their scores and weekly costs over the "
+            "period's assessments).",
+        ],
+    )
+
+
+__all__ = [
+    "MIN_CHANGE",
+    "MIN_CHILDREN_COST",
+    "StrengthCostResult",
+    "StrengthsResult",
+    "strength_cost",
+    "strengths_beside_needs",
+]

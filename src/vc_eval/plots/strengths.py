@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.axes import Axes
 
-from vc_eval.analysis.strengths import StrengthsResult
+from vc_eval.analysis.strengths import StrengthCostResult, StrengthsResult
 from vc_eval.core.population import AGE_BAND_LABELS
+from vc_eval.core.privacy import MIN_N
 
 
 def plot_strengths_by_age(result: StrengthsResult, *, ax: Axes | None = None) -> Axes:
@@ -50,4 +52,41 @@ def plot_strengths_by_age(result: StrengthsResult, *, ax: Axes | None = None) ->
     return ax
 
 
-__all__ = ["plot_strengths_by_age"]
+def plot_strength_cost(result: StrengthCostResult, *, ax: Axes | None = None) -> Axes:
+    """Correlation of weekly cost with total need and each strength, with 95% intervals.
+
+    Filled marks: all children; open marks: among children of similar total
+    need and age. Nothing is drawn for fewer than 6 children.
+    """
+    t = result.table[(result.table["children"] >= MIN_N) & result.table["ci_low"].notna()]
+    t = t.iloc[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.45 * max(len(t), 1) + 1.5))
+    y = np.arange(len(t))
+    for col, lo, hi, dy, fill, label in (
+        ("spearman_rho", "ci_low", "ci_high", 0.12, True, "all children"),
+        ("partial_rho", "partial_low", "partial_high", -0.12, False, "similar need and age"),
+    ):
+        ok = t[col].notna().to_numpy()
+        s = t[ok]
+        ax.errorbar(
+            s[col],
+            y[ok] + dy,
+            xerr=[s[col] - s[lo], s[hi] - s[col]],
+            fmt="o",
+            mfc=None if fill else "white",
+            capsize=3,
+            label=label,
+        )
+    ax.axvline(0, color="0.6", lw=0.8)
+    ax.set_yticks(y, list(t["label"]))
+    ax.set(
+        xlabel="Spearman correlation with weekly cost (95% interval)",
+        title="Does money follow strengths as well as need?",
+        xlim=(-1, 1),
+    )
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+__all__ = ["plot_strength_cost", "plot_strengths_by_age"]

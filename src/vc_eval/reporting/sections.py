@@ -66,6 +66,7 @@ from vc_eval.reporting.context import (
     parse_date,
     parse_domains,
 )
+from vc_eval.reporting.sections_strengths import strengths as strengths_section
 
 log = logging.getLogger("vc_eval.report")
 
@@ -610,6 +611,7 @@ SECTION_FUNCTIONS: dict[str, Callable[[ReportContext], Summary]] = {
     "outcomes": outcomes,
     "impact": impact,
     "agreement": agreement,
+    "strengths": strengths_section,
     "data_quality": data_quality,
 }
 
