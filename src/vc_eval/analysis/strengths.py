@@ -545,13 +545,17 @@ def strength_cost(
         x = x[ok]
         n = len(x)
         ranks = np.column_stack([stats.rankdata(x[:, j]) for j in range(x.shape[1])])
+        # age enters as its rank and a cubic (strengths and costs both curve with age)
+        a = (x[:, -1] - x[:, -1].mean()) / max(float(x[:, -1].std()), 1e-9)
+        ranks = np.column_stack([ranks, a**2, a**3])
         c = _rank_corr(ranks)
         rng = np.random.default_rng(seed)
         boot = np.empty((n_boot, len(measures), 2))
         for b in range(n_boot):
             idx = rng.integers(0, n, n)
             cb = _rank_corr(ranks[idx])
-            yk, given = len(measures), (0, len(measures) + 1)
+            yk = len(measures)
+            given = (0, yk + 1, yk + 2, yk + 3)
             for j in range(len(measures)):
                 boot[b, j, 0] = cb[j, yk]
                 boot[b, j, 1] = _partial(cb, j, yk, given) if j else np.nan
@@ -575,7 +579,7 @@ def strength_cost(
             row["spearman_rho"] = float(c[j, yk])
             row["ci_low"], row["ci_high"] = (float(v) for v in np.quantile(boot[:, j, 0], q))
             if j:
-                row["partial_rho"] = _partial(c, j, yk, (0, yk + 1))
+                row["partial_rho"] = _partial(c, j, yk, (0, yk + 1, yk + 2, yk + 3))
                 pb = boot[:, j, 1][np.isfinite(boot[:, j, 1])]
                 row["partial_low"], row["partial_high"] = (float(v) for v in np.quantile(pb, q))
         rows.append(row)

@@ -43,7 +43,14 @@ import pandas as pd
 from vc_eval.core.costs import DEFAULT_UNIT_COSTS, REFERENCE_DATE
 from vc_eval.core.dataset import TRUTH_FILE, Dataset
 from vc_eval.core.framework import Framework, load_framework
-from vc_eval.core.schema import DAYS_PER_YEAR, ETHNICITIES, PLACEMENT_TYPES, Col
+from vc_eval.core.schema import (
+    ASSESSMENTS,
+    COLUMNS,
+    DAYS_PER_YEAR,
+    ETHNICITIES,
+    PLACEMENT_TYPES,
+    Col,
+)
 
 AGE_CENTRE = 9.0
 REVIEW_OFFSETS_DAYS = (28, 91)  # 20 working days, then 3 months
@@ -426,6 +433,10 @@ def generate(config: SynthConfig | None = None, *, progress: bool = False) -> Da
             "note": "Synthetic data: fictional councils and children.",
         },
     )
+    # columns in the data model's order, as a saved and reloaded dataset has them
+    # (the age column is added last in memory; the fingerprint reads column order)
+    a = ds.tables[ASSESSMENTS]
+    ds.tables[ASSESSMENTS] = a[[c for c in COLUMNS[ASSESSMENTS] if c in a.columns]]
     if cfg.strengths:
         strengths = [d for d in fw.strength_domains if d in cfg.strength_domains]
         grid = np.round(np.arange(0.0, 18.0001, 0.01), 2)
