@@ -149,3 +149,74 @@ def test_reliable_change_follows_the_declared_direction(strong):
     b = need_change(_reversed(strong), sem=5.0, include_total=False)
     cols = ["domain", "category", "n"]
     assert a.summary_table[cols].equals(b.summary_table[cols])
+
+
+# -- does money follow strengths as well as need? ---------------------------------
+
+
+def test_strength_cost_words_follow_the_data(strong):
+    """Strengths tied to low need cost less... and the word flips with the link."""
+    from vc_eval.analysis.strengths import strength_cost
+
+    res = strength_cost(strong, n_boot=200)
+    assert res.word("total_need") == "rose"
+    assert res.word("strength_health") == "weaker"  # generated: corr with need -0.5
+    flipped = strength_cost(generate(replace(CFG, seed=809, strength_need_corr=0.5)), n_boot=200)
+    assert flipped.word("strength_wellbeing") == "stronger"
+    assert flipped.word("strength_learning") == "stronger"
+    s = flipped.summary()
+    assert s.finding("strength_cost.strengths").word == "stronger"
+    assert s.finding("strength_cost.need").counts[0].value == flipped.n_children
+
+
+def test_strength_cost_reversed_framework_gives_the_same_words(strong):
+    from vc_eval.analysis.strengths import strength_cost
+
+    a = strength_cost(strong, n_boot=200).summary()
+    b = strength_cost(_reversed(strong), n_boot=200).summary()
+    assert [(f.key, f.word) for f in a.findings] == [(f.key, f.word) for f in b.findings]
+
+
+def test_strength_cost_null_claims_nothing_at_the_nominal_rate():
+    """Strengths unrelated to need, age and cost: intervals exclude 0 about 5% of the time."""
+    from vc_eval.analysis.strengths import strength_cost
+    from vc_eval.synthetic.generator import DEFAULT_STRENGTHS, DomainTruth
+
+    flat = {d: DomainTruth(50, 0.0, (0, 0), sd_intercept=12.0) for d in DEFAULT_STRENGTHS}
+    marginal = partial = n = 0
+    for seed in (611, 612, 613):
+        cfg = SynthConfig(
+            councils=2,
+            seed=seed,
+            sizes=(250, 250),
+            adopters=(False, False),
+            strengths=True,
+            strength_need_corr=0.0,
+            strength_domains=flat,
+        )
+        t = strength_cost(generate(cfg), n_boot=200, seed=seed).table
+        t = t[t["kind"] == "strength"]
+        marginal += int(((t["ci_low"] > 0) | (t["ci_high"] < 0)).sum())
+        partial += int(((t["partial_low"] > 0) | (t["partial_high"] < 0)).sum())
+        n += len(t)
+    # 18 intervals each at 95%: P(4 or more exclusions) is about 1%
+    assert marginal <= 3 and partial <= 3, (marginal, partial, n)
+
+
+def test_strength_cost_without_strengths_says_so(bundled):
+    from vc_eval.analysis.strengths import strength_cost
+
+    fw = bundled.framework
+    a = bundled.ratings
+    tables = dict(bundled.tables)
+    tables[ASSESSMENTS] = a[~a[Col.domain].astype(str).isin(fw.strength_domains)]
+    s = strength_cost(Dataset(tables, framework=fw), n_boot=50).summary()
+    assert s.status == "insufficient"
+    assert "No strength scores" in s.findings[0].text
+
+
+def test_strength_cost_plot(strong):
+    from vc_eval.analysis.strengths import strength_cost
+
+    ax = strength_cost(strong, n_boot=50).plot()
+    assert len(ax.get_yticks()) == 7  # total need and six strengths
