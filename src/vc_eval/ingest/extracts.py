@@ -8,6 +8,9 @@ column per domain). A small YAML file says which column is which::
     child_id: Child ID          # required
     date: Review date           # required
     assessor: Worker            # optional (omit if the extract has none)
+    rater_role: Completed by    # optional: who gave the score (see below)
+    rater_values:               # optional: labels in that column -> roles
+      Young person's view: child
     domain: Domain              # long form: the domain column ...
     score: Score                # ... and the score column
     domain_values:              # optional: labels in the domain column -> ids
@@ -20,6 +23,19 @@ Without a config the columns are found by name (``child_id``, ``date`` or
 ``assessment_date``, ``assessor_id``, then ``domain`` + ``score`` or one
 column per framework domain). Domain labels equal to a framework domain's
 id or name (any case) are recognised without mapping.
+
+**Who scored.** A needs extract may say who gave each score (a column named
+``rater_role``, ``rater``, ``role``, ``completed_by`` or ``scored_by``, or
+named by ``rater_role`` in the config). Its values are mapped to the data
+model's roles (:data:`vc_eval.core.schema.RATER_ROLES`): common spellings
+are known (:data:`RATER_SPELLINGS`: "Social worker", "SW", "Foster carer",
+"Young person", "YP", "Self", "IRO" ...; case, spaces, hyphens and
+underscores are ignored) and ``rater_values`` in the config maps any other.
+A value that maps to no role is an error naming the file, row, column and
+rule (the score is dropped; ``--strict`` stops the import). A blank value, or
+an extract with no such column, means the score is a social worker's
+(``DEFAULT_RATER_ROLE``), as before roles were recorded. A child's own
+rating may have a blank assessor.
 
 **Costs.** One row per placement (or cost period): child, start date of
 the placement or period, weekly cost in GBP, optionally an end date. The
@@ -42,6 +58,7 @@ import yaml
 
 from vc_eval.core.factorized import to_number
 from vc_eval.core.framework import SCORE_MAX, SCORE_MIN, Framework
+from vc_eval.core.schema import CHILD_ROLE, DEFAULT_RATER_ROLE, RATER_ROLES
 from vc_eval.ingest.problems import ERROR, NOTE, ProblemLog, fatal
 from vc_eval.ingest.pseudonymise import normalise_ids
 from vc_eval.ingest.ssda903 import (
@@ -64,6 +81,58 @@ DATE_ALIASES = (
     "score_date",
 )
 ASSESSOR_ALIASES = ("assessor_id", "assessor", "worker", "worker_id", "social_worker")
+ROLE_ALIASES = (
+    "rater_role",
+    "rater role",
+    "rater",
+    "role",
+    "completed_by",
+    "completed by",
+    "scored_by",
+    "scored by",
+)
+#: Assessor id given to a child's own rating recorded with no assessor.
+CHILD_ASSESSOR = "SELF"
+#: Spellings of who scored, after :func:`role_key` -> the data model's role.
+RATER_SPELLINGS: dict[str, str] = {
+    **{k: "social_worker" for k in ("social worker", "sw", "socialworker", "allocated worker")},
+    **{k: "social_worker" for k in ("practitioner", "worker", "caseworker", "case worker")},
+    **{
+        k: "carer"
+        for k in (
+            "carer",
+            "foster carer",
+            "kinship carer",
+            "residential carer",
+            "residential worker",
+            "key worker",
+            "keyworker",
+            "care worker",
+        )
+    },
+    **{
+        k: CHILD_ROLE
+        for k in (
+            "child",
+            "young person",
+            "yp",
+            "cyp",
+            "child or young person",
+            "child young person",
+            "child and young person",
+            "self",
+            "self rating",
+            "self report",
+            "own view",
+            "child s view",
+            "young person s view",
+            "childs view",
+        )
+    },
+    **{k: "iro" for k in ("iro", "independent reviewing officer", "reviewing officer")},
+    **{k: "other" for k in ("other", "other practitioner", "other professional")},
+    **{k.replace("_", " "): k for k in RATER_ROLES},
+}
 
 COST_ALIASES: dict[str, tuple[str, ...]] = {
     "child": CHILD_ALIASES,
@@ -75,6 +144,11 @@ COST_ALIASES: dict[str, tuple[str, ...]] = {
 
 def _key(name: str) -> str:
     return str(name).replace("\ufeff", "").strip().casefold()
+
+
+def role_key(value: str) -> str:
+    """A rater-role label compared loosely: case, punctuation and spacing ignored."""
+    return " ".join(re.sub(r"[-_/.,'’()&]+", " ", _key(value)).split())
 
 
 def read_table_file(
@@ -151,6 +225,8 @@ class NeedsConfig:
     score: str | None = None
     domains: dict[str, str] = field(default_factory=dict)
     domain_values: dict[str, str] = field(default_factory=dict)
+    rater_role: str | None = None
+    rater_values: dict[str, str] = field(default_factory=dict)
     sheet: str | int | None = None
     source: str = "auto"
 
@@ -180,6 +256,8 @@ def load_needs_config(path: Path | None) -> NeedsConfig:
         "score",
         "domains",
         "domain_values",
+        "rater_role",
+        "rater_values",
         "sheet",
         "format",
     }
@@ -203,12 +281,20 @@ def load_needs_config(path: Path | None) -> NeedsConfig:
         score=spec.get("score"),
         domains={str(k): str(v) for k, v in domains.items()},
         domain_values={str(k): str(v) for k, v in (spec.get("domain_values") or {}).items()},
+        rater_role=spec.get("rater_role"),
+        rater_values={str(k): str(v) for k, v in (spec.get("rater_values") or {}).items()},
         sheet=spec.get("sheet"),
         source=label,
     )
     for key in ("child_id", "date"):
         if not getattr(cfg, key):
             raise fatal(label, f"needs-extract config must name the '{key}' column")
+    bad = sorted(v for v in cfg.rater_values.values() if v not in RATER_ROLES)
+    if bad:
+        raise fatal(
+            label,
+            f"rater_values: unknown role(s) {', '.join(bad)} (roles are: {', '.join(RATER_ROLES)})",
+        )
     if not cfg.wide and not (cfg.domain and cfg.score):
         raise fatal(
             label,
@@ -232,7 +318,9 @@ class NeedsExtract:
     """A needs extract in long form, before linking to the SSDA903.
 
     ``frame`` columns: ``child`` (raw id), ``date``, ``assessor`` (raw id),
-    ``domain`` (framework id), ``score``, ``__file``, ``__row``.
+    ``domain`` (framework id), ``score``, ``role`` (rater role id:
+    ``DEFAULT_RATER_ROLE`` when the extract has no role column), ``__file``,
+    ``__row``. ``columns["rater_role"]`` is ``"(none)"`` without one.
     """
 
     frame: pd.DataFrame
@@ -258,6 +346,7 @@ def read_needs(
     child = _find(cols, config.child_id, CHILD_ALIASES)
     date = _find(cols, config.date, DATE_ALIASES)
     assessor = _find(cols, config.assessor, ASSESSOR_ALIASES)
+    role_col = _find(cols, config.rater_role, ROLE_ALIASES)
     missing = [
         name
         for name, got, want in (("child id", child, config.child_id), ("date", date, config.date))
@@ -265,6 +354,8 @@ def read_needs(
     ]
     if config.assessor and assessor is None:
         missing.append(f"assessor ('{config.assessor}')")
+    if config.rater_role and role_col is None:
+        missing.append(f"rater role ('{config.rater_role}')")
     if missing:
         raise fatal(
             label,
@@ -283,6 +374,13 @@ def read_needs(
     child_w = normalise_ids(raw[child])
     date_w = parse_dates(raw[date])
     assessor_w = normalise_ids(raw[assessor]) if assessor else None
+    role_w, role_unknown = _roles(raw[role_col] if role_col else None, n, config)
+    if assessor:
+        # a child's own rating needs no assessor
+        own_blank = assessor_w.isna().to_numpy() & (role_w == CHILD_ROLE)
+        if own_blank.any():
+            assessor_w = assessor_w.copy()
+            assessor_w[own_blank] = CHILD_ASSESSOR
     if config.wide or (not config.domain and _find(cols, None, ("domain",)) is None):
         layout = "wide"
         if config.wide:
@@ -315,6 +413,8 @@ def read_needs(
                 return [parts[c].iloc[r] for r, c in zip(src[idx], col_of[idx], strict=True)]
             if kind == "domain":
                 return where[idx]
+            if kind == "role":
+                return raw[role_col].iloc[src[idx]].to_numpy()
             return raw[date].iloc[src[idx]].to_numpy()
 
     else:
@@ -336,7 +436,7 @@ def read_needs(
         where = None
 
         def raw_value(kind, idx):
-            c = {"score": scol, "domain": dcol, "date": date}[kind]
+            c = {"score": scol, "domain": dcol, "date": date, "role": role_col}[kind]
             return raw[c].iloc[idx].to_numpy()
 
     wide = layout == "wide"
@@ -365,6 +465,15 @@ def read_needs(
     flag(per_row(date_w.isna()), date, "not a valid date (dd/mm/YYYY or YYYY-MM-DD)", value="date")
     if assessor:
         flag(per_row(assessor_w.isna()), assessor, "assessor id is blank")
+    if role_col:
+        known_roles = ", ".join(sorted(set(RATER_SPELLINGS.values())))
+        flag(
+            per_row(role_unknown),
+            role_col,
+            f"rater role not recognised (roles: {known_roles}; map other labels with "
+            "rater_values in --needs-config)",
+            value="role",
+        )
     known = set(framework.all_domain_ids)
     flag(
         ~domain.isin(known).to_numpy(),
@@ -389,6 +498,7 @@ def read_needs(
             "assessor": (assessor_w.take(ks).reset_index(drop=True) if assessor else "unrecorded"),
             "domain": domain[keep].reset_index(drop=True),
             "score": score[keep],
+            "role": pd.Series(role_w[ks], dtype="str"),
             "__file": pd.Categorical.from_codes(np.zeros(int(keep.sum()), dtype=np.int8), [label]),
             "__row": row_no[keep],
         }
@@ -401,7 +511,34 @@ def read_needs(
         enc,
         layout,
         n,
-        {"child": child, "date": date, "assessor": assessor or "(none)"},
+        {
+            "child": child,
+            "date": date,
+            "assessor": assessor or "(none)",
+            "rater_role": role_col or "(none)",
+        },
+    )
+
+
+def _roles(values: pd.Series | None, n: int, config: NeedsConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's rater role (schema id) and whether its label was not recognised.
+
+    Blank or absent: :data:`DEFAULT_RATER_ROLE`. Labels are mapped by the
+    config's ``rater_values`` first, then by :data:`RATER_SPELLINGS`.
+    """
+    if values is None:
+        return np.full(n, DEFAULT_RATER_ROLE, dtype=object), np.zeros(n, dtype=bool)
+    own = {role_key(k): v for k, v in config.rater_values.items()}
+    codes, uniques = pd.factorize(values.astype("str").fillna(""), use_na_sentinel=False)
+    mapped, unknown = [], []
+    for u in uniques:
+        k = role_key(u)
+        role = DEFAULT_RATER_ROLE if k == "" else own.get(k, RATER_SPELLINGS.get(k))
+        mapped.append(role or DEFAULT_RATER_ROLE)
+        unknown.append(role is None)
+    return (
+        np.asarray(mapped, dtype=object)[codes],
+        np.asarray(unknown, dtype=bool)[codes],
     )
 
 
@@ -544,7 +681,10 @@ def read_costs(path: Path, log: ProblemLog) -> CostsExtract:
 
 
 __all__ = [
+    "CHILD_ASSESSOR",
     "COST_ALIASES",
+    "RATER_SPELLINGS",
+    "ROLE_ALIASES",
     "CostsExtract",
     "NeedsConfig",
     "NeedsExtract",
@@ -554,4 +694,5 @@ __all__ = [
     "read_costs",
     "read_needs",
     "read_table_file",
+    "role_key",
 ]

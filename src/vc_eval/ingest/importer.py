@@ -337,7 +337,7 @@ def import_council(
         _missing(sources, header, episodes, log, stats),
         _moves(sources, episodes, placements, stats),
     ]
-    assessments = pd.DataFrame(columns=["child", "date", "assessor", "domain", "score"])
+    assessments = pd.DataFrame(columns=["child", "date", "assessor", "domain", "score", "role"])
     stats["needs"] = None
     if needs is not None:
         ext = read_needs(Path(needs), needs_cfg, fw, log)
@@ -1163,7 +1163,7 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
     # factorise the key columns once: national extracts have ~10 million scores
     codes = {
         c: pd.factorize(a[c], use_na_sentinel=False)
-        for c in ("child", "date", "assessor", "domain", "score")
+        for c in ("child", "date", "assessor", "domain", "score", "role")
     }
     cc, cu = codes["child"]
     known = fz.isin(pd.Series(cu), kids.index)[cc]
@@ -1199,7 +1199,8 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
         action="noted",
         level=NOTE,
     )
-    key = fz.combine([codes[c][0] for c in ("child", "date", "assessor", "domain")])
+    # the child's own rating and a practitioner's of the same review are two scores
+    key = fz.combine([codes[c][0] for c in ("child", "date", "assessor", "domain", "role")])
     exact = fz.combine([key, codes["score"][0]])
     drop(
         pd.Series(exact).duplicated().to_numpy(),
@@ -1250,7 +1251,7 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
             "within_30": float((d <= 30).mean()) if len(d) else np.nan,
         },
     }
-    return a[["child", "date", "assessor", "domain", "score"]]
+    return a[["child", "date", "assessor", "domain", "score", "role"]]
 
 
 # -- costs ---------------------------------------------------------------------------
@@ -1382,6 +1383,10 @@ def _build_dataset(
             Col.score: a["score"].astype(float),
         }
     )
+    roles = (stats.get("needs") or {}).get("columns", {}).get("rater_role", "(none)")
+    if roles != "(none)":
+        # who scored, only when the extract said so (absent: a social worker's)
+        ass[Col.rater_role] = a["role"].astype("str").to_numpy()
     out = pd.concat([o for o in outcomes if len(o)] or [outcomes[0]], ignore_index=True)
     outc = pd.DataFrame(
         {
