@@ -202,3 +202,19 @@ def test_workers_give_the_same_numbers(model):
     one = S.simulate(model, quarters=2, n_sims=6, seed=9, workers=1)
     two = S.simulate(model, quarters=2, n_sims=6, seed=9, workers=2)
     assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])
+
+
+def test_exits_depend_on_age_at_entry():
+    """Generated stays: 1.6 years for children entering at 1-4, 3.8 at 5-9, 5.5 at
+    10-15. Of children of one age, those who came into care younger leave faster."""
+    cfg = SynthConfig(
+        councils=1, seed=4243, sizes=(900,), adopters=(False,), programme=ProgrammeEffects.none()
+    )
+    m = S.estimate(generate(cfg), origin="2024-03-31")
+    ev, ex = m.exit_events, m.exit_exposure
+    assert ev.shape == ex.shape == (5, 5)
+    rate = ev / np.maximum(ex, 1)
+    assert rate[2, 1] > 2 * rate[2, 2]  # aged 5-9: entered at 1-4 vs at 5-9
+    assert rate[3, 2] > rate[3, 3]  # aged 10-15: entered at 5-9 vs at 10-15
+    assert np.triu(ex, 1).sum() == 0  # no one entered care older than they are
+    assert m.start_entry_band is not None and len(m.start_entry_band) == len(m.start_age)

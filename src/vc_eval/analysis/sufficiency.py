@@ -7,9 +7,11 @@ forward by quarter (vectorised over children, one loop over simulations):
   need follows the fitted growth curve of total need by age plus the child's
   own random intercept and slope (drawn from their posterior given the
   child's scores); every quarter a child leaves care with a hazard by age
-  band, otherwise moves with a hazard by age band and need band, and a move
-  (or an entry) draws the new placement type from the mix that children of
-  that age band and need band received (or a target mix). Entries are
+  band and band of age at entry to care (children who come into care young
+  or as teenagers stay for different lengths of time), otherwise moves with
+  a hazard by age band and need band, and a move (or an entry) draws the
+  new placement type from the mix that children of that age band and need
+  band received (or a target mix). Entries are
   Poisson, resampling recent entrants (age at entry and need at entry).
 * **flow** (the baseline councils already use): a Markov chain of quarterly
   moves between placement types and out of care by age band, estimated from
@@ -62,6 +64,9 @@ QUARTER_DAYS = DAYS_PER_YEAR / 4
 LEAVING_AGE = 18.0
 #: Quarters of history the rates are estimated from (by default).
 FIT_QUARTERS = 12
+#: Strength (in child-quarters) of the age band's exit rate as the prior of
+#: each age band x age-at-entry cell.
+EXIT_PRIOR = 4.0
 #: Interval level of projections (a planning range, not a test).
 LEVEL = 0.90
 NEED_MODEL = "need-driven"
@@ -241,8 +246,10 @@ class SufficiencyModel:
     entry_b_mean: np.ndarray | None
     entry_b_chol: np.ndarray | None
     # need-driven counts
-    exit_events: np.ndarray  # (A,)
-    exit_exposure: np.ndarray  # (A,)
+    # exits by age band and band of age at entry (A, A): how long children stay
+    # depends on how old they were when they came into care
+    exit_events: np.ndarray
+    exit_exposure: np.ndarray
     move_events: np.ndarray | None  # (A, B)
     move_exposure: np.ndarray | None  # (A, B)
     mix_counts: np.ndarray | None  # (A, B, T)
@@ -252,6 +259,8 @@ class SufficiencyModel:
     need: NeedModel | None = None
     n_unplaced: int = 0
     fallback: str | None = None
+    #: band of age at entry to care of each child of the starting population
+    start_entry_band: np.ndarray | None = None
 
     @property
     def bands(self) -> list[str]:
@@ -357,6 +366,7 @@ def _quarter_panel(
                 {
                     "child": kids,
                     "age": (q - arr.dob[kids]) / DAYS_PER_YEAR,
+                    "entry_age": (arr.entry[kids] - arr.dob[kids]) / DAYS_PER_YEAR,
                     "type0": typ0[kids],
                     "type1": typ1[kids],
                     "left": left,
@@ -458,8 +468,11 @@ def estimate(
     trans = np.zeros((_A, _T, _T + 1))
     np.add.at(trans, (ab, t0, to), 1)
 
-    exit_ev = np.bincount(ab, weights=left.astype(float), minlength=_A)
-    exit_exp = np.bincount(ab, minlength=_A).astype(float)
+    eb = _age_band(pan["entry_age"].to_numpy())
+    exit_ev = np.zeros((_A, _A))
+    exit_exp = np.zeros((_A, _A))
+    np.add.at(exit_ev, (ab, eb), left.astype(float))
+    np.add.at(exit_exp, (ab, eb), 1.0)
     move_ev = move_exp = mix = None
     if need is not None:
         mean, _ = _child_effects(need, ids.iloc[pan["child"].to_numpy()])
@@ -490,6 +503,7 @@ def estimate(
     kids = now[placed]
     s_type = typ_o[kids].astype(int)
     s_age = (o - arr.dob[kids]) / DAYS_PER_YEAR
+    s_entry_band = _age_band((arr.entry[kids] - arr.dob[kids]) / DAYS_PER_YEAR)
     s_cost = cost_o[kids]
     s_mean = s_chol = None
     if need is not None:
@@ -529,6 +543,7 @@ def estimate(
         need=need,
         n_unplaced=int((~placed).sum()),
         fallback=fallback,
+        start_entry_band=s_entry_band,
     )
 
 
@@ -652,9 +667,10 @@ def _draw(rng: np.random.Generator, model: SufficiencyModel, tilt: np.ndarray) -
     qn = max(model.quarters_used, 1)
     out["entry_rate"] = rng.gamma(model.n_entrants + 0.5, 1.0 / qn)
     if model.kind == NEED_MODEL:
-        out["exit"] = rng.beta(
-            model.exit_events + 0.5, model.exit_exposure - model.exit_events + 0.5
-        )
+        ev, ex = model.exit_events, model.exit_exposure
+        # cells of few children borrow from their age band's rate (worth EXIT_PRIOR children)
+        band_rate = (ev.sum(axis=1, keepdims=True) + 0.5) / (ex.sum(axis=1, keepdims=True) + 1.0)
+        out["exit"] = rng.beta(ev + EXIT_PRIOR * band_rate, ex - ev + EXIT_PRIOR * (1 - band_rate))
         out["move"] = rng.beta(
             model.move_events + 0.5, model.move_exposure - model.move_events + 0.5
         )
@@ -740,6 +756,7 @@ def _simulate_chunk(
         age = model.start_age.copy()
         typ = model.start_type.copy()
         cost = model.start_cost.copy()
+        eb = model.start_entry_band.copy() if model.start_entry_band is not None else _age_band(age)
         b = None
         if need is not None:
             z = rng.standard_normal((age.size, 2))
@@ -758,7 +775,7 @@ def _simulate_chunk(
             u = rng.random(age.size)
             if need is not None:
                 # ``band`` is each child's need band as recorded at the end of last quarter
-                gone = u < par["exit"][ab]
+                gone = u < par["exit"][ab, eb]
                 mv = ~gone & (rng.random(age.size) < par["move"][ab, band])
                 new = _pick(par["mix_cum"][ab[mv], band[mv]], rng.random(int(mv.sum())))
             else:
@@ -770,7 +787,7 @@ def _simulate_chunk(
             cost[mv] = model.unit_cost[new]
             age = age + step
             keep = ~gone & (age < LEAVING_AGE)
-            age, typ, cost = age[keep], typ[keep], cost[keep]
+            age, typ, cost, eb = age[keep], typ[keep], cost[keep], eb[keep]
             if b is not None:
                 b = b[keep]
             m = rng.poisson(par["entry_rate"]) if n_pool else 0
@@ -790,6 +807,7 @@ def _simulate_chunk(
                 else:
                     e_typ = model.entry_type[pick]
                 age = np.concatenate([age, e_age])
+                eb = np.concatenate([eb, _age_band(model.entry_age[pick])])
                 typ = np.concatenate([typ, e_typ])
                 cost = np.concatenate([cost, model.unit_cost[e_typ]])
             band = record(k, age, typ, cost, b)
