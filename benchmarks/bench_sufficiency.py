@@ -1,6 +1,7 @@
 """Sufficiency projections: backtest (error and interval coverage) and national speed.
 
-    python benchmarks/bench_sufficiency.py backtest   # seeds 9101-9106, no test uses them
+    python benchmarks/bench_sufficiency.py backtest [N]  # N seeds from 9101 (default 6; no test
+                                                         # uses 9101-9150)
     python benchmarks/bench_sufficiency.py national   # 153 councils, 5 years, 200 simulations
 
 Backtest: synthetic councils with no programme (so nothing changes after the
@@ -41,7 +42,11 @@ def run_backtest(seeds=SEEDS, n_sims: int = 200) -> pd.DataFrame:
 
 
 def report_backtest(bt: pd.DataFrame) -> str:
-    out = [f"councils: {bt[['seed', 'council']].drop_duplicates().shape[0]}, seeds {SEEDS}"]
+    seeds = sorted(bt["seed"].unique())
+    out = [
+        f"councils: {bt[['seed', 'council']].drop_duplicates().shape[0]}, "
+        f"seeds {seeds[0]}-{seeds[-1]}"
+    ]
     cov = bt.groupby("model")["covered"].mean()
     out.append("90% interval coverage, every type and total: " + cov.round(3).to_dict().__str__())
     big = bt[bt["actual"] >= 6]
@@ -63,6 +68,13 @@ def report_backtest(bt: pd.DataFrame) -> str:
         "total, mean absolute % error: "
         + tot.groupby("model")["ape"].mean().mul(100).round(1).to_dict().__str__()
     )
+    # calibration of the total by quarter: z = (actual - mean) / simulation sd
+    # (the 90% interval is 5th-95th percentiles, so sd ~ (upper - lower) / 3.29)
+    tot["z"] = (tot["actual"] - tot["mean"]) / ((tot["upper"] - tot["lower"]) / 3.29)
+    by_q = tot.groupby(["model", "date"]).agg(
+        coverage=("covered", "mean"), z_mean=("z", "mean"), z_sd=("z", "std")
+    )
+    out.append("total by quarter after the origin:\n" + by_q.round(2).to_string())
     return "\n".join(out)
 
 
@@ -106,5 +118,11 @@ if __name__ == "__main__":
     if what == "national":
         print(run_national())
     else:
-        bt = run_backtest()
+        n = int(sys.argv[2]) if len(sys.argv) > 2 else len(SEEDS)
+        t0, c0 = time.perf_counter(), time.process_time()
+        bt = run_backtest(tuple(range(9101, 9101 + n)))
         print(report_backtest(bt))
+        print(
+            f"{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU, "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
