@@ -19,6 +19,7 @@ from vc_eval.analysis.impact import (
 from vc_eval.analysis.outcomes import outcomes, programme_outcomes
 from vc_eval.analysis.profile import complexity, need_change, needs_profile, prevalence
 from vc_eval.analysis.spend import needs_matched_scenario, spend
+from vc_eval.analysis.strengths import strength_cost, strengths_beside_needs
 from vc_eval.analysis.sufficiency import sufficiency
 from vc_eval.analysis.trajectories import compare_groups, fit_domains, fit_growth
 from vc_eval.core.dataset import Dataset
@@ -57,6 +58,8 @@ __all__ = [
     "programme_outcomes",
     "savings",
     "spend",
+    "strength_cost",
+    "strengths_beside_needs",
     "sufficiency",
     "suppress",
 ]
