@@ -18,7 +18,7 @@ from vc_eval.synthetic.generator import DEFAULT_STRENGTHS, DomainTruth, SynthCon
 
 
 def main(first: int, last: int) -> str:
-    flat = {d: DomainTruth(50, 0.0, (0, 0), sd_intercept=12.0) for d in DEFAULT_STRENGTHS}
+    flat = {d: DomainTruth(50, 0.0, (0, 0), sd_intercept=12.0, corr=0.0) for d in DEFAULT_STRENGTHS}
     t0 = time.perf_counter()
     partial = marginal = n = 0
     for seed in range(first, last):
