@@ -213,6 +213,12 @@ def test_strength_cost_without_strengths_says_so(bundled):
     s = strength_cost(Dataset(tables, framework=fw), n_boot=50).summary()
     assert s.status == "insufficient"
     assert "No strength scores" in s.findings[0].text
+    # strengths but no costs: says which is missing
+    pl = bundled.placements.assign(**{Col.weekly_cost: float("nan")})
+    tables = dict(bundled.tables)
+    tables["placements"] = pl
+    s = strength_cost(Dataset(tables, framework=fw), n_boot=50).summary()
+    assert s.status == "insufficient" and "No weekly placement costs" in s.findings[0].text
 
 
 def test_strength_cost_plot(strong):

@@ -343,12 +343,15 @@ class StrengthCostResult(Result):
         t = self.table
         st = t[(t["kind"] == "strength") & t["ci_low"].notna()]
         if self.n_children < MIN_CHILDREN_COST or st.empty:
-            why = (
-                "No strength scores are recorded beside placement costs."
-                if not (t["kind"] == "strength").any() or self.n_children >= MIN_CHILDREN_COST
-                else f"Fewer than {MIN_CHILDREN_COST} children have strength scores and a "
-                "placement cost: too few to relate cost to strengths."
-            )
+            if not (t["kind"] == "strength").any():
+                why = "No strength scores are recorded: cost cannot be set against strengths."
+            elif self.n_children == 0:
+                why = "No weekly placement costs are recorded for children with strength scores."
+            else:
+                why = (
+                    f"Fewer than {MIN_CHILDREN_COST} children have strength scores and a "
+                    "placement cost: too few to relate cost to strengths."
+                )
             return Summary.insufficient(title, why, key="strength_cost")
         n = self.n_children
         counts = (Count(n, UNIVERSE_STRENGTH_COST),)
@@ -396,7 +399,8 @@ class StrengthCostResult(Result):
                 "strength_cost.strengths",
                 f"{lead}: cost was higher with stronger strengths in {k_str} and with weaker "
                 f"strengths in {k_weak} of {display.plural(len(st), 'strength domain')} "
-                "(the rest: no clear link; 95% intervals from resampling children).",
+                f"(the rest: no clear link; {self.level:.0%} intervals from resampling "
+                "children).",
                 word=overall,
             )
         )
