@@ -30,9 +30,12 @@ data or code never reads a stale entry.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import os
+import pickle
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +48,9 @@ from vc_eval.core.files import atomic_dir, atomic_file
 from vc_eval.core.population import in_care_on, placements_on, snapshot_date
 from vc_eval.core.provenance import input_fingerprints
 from vc_eval.core.schema import CHILDREN, COUNCILS, Col
+from vc_eval.core.summary import FigureOut
+
+log = logging.getLogger("vc_eval.report")
 
 CACHE_ENV = "VC_EVAL_CACHE"
 #: Source files whose code shapes what the cache holds (part of the key).
@@ -476,9 +482,127 @@ def _split(ds: Dataset, councils: list[str], out: Path, data_dir: Path) -> None:
                 shutil.copyfile(fw_file, tmp / fw_file.name)
 
 
+# --------------------------------------------------------------------------
+# Finished pages: a council's audited report, kept so a rerun is not recomputed
+# --------------------------------------------------------------------------
+
+#: Libraries whose versions can change a page's numbers or figures (part of the page key).
+_PAGE_LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "matplotlib", "seaborn")
+#: Folder of finished pages inside a cache entry.
+PAGES_FOLDER = "pages"
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 over every file of the installed ``vc_eval`` package and the library versions.
+
+    Any change to the code (or to numpy, pandas, scipy, statsmodels,
+    matplotlib, seaborn) gives a new fingerprint, so a stored page is only
+    reused by exactly the code that made it.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    here = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for p in sorted(here.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
+            h.update(p.relative_to(here).as_posix().encode() + b"\0")
+            h.update(p.read_bytes())
+    for lib in _PAGE_LIBRARIES:
+        try:
+            h.update(f"{lib}={version(lib)}\n".encode())
+        except PackageNotFoundError:
+            h.update(f"{lib}=none\n".encode())
+    return h.hexdigest()
+
+
+def page_key(parameters: dict) -> str:
+    """Key of a finished page: its parameters (council, period, seed, dpi...) and the code.
+
+    The cache entry it lives in is already keyed by the input files
+    (:func:`cache_key`), so the same key means the same inputs, parameters
+    and code: a page computed again would be byte for byte the same.
+    """
+    text = json.dumps(parameters, sort_keys=True, default=str)
+    return hashlib.sha256(f"{text}\n{code_fingerprint()}".encode()).hexdigest()
+
+
+@dataclass
+class RenderedFigure(FigureOut):
+    """A figure with its PNG already rendered (what a stored page keeps instead of the figure).
+
+    ``rendered`` maps dpi to PNG bytes; :meth:`png` renders (and keeps) any
+    other resolution while the matplotlib figure is still at hand.
+    """
+
+    rendered: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, fig: FigureOut, dpi: int) -> RenderedFigure:
+        """``fig`` with its PNG at ``dpi`` rendered now."""
+        out = cls(fig.figure, fig.alt, fig.caption)
+        out.rendered[int(dpi)] = fig.png(dpi)
+        return out
+
+    def png(self, dpi: int = 90) -> bytes:
+        if dpi not in self.rendered:
+            if self.figure is None:
+                raise ValueError(
+                    f"this stored figure was rendered at {sorted(self.rendered)} dpi, not {dpi}"
+                )
+            self.rendered[dpi] = super().png(dpi)
+        return self.rendered[dpi]
+
+    def close(self) -> None:
+        if self.figure is not None:
+            super().close()
+
+    def __getstate__(self) -> dict:
+        # the PNGs travel; the matplotlib figure does not
+        return {**self.__dict__, "figure": None}
+
+
+def load_page(folder: str | Path | None, key: str) -> dict | None:
+    """The finished page stored under ``key`` in a cache entry, or None.
+
+    An unreadable entry (e.g. one cut short) is ignored and recomputed.
+    """
+    if folder is None:
+        return None
+    f = Path(folder) / PAGES_FOLDER / f"{key}.pickle"
+    if not f.exists():
+        return None
+    try:
+        with f.open("rb") as fh:
+            # written by save_page into a cache entry beside the data, under the data's own
+            # access controls (whoever can write there can also change the data)
+            return pickle.load(fh)
+    except Exception as err:  # noqa: BLE001 - any damaged entry is simply recomputed
+        log.info("stored page %s not used: %s: %s", f.name, type(err).__name__, err)
+        return None
+
+
+def save_page(folder: str | Path | None, key: str, page: dict) -> None:
+    """Store a finished page under ``key`` (atomically; nothing half-written)."""
+    if folder is None:
+        return
+    target = Path(folder) / PAGES_FOLDER
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with atomic_file(target / f"{key}.pickle", "wb") as fh:
+            pickle.dump(page, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as err:  # noqa: BLE001 - a page not stored only costs the next run time
+        log.info("page not stored: %s: %s", type(err).__name__, err)
+
+
 __all__ = [
     "AllCouncils",
     "CachedCouncils",
+    "RenderedFigure",
+    "code_fingerprint",
+    "load_page",
+    "page_key",
+    "save_page",
     "cache_info",
     "cache_key",
     "clear_cache",

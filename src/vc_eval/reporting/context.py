@@ -70,6 +70,8 @@ class ReportContext:
     figure_dpi: int
     parameters: dict
     all: object = None  # AllCouncils or CachedCouncils (vc_eval.reporting.cache)
+    #: Cache entry where the finished page is kept (see ``sections.page``); None: not kept.
+    page_store: Path | None = None
     headline: dict = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
 
@@ -299,6 +301,7 @@ def build_context(
         figure_dpi=int(figure_dpi),
         parameters=params,
         all=allc,
+        page_store=allc.folder if isinstance(allc, CachedCouncils) else None,
     )
 
 
