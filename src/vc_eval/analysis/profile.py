@@ -24,10 +24,17 @@ import numpy as np
 import pandas as pd
 
 from vc_eval.analysis.agreement import WINDOW_DAYS, ScoreMatrix, pair_rows, score_matrix
+from vc_eval.analysis.measurement_error import sem_from_differences
 from vc_eval.core import display, privacy
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED, Framework
-from vc_eval.core.population import AGE_BAND_LABELS, age_band, in_care_on, snapshot_date
+from vc_eval.core.population import (
+    AGE_BAND_LABELS,
+    age_band,
+    in_care_on,
+    latest_review,
+    snapshot_date,
+)
 from vc_eval.core.schema import DAYS_PER_YEAR, PLACEMENT_TYPES, SEXES, Col
 from vc_eval.core.summary import Count, Result, Summary, Table, table_from
 
@@ -154,7 +161,10 @@ def latest_scores(
     max_age_days : int, optional
         Date mode only: ignore assessments older than this.
 
-    Several assessors scoring a child on the same latest date are averaged.
+    A child's latest assessment is their latest review
+    (:func:`vc_eval.core.population.latest_review`): scorings by several
+    assessors on the same day, or a second scoring by another assessor within
+    14 days, are averaged per domain; ``assessment_date`` is the review's last date.
     """
     at, period = _when(ds, at, period)
     kids = ds.children
@@ -172,11 +182,12 @@ def latest_scores(
     keep = a[Col.child_id].isin(pop[Col.child_id]) & (a[Col.assessment_date] <= hi)
     if lo is not None:
         keep &= a[Col.assessment_date] >= lo
-    a = a.loc[keep, [Col.child_id, Col.assessment_date, Col.domain, Col.score]]
-    last = a.groupby(Col.child_id, observed=True)[Col.assessment_date].transform("max")
-    a = a[a[Col.assessment_date] == last]
+    a = a.loc[keep, [Col.child_id, Col.assessment_date, Col.assessor_id, Col.domain, Col.score]]
+    a = latest_review(a)
+    when = a.groupby(Col.child_id, observed=True)[Col.assessment_date].max()
+    when.index = when.index.astype(str)
     wide = a.pivot_table(
-        index=[Col.child_id, Col.assessment_date],
+        index=Col.child_id,
         columns=Col.domain,
         values=Col.score,
         aggfunc="mean",
@@ -189,6 +200,7 @@ def latest_scores(
     domains += extra
     wide = wide[domains].reset_index()
     wide[Col.child_id] = wide[Col.child_id].astype(str)
+    wide.insert(1, Col.assessment_date, wide[Col.child_id].map(when).astype("datetime64[ns]"))
     needs = [d for d in fw.need_domains if d in domains] or domains
     wide[TOTAL_NEED] = wide[needs].mean(axis=1)
     ref = pd.Series(at, index=wide.index) if period is None else wide[Col.assessment_date]
@@ -1059,7 +1071,7 @@ def _measurement_error(
         if given is not None and (n < min_pairs or not isinstance(sem, Mapping)):
             rows.append({"domain": d, "sem": float(given), "n_pairs": n, "method": "given"})
         elif n >= min_pairs:
-            s = float(np.sqrt((diff**2).sum() / (2 * n)))
+            s = sem_from_differences(diff)
             rows.append({"domain": d, "sem": s, "n_pairs": n, "method": "double-scored pairs"})
         else:
             rows.append({"domain": d, "sem": np.nan, "n_pairs": n, "method": "not estimated"})

@@ -43,8 +43,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vc_eval.core.dataset import Dataset, concat, total_need
+from vc_eval.core.dataset import Dataset, concat
 from vc_eval.core.files import atomic_dir, atomic_file
+from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.population import in_care_on, placements_on, snapshot_date
 from vc_eval.core.provenance import input_fingerprints
 from vc_eval.core.schema import CHILDREN, COUNCILS, Col
@@ -57,6 +58,7 @@ CACHE_ENV = "VC_EVAL_CACHE"
 _KEY_SOURCES = (
     "core/dataset.py",
     "core/population.py",
+    "analysis/profile.py",
     "reporting/cache.py",
     "analysis/impact/series.py",
 )
@@ -188,13 +190,19 @@ def placement_snapshot(ds: Dataset, date: pd.Timestamp) -> dict:
 
 
 def latest_need(ds: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> dict:
-    """Children assessed in a period and the mean of their latest total need."""
-    t = total_need(ds.assessments, ds.framework)
-    t = t[(t[Col.assessment_date] >= start) & (t[Col.assessment_date] <= end)]
-    last = t.sort_values([Col.child_id, Col.assessment_date]).groupby(Col.child_id).tail(1)
+    """Children assessed in a period and the mean of their latest total need.
+
+    The same figure as a council's own needs profile
+    (:func:`vc_eval.analysis.profile.latest_scores`: each child's latest review,
+    :func:`vc_eval.core.population.latest_review`), so the comparison is like for like.
+    """
+    from vc_eval.analysis.profile import latest_scores
+
+    snap = latest_scores(ds, period=(start, end))
+    t = snap.scores[TOTAL_NEED]
     return {
-        "children": int(len(last)),
-        "mean": float(last[Col.score].mean()) if len(last) else float("nan"),
+        "children": int(len(t)),
+        "mean": float(t.mean()) if len(t) else float("nan"),
     }
 
 

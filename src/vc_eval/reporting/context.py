@@ -20,12 +20,9 @@ import pandas as pd
 
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED, Framework, load_framework
+from vc_eval.core.options import COMPARISONS, ENGINES
 from vc_eval.core.schema import Col
 
-#: Choices of the ``comparison`` parameter.
-COMPARISONS: tuple[str, ...] = ("previous_period", "all_councils", "none")
-#: Choices of the ``engine`` parameter (growth models).
-ENGINES: tuple[str, ...] = ("fast", "statsmodels")
 #: MIME type of the headline-numbers output read back by :mod:`vc_eval.reporting.render`.
 HEADLINE_MIME = "application/vnd.vc-eval.headline+json"
 #: The report notebook's parameters: exactly the keyword arguments of :func:`build_context`.

@@ -39,6 +39,7 @@ from vc_eval.analysis.trajectories import DomainFits, fit_domains
 from vc_eval.core import display, privacy
 from vc_eval.core.dataset import Dataset, concat
 from vc_eval.core.framework import TOTAL_NEED
+from vc_eval.core.population import SECOND_SCORING_DAYS
 from vc_eval.core.schema import Col
 from vc_eval.core.summary import (
     Count,
@@ -478,7 +479,7 @@ def data_quality(ctx: ReportContext) -> Summary:
             "kept; check recording",
         ),
         (
-            "Children scored by two assessors within 14 days (pairs)",
+            f"Children scored by two assessors within {SECOND_SCORING_DAYS} days (pairs)",
             _double_scored(a),
             "pairs",
             "agreement; both scores kept elsewhere",
