@@ -62,7 +62,13 @@ ICC_ADVERBS: dict[str, str] = {
 
 
 def _pairs_table(*args, **kwargs):
+    """A table of pairs per domain, its ``Domain`` column the variable the findings use.
+
+    The same pairs appear in every domain's row, so the pairs' total is never
+    stated in the pairs' universe (it would not be the rows' sum).
+    """
     t = table_from(*args, **kwargs)
+    t.dims = {"Domain": "domain"}
     return t
 
 

@@ -801,7 +801,7 @@ class ClusterResult(Result):
                 },
                 note=st.summary() if st.n_suppressed else "",
                 universe=ASSESSED,
-                dims={},
+                dims={"Profile": "profile"},
             )
         )
         return sm
@@ -1249,14 +1249,20 @@ class ChangeResult(Result):
         kinds = {"domain_name": "label", "Mean change (points)": "stat"}
         for col in wide.columns[1:-1]:
             kinds[col] = "count" if col.endswith("(n)") else "percent"
-        t = table_from(
+        # Rows are domains and the count columns the change categories, the variables the
+        # findings' counts use, so the page audit relates "k children reliably improved"
+        # to the row it comes from. (A child is in every domain's row: no count of all
+        # reassessed children is stated in this universe, so no row sum is implied.)
+        t = _with_dims(
             wide,
             "Reliable change between each child's first and latest assessment",
             kinds,
             rename={"domain_name": "Domain"},
             note=st.summary() if st.n_suppressed else "",
             universe=REASSESSED,
+            dims={"Domain": "domain"},
         )
+        t.columns_dim = "change"
         return t
 
     def safe_table(self):
