@@ -75,7 +75,17 @@ def test_page_key_follows_parameters_and_code(monkeypatch):
     assert a == C.page_key({"seed": 1, "council": "A"})
     assert a != C.page_key({"council": "A", "seed": 2})
     monkeypatch.setattr(C, "code_fingerprint", lambda: "other code")
-    assert a != C.page_key({"council": "A", "seed": 1})
+    b = C.page_key({"council": "A", "seed": 1})
+    assert a != b and a.split("-")[0] == b.split("-")[0]
+
+
+def test_a_page_made_by_other_code_is_replaced(tmp_path):
+    C.save_page(tmp_path, "p1-code1", {"x": 1})
+    C.save_page(tmp_path, "p2-code1", {"x": 2})
+    C.save_page(tmp_path, "p1-code2", {"x": 3})
+    kept = sorted(f.name for f in (tmp_path / C.PAGES_FOLDER).iterdir())
+    assert kept == ["p1-code2.pickle", "p2-code1.pickle"]
+    assert C.load_page(tmp_path, "p1-code2") == {"x": 3}
 
 
 def test_no_store_without_a_cache_and_a_damaged_entry_is_recomputed(data, tmp_path):

@@ -529,10 +529,13 @@ def page_key(parameters: dict) -> str:
 
     The cache entry it lives in is already keyed by the input files
     (:func:`cache_key`), so the same key means the same inputs, parameters
-    and code: a page computed again would be byte for byte the same.
+    and code: a page computed again would be byte for byte the same. The key
+    is ``<parameters>-<code>`` (hash prefixes), so a page made by other code
+    for the same parameters is replaced, not kept beside it.
     """
     text = json.dumps(parameters, sort_keys=True, default=str)
-    return hashlib.sha256(f"{text}\n{code_fingerprint()}".encode()).hexdigest()
+    params = hashlib.sha256(text.encode()).hexdigest()[:32]
+    return f"{params}-{code_fingerprint()[:32]}"
 
 
 @dataclass
@@ -599,6 +602,11 @@ def save_page(folder: str | Path | None, key: str, page: dict) -> None:
         target.mkdir(parents=True, exist_ok=True)
         with atomic_file(target / f"{key}.pickle", "wb") as fh:
             pickle.dump(page, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        # the same report made by other code is stale: keep one page per parameters
+        params = key.split("-")[0]
+        for old in target.glob(f"{params}-*.pickle"):
+            if old.name != f"{key}.pickle":
+                old.unlink(missing_ok=True)
     except Exception as err:  # noqa: BLE001 - a page not stored only costs the next run time
         log.info("page not stored: %s: %s", type(err).__name__, err)
 
