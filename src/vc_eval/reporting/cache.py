@@ -10,7 +10,11 @@ batch does it once:
   loads and validates the data, writes each council's tables to their own
   folder, and the cross-council aggregates (placement mix and need across all
   councils, the council x month series for impact designs) to small files;
-* :class:`CachedCouncils` reads them back in each notebook.
+* :class:`CachedCouncils` reads them back in each notebook;
+* :func:`save_page` / :func:`load_page` keep each finished report page (the
+  audited sections, figures as PNGs) in the entry, keyed by the report's
+  parameters and the code (:func:`page_key`), so the same report asked for
+  again is read back rather than recomputed, byte for byte the same.
 
 Both it and :class:`AllCouncils` (the same questions answered from a dataset
 in memory, used when no cache is given) offer the interface the report
