@@ -83,6 +83,15 @@ def test_latest_need_averages_the_latest_review_everywhere(bundled, gap, shuffle
     assert got["children"] == len(snap.scores)
 
 
+@pytest.mark.parametrize("gap", [0, SECOND_SCORING_DAYS])
+def test_change_first_to_latest_uses_the_latest_review(bundled, gap):
+    ds = _with_latest_scorings(bundled.subset(bundled.council_names()[0]), gap)
+    kid = str(ds.attrs_kid)
+    ch = profile.need_change(ds).per_child
+    row = ch[(ch[Col.child_id] == kid) & (ch[Col.domain] == TOTAL_NEED)].iloc[0]
+    assert row["latest"] == pytest.approx(30.0)
+
+
 def test_a_scoring_outside_the_window_is_a_new_review(bundled):
     ds = _with_latest_scorings(bundled.subset(bundled.council_names()[0]), SECOND_SCORING_DAYS + 1)
     kid, end = ds.attrs_kid, ds.attrs_day

@@ -33,6 +33,7 @@ from vc_eval.core.population import (
     age_band,
     in_care_on,
     latest_review,
+    second_scorings,
     snapshot_date,
 )
 from vc_eval.core.schema import DAYS_PER_YEAR, PLACEMENT_TYPES, SEXES, Col
@@ -1317,13 +1318,17 @@ def first_and_latest(
     return _first_and_latest(sm, min_gap_days)
 
 
-def _first_and_latest(sm: ScoreMatrix, min_gap_days: int) -> pd.DataFrame:
+def _first_and_latest(
+    sm: ScoreMatrix, min_gap_days: int, window_days: int = WINDOW_DAYS
+) -> pd.DataFrame:
     cols = [Col.child_id, Col.domain, "first_date", "latest_date", "years", "first", "latest"]
     if sm.child.size == 0:
         return pd.DataFrame(columns=[*cols, "change"])
-    # Rows are sorted by child, date, assessor: average each child-date block.
+    # Rows are sorted by child, date, assessor: average each review (a scoring and the
+    # scorings repeating it: same day, or another assessor within SECOND_SCORING_DAYS),
+    # the rule of a child's latest need everywhere (core.population.latest_review).
     starts = np.flatnonzero(
-        np.r_[True, (sm.child[1:] != sm.child[:-1]) | (sm.day[1:] != sm.day[:-1])]
+        ~second_scorings(sm.child, sm.day, sm.assessor, window_days=window_days)
     )
     valid = ~np.isnan(sm.scores)
     sums = np.add.reduceat(np.where(valid, sm.scores, 0.0), starts, axis=0)
@@ -1408,7 +1413,7 @@ def need_change(
     err["threshold"] = z * err["se_diff"]
     err = err[["domain", "sem", "se_diff", "threshold", "n_pairs", "method"]]
     gap = window_days + 1 if min_gap_days is None else min_gap_days
-    fl = _first_and_latest(sm, gap)
+    fl = _first_and_latest(sm, gap, window_days)
     fl = fl[fl[Col.domain].isin(domains)].reset_index(drop=True)
     sem_of = err.set_index("domain")["sem"]
     # which way is better is the framework's declaration, not a rule of this module
