@@ -427,3 +427,24 @@ def test_bundled_profile_is_deterministic(bundled):
     two = P.clusters(bundled, seed=4)
     pd.testing.assert_frame_equal(one.sizes, two.sizes)
     pd.testing.assert_frame_equal(one.assignments, two.assignments)
+
+
+def test_prevalence_counts_of_several_domains_never_contradict_the_total(bundled):
+    """Each domain's band is its own variable: three domains' high-need counts may add up to
+    more than the children assessed (the national audit found a council where they did)."""
+    from dataclasses import replace
+
+    from vc_eval.core import privacy
+    from vc_eval.core.summary import Summary
+
+    res = P.prevalence(bundled)
+    sm = res.summary()
+    most, assessed = sm.finding("prevalence.most"), sm.finding("prevalence.assessed")
+    variables = [w[0] for c in most.counts for w in c.where]
+    assert len(variables) == len(set(variables)) == len(most.counts) > 1
+    n = assessed.counts[0].value
+    # the same statements with counts adding up to more than n: no contradiction
+    big = tuple(replace(c, value=n - 6) for c in most.counts)
+    assert sum(c.value for c in big) > n
+    page = Summary("x", findings=[assessed, replace(most, counts=big)])
+    assert privacy.audit_page([page]).ok

@@ -36,11 +36,13 @@ from scipy import stats
 
 from vc_eval.core import display, privacy
 from vc_eval.core.framework import TOTAL_NEED, Framework
+from vc_eval.core.population import SECOND_SCORING_DAYS, second_scoring_pairs
 from vc_eval.core.schema import Col
 from vc_eval.core.summary import Count, Result, Summary, table_from
 
-#: Default window (days) within which two scorings count as a pair.
-WINDOW_DAYS = 14
+#: Default window (days) within which two scorings count as a pair (the one rule,
+#: :data:`vc_eval.core.population.SECOND_SCORING_DAYS`).
+WINDOW_DAYS = SECOND_SCORING_DAYS
 #: Universe of the pair counts a summary states (pairs of scorings of one child).
 PAIRS = "double_scored_pairs"
 #: Strength of agreement by ICC (Koo & Li 2016): upper bound -> band.
@@ -60,7 +62,13 @@ ICC_ADVERBS: dict[str, str] = {
 
 
 def _pairs_table(*args, **kwargs):
+    """A table of pairs per domain, its ``Domain`` column the variable the findings use.
+
+    The same pairs appear in every domain's row, so the pairs' total is never
+    stated in the pairs' universe (it would not be the rows' sum).
+    """
     t = table_from(*args, **kwargs)
+    t.dims = {"Domain": "domain"}
     return t
 
 
@@ -326,20 +334,7 @@ def pair_rows(sm: ScoreMatrix, *, window_days: int = WINDOW_DAYS) -> tuple[np.nd
     Two consecutive scorings of a child by different assessors at most
     ``window_days`` apart form a pair; a scoring is used in at most one pair.
     """
-    same_child = sm.child[1:] == sm.child[:-1]
-    other = sm.assessor[1:] != sm.assessor[:-1]
-    gap = np.diff(sm.day)
-    cand = np.flatnonzero(same_child & other & (gap <= window_days) & (gap >= 0))
-    # Greedy in date order: a candidate overlapping the previous pair is skipped.
-    keep = np.ones(cand.size, dtype=bool)
-    last_used = -1
-    for k, i in enumerate(cand):
-        if i <= last_used:
-            keep[k] = False
-        else:
-            last_used = i + 1
-    first = cand[keep]
-    return first, first + 1
+    return second_scoring_pairs(sm.child, sm.day, sm.assessor, window_days=window_days)
 
 
 def find_pairs(

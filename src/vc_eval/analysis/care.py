@@ -24,6 +24,7 @@ import pandas as pd
 
 from vc_eval.core import display, privacy
 from vc_eval.core.dataset import Dataset
+from vc_eval.core.options import COMPARISONS
 from vc_eval.core.population import age_band, age_on, in_care_on, placements_on
 from vc_eval.core.schema import PLACEMENT_LABELS, Col
 from vc_eval.core.summary import Count, Result, Summary, Table, count_table, stat_table
@@ -41,7 +42,6 @@ NO_PLACEMENT = "No placement recorded"
 #: Changes smaller than this (relative) are "about the same".
 SAME = 0.005
 #: Comparisons a report can ask for.
-COMPARISONS: tuple[str, ...] = ("previous_period", "all_councils", "none")
 
 
 def _date(d) -> str:

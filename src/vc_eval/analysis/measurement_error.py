@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from vc_eval.core.population import SECOND_SCORING_DAYS, second_scoring_pairs, second_scorings
 from vc_eval.core.schema import Col
 
 
@@ -53,7 +54,9 @@ def single_thread_blas() -> contextlib.AbstractContextManager:
 
 #: Two assessments of a child by different practitioners this close together
 #: are treated as scores of the same state of need.
-REPEAT_WINDOW_DAYS = 14
+REPEAT_WINDOW_DAYS = SECOND_SCORING_DAYS
+#: Sort order of scorings for the second-scoring rule (same-day scorings in a fixed order).
+_ORDER = [Col.child_id, Col.assessment_date, Col.assessor_id]
 
 
 def wide_scores(assessments: pd.DataFrame) -> pd.DataFrame:
@@ -116,10 +119,27 @@ def composite_scores(scores: pd.DataFrame, domains: Sequence[str]) -> pd.DataFra
 def _repeat_flags(scores: pd.DataFrame, window_days: int) -> np.ndarray:
     """True where a row repeats the previous row's review (same child, other assessor, close)."""
     s = scores
-    same_child = s[Col.child_id].to_numpy()[1:] == s[Col.child_id].to_numpy()[:-1]
-    gap = np.diff(s[Col.assessment_date].to_numpy()).astype("timedelta64[D]").astype(float)
-    other = s[Col.assessor_id].to_numpy()[1:] != s[Col.assessor_id].to_numpy()[:-1]
-    return np.r_[False, same_child & other & (gap <= window_days) & (gap >= 0)]
+    return second_scorings(
+        s[Col.child_id].to_numpy(),
+        s[Col.assessment_date].to_numpy(),
+        s[Col.assessor_id].to_numpy(),
+        window_days=window_days,
+    )
+
+
+def sem_from_differences(differences) -> float:
+    """Standard error of measurement, in score points, from paired scorings' differences.
+
+    ``SEM = sqrt(sum(d^2) / 2n)``: the spread of one score around the child's
+    true score (assessor differences and occasion noise). The one estimator:
+    :class:`ErrorVariance` holds its square (``variance``) and
+    ``profile.measurement_error`` reports it per domain.
+    """
+    d = np.asarray(differences, dtype=float)
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return float("nan")
+    return float(np.sqrt(np.sum(d**2) / (2 * d.size)))
 
 
 @dataclass(frozen=True)
@@ -144,7 +164,13 @@ class ErrorVariance:
 
     @property
     def sd(self) -> float:
+        """The standard error of measurement, in score points (``sqrt(variance)``)."""
         return float(np.sqrt(self.variance))
+
+    @property
+    def sem(self) -> float:
+        """The standard error of measurement, in score points (same as :attr:`sd`)."""
+        return self.sd
 
 
 def error_variance(scores: pd.DataFrame, *, window_days: int = REPEAT_WINDOW_DAYS) -> ErrorVariance:
@@ -164,10 +190,15 @@ def error_variance(scores: pd.DataFrame, *, window_days: int = REPEAT_WINDOW_DAY
     ValueError
         If the data hold fewer than 10 repeat pairs.
     """
-    s = scores.sort_values([Col.child_id, Col.assessment_date], kind="stable")
-    rep = _repeat_flags(s, window_days)
+    s = scores.sort_values(_ORDER, kind="stable")
+    i1, i2 = second_scoring_pairs(
+        s[Col.child_id].to_numpy(),
+        s[Col.assessment_date].to_numpy(),
+        s[Col.assessor_id].to_numpy(),
+        window_days=window_days,
+    )
     v = s[Col.score].to_numpy(dtype=float)
-    d = (v[1:] - v[:-1])[rep[1:]]
+    d = v[i2] - v[i1]
     d = d[np.isfinite(d)]
     n = d.size
     if n < 10:
@@ -176,7 +207,7 @@ def error_variance(scores: pd.DataFrame, *, window_days: int = REPEAT_WINDOW_DAY
             f"{window_days} days: too few to estimate measurement error (need 10+); "
             "pass error_variance= explicitly"
         )
-    var = float(np.mean(d**2) / 2)
+    var = sem_from_differences(d) ** 2
     lo = var * n / stats.chi2.ppf(0.975, n)
     hi = var * n / stats.chi2.ppf(0.025, n)
     return ErrorVariance(var, int(n), (float(lo), float(hi)))
@@ -192,9 +223,7 @@ def review_scores(scores: pd.DataFrame, *, window_days: int = REPEAT_WINDOW_DAYS
         score`` (mean), ``n_scores`` (assessors averaged; the error variance of
         the review's score is the single-score variance divided by this).
     """
-    s = scores.sort_values([Col.child_id, Col.assessment_date], kind="stable").reset_index(
-        drop=True
-    )
+    s = scores.sort_values(_ORDER, kind="stable").reset_index(drop=True)
     review = np.cumsum(~_repeat_flags(s, window_days))
     agg = {
         Col.child_id: (Col.child_id, "first"),

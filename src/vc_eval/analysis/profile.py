@@ -24,10 +24,18 @@ import numpy as np
 import pandas as pd
 
 from vc_eval.analysis.agreement import WINDOW_DAYS, ScoreMatrix, pair_rows, score_matrix
+from vc_eval.analysis.measurement_error import sem_from_differences
 from vc_eval.core import display, privacy
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED, Framework
-from vc_eval.core.population import AGE_BAND_LABELS, age_band, in_care_on, snapshot_date
+from vc_eval.core.population import (
+    AGE_BAND_LABELS,
+    age_band,
+    in_care_on,
+    latest_review,
+    second_scorings,
+    snapshot_date,
+)
 from vc_eval.core.schema import DAYS_PER_YEAR, PLACEMENT_TYPES, SEXES, Col
 from vc_eval.core.summary import Count, Result, Summary, Table, table_from
 
@@ -154,7 +162,10 @@ def latest_scores(
     max_age_days : int, optional
         Date mode only: ignore assessments older than this.
 
-    Several assessors scoring a child on the same latest date are averaged.
+    A child's latest assessment is their latest review
+    (:func:`vc_eval.core.population.latest_review`): scorings by several
+    assessors on the same day, or a second scoring by another assessor within
+    14 days, are averaged per domain; ``assessment_date`` is the review's last date.
     """
     at, period = _when(ds, at, period)
     kids = ds.children
@@ -172,11 +183,12 @@ def latest_scores(
     keep = a[Col.child_id].isin(pop[Col.child_id]) & (a[Col.assessment_date] <= hi)
     if lo is not None:
         keep &= a[Col.assessment_date] >= lo
-    a = a.loc[keep, [Col.child_id, Col.assessment_date, Col.domain, Col.score]]
-    last = a.groupby(Col.child_id, observed=True)[Col.assessment_date].transform("max")
-    a = a[a[Col.assessment_date] == last]
+    a = a.loc[keep, [Col.child_id, Col.assessment_date, Col.assessor_id, Col.domain, Col.score]]
+    a = latest_review(a)
+    when = a.groupby(Col.child_id, observed=True)[Col.assessment_date].max()
+    when.index = when.index.astype(str)
     wide = a.pivot_table(
-        index=[Col.child_id, Col.assessment_date],
+        index=Col.child_id,
         columns=Col.domain,
         values=Col.score,
         aggfunc="mean",
@@ -190,6 +202,7 @@ def latest_scores(
     domains += extra
     wide = wide[domains].reset_index()
     wide[Col.child_id] = wide[Col.child_id].astype(str)
+    wide.insert(1, Col.assessment_date, wide[Col.child_id].map(when).astype("datetime64[ns]"))
     needs = [d for d in fw.need_domains if d in domains] or domains
     wide[TOTAL_NEED] = wide[needs].mean(axis=1)
     ref = pd.Series(at, index=wide.index) if period is None else wide[Col.assessment_date]
@@ -328,8 +341,11 @@ class PrevalenceResult(Result):
             # when both cells are shown, so it cannot pin down a hidden one.
             if not cells["hidden"].any() and not (1 <= r.n_high <= 5):
                 parts.append(f"{r.domain_name.lower()} ({display.percent(r.percent / 100)})")
+                # A child has a band in every domain, so each domain's band is its own
+                # variable: values of one variable are disjoint groups to the page audit,
+                # and three domains' counts may add up to more than the children assessed.
                 counts.append(
-                    Count(int(r.n_high), ASSESSED, (("domain", r.domain_name), ("band", "top two")))
+                    Count(int(r.n_high), ASSESSED, ((f"band in {r.domain_name}", "top two"),))
                 )
             else:
                 parts.append(r.domain_name.lower())
@@ -790,7 +806,7 @@ class ClusterResult(Result):
                 },
                 note=st.summary() if st.n_suppressed else "",
                 universe=ASSESSED,
-                dims={},
+                dims={"Profile": "profile"},
             )
         )
         return sm
@@ -1060,7 +1076,7 @@ def _measurement_error(
         if given is not None and (n < min_pairs or not isinstance(sem, Mapping)):
             rows.append({"domain": d, "sem": float(given), "n_pairs": n, "method": "given"})
         elif n >= min_pairs:
-            s = float(np.sqrt((diff**2).sum() / (2 * n)))
+            s = sem_from_differences(diff)
             rows.append({"domain": d, "sem": s, "n_pairs": n, "method": "double-scored pairs"})
         else:
             rows.append({"domain": d, "sem": np.nan, "n_pairs": n, "method": "not estimated"})
@@ -1238,14 +1254,20 @@ class ChangeResult(Result):
         kinds = {"domain_name": "label", "Mean change (points)": "stat"}
         for col in wide.columns[1:-1]:
             kinds[col] = "count" if col.endswith("(n)") else "percent"
-        t = table_from(
+        # Rows are domains and the count columns the change categories, the variables the
+        # findings' counts use, so the page audit relates "k children reliably improved"
+        # to the row it comes from. (A child is in every domain's row: no count of all
+        # reassessed children is stated in this universe, so no row sum is implied.)
+        t = _with_dims(
             wide,
             "Reliable change between each child's first and latest assessment",
             kinds,
             rename={"domain_name": "Domain"},
             note=st.summary() if st.n_suppressed else "",
             universe=REASSESSED,
+            dims={"Domain": "domain"},
         )
+        t.columns_dim = "change"
         return t
 
     def safe_table(self):
@@ -1297,13 +1319,17 @@ def first_and_latest(
     return _first_and_latest(sm, min_gap_days)
 
 
-def _first_and_latest(sm: ScoreMatrix, min_gap_days: int) -> pd.DataFrame:
+def _first_and_latest(
+    sm: ScoreMatrix, min_gap_days: int, window_days: int = WINDOW_DAYS
+) -> pd.DataFrame:
     cols = [Col.child_id, Col.domain, "first_date", "latest_date", "years", "first", "latest"]
     if sm.child.size == 0:
         return pd.DataFrame(columns=[*cols, "change"])
-    # Rows are sorted by child, date, assessor: average each child-date block.
+    # Rows are sorted by child, date, assessor: average each review (a scoring and the
+    # scorings repeating it: same day, or another assessor within SECOND_SCORING_DAYS),
+    # the rule of a child's latest need everywhere (core.population.latest_review).
     starts = np.flatnonzero(
-        np.r_[True, (sm.child[1:] != sm.child[:-1]) | (sm.day[1:] != sm.day[:-1])]
+        ~second_scorings(sm.child, sm.day, sm.assessor, window_days=window_days)
     )
     valid = ~np.isnan(sm.scores)
     sums = np.add.reduceat(np.where(valid, sm.scores, 0.0), starts, axis=0)
@@ -1388,7 +1414,7 @@ def need_change(
     err["threshold"] = z * err["se_diff"]
     err = err[["domain", "sem", "se_diff", "threshold", "n_pairs", "method"]]
     gap = window_days + 1 if min_gap_days is None else min_gap_days
-    fl = _first_and_latest(sm, gap)
+    fl = _first_and_latest(sm, gap, window_days)
     fl = fl[fl[Col.domain].isin(domains)].reset_index(drop=True)
     sem_of = err.set_index("domain")["sem"]
     # which way is better is the framework's declaration, not a rule of this module

@@ -47,7 +47,14 @@ from vc_eval.core import display, privacy
 from vc_eval.core.costs import REFERENCE_DATE
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED, Framework
-from vc_eval.core.population import age_band, in_care_on, placements_on, snapshot_date
+from vc_eval.core.population import (
+    SECOND_SCORING_DAYS,
+    age_band,
+    in_care_on,
+    latest_review,
+    placements_on,
+    snapshot_date,
+)
 from vc_eval.core.schema import DAYS_PER_YEAR, PLACEMENT_LABELS, PLACEMENT_TYPES, Col
 from vc_eval.core.summary import Count, Finding, Result, Summary, Table
 
@@ -153,14 +160,15 @@ def snapshot_frame(
     *,
     at: str | pd.Timestamp | None = None,
     lookback_days: int = 365,
-    repeat_window_days: int = 14,
+    repeat_window_days: int = SECOND_SCORING_DAYS,
     wide: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per child in care on ``at``: current placement and latest need profile.
 
     The need profile is the child's latest review in the ``lookback_days``
-    before ``at`` (scores of the same review by two practitioners within
-    ``repeat_window_days`` are averaged). Children with no placement on
+    before ``at`` (:func:`vc_eval.core.population.latest_review`: scorings of
+    the same review by different practitioners within ``repeat_window_days``
+    are averaged). Children with no placement on
     ``at`` or no review in the window are left out. ``wide`` is
     ``ds.scores_wide()``, if already computed.
 
@@ -182,8 +190,7 @@ def snapshot_frame(
         (wide[Col.assessment_date] <= at)
         & (wide[Col.assessment_date] > at - pd.Timedelta(days=lookback_days))
     ]
-    last = recent.groupby(Col.child_id)[Col.assessment_date].transform("max")
-    recent = recent[recent[Col.assessment_date] >= last - pd.Timedelta(days=repeat_window_days)]
+    recent = latest_review(recent, window_days=repeat_window_days)
     score_cols = [c for c in recent.columns if c in ds.framework.domain_ids or c == TOTAL_NEED]
     prof = recent.groupby(Col.child_id).agg(
         **{c: (c, "mean") for c in score_cols},
@@ -203,7 +210,7 @@ def snapshot_frame(
 
 
 def need_error_variance(
-    ds: Dataset, domains: Sequence[str] | None = None, *, window_days: int = 14
+    ds: Dataset, domains: Sequence[str] | None = None, *, window_days: int = SECOND_SCORING_DAYS
 ) -> ErrorVariance:
     """Measurement-error variance of total need (or the mean of ``domains``).
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from vc_eval.commands.common import data_option, framework_option, friendly_errors
+from vc_eval.core.options import ENGINES
 
 DEFAULT_OUT = Path("reports/fit")
 
@@ -49,8 +50,8 @@ DEFAULT_OUT = Path("reports/fit")
 )
 @click.option(
     "--engine",
-    type=click.Choice(["fast", "statsmodels"]),
-    default="fast",
+    type=click.Choice(ENGINES),
+    default=ENGINES[0],
     show_default=True,
     help="Model-fitting engine: the fast engine (the default everywhere: API and "
     "reports) or statsmodels MixedLM (the reference; hours at national scale).",

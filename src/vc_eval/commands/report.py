@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from vc_eval.commands.common import data_option, framework_option, friendly_errors
-
-_COMPARISONS = ("previous_period", "all_councils", "none")
+from vc_eval.core.options import COMPARISONS, ENGINES
 
 
 def _param_pairs(values: tuple[str, ...]) -> dict[str, str]:
@@ -63,7 +62,7 @@ def _param_pairs(values: tuple[str, ...]) -> dict[str, str]:
 @framework_option
 @click.option(
     "--comparison",
-    type=click.Choice(_COMPARISONS),
+    type=click.Choice(COMPARISONS),
     default=None,
     help="What the period's figures are set against [default: previous_period].",
 )
@@ -75,7 +74,7 @@ def _param_pairs(values: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["fast", "statsmodels"]),
+    type=click.Choice(ENGINES),
     default=None,
     help="Growth-model engine [default: fast].",
 )

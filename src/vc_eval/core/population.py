@@ -8,6 +8,12 @@ import pandas as pd
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.schema import DAYS_PER_YEAR, Col
 
+#: Two scorings of a child by different assessors at most this many days apart are
+#: scorings of the same review (the child's need has barely moved): the one rule used
+#: by assessor agreement, the standard error of measurement, reliable change, the
+#: latest need and the synthetic data's second opinions.
+SECOND_SCORING_DAYS = 14
+
 AGE_BAND_EDGES = (0, 1, 5, 10, 16, np.inf)
 AGE_BAND_LABELS = ("under 1", "1-4", "5-9", "10-15", "16+")
 
@@ -103,3 +109,103 @@ def mean_need_by_age(ds: Dataset, *, min_children: int = 6) -> pd.DataFrame:
         }
     ).reset_index()
     return out[out["children"] >= min_children].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------
+# Scorings of the same review, and each child's latest need
+# --------------------------------------------------------------------------
+
+
+def _day_numbers(dates) -> np.ndarray:
+    d = np.asarray(dates)
+    if np.issubdtype(d.dtype, np.datetime64):
+        return d.astype("datetime64[D]").astype(np.int64)
+    return d.astype(np.int64)
+
+
+def second_scorings(child, date, assessor, *, window_days: int = SECOND_SCORING_DAYS) -> np.ndarray:
+    """Which scorings repeat the scoring just before them (the same review scored again).
+
+    Parameters
+    ----------
+    child, date, assessor : array-like
+        One entry per scoring (child x date x assessor), sorted by child, then
+        date (then assessor, so same-day scorings come in a fixed order).
+        ``date`` holds datetimes or whole day numbers.
+    window_days : int
+        Largest gap, in days, between two scorings of the same review.
+
+    Returns
+    -------
+    ndarray of bool
+        True where a scoring is of the same child as the one before it, by
+        another assessor, at most ``window_days`` later.
+    """
+    c, a = np.asarray(child), np.asarray(assessor)
+    gap = np.diff(_day_numbers(date))
+    rep = (c[1:] == c[:-1]) & (a[1:] != a[:-1]) & (gap <= window_days) & (gap >= 0)
+    return np.r_[False, rep]
+
+
+def second_scoring_pairs(
+    child, date, assessor, *, window_days: int = SECOND_SCORING_DAYS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the first and second scoring of each pair of scorings of one review.
+
+    Sorted as for :func:`second_scorings`; a scoring repeating the one before
+    it forms a pair with it, in date order, and a scoring is used in at most
+    one pair (of A, B, A' within the window, only A-B is a pair), so the pairs
+    are independent repeat measurements.
+    """
+    cand = np.flatnonzero(second_scorings(child, date, assessor, window_days=window_days)) - 1
+    keep = np.ones(cand.size, dtype=bool)
+    last_used = -1
+    for k, i in enumerate(cand):
+        if i <= last_used:
+            keep[k] = False
+        else:
+            last_used = i + 1
+    first = cand[keep]
+    return first, first + 1
+
+
+def latest_review(frame: pd.DataFrame, *, window_days: int = SECOND_SCORING_DAYS) -> pd.DataFrame:
+    """The rows of each child's latest review: the one rule for a child's latest need.
+
+    A review is a scoring and every scoring repeating it (:func:`second_scorings`:
+    another assessor within ``window_days``), so two assessors scoring a child
+    on the same day, or a second opinion a week later, are one review. A
+    child's latest need is the mean of its latest review's scorings: no
+    assessor is picked over another, and the result does not depend on the
+    order of the rows.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Long (one row per domain score) or wide (one row per scoring) scores
+        with ``child_id``, ``assessment_date`` and ``assessor_id``.
+
+    Returns
+    -------
+    DataFrame
+        The rows of ``frame`` in each child's latest review, in their original
+        order (index kept).
+    """
+    keys = [Col.child_id, Col.assessment_date, Col.assessor_id]
+    if frame.empty:
+        return frame
+    k = frame[keys].astype({Col.child_id: str, Col.assessor_id: str})
+    scorings = k.drop_duplicates().sort_values(keys, kind="stable").reset_index(drop=True)
+    review = np.cumsum(
+        ~second_scorings(
+            scorings[Col.child_id].to_numpy(),
+            scorings[Col.assessment_date].to_numpy(),
+            scorings[Col.assessor_id].to_numpy(),
+            window_days=window_days,
+        )
+    )
+    scorings["review"] = review
+    last = scorings.groupby(Col.child_id, sort=False)["review"].transform("max")
+    latest = scorings.loc[scorings["review"] == last, keys]
+    hit = pd.MultiIndex.from_frame(k).isin(pd.MultiIndex.from_frame(latest))
+    return frame[hit]

@@ -68,11 +68,10 @@ def plot_curve(
     if observed:
         ob = fit.observed_means(min_groups=min_groups)
         if len(ob):
-            sns.scatterplot(
-                data=ob,
-                x="age",
-                y="mean",
-                ax=ax,
+            # plain matplotlib: seaborn's scatterplot costs ~0.1 s a panel for the same dots
+            ax.scatter(
+                ob["age"],
+                ob["mean"],
                 color="0.25",
                 s=18,
                 label="observed mean by year of age",
@@ -314,7 +313,9 @@ def domains_figure(
         ax.set_visible(False)
     fig.supxlabel("Age (years)", fontsize=9)
     fig.supylabel("Score (0-100)", fontsize=9)
-    fig.tight_layout()
+    # fixed spacing for the shared-axis grid: tight_layout drew the figure once more (~1-2 s);
+    # the PNG is cropped to its content anyway (bbox_inches="tight")
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.07, top=0.95, wspace=0.12, hspace=0.35)
     said = ""
     if "total_need" in summaries:
         text, _ = peak_text(summaries["total_need"].peaks, min_share=min_share)

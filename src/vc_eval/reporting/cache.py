@@ -10,7 +10,11 @@ batch does it once:
   loads and validates the data, writes each council's tables to their own
   folder, and the cross-council aggregates (placement mix and need across all
   councils, the council x month series for impact designs) to small files;
-* :class:`CachedCouncils` reads them back in each notebook.
+* :class:`CachedCouncils` reads them back in each notebook;
+* :func:`save_page` / :func:`load_page` keep each finished report page (the
+  audited sections, figures as PNGs) in the entry, keyed by the report's
+  parameters and the code (:func:`page_key`), so the same report asked for
+  again is read back rather than recomputed, byte for byte the same.
 
 Both it and :class:`AllCouncils` (the same questions answered from a dataset
 in memory, used when no cache is given) offer the interface the report
@@ -30,9 +34,12 @@ data or code never reads a stale entry.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import os
+import pickle
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,17 +47,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vc_eval.core.dataset import Dataset, concat, total_need
+from vc_eval.core.dataset import Dataset, concat
 from vc_eval.core.files import atomic_dir, atomic_file
+from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.population import in_care_on, placements_on, snapshot_date
 from vc_eval.core.provenance import input_fingerprints
 from vc_eval.core.schema import CHILDREN, COUNCILS, Col
+from vc_eval.core.summary import FigureOut
+
+log = logging.getLogger("vc_eval.report")
 
 CACHE_ENV = "VC_EVAL_CACHE"
 #: Source files whose code shapes what the cache holds (part of the key).
 _KEY_SOURCES = (
     "core/dataset.py",
     "core/population.py",
+    "analysis/profile.py",
     "reporting/cache.py",
     "analysis/impact/series.py",
 )
@@ -182,13 +194,19 @@ def placement_snapshot(ds: Dataset, date: pd.Timestamp) -> dict:
 
 
 def latest_need(ds: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> dict:
-    """Children assessed in a period and the mean of their latest total need."""
-    t = total_need(ds.assessments, ds.framework)
-    t = t[(t[Col.assessment_date] >= start) & (t[Col.assessment_date] <= end)]
-    last = t.sort_values([Col.child_id, Col.assessment_date]).groupby(Col.child_id).tail(1)
+    """Children assessed in a period and the mean of their latest total need.
+
+    The same figure as a council's own needs profile
+    (:func:`vc_eval.analysis.profile.latest_scores`: each child's latest review,
+    :func:`vc_eval.core.population.latest_review`), so the comparison is like for like.
+    """
+    from vc_eval.analysis.profile import latest_scores
+
+    snap = latest_scores(ds, period=(start, end))
+    t = snap.scores[TOTAL_NEED]
     return {
-        "children": int(len(last)),
-        "mean": float(last[Col.score].mean()) if len(last) else float("nan"),
+        "children": int(len(t)),
+        "mean": float(t.mean()) if len(t) else float("nan"),
     }
 
 
@@ -476,9 +494,135 @@ def _split(ds: Dataset, councils: list[str], out: Path, data_dir: Path) -> None:
                 shutil.copyfile(fw_file, tmp / fw_file.name)
 
 
+# --------------------------------------------------------------------------
+# Finished pages: a council's audited report, kept so a rerun is not recomputed
+# --------------------------------------------------------------------------
+
+#: Libraries whose versions can change a page's numbers or figures (part of the page key).
+_PAGE_LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "matplotlib", "seaborn")
+#: Folder of finished pages inside a cache entry.
+PAGES_FOLDER = "pages"
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 over every file of the installed ``vc_eval`` package and the library versions.
+
+    Any change to the code (or to numpy, pandas, scipy, statsmodels,
+    matplotlib, seaborn) gives a new fingerprint, so a stored page is only
+    reused by exactly the code that made it.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    here = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for p in sorted(here.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
+            h.update(p.relative_to(here).as_posix().encode() + b"\0")
+            h.update(p.read_bytes())
+    for lib in _PAGE_LIBRARIES:
+        try:
+            h.update(f"{lib}={version(lib)}\n".encode())
+        except PackageNotFoundError:
+            h.update(f"{lib}=none\n".encode())
+    return h.hexdigest()
+
+
+def page_key(parameters: dict) -> str:
+    """Key of a finished page: its parameters (council, period, seed, dpi...) and the code.
+
+    The cache entry it lives in is already keyed by the input files
+    (:func:`cache_key`), so the same key means the same inputs, parameters
+    and code: a page computed again would be byte for byte the same. The key
+    is ``<parameters>-<code>`` (hash prefixes), so a page made by other code
+    for the same parameters is replaced, not kept beside it.
+    """
+    text = json.dumps(parameters, sort_keys=True, default=str)
+    params = hashlib.sha256(text.encode()).hexdigest()[:32]
+    return f"{params}-{code_fingerprint()[:32]}"
+
+
+@dataclass
+class RenderedFigure(FigureOut):
+    """A figure with its PNG already rendered (what a stored page keeps instead of the figure).
+
+    ``rendered`` maps dpi to PNG bytes; :meth:`png` renders (and keeps) any
+    other resolution while the matplotlib figure is still at hand.
+    """
+
+    rendered: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, fig: FigureOut, dpi: int) -> RenderedFigure:
+        """``fig`` with its PNG at ``dpi`` rendered now."""
+        out = cls(fig.figure, fig.alt, fig.caption)
+        out.rendered[int(dpi)] = fig.png(dpi)
+        return out
+
+    def png(self, dpi: int = 90) -> bytes:
+        if dpi not in self.rendered:
+            if self.figure is None:
+                raise ValueError(
+                    f"this stored figure was rendered at {sorted(self.rendered)} dpi, not {dpi}"
+                )
+            self.rendered[dpi] = super().png(dpi)
+        return self.rendered[dpi]
+
+    def close(self) -> None:
+        if self.figure is not None:
+            super().close()
+
+    def __getstate__(self) -> dict:
+        # the PNGs travel; the matplotlib figure does not
+        return {**self.__dict__, "figure": None}
+
+
+def load_page(folder: str | Path | None, key: str) -> dict | None:
+    """The finished page stored under ``key`` in a cache entry, or None.
+
+    An unreadable entry (e.g. one cut short) is ignored and recomputed.
+    """
+    if folder is None:
+        return None
+    f = Path(folder) / PAGES_FOLDER / f"{key}.pickle"
+    if not f.exists():
+        return None
+    try:
+        with f.open("rb") as fh:
+            # written by save_page into a cache entry beside the data, under the data's own
+            # access controls (whoever can write there can also change the data)
+            return pickle.load(fh)
+    except Exception as err:  # noqa: BLE001 - any damaged entry is simply recomputed
+        log.info("stored page %s not used: %s: %s", f.name, type(err).__name__, err)
+        return None
+
+
+def save_page(folder: str | Path | None, key: str, page: dict) -> None:
+    """Store a finished page under ``key`` (atomically; nothing half-written)."""
+    if folder is None:
+        return
+    target = Path(folder) / PAGES_FOLDER
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with atomic_file(target / f"{key}.pickle", "wb") as fh:
+            pickle.dump(page, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        # the same report made by other code is stale: keep one page per parameters
+        params = key.split("-")[0]
+        for old in target.glob(f"{params}-*.pickle"):
+            if old.name != f"{key}.pickle":
+                old.unlink(missing_ok=True)
+    except Exception as err:  # noqa: BLE001 - a page not stored only costs the next run time
+        log.info("page not stored: %s: %s", type(err).__name__, err)
+
+
 __all__ = [
     "AllCouncils",
     "CachedCouncils",
+    "RenderedFigure",
+    "code_fingerprint",
+    "load_page",
+    "page_key",
+    "save_page",
     "cache_info",
     "cache_key",
     "clear_cache",

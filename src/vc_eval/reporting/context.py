@@ -20,12 +20,9 @@ import pandas as pd
 
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED, Framework, load_framework
+from vc_eval.core.options import COMPARISONS, ENGINES
 from vc_eval.core.schema import Col
 
-#: Choices of the ``comparison`` parameter.
-COMPARISONS: tuple[str, ...] = ("previous_period", "all_councils", "none")
-#: Choices of the ``engine`` parameter (growth models).
-ENGINES: tuple[str, ...] = ("fast", "statsmodels")
 #: MIME type of the headline-numbers output read back by :mod:`vc_eval.reporting.render`.
 HEADLINE_MIME = "application/vnd.vc-eval.headline+json"
 #: The report notebook's parameters: exactly the keyword arguments of :func:`build_context`.
@@ -70,6 +67,8 @@ class ReportContext:
     figure_dpi: int
     parameters: dict
     all: object = None  # AllCouncils or CachedCouncils (vc_eval.reporting.cache)
+    #: Cache entry where the finished page is kept (see ``sections.page``); None: not kept.
+    page_store: Path | None = None
     headline: dict = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
 
@@ -299,6 +298,7 @@ def build_context(
         figure_dpi=int(figure_dpi),
         parameters=params,
         all=allc,
+        page_store=allc.folder if isinstance(allc, CachedCouncils) else None,
     )
 
 

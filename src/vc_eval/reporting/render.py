@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -96,6 +97,20 @@ class ReportError(ValueError):
 # --------------------------------------------------------------------------
 
 
+def _notebook_tools() -> None:
+    """Before importing papermill, nbformat or nbconvert: keep a slow optional import out.
+
+    jsonschema (under nbformat) imports ``rfc3987_syntax`` when it is installed,
+    only to check the "iri" string format, and that package builds an Earley
+    parser at import time: about 3.5 s of CPU, a sixth of a report. Notebook
+    validation never checks that format, so this process does without it
+    (jsonschema then skips that one format check, as it does when the package is
+    absent). Nothing changes if jsonschema was already imported.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # None: "import" raises ImportError
+
+
 def notebooks_dir() -> Path:
     """The folder holding the notebooks: ``notebooks/`` of the source checkout,
     else the copy shipped inside the package."""
@@ -123,6 +138,7 @@ def notebook_path(notebook: str | Path) -> Path:
 
 def notebook_parameters(notebook: str | Path) -> dict[str, dict]:
     """Parameters of a notebook's ``parameters`` cell: name -> {default, type, help}."""
+    _notebook_tools()
     import papermill
 
     path = notebook_path(notebook)
@@ -361,6 +377,7 @@ def execute_notebook(
     Raises papermill's ``PapermillExecutionError`` when a cell fails (the
     output notebook is still written, with the error).
     """
+    _notebook_tools()
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -392,6 +409,8 @@ def execute_notebook(
 def render_html(nb, *, title: str) -> str:
     """Executed notebook -> self-contained HTML with code and parameter cells hidden."""
     import jinja2
+
+    _notebook_tools()
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
@@ -599,6 +618,7 @@ def render_report(
                 err.add_note("Kernel and Papermill log:\n" + log.read_text(errors="replace"))
             raise
         say("[html] writing the report, executed notebook and headline numbers")
+        _notebook_tools()
         import nbformat
 
         nb = nbformat.read(executed, as_version=4)

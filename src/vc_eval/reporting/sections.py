@@ -39,6 +39,7 @@ from vc_eval.analysis.trajectories import DomainFits, fit_domains
 from vc_eval.core import display, privacy
 from vc_eval.core.dataset import Dataset, concat
 from vc_eval.core.framework import TOTAL_NEED
+from vc_eval.core.population import SECOND_SCORING_DAYS
 from vc_eval.core.schema import Col
 from vc_eval.core.summary import (
     Count,
@@ -55,6 +56,7 @@ from vc_eval.plots import population as population_plots
 from vc_eval.plots import profile as profile_plots
 from vc_eval.plots import spend as spend_plots
 from vc_eval.plots import trajectories as trajectory_plots
+from vc_eval.reporting import cache
 from vc_eval.reporting.context import (
     COMPARISONS,
     CONTEXT_PARAMETERS,
@@ -478,7 +480,7 @@ def data_quality(ctx: ReportContext) -> Summary:
             "kept; check recording",
         ),
         (
-            "Children scored by two assessors within 14 days (pairs)",
+            f"Children scored by two assessors within {SECOND_SCORING_DAYS} days (pairs)",
             _double_scored(a),
             "pairs",
             "agreement; both scores kept elsewhere",
@@ -790,25 +792,67 @@ def page(ctx: ReportContext) -> list[Summary]:
     tables, sentences and the headline numbers, is checked against the others,
     and where a count of 1-5 could be worked out more is hidden or a sentence
     withheld, and the page says so. Nothing is shown before this has run.
+
+    With a report cache (``ctx.page_store``), the finished page (figures as
+    PNGs at ``ctx.figure_dpi``, the audit, the headline numbers and key
+    figures) is kept in the cache entry of the data, keyed by the parameters
+    and the code (:func:`vc_eval.reporting.cache.page_key`): the same report
+    asked for again is read back, byte for byte what it would compute.
     """
 
     def run():
-        secs = all_sections(ctx)
-        raw = [title(ctx), executive_summary(ctx), *secs, methods(ctx, secs)]
-        audit = privacy.audit_page(raw, _headline_counts(ctx))
-        shown = list(audit.summaries)
-        if audit.headline_withheld:
-            for k in audit.headline_withheld:
-                ctx.headline[k] = None
-            ex = shown[1]
-            numbers = {k: v for k, v in ex.headline.items() if k not in audit.headline_withheld}
-            shown[1] = replace(ex, headline=numbers, tables=[_headline_table(numbers)])
-        if audit.notes:
-            shown[-1] = replace(shown[-1], caveats=[*shown[-1].caveats, *audit.notes])
-        ctx._cache["page_audit"] = audit
+        key = _page_key(ctx)
+        stored = cache.load_page(ctx.page_store, key)
+        if stored is not None:
+            ctx._cache["page_audit"] = stored["audit"]
+            ctx._cache["key_figures"] = stored["key_figures"]
+            ctx._cache["headline_json"] = stored["headline"]
+            ctx.headline.clear()
+            ctx.headline.update(stored["headline"]["numbers"])
+            return stored["page"]
+        shown = _audited_page(ctx)
+        if ctx.page_store is not None:
+            shown = [
+                replace(s, figures=[cache.RenderedFigure.of(f, ctx.figure_dpi) for f in s.figures])
+                for s in shown
+            ]
+            ctx._cache["page"] = shown  # headline() and key_figures() below read it
+            # the audit's copies of the summaries are the page itself (PNGs, not figures)
+            ctx._cache["page_audit"] = replace(ctx._cache["page_audit"], summaries=shown)
+            cache.save_page(
+                ctx.page_store,
+                key,
+                {
+                    "page": shown,
+                    "audit": ctx._cache["page_audit"],
+                    "key_figures": key_figures(ctx),
+                    "headline": headline(ctx),
+                },
+            )
         return shown
 
     return ctx.cached("page", run)
+
+
+def _page_key(ctx: ReportContext) -> str:
+    return cache.page_key({**ctx.parameters, "figure_dpi": ctx.figure_dpi})
+
+
+def _audited_page(ctx: ReportContext) -> list[Summary]:
+    secs = all_sections(ctx)
+    raw = [title(ctx), executive_summary(ctx), *secs, methods(ctx, secs)]
+    audit = privacy.audit_page(raw, _headline_counts(ctx))
+    shown = list(audit.summaries)
+    if audit.headline_withheld:
+        for k in audit.headline_withheld:
+            ctx.headline[k] = None
+        ex = shown[1]
+        numbers = {k: v for k, v in ex.headline.items() if k not in audit.headline_withheld}
+        shown[1] = replace(ex, headline=numbers, tables=[_headline_table(numbers)])
+    if audit.notes:
+        shown[-1] = replace(shown[-1], caveats=[*shown[-1].caveats, *audit.notes])
+    ctx._cache["page_audit"] = audit
+    return shown
 
 
 def page_audit(ctx: ReportContext) -> privacy.PageAudit:
@@ -820,6 +864,10 @@ def page_audit(ctx: ReportContext) -> privacy.PageAudit:
 def headline(ctx: ReportContext) -> dict:
     """Headline numbers of the report, for the JSON sidecar (no identifiers, counts 1-5 as c)."""
     page(ctx)  # the audit may withhold headline counts
+    return ctx.cached("headline_json", lambda: _headline_json(ctx))
+
+
+def _headline_json(ctx: ReportContext) -> dict:
     return {
         "council": ctx.council,
         "period_start": str(ctx.period_start.date()),
@@ -833,6 +881,10 @@ def headline(ctx: ReportContext) -> dict:
 
 def key_figures(ctx: ReportContext) -> str:
     """Stable plain-text figures (population and assessments), checked by nbval."""
+    return ctx.cached("key_figures", lambda: _key_figures(ctx))
+
+
+def _key_figures(ctx: ReportContext) -> str:
     pop = care_population(ctx)
     lines = [
         f"council: {ctx.council}",

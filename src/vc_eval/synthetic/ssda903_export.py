@@ -38,6 +38,7 @@ import yaml
 
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.files import atomic_dir
+from vc_eval.core.population import SECOND_SCORING_DAYS
 from vc_eval.core.schema import Col
 from vc_eval.ingest.ssda903 import TABLES, year_end, year_of
 
@@ -71,7 +72,7 @@ OC2_COLUMNS = {
 FAKE_POSTCODE = "ZZ99 3VZ"
 #: Assessments within this many days after the child's previous one are
 #: second opinions, not reviews, and are left out of reviews.csv.
-SECOND_OPINION_DAYS = 14
+SECOND_OPINION_DAYS = SECOND_SCORING_DAYS
 
 NEEDS_COLUMNS = {
     "child_id": "Child ID",

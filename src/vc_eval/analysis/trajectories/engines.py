@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ENGINES: tuple[str, ...] = ("statsmodels", "fast")
+from vc_eval.core.options import ENGINES
 
 #: Optimisers tried in order until one converges. Nelder-Mead is left out on
 #: purpose: it stops early on these likelihoods without saying so.
