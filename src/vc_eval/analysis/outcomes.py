@@ -1365,9 +1365,11 @@ def outcomes(
     )
     caveats = [
         OBSERVATIONAL,
-        "Need scores are measured with error; estimates are corrected for it using reviews "
-        "scored by two practitioners, assuming the errors of different practitioners are "
-        "independent and unrelated to the child's true need.",
+        "Need scores are measured with error; the change-in-need estimates are corrected for "
+        "it using reviews scored by two practitioners, assuming the errors of different "
+        "practitioners are independent and unrelated to the child's true need. The "
+        "comparison of outcomes within each child adjusts for need without that correction: "
+        "a child's score changes little from year to year next to its measurement error.",
         "Children leave care (most at 18) and enter it at different ages; those followed for "
         "longer are not a random sample, so the averages describe the children observed.",
         "Outcomes are recorded yearly and only for some children (SDQ for ages 5-16 in care "
