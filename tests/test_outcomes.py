@@ -284,7 +284,7 @@ def test_spend_words_flip_when_spend_goes_with_an_outcome(null_world):
     )
     res = OutcomesResult(need_change(planted, domains=[], include_total=False), ex)
     assert res.words()["spend.missing_episodes"] == "higher"
-    assert "for the same child" in res.summary().finding("spend.missing_episodes").text
+    assert "the same child" in res.summary().finding("spend.missing_episodes").text
 
 
 def test_within_child_design_finds_a_planted_effect_and_the_control_stays_null(null_world):

@@ -1129,17 +1129,17 @@ class OutcomesResult(Result):
             est = display.estimate(s["estimate"], s["ci_low"], s["ci_high"], decimals=2)
             label = _measure_label(m)
             within = self.external.design == WITHIN
-            where = " in the same child's years" if within else ""
             if word == "no clear difference":
                 text = (
-                    f"{label}: no clear association with weekly spend at the start of the "
-                    f"year{where} (difference per doubling of spend {est})."
+                    f"{label}: {'within the same child, ' if within else ''}no clear "
+                    "association with weekly spend at the start of the year (difference per "
+                    f"doubling of spend {est})."
                 )
             else:
                 text = (
-                    f"{label}: {word} in years when weekly spend at the start of the year was "
-                    f"higher{' for the same child' if within else ''} (difference per doubling "
-                    f"of spend {est})."
+                    f"{label}: {word} in years when "
+                    f"{'the same child' if within else 'a child'}'s weekly spend at the start "
+                    f"of the year was higher (difference per doubling of spend {est})."
                 )
             ctl = w.get(f"control.{m}")
             if ctl == "failed":
