@@ -4,6 +4,9 @@ Usage::
 
     .venv/bin/python benchmarks/coverage_impact.py [--seeds 6] [--first-seed 901]
 
+(``--configs B --outcomes share_in_house_foster --designs "comparison councils"
+--effects null --no-few`` runs one cell, cheaply, while iterating.)
+
 For each seed, three populations (150 children per council, small so the
 study stays cheap on a shared machine; single process):
 
