@@ -4,8 +4,10 @@ Run from the repository root (seeds 941+ are used by no test)::
 
     nice .venv/bin/python benchmarks/study_min_arm.py --seeds 10 --first-seed 941
 
-``event_study`` gives no interval and no pre-trend verdict when fewer than
-``MIN_ARM`` (8) councils adopt or fewer than 8 compare. This study measures
+``event_study`` gives no interval where fewer than ``MIN_ARM`` (16, set from
+this study; 8 over the whole study before) adopting councils are observed at
+a horizon or fewer compare, and no pre-trend verdict with fewer than 16 of
+either overall. This study measures
 what the intervals would be without that rule: for arms of 4, 6, 8 and 12
 councils (that many adopting at the generator's random start dates and that
 many never adopting, 150 children each, no programme effect) it lifts the

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from vc_eval.analysis.impact.did import event_study
+from vc_eval.analysis.impact.did import MIN_ARM, event_study
 from vc_eval.analysis.impact.its import its
 from vc_eval.analysis.impact.series import (
     COHORT,
@@ -272,7 +272,6 @@ def _rows(name, e, qq, step, weeks_per_period, *, scale, councils):
 
 def _iv(r, design: str = "before") -> str:
     """ "93% interval a to b", or why there is none."""
-    from vc_eval.analysis.impact.did import MIN_ARM
     from vc_eval.analysis.impact.inference import level_text
 
     if not (np.isfinite(r["lower"]) and np.isfinite(r["upper"])):
