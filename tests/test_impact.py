@@ -522,6 +522,10 @@ def test_event_study_withholds_each_horizon_with_too_few_adopters_observed():
     assert len(why) == 1 and "at 24 months" in why[0]
     assert f"{int(e24['n_treated'])} adopting councils are observed" in why[0]
     assert any(f"only {int(e24['n_treated'])} adopting councils" in st for st in r.statements)
+    ax = plot_event_study(r)  # bars only where there are intervals
+    assert "none where too few councils observed" in ax.texts[0].get_text()
+    bars = [c for c in ax.collections if len(c.get_segments())]
+    assert len(bars[0].get_segments()) == int(r.coefficients["lower"].notna().sum())
     # Same panel with every adopter observed 24 months: both horizons have intervals.
     early = {c: (14 + i % 3 if g is not None else None) for i, (c, g) in enumerate(cohorts.items())}
     r2 = event_study(_panel(early, 44, lambda c, e: 1.0, noise=0.2, seed=5), "y", pre=12, post=24)

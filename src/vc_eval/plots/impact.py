@@ -138,8 +138,9 @@ def plot_event_study(result, *, ax: Axes | None = None) -> Axes:
         f"{result.n_treated} adopting vs {result.n_controls} comparison "
         f"councils; "
         + (
-            f"{level}% intervals{ptxt}"
+            f"{level}% intervals"
             + ("" if with_iv.all() else " (none where too few councils observed)")
+            + ptxt
             if has
             else "no intervals: too few councils"
         ),
