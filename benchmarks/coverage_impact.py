@@ -4,6 +4,9 @@ Usage::
 
     .venv/bin/python benchmarks/coverage_impact.py [--seeds 6] [--first-seed 901]
 
+(``--configs B --outcomes share_in_house_foster --designs "comparison councils"
+--effects null --no-few`` runs one cell, cheaply, while iterating.)
+
 For each seed, three populations (150 children per council, small so the
 study stays cheap on a shared machine; single process):
 
@@ -73,7 +76,13 @@ def _truth_series(eff: dict, key: str) -> list[float]:
     return eff["monthly"][key]
 
 
-def run(kind: str, seed: int, effect: bool, outcomes: tuple[str, ...]) -> list[dict]:
+def run(
+    kind: str,
+    seed: int,
+    effect: bool,
+    outcomes: tuple[str, ...],
+    designs: tuple[str, ...] = ("before/after", "comparison councils"),
+) -> list[dict]:
     prog = ProgrammeEffects() if effect else ProgrammeEffects.none()
     ds = generate(_config(kind, seed, prog))
     s = council_series(ds, progress=False)
@@ -88,6 +97,8 @@ def run(kind: str, seed: int, effect: bool, outcomes: tuple[str, ...]) -> list[d
                     lambda c=council, o=outcome: council_did(s, c, o, horizons=HORIZONS),
                 ),
             ):
+                if design not in designs:
+                    continue
                 try:
                     r = fn()
                 except ValueError:
@@ -180,14 +191,22 @@ def main() -> None:
         help=f"comma-separated, from {', '.join(OUTCOMES)}",
     )
     ap.add_argument("--no-few", action="store_true", help="skip the few-council study")
+    ap.add_argument(
+        "--designs",
+        default="before/after,comparison councils",
+        help="comma-separated: before/after, comparison councils",
+    )
+    ap.add_argument("--effects", default="on,null", help="comma-separated: on, null")
     args = ap.parse_args()
+    designs = tuple(args.designs.split(","))
+    effects = tuple(e == "on" for e in args.effects.split(","))
     warnings.filterwarnings("ignore")
     rows = []
     t0 = time.perf_counter()
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for kind in args.configs:
-            for effect in (True, False):
-                rows += run(kind, seed, effect, tuple(args.outcomes.split(",")))
+            for effect in effects:
+                rows += run(kind, seed, effect, tuple(args.outcomes.split(",")), designs)
         print(f"seed {seed} done, {time.perf_counter() - t0:.0f} s", flush=True)
     d = pd.DataFrame(rows)
     d.to_csv(args.out, index=False)

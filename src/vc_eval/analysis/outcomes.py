@@ -9,10 +9,17 @@ Two families of models, both observational:
   where a council adopted the programme, the share of the interval after its
   start.
 * **External outcomes** (SDQ, placement moves, missing episodes, school
-  attendance, ...): each yearly value against weekly spend and placement type
-  on that date, adjusted the same way, with the need score most relevant to
-  the outcome (e.g. emotional health and behaviour for SDQ) measured around
-  the date, and the year's placement moves.
+  attendance, ...): each yearly value against weekly spend at the start of
+  the year, within each child (years in which the same child's placement
+  cost more against years in which it cost less: child fixed effects), with
+  the placement's start date, age, time in care and the need score most
+  relevant to the outcome (e.g. emotional health and behaviour for SDQ)
+  measured around that date; a negative control adds spend just after the
+  year. A pooled model (children compared with each other, adjusted for
+  placement type, council and need corrected for measurement error) is kept
+  for the structural question of how outcomes depend on need and moves.
+* **Total programme effect** on SDQ, placement moves and missing episodes
+  (difference in differences, no mediator adjusted for).
 
 Plus **cost per point of need reduced** by placement type.
 
@@ -94,6 +101,11 @@ PRIOR_MOVES = "prior_moves_per_year"
 EXPOSURE_DAYS = -365
 #: The negative control measures spend just after the outcome's year.
 NEGATIVE_CONTROL_DAYS = 1
+#: Designs of the spend -> outcome comparison (see :func:`external_outcomes`).
+WITHIN, POOLED = "within_child", "pooled"
+#: In the negative control, spend at the start of the year (kept in the model).
+SPEND_AT_START = "spend_at_year_start"
+START_YEARS_AFTER = "placement_start_years_after"
 
 # Design column names (terms reported).
 NEED = "need"
@@ -365,6 +377,67 @@ def _rank(x: pd.DataFrame) -> int:
     return int((ev > 1e-10 * ev.max()).sum())
 
 
+def _within_design(
+    d: pd.DataFrame,
+    *,
+    noisy: str | None,
+    extra: Sequence[str] = (),
+    age_df: int = 4,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Child fixed effects: every column minus its mean over the child's rows.
+
+    Columns: the noisy need score (if any), spend, ``extra``, an age spline, log
+    time in care, programme and calendar year; no placement type (within a
+    child, most changes in spend are changes of type, and type has no separate
+    meaning here) and no council (constant within a child). Rows of children
+    seen once carry no within-child information and must be dropped first.
+    Returns the demeaned design and each row's number of rows for its child.
+    """
+    child = d[Col.child_id].to_numpy()
+    cols: dict[str, np.ndarray] = {}
+    if noisy is not None:
+        cols[noisy] = d[noisy].to_numpy(dtype=float)
+    cols[SPEND] = np.log2(np.maximum(d[Col.weekly_cost].to_numpy(dtype=float), 1.0))
+    for col in extra:
+        cols[col] = d[col].to_numpy(dtype=float)
+    age = d["age"].to_numpy(dtype=float)
+    if len(d) >= 40 * age_df and np.unique(np.round(age, 1)).size > 3 * age_df:
+        spl = np.asarray(patsy.dmatrix(f"cr(a, df={age_df}, constraints='center') - 1", {"a": age}))
+        for k in range(spl.shape[1]):
+            cols[f"age_spline_{k}"] = spl[:, k]
+    else:
+        cols["age"] = age
+    cols[TIME_IN_CARE] = np.log1p(d["years_in_care"].to_numpy(dtype=float))
+    cols[PROGRAMME] = d[PROGRAMME].to_numpy(dtype=float)
+    year = d[Col.date].dt.year.to_numpy()
+    for yv in sorted(set(year))[1:]:
+        cols[f"year[{yv}]"] = (year == yv).astype(float)
+    x = pd.DataFrame(cols, index=d.index)
+    x = x - x.groupby(child).transform("mean")
+    x = x[[c for c in x.columns if x[c].std() > 1e-9 or c == SPEND]]
+    # age, time in care and calendar year move together within a child: drop
+    # what adds nothing (from the end: years first)
+    keep = {SPEND} | ({noisy} if noisy else set())
+    while True:
+        rank = _rank(x)
+        if rank == x.shape[1]:
+            break
+        for c in reversed(list(x.columns)):
+            if c not in keep and _rank(x.drop(columns=[c])) == rank:
+                x = x.drop(columns=[c])
+                break
+        else:  # pragma: no cover - spend itself is collinear
+            break
+    size = d.groupby(child)[Col.child_id].transform("size").to_numpy()
+    return x, size
+
+
+def _within_error_var(v: np.ndarray, child: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Error variance of a demeaned noisy score (errors independent across rows)."""
+    total = pd.Series(v).groupby(child).transform("sum").to_numpy()
+    return v * (1 - 2 / size) + total / size**2
+
+
 def _labelled(fit: EIVFit, corrected: bool, **cols) -> pd.DataFrame:
     t = fit.table(corrected=corrected)
     for k, v in reversed(list(cols.items())):
@@ -601,17 +674,20 @@ def _by_type(
 
 @dataclass
 class ExternalOutcomesResult:
-    """Yearly outcomes against spend and placement type, adjusted for need.
+    """Yearly outcomes against spend, adjusted for need (see :func:`external_outcomes`).
 
     Attributes
     ----------
     coefficients, naive : DataFrame
         ``measure, need_domains, term, estimate, se, ci_low, ci_high,
-        p_value, corrected``. ``need`` is per point of the adjusting need
-        score, ``placement_moves`` per move in the year,
-        ``spend_per_doubling`` per doubling of weekly cost.
+        p_value, corrected, design`` (``main`` or ``negative_control``).
+        ``need`` is per point of the adjusting need score,
+        ``placement_moves`` per move in the year, ``spend_per_doubling`` per
+        doubling of weekly cost.
     n : dict
-        (rows, children) per measure.
+        (rows, children) per measure, of the main model.
+    design : str
+        ``within_child`` or ``pooled``.
     reliability, error_variance : dict
         Of the need score used, per measure.
     """
@@ -623,11 +699,18 @@ class ExternalOutcomesResult:
     error_variance: dict[str, float]
     need_domains: dict[str, tuple[str, ...]]
     reference_type: str
+    design: str = POOLED
     warnings: list[str] = field(default_factory=list)
 
-    def term(self, measure: str, term: str, *, corrected: bool = True) -> pd.Series:
-        """One coefficient row (estimate, se, ci_low, ci_high, ...)."""
-        return _term_row(self.coefficients if corrected else self.naive, "measure", measure, term)
+    def term(
+        self, measure: str, term: str, *, corrected: bool = True, design: str = "main"
+    ) -> pd.Series:
+        """One coefficient row (estimate, se, ci_low, ci_high, ...) of the main
+        model (``design="negative_control"`` for the control's)."""
+        t = self.coefficients if corrected else self.naive
+        if "design" in t:
+            t = t[t["design"] == design]
+        return _term_row(t, "measure", measure, term)
 
 
 def _needs_for(measure: str, mapping: Mapping[str, Sequence[str]], need_domains: list[str]):
@@ -642,6 +725,7 @@ def external_outcomes(
     *,
     measures: Sequence[str] = DEFAULT_MEASURES,
     outcome_needs: Mapping[str, Sequence[str]] | None = None,
+    design: str = WITHIN,
     adjust_for_moves: bool = False,
     exposure_days: int = EXPOSURE_DAYS,
     negative_control: bool = True,
@@ -652,32 +736,62 @@ def external_outcomes(
     progress: bool | None = None,
     scores: pd.DataFrame | None = None,
 ) -> ExternalOutcomesResult:
-    """Model each yearly outcome against spend and type, adjusted for need.
+    """Model each yearly outcome against spend, adjusted for need.
 
-    Model, per measure, one row per child x date, errors clustered by child::
+    Two designs, one row per child x date, errors clustered by child.
+
+    ``design="within_child"`` (the default) compares each child with
+    themselves: years in which the same child's placement cost more against
+    years in which it cost less (child fixed effects)::
+
+        value - child mean = b_spend * log2(weekly cost) + b_need * need
+                             + b_start * placement start (years)
+                             + spline(age) + log(1 + years in care)
+                             + programme + calendar year   (all less their child means)
+
+    Everything about a child that does not change (their general level of
+    need and unsettledness, which drives both the cost of their placements
+    and how often they move) cancels out. The pooled design compared
+    children with each other and, even after adjusting for measured need and
+    earlier moves, found spend "raising" moves in 10% of seeds on data where
+    spend has no effect (benchmarks/README.md); the within-child design is
+    calibrated there and still detects a planted effect. Within a child the
+    need score changes little next to its measurement error (for total need
+    the within-child reliability is near zero), so need is adjusted for
+    without the measurement-error correction (which would only add noise).
+    Placement type is not adjusted for: within a child most changes in spend
+    are changes of type.
+
+    ``design="pooled"`` compares children with each other::
 
         value = a + b_need * need + b_spend * log2(weekly cost) + type
                 + b_start * placement start (years) + b_prior * moves a year before
-                + spline(age)
-                + log(1 + years in care) + council + programme + e
+                + spline(age) + log(1 + years in care) + council + programme + e
 
-    Placement, weekly cost and need are measured ``exposure_days`` from the
-    outcome date: by default at the start of the year the outcome covers, so
-    that a move during the year (which starts a newer, dearer placement)
-    cannot set the spend it is compared with. Placements are priced when they
-    start, so the placement's start date is adjusted for: otherwise children
-    whose placements began recently look dearer for reasons unrelated to
-    their outcomes. ``need`` is the mean of the outcome's need domains
-    (``outcome_needs``, default :data:`DEFAULT_OUTCOME_NEEDS`) over the scores
-    within ``window_days`` of the exposure date, corrected for measurement
-    error. Placement moves are not adjusted for by default: they are
-    themselves an outcome, and may lie on the path from spend to the others.
+    with ``need`` corrected for measurement error; it is the structural model
+    (how outcomes depend on need and moves) and is kept for that.
 
-    ``negative_control`` refits each model with spend measured just after the
-    outcome's year (it cannot have caused it); an association there points
-    to confounding the adjustment has not removed, and is reported beside
-    the main estimate.
+    In both, placement, weekly cost and need are measured ``exposure_days``
+    from the outcome date: by default at the start of the year the outcome
+    covers, so that a move during the year (which starts a newer, dearer
+    placement) cannot set the spend it is compared with. Placements are priced
+    when they start, so the placement's start date is adjusted for. ``need``
+    is the mean of the outcome's need domains (``outcome_needs``, default
+    :data:`DEFAULT_OUTCOME_NEEDS`) over the scores within ``window_days`` of
+    the exposure date. Placement moves are not adjusted for by default: they
+    are themselves an outcome, and may lie on the path from spend to the
+    others.
+
+    ``negative_control`` fits a second model with spend measured just after
+    the outcome's year (which cannot have caused it), beside spend at the
+    start of the year (its term ``spend_at_year_start``) and both placements'
+    start dates: with a real effect of spend the later spend adds nothing,
+    while a later-spend association points to confounding the design has not
+    removed. It is reported (term ``spend_per_doubling``, design
+    ``negative_control``) beside the main estimate.
     """
+    if design not in (WITHIN, POOLED):
+        raise ValueError(f"design must be {WITHIN!r} or {POOLED!r}, not {design!r}")
     fw = ds.framework
     mapping = dict(DEFAULT_OUTCOME_NEEDS if outcome_needs is None else outcome_needs)
     coefs, naive, warns = [], [], []
@@ -688,9 +802,6 @@ def external_outcomes(
     ref_used = reference_type
     known = set(ds.outcomes[Col.measure].unique())
     wide = wide_scores(ds.assessments) if scores is None else scores
-    designs = [("main", exposure_days)]
-    if negative_control:
-        designs.append(("negative_control", NEGATIVE_CONTROL_DAYS))
     for measure in tqdm(
         measures, desc="outcomes", disable=None if progress is None else not progress
     ):
@@ -698,40 +809,71 @@ def external_outcomes(
             warns.append(f"{measure}: not in the data")
             continue
         doms = _needs_for(measure, mapping, list(fw.need_domains))
-        ev = _error_var_for(wide, doms, repeat_window_days) if correct_measurement_error else None
-        if correct_measurement_error and ev is None:
+        correct = correct_measurement_error and design == POOLED
+        ev = _error_var_for(wide, doms, repeat_window_days) if correct else None
+        if correct and ev is None:
             warns.append(f"{measure}: too few repeat assessments; need not corrected")
-        for design, days in designs:
-            f = outcome_frame(
-                ds, measure, doms, window_days=window_days, scores=wide, exposure_days=days
+        f = outcome_frame(
+            ds, measure, doms, window_days=window_days, scores=wide, exposure_days=exposure_days
+        ).dropna(subset=[START_YEARS])
+        fits = [("main", f, [START_YEARS])]
+        if negative_control:
+            after = outcome_frame(
+                ds,
+                measure,
+                doms,
+                window_days=window_days,
+                scores=wide,
+                exposure_days=NEGATIVE_CONTROL_DAYS,
             )
-            f = f.dropna(subset=[START_YEARS])
-            extra = [START_YEARS, PRIOR_MOVES]
-            if adjust_for_moves and measure != MOVES and MOVES in f and f[MOVES].notna().any():
-                f = f.dropna(subset=[MOVES])
+            key = [Col.child_id, Col.date]
+            after = after[[*key, Col.weekly_cost, START_YEARS]].rename(
+                columns={Col.weekly_cost: "cost_after", START_YEARS: START_YEARS_AFTER}
+            )
+            fc = f.merge(after, on=key, how="inner").dropna(subset=["cost_after"])
+            # the later spend takes the spend column; spend at the start stays in
+            fc[SPEND_AT_START] = np.log2(np.maximum(fc[Col.weekly_cost].to_numpy(float), 1.0))
+            fc[Col.weekly_cost] = fc.pop("cost_after")
+            fits.append(("negative_control", fc, [SPEND_AT_START, START_YEARS, START_YEARS_AFTER]))
+        for name, g, extra in fits:
+            extra = list(extra)
+            if design == POOLED:
+                extra.append(PRIOR_MOVES)
+            if adjust_for_moves and measure != MOVES and MOVES in g and g[MOVES].notna().any():
+                g = g.dropna(subset=[MOVES])
                 extra.append(MOVES)
-            if f[Col.child_id].nunique() < 20:
-                if design == "main":
+            if design == WITHIN:
+                # children seen once say nothing about change within a child
+                g = g[g.groupby(Col.child_id)[Col.child_id].transform("size") >= 2]
+            if g[Col.child_id].nunique() < 20:
+                if name == "main":
                     warns.append(
-                        f"{measure}: fewer than 20 children with the outcome and need; not modelled"
+                        f"{measure}: fewer than 20 children with the outcome and need"
+                        + (" in two or more years" if design == WITHIN else "")
+                        + "; not modelled"
                     )
                 break
-            x, ref_used = _design(f, noisy=NEED, extra=extra, reference=reference_type)
-            fit = eiv_ols(
-                x,
-                f[Col.value],
-                noisy=NEED if ev else None,
-                error_var=(ev or 0.0) / f["n_scores"].to_numpy(),
-                groups=f[Col.child_id].to_numpy(),
-            )
+            if design == WITHIN:
+                x, _ = _within_design(g, noisy=NEED, extra=extra)
+                y = g[Col.value] - g.groupby(Col.child_id)[Col.value].transform("mean")
+                fit = eiv_ols(x, y, noisy=None, groups=g[Col.child_id].to_numpy())
+            else:
+                x, ref_used = _design(g, noisy=NEED, extra=extra, reference=reference_type)
+                fit = eiv_ols(
+                    x,
+                    g[Col.value],
+                    noisy=NEED if ev else None,
+                    error_var=(ev or 0.0) / g["n_scores"].to_numpy(),
+                    groups=g[Col.child_id].to_numpy(),
+                )
             nd = ", ".join(doms) if len(doms) < len(fw.need_domains) else TOTAL_NEED
             c = _labelled(fit, True, measure=measure, need_domains=nd)
             nv = _labelled(fit, False, measure=measure, need_domains=nd)
-            c["design"] = design
-            nv["design"] = design
+            c["design"] = name
+            nv["design"] = name
             coefs.append(c)
             naive.append(nv)
-            if design == "main":
+            if name == "main":
                 warns += [f"{measure}: {w}" for w in fit.warnings]
                 ns[measure] = (fit.n, fit.n_clusters)
                 rel[measure] = fit.reliability
@@ -745,6 +887,7 @@ def external_outcomes(
         error_variance=evs,
         need_domains=used,
         reference_type=ref_used,
+        design=design,
         warnings=warns,
     )
 
@@ -985,15 +1128,18 @@ class OutcomesResult(Result):
             word = w[f"spend.{m}"]
             est = display.estimate(s["estimate"], s["ci_low"], s["ci_high"], decimals=2)
             label = _measure_label(m)
+            within = self.external.design == WITHIN
             if word == "no clear difference":
                 text = (
-                    f"{label}: no clear association with weekly spend at the start of the year "
-                    f"(difference per doubling of spend {est})."
+                    f"{label}: {'within the same child, ' if within else ''}no clear "
+                    "association with weekly spend at the start of the year (difference per "
+                    f"doubling of spend {est})."
                 )
             else:
                 text = (
-                    f"{label}: {word} where weekly spend at the start of the year was higher "
-                    f"(difference per doubling of spend {est})."
+                    f"{label}: {word} in years when "
+                    f"{'the same child' if within else 'a child'}'s weekly spend at the start "
+                    f"of the year was higher (difference per doubling of spend {est})."
                 )
             ctl = w.get(f"control.{m}")
             if ctl == "failed":
@@ -1219,9 +1365,11 @@ def outcomes(
     )
     caveats = [
         OBSERVATIONAL,
-        "Need scores are measured with error; estimates are corrected for it using reviews "
-        "scored by two practitioners, assuming the errors of different practitioners are "
-        "independent and unrelated to the child's true need.",
+        "Need scores are measured with error; the change-in-need estimates are corrected for "
+        "it using reviews scored by two practitioners, assuming the errors of different "
+        "practitioners are independent and unrelated to the child's true need. The "
+        "comparison of outcomes within each child adjusts for need without that correction: "
+        "a child's score changes little from year to year next to its measurement error.",
         "Children leave care (most at 18) and enter it at different ages; those followed for "
         "longer are not a random sample, so the averages describe the children observed.",
         "Outcomes are recorded yearly and only for some children (SDQ for ages 5-16 in care "
@@ -1231,9 +1379,14 @@ def outcomes(
         "Cost per point of need reduced divides the cost of six months in a placement type by "
         "the average fall in need in that type; it is not the return on spending, as need "
         "changes with age and time for reasons that have nothing to do with the placement.",
-        "Spend is measured at the start of each outcome's year and compared within placement "
-        "type and placement start date (placements are priced when they start); a second "
-        "model measures spend after the year as a negative control.",
+        "Spend is measured at the start of each outcome's year and compared within each child "
+        "(years when the same child's placement cost more against years when it cost less), "
+        "allowing for the placement's start date (placements are priced when they start), "
+        "so that what does not change about a child (such as how unsettled they are) cannot "
+        "make spend look effective or harmful; children seen in only one year do not count. "
+        "A second model adds spend just after the year, which cannot have caused it, as a "
+        "negative control. What changes within a child and is not measured (a crisis that "
+        "leads to a dearer placement) can still confound the comparison.",
         *nc.warnings,
         *ex.warnings,
     ]

@@ -95,18 +95,21 @@ def plot_event_study(result, *, ax: Axes | None = None) -> Axes:
         _, ax = plt.subplots(figsize=(8, 4))
     c = result.coefficients
     est = c[c["se"] > 0]
-    has = np.isfinite(est["lower"].to_numpy(dtype=float)).all()
-    ax.errorbar(
-        est["months"],
-        est["estimate"],
-        yerr=[est["estimate"] - est["lower"], est["upper"] - est["estimate"]] if has else None,
-        fmt="o",
-        ms=4,
-        color="C0",
-        ecolor="C0",
-        elinewidth=1,
-        capsize=0,
-    )
+    # Event times with too few councils observed have no interval: no bar, only the point.
+    with_iv = np.isfinite(est["lower"].to_numpy(dtype=float))
+    has = bool(with_iv.any())
+    ax.plot(est["months"], est["estimate"], "o", ms=4, color="C0")
+    if has:
+        e = est[with_iv]
+        ax.errorbar(
+            e["months"],
+            e["estimate"],
+            yerr=[e["estimate"] - e["lower"], e["upper"] - e["estimate"]],
+            fmt="none",
+            ecolor="C0",
+            elinewidth=1,
+            capsize=0,
+        )
     ref = c[c["se"] == 0]
     ax.plot(
         ref["months"],
@@ -133,7 +136,14 @@ def plot_event_study(result, *, ax: Axes | None = None) -> Axes:
         0.01,
         0.98,
         f"{result.n_treated} adopting vs {result.n_controls} comparison "
-        f"councils; " + (f"{level}% intervals{ptxt}" if has else "no intervals: too few councils"),
+        f"councils; "
+        + (
+            f"{level}% intervals"
+            + ("" if with_iv.all() else " (none where too few councils observed)")
+            + ptxt
+            if has
+            else "no intervals: too few councils"
+        ),
         transform=ax.transAxes,
         fontsize=8,
         va="top",

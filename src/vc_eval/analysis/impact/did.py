@@ -18,7 +18,12 @@ and Hollingsworth 2024):
   adopting council counts equally in the average effect;
 * errors are clustered by council (a council appears in many stacks); with
   fewer councils a wild cluster bootstrap-t (Rademacher, or Webb's six-point
-  weights under 12 councils) gives the intervals.
+  weights under 12 councils) gives the intervals;
+* an interval (and p-value) is given only for event times and horizons with
+  at least ``MIN_ARM`` (16) adopting councils observed that long after
+  adoption and as many comparison councils beside them, and the pre-trend
+  test only with that many of each overall: with fewer, intervals covered
+  the truth less often than they claimed (benchmarks/README.md).
 
 The fixed effects are absorbed by weighted alternating projections, so the
 regression has one column per event time whatever the number of councils.
@@ -40,10 +45,15 @@ from vc_eval.core.summary import Result
 
 #: Below this many councils the default inference is the wild cluster bootstrap.
 WILD_BELOW = 50
-#: Fewest adopting and fewest comparison councils for intervals and the pre-trend
-#: test: with fewer, intervals covered 0.80-0.83 and the pre-trend test rejected
-#: 10-35% of parallel-trend data (6-12 councils, 3-4 comparisons; benchmarks/README.md).
-MIN_ARM = 8
+#: Fewest adopting councils observed at an event time (and fewest comparison
+#: councils beside them) for an interval there; the pre-trend test needs this many
+#: adopting and comparison councils overall. On parallel-trend data with the rule
+#: lifted (benchmarks/study_min_arm.py, benchmarks/README.md), 4 a side covered
+#: 0.66 and 8-12 a side 0.82-0.90, the pre-trend test rejecting 14-25%; with 16-20
+#: a side 12-month intervals covered in all 32 runs and 24-month ones (10-12
+#: adopters observed that long) 0.88-0.94. So the floor is 16, counted among the
+#: adopters observed at each event time, not over the whole study.
+MIN_ARM = 16
 
 
 @dataclass
@@ -54,12 +64,16 @@ class EventStudyResult(HorizonEffects, Result):
     ----------
     coefficients : DataFrame
         event_time (periods), months, estimate, se, lower, upper, p,
-        n_treated (adopting councils observed at that event time); the
-        reference period is a row with estimate 0 and no interval.
+        n_treated (adopting councils observed at that event time),
+        n_controls (comparison councils observed beside them); the
+        reference period is a row with estimate 0 and no interval. lower,
+        upper and p are NaN where either count is below ``MIN_ARM``.
     effects : DataFrame
         horizon (months), kind ("point": effect at the horizon; "average":
         mean effect over event times 0 to horizon - 1), estimate, se, lower,
-        upper, p, n_treated.
+        upper, p, n_treated, n_controls (for "average", the fewest over the
+        event times averaged); lower, upper and p are NaN where either count
+        is below ``MIN_ARM`` (the caveats say why, per horizon).
     pretrend : dict
         Joint test that the pre-adoption coefficients are zero: statistic,
         df, p, method, restrictions.
@@ -286,6 +300,13 @@ def event_study(
         whatever ``inference`` is (0: a clustered F test instead).
     alpha : float
         1 - confidence level.
+
+    Notes
+    -----
+    Intervals are withheld (NaN) for each coefficient and horizon effect with
+    fewer than ``MIN_ARM`` adopting councils observed at its event time(s) or
+    fewer comparison councils beside them, and everywhere, with no pre-trend
+    test, when the study has fewer than ``MIN_ARM`` of either overall.
     """
     freq = series.attrs.get("freq", "MS")
     step = FREQS[freq]
@@ -362,6 +383,22 @@ def event_study(
     units0 = data.drop_duplicates(["stack", Col.council])
     n_tr0 = int(units0.loc[units0["_treated"], Col.council].nunique())
     n_ctrl0 = int(units0.loc[~units0["_treated"], Col.council].nunique())
+    # Adopting councils observed at each event time, and the comparison councils
+    # observed beside them (same stack, same period): the intervals rest on these,
+    # not on every council of the study.
+    n_at = {e: sorted(data.loc[et == e, Col.council].unique()) for e in range(-pre_p, post_p + 1)}
+    trd = data[data["_treated"]]
+    ctl = data[~data["_treated"]].set_index(["stack", "_p"])[Col.council]
+    ctrl_at = {}
+    for e in range(-pre_p, post_p + 1):
+        keys = trd.loc[trd["event_time"] == e, ["stack", "_p"]].drop_duplicates()
+        idx_e = pd.MultiIndex.from_frame(keys)
+        ctrl_at[e] = int(ctl[ctl.index.isin(idx_e)].nunique()) if len(keys) else 0
+    # Each contrast involves some event times; it is as weak as the thinnest of them.
+    arm_tr = np.array([min(len(n_at[times[k]]) for k in np.flatnonzero(c)) for c in C])
+    arm_ct = np.array([min(ctrl_at[times[k]] for k in np.flatnonzero(c)) for c in C])
+    thin = (arm_tr < MIN_ARM) | (arm_ct < MIN_ARM)
+    lower[thin], upper[thin], pvals = np.nan, np.nan, np.where(thin, np.nan, pvals)
     no_interval = ""
     if n_tr0 < MIN_ARM or n_ctrl0 < MIN_ARM:
         # Neither clustered errors nor the wild bootstrap hold with so few
@@ -369,7 +406,7 @@ def event_study(
         no_interval = (
             f"No interval and no pre-trend test: {n_tr0} adopting and {n_ctrl0} comparison "
             f"councils; with fewer than {MIN_ARM} on either side, intervals from this design "
-            "cover the truth far less often than they claim (one adopting council: almost "
+            "cover the truth less often than they claim (one adopting council: almost "
             "never), so the estimates are descriptive only. For one council, see the "
             "one-council comparison design (council_did) and before/after."
         )
@@ -383,17 +420,14 @@ def event_study(
             "method": "not tested: too few councils",
         }
 
-    n_at = {e: sorted(data.loc[et == e, Col.council].unique()) for e in range(-pre_p, post_p + 1)}
     coef_rows, eff_rows = [], []
     for i, (kind, key) in enumerate(labels):
         row = {"estimate": est[i], "se": se[i], "lower": lower[i], "upper": upper[i], "p": pvals[i]}
+        arms = {"n_treated": int(arm_tr[i]), "n_controls": int(arm_ct[i])}
         if kind == "coef":
-            coef_rows.append(
-                {"event_time": key, "months": key * step, **row, "n_treated": len(n_at[key])}
-            )
+            coef_rows.append({"event_time": key, "months": key * step, **row, **arms})
         else:
-            hp = int(round(key / step))
-            eff_rows.append({"horizon": key, "kind": kind, **row, "n_treated": len(n_at[hp])})
+            eff_rows.append({"horizon": key, "kind": kind, **row, **arms})
     coef_rows.append(
         {
             "event_time": ref,
@@ -404,11 +438,23 @@ def event_study(
             "upper": np.nan,
             "p": np.nan,
             "n_treated": len(n_at.get(ref, [])),
+            "n_controls": ctrl_at.get(ref, 0),
         }
     )
     coefs = pd.DataFrame(coef_rows).sort_values("event_time").reset_index(drop=True)
     effects = pd.DataFrame(
-        eff_rows, columns=["horizon", "kind", "estimate", "se", "lower", "upper", "p", "n_treated"]
+        eff_rows,
+        columns=[
+            "horizon",
+            "kind",
+            "estimate",
+            "se",
+            "lower",
+            "upper",
+            "p",
+            "n_treated",
+            "n_controls",
+        ],
     )
     units = data.drop_duplicates(["stack", Col.council])
     n_tr = int(units.loc[units["_treated"], Col.council].nunique())
@@ -552,7 +598,7 @@ def _did_text(res: EventStudyResult) -> tuple[list[str], list[str]]:
         iv = (
             f"{level}% interval {fmt_value(o, r['lower'])} to {fmt_value(o, r['upper'])}"
             if np.isfinite(r["lower"])
-            else "no interval: too few councils"
+            else f"no interval: {_too_few(r)}"
         )
         out.append(
             f"At {r['horizon']} months after adoption ({r['n_treated']} adopting councils "
@@ -576,14 +622,15 @@ def _did_text(res: EventStudyResult) -> tuple[list[str], list[str]]:
     cav = list(DID_CANNOT)
     if res.no_interval:
         cav.append(res.no_interval)
-    elif res.inference == "wild":
+    else:
+        cav += _withheld_text(res)
         cav.append(
             f"Only {res.n_councils} councils: intervals come from a wild cluster "
             "bootstrap, which stays reliable with fewer councils than clustered "
             "standard errors do."
+            if res.inference == "wild"
+            else f"Errors are clustered by council ({res.n_councils} councils)."
         )
-    else:
-        cav.append(f"Errors are clustered by council ({res.n_councils} councils).")
     skipped = res.stacks[res.stacks["skipped"] != ""]
     if len(skipped):
         cav.append(
@@ -592,3 +639,50 @@ def _did_text(res: EventStudyResult) -> tuple[list[str], list[str]]:
             + "."
         )
     return out, cav
+
+
+def _too_few(r) -> str:
+    """Why one effect row has no interval: the thinner arm at its event times."""
+    if r["n_treated"] < MIN_ARM:
+        return (
+            f"only {int(r['n_treated'])} adopting councils observed this long, fewer than {MIN_ARM}"
+        )
+    return f"only {int(r['n_controls'])} comparison councils beside them, fewer than {MIN_ARM}"
+
+
+def _withheld_text(res: EventStudyResult) -> list[str]:
+    """One caveat per horizon whose interval is withheld, and one for event times."""
+    out = []
+    e = res.effects
+    gone = e[e["lower"].isna()]
+    what = {"point": "the effect at", "average": "the average effect over the first"}
+    for h, g in gone.groupby("horizon", sort=True):
+        r = g.sort_values(["n_treated", "n_controls"]).iloc[0]
+        kinds = " and ".join(f"{what[k]} {int(h)} months" for k in g["kind"])
+        out.append(
+            f"No interval for {kinds}: {int(r['n_treated'])} adopting councils are observed "
+            f"that long after adoption, beside {int(r['n_controls'])} comparison councils; with "
+            f"fewer than {MIN_ARM} on either side, intervals from this design cover the truth "
+            "less often than they claim (benchmarks/README.md), so this estimate is "
+            "descriptive only."
+        )
+    c = res.coefficients
+    thin = c[(c["se"] > 0) & c["lower"].isna()]
+    if len(thin):
+        out.append(
+            f"Event times with fewer than {MIN_ARM} adopting or comparison councils observed "
+            f"have no interval ({_spans(thin['months'])} after adoption)."
+        )
+    return out
+
+
+def _spans(months) -> str:
+    """``"months -12 to -10, 14 to 24"``: runs of consecutive event months."""
+    m = sorted(int(x) for x in months)
+    step = min((b - a for a, b in zip(m, m[1:], strict=False)), default=1)
+    runs, start = [], m[0]
+    for a, b in zip(m, m[1:] + [None], strict=True):
+        if b is None or b - a != step:
+            runs.append(f"{start}" if start == a else f"{start} to {a}")
+            start = b
+    return ("month " if len(m) == 1 else "months ") + ", ".join(runs)

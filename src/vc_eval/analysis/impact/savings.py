@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from vc_eval.analysis.impact.did import event_study
+from vc_eval.analysis.impact.did import MIN_ARM, event_study
 from vc_eval.analysis.impact.its import its
 from vc_eval.analysis.impact.series import (
     COHORT,
@@ -270,12 +270,18 @@ def _rows(name, e, qq, step, weeks_per_period, *, scale, councils):
     return out
 
 
-def _iv(r) -> str:
+def _iv(r, design: str = "before") -> str:
     """ "93% interval a to b", or why there is none."""
     from vc_eval.analysis.impact.inference import level_text
 
     if not (np.isfinite(r["lower"]) and np.isfinite(r["upper"])):
-        return "no interval: too few comparison councils to tell this from chance"
+        if design.startswith("before"):
+            return "no interval: too few comparison councils to tell this from chance"
+        # The pooled design withholds intervals below MIN_ARM councils a side at
+        # this horizon (the caveats say which side).
+        return (
+            f"no interval: fewer than {MIN_ARM} adopting or comparison councils observed this long"
+        )
     return f"{level_text(r['level'])} interval {interval(r['lower'], r['upper'], unit='£')}"
 
 
@@ -295,7 +301,7 @@ def _savings_text(res: SavingsResult, results: dict) -> tuple[list[str], list[st
         clear = f": {verdict.strip()} larger than chance alone would give" if verdict else ""
         out.append(
             f"At {h} months, spend was running {fmt_gbp(abs(tot['estimate']))} a year {word} than "
-            f"expected without the programme ({_iv(tot)}; negative = saving){clear}."
+            f"expected without the programme ({_iv(tot, res.design)}; negative = saving){clear}."
         )
         if tot["councils"] > 1:
             out.append(
@@ -312,7 +318,10 @@ def _savings_text(res: SavingsResult, results: dict) -> tuple[list[str], list[st
         c = t[(t["horizon"] == h) & (t["measure"] == "cumulative") & (t["component"] == "total")]
         if len(c):
             r = c.iloc[0]
-            out.append(f"Summed over the first {h} months: {fmt_gbp(r['estimate'])} ({_iv(r)}).")
+            out.append(
+                f"Summed over the first {h} months: {fmt_gbp(r['estimate'])} "
+                f"({_iv(r, res.design)})."
+            )
     where = (
         "in the council's months since its start"
         if res.design.startswith("before")
