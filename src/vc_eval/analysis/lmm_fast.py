@@ -542,7 +542,15 @@ def _weighted_gram(A: np.ndarray, w: np.ndarray | None, chunk: int = 65536) -> n
 
 def _soa_mm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Per-group ``A @ B`` for (q, r, g) and (r, s, g) arrays."""
-    return np.sum(A[:, :, None, :] * B[None, :, :, :], axis=1)
+    q, r = A.shape[:2]
+    s = B.shape[1]
+    out = np.empty((q, s, max(A.shape[2], B.shape[2])))
+    for a in range(q):
+        for b in range(s):
+            np.multiply(A[a, 0], B[0, b], out=out[a, b])
+            for c in range(1, r):
+                out[a, b] += A[a, c] * B[c, b]
+    return out
 
 
 def _soa_inv_logdet(N: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -636,10 +644,18 @@ def _profile(
             va = va + Wc[a, b] * Zty[b]
         XtVy -= ZtX[a] @ va
         ytVy -= float(Zty[a] @ va)
-        for b in range(a, q):
-            np.multiply(ZtX[a], Wc[a, b], out=buf)
-            P = buf @ ZtX[b].T
-            C -= P if a == b else P + P.T
+    if q == 2 and not _gram_by_cholesky(C, W, c, ZtX, _workspace_q(st)):
+        for a in range(q):
+            for b in range(a, q):
+                np.multiply(ZtX[a], Wc[a, b], out=buf)
+                P = buf @ ZtX[b].T
+                C -= P if a == b else P + P.T
+    elif q != 2:
+        for a in range(q):
+            for b in range(a, q):
+                np.multiply(ZtX[a], Wc[a, b], out=buf)
+                P = buf @ ZtX[b].T
+                C -= P if a == b else P + P.T
     C = 0.5 * (C + C.T)
     try:
         cf = linalg.cho_factor(C, lower=True)
@@ -679,8 +695,12 @@ def _profile(
                     K[b, a] = K[a, b]
             T = _soa_mm(M, K)
             if hess:
-                # Z'V^-1X C^-1 X'V^-1Z per group (before weighting)
-                Kt = _soa_mm(T, M.transpose(1, 0, 2))
+                # Z'V^-1X C^-1 X'V^-1Z = M K M' per group (before weighting)
+                Kt = np.empty((q, q, g))
+                for a in range(q):
+                    for b in range(a, q):
+                        Kt[a, b] = sum(T[a, d] * M[b, d] for d in range(q))
+                        Kt[b, a] = Kt[a, b]
             if c is not None:
                 T *= c
             G += 0.5 * np.tensordot(T, M, axes=([1, 2], [1, 2]))
@@ -688,6 +708,36 @@ def _profile(
         if hess:
             H = _hessian_psi(st, M, MZ, u, Kt, Cinv, rvir, fac, reml)
     return _Eval(llf, G, beta, rvir, C, W, H)
+
+
+def _gram_by_cholesky(
+    C: np.ndarray, W: np.ndarray, c: np.ndarray | None, ZtX: np.ndarray, work: np.ndarray
+) -> bool:
+    """``C -= sum_g c_g (Z'X)_g' W_g (Z'X)_g`` for q = 2 through ``W_g = L_g L_g'``.
+
+    With ``B_a = sum_b L_g[b, a] (Z'X)_g[b]`` the sum is ``B_0 B_0' + B_1 B_1'``:
+    two symmetric rank-g updates instead of three general products. Only
+    when every ``W_g`` is positive definite (False otherwise: nothing done).
+    """
+    w00, w10, w11 = W[0, 0], W[1, 0], W[1, 1]
+    if not np.all(w00 > 0):
+        return False
+    l10 = w10 / np.sqrt(w00)
+    s11 = w11 - l10 * l10
+    if not np.all(s11 >= 0):
+        return False
+    l00, l11 = np.sqrt(w00), np.sqrt(s11)
+    if c is not None:
+        rc = np.sqrt(c)
+        l00, l10, l11 = l00 * rc, l10 * rc, l11 * rc
+    B0, B1 = work[0], work[1]
+    np.multiply(ZtX[1], l10, out=B1)
+    np.multiply(ZtX[0], l00, out=B0)
+    B0 += B1
+    np.multiply(ZtX[1], l11, out=B1)
+    C -= B0 @ B0.T
+    C -= B1 @ B1.T
+    return True
 
 
 def _hessian_psi(
@@ -724,17 +774,15 @@ def _hessian_psi(
     c = st.weights
     r_idx, c_idx = _psi_pack(q)
     k = len(r_idx)
-    E = np.zeros((k, q, q))
-    for i, (a, b) in enumerate(zip(r_idx, c_idx, strict=True)):
-        E[i, a, b] = 1.0
-        E[i, b, a] = 1.0
-    Ac = A if c is None else A * c
-    # E_i A per group, and E_i u
-    EA = [np.tensordot(E[i], A, axes=(1, 0)) for i in range(k)]
-    EAc = [np.tensordot(E[i], Ac, axes=(1, 0)) for i in range(k)]
-    Eu = [E[i] @ u for i in range(k)]
+    # E_i = e_a e_b' + e_b e_a' (or e_a e_a'): its (row, column) pairs
+    sym = [[(a, b), (b, a)] if a != b else [(a, a)] for a, b in zip(r_idx, c_idx, strict=True)]
+    # Everything per group is a q x q array of vectors over groups; each sum
+    # over groups below is one dot product of such vectors.
     uc = u if c is None else u * c
-    Euc = [E[i] @ uc for i in range(k)]
+
+    def gsum(x: np.ndarray, y: np.ndarray) -> float:
+        return float(x @ y) if c is None else float((x * c) @ y)
+
     # B = Z'V^-1X per group as (q, p, g), in the design's reusable workspace
     ZtX = st.ZtX_s
     B = _workspace_q(st)
@@ -742,32 +790,38 @@ def _hessian_psi(
         np.multiply(M[a, 0], ZtX[0], out=B[a])
         for b in range(1, q):
             B[a] += M[a, b] * ZtX[b]
-    w = np.empty((k, p))
-    for i in range(k):
-        w[i] = sum(B[a] @ Euc[i][a] for a in range(q))
-    pvec = np.array([float(np.sum(Eu[i] * uc)) for i in range(k)])
-    H = np.empty((k, k))
+    # B'u sums: Bu[a, b] = sum_g B_g[a]' u_g[b] (weighted)
+    Bu = np.empty((q, q, p))
+    for a in range(q):
+        for b in range(q):
+            Bu[a, b] = B[a] @ uc[b]
+    w = np.array([sum(Bu[a, b] for a, b in sym[i]) for i in range(k)])
+    pvec = np.array([sum(float(u[a] @ uc[b]) for a, b in sym[i]) for i in range(k)])
     if reml:
         buf = _workspace(st)
-        D = np.empty((k, p, p))
-        for i, (a, b) in enumerate(zip(r_idx, c_idx, strict=True)):
+        CD = []
+        for a, b in zip(r_idx, c_idx, strict=True):
             if c is None:
                 Pab = B[a] @ B[b].T
             else:
                 np.multiply(B[a], c, out=buf)
                 Pab = buf @ B[b].T
-            D[i] = Pab if a == b else Pab + Pab.T
-        CD = [Cinv @ D[i] for i in range(k)]
-        EKt = [np.tensordot(E[i], Kt, axes=(1, 0)) for i in range(k)]
+            CD.append(Cinv @ (Pab if a == b else Pab + Pab.T))
+    H = np.empty((k, k))
     for i in range(k):
         for j in range(i, k):
-            tr = float(np.einsum("abg,bag->", EAc[i], EA[j]))
+            # tr(E_i A E_j A) = sum A[b, c] A[d, a] over (a, b) in E_i, (c, d) in E_j
+            tr = 0.0
+            quad = 0.0
+            for a, b in sym[i]:
+                for cc, d in sym[j]:
+                    tr += gsum(A[b, cc], A[d, a])
+                    if reml:
+                        tr -= 2.0 * gsum(A[b, cc], Kt[d, a])
+                    quad += gsum(u[a] * u[d], A[b, cc])
             if reml:
-                tr -= 2.0 * float(np.einsum("abg,bag->", EAc[i], EKt[j]))
                 tr += float(np.sum(CD[i] * CD[j].T))
-            quad = float(np.einsum("ag,abg,bg->", Euc[i], A, Eu[j])) - float(
-                w[i] @ Cinv @ w[j]
-            )
+            quad -= float(w[i] @ Cinv @ w[j])
             H[i, j] = H[j, i] = 0.5 * tr - 0.5 * fac * (
                 2.0 * quad / rvir - pvec[i] * pvec[j] / rvir**2
             )

@@ -825,6 +825,7 @@ class GrowthDesign:
     _lmm: object | None = field(default=None, repr=False)
 
     @classmethod
+    @_single_thread_blas
     def build(
         cls,
         frame: pd.DataFrame,
