@@ -1240,12 +1240,18 @@ def _fit(y, X, Z, groups, *, reml: bool, start, maxiter: int) -> LMMResult:
 
 
 def _optimise_hinted(
-    st: GroupStats, theta0: np.ndarray, H0inv: np.ndarray, reml: bool, maxiter: int
+    st: GroupStats,
+    theta0: np.ndarray,
+    H0inv: np.ndarray | None,
+    reml: bool,
+    maxiter: int,
+    message: str = "Newton from a previous fit on the same design",
 ) -> _Optimum | None:
-    """Newton steps with the exact Hessian from another response's optimum on
-    the same design (its inverse Hessian steps where this response's Hessian
-    is not positive definite), with the optimality check of a cold fit. None
-    when the path fails (boundary, no descent): fit cold instead."""
+    """Newton steps with the exact Hessian from ``theta0`` (another response's
+    optimum on the same design, or a cold start), stepping with ``H0inv``
+    (that optimum's inverse Hessian) where this response's Hessian is not
+    positive definite, with the optimality check of a cold fit. None when
+    the path fails (boundary, no descent): fit with L-BFGS-B instead."""
     dpos = _diag_positions(st.q)
     objective = _Objective(st, reml)
     if np.any(theta0[dpos] < 100 * SINGULAR_TOL):
@@ -1261,7 +1267,7 @@ def _optimise_hinted(
         converged=True,
         n_iter=newton_iter,
         n_fev=objective.n_fev,
-        message="Newton from a previous fit on the same design",
+        message=message,
         hess_theta=H,
     )
 
@@ -1279,7 +1285,16 @@ def _fit_prepared(
     if warm and start is None and design is not None and design.hint is not None:
         opt = _optimise_hinted(st, design.hint[0], design.hint[1], reml, maxiter)
     if opt is None:
-        opt = _optimise(st, _start_theta(prep, start), reml, maxiter)
+        theta0 = _start_theta(prep, start)
+        # the default start compares a few candidates (likelihood evaluations)
+        n_start = 4 if start is None else 0
+        # Newton with the exact Hessian from the start usually converges in a
+        # handful of steps; near the boundary or where the curvature is not
+        # positive it gives up, and L-BFGS-B (with its restarts) takes over.
+        opt = _optimise_hinted(st, theta0, None, reml, maxiter, "Newton from the start")
+        if opt is None:
+            opt = _optimise(st, theta0, reml, maxiter)
+        opt.n_fev += n_start
     if design is not None and opt.converged and opt.hess_theta is not None:
         try:
             design.hint = (opt.theta.copy(), np.linalg.inv(opt.hess_theta))

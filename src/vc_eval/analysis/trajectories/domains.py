@@ -532,7 +532,7 @@ def _score_columns(
     covariates = [c for c in dict.fromkeys(covariates) if c not in keys]
     if any(c not in dataset.children.columns for c in covariates):
         return _score_columns_long(dataset, names, covariates)
-    aid = a.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    aid = _row_ids(a, keys)
     dom_codes, dom_labels = pd.factorize(a[Col.domain])
     n_a, n_d = int(aid.max()) + 1 if aid.size else 0, len(dom_labels)
     cell = aid.astype(np.int64) * n_d + dom_codes
@@ -568,6 +568,17 @@ def _score_columns(
         else:
             ys[name] = np.full(n_a, np.nan)
     return rows, ys
+
+
+def _row_ids(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """Integer id of each row's combination of ``keys`` (as ``groupby(keys).ngroup()``,
+    numbered in order of first appearance), from each column's codes."""
+    ids = np.zeros(len(frame), dtype=np.int64)
+    for k in keys:
+        codes, uniq = pd.factorize(frame[k], use_na_sentinel=False)
+        # re-number after each column so the combined code stays small
+        ids = pd.factorize(ids * len(uniq) + codes)[0]
+    return ids
 
 
 def _score_columns_long(
