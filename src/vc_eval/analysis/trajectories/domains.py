@@ -532,6 +532,18 @@ def _score_columns(
     covariates = [c for c in dict.fromkeys(covariates) if c not in keys]
     if any(c not in dataset.children.columns for c in covariates):
         return _score_columns_long(dataset, names, covariates)
+    # only the rows of the domains these names are made of
+    needed: set[str] = set()
+    for name in names:
+        if name == TOTAL_NEED:
+            needed.update(fw.need_domains)
+        elif name in fw.outcome_areas:
+            needed.update(d for d in fw.domains_in_area(name) if d in fw.need_domains)
+        else:
+            needed.add(name)
+    in_needed = a[Col.domain].isin(needed).to_numpy()
+    if not in_needed.all():
+        a = a[in_needed]
     aid = _row_ids(a, keys)
     dom_codes, dom_labels = pd.factorize(a[Col.domain])
     n_a, n_d = int(aid.max()) + 1 if aid.size else 0, len(dom_labels)
