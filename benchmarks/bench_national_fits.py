@@ -87,24 +87,16 @@ def load(data: str):
     return ds, c
 
 
-def domain_arrays(ds, frame=None):
-    """The arrays ``fit_domains`` gives the engine for one domain (captured)."""
-    import vc_eval.analysis.trajectories.growth as growth
+def domain_arrays(ds):
+    """The arrays ``fit_domains`` gives the engine for one domain (its design's)."""
     from vc_eval.analysis.trajectories import fit_domains
 
-    captured = {}
-    real = growth.fit_arrays
-
-    def capture(y, X, Z, groups, **kw):
-        captured.update(y=y, X=X, Z=Z, groups=groups)
-        raise RuntimeError("captured")
-
-    growth.fit_arrays = capture
-    try:
-        fit_domains(ds, domains=[DOMAIN], include_total=False, areas=False)
-    finally:
-        growth.fit_arrays = real
-    return captured
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_domains(ds, domains=[DOMAIN], include_total=False, areas=False)[DOMAIN]
+    design = fit._engine_state[0]
+    y = fit.data[fit.outcome].to_numpy(dtype=float)
+    return {"y": y, "X": design.X, "Z": design.Z, "groups": design.codes}
 
 
 def previous_engine(rev: str):

@@ -267,6 +267,45 @@ def test_analytic_gradient_matches_finite_differences(reml, q):
             assert analytic == pytest.approx(fd, rel=1e-5, abs=1e-6)
 
 
+@pytest.mark.parametrize("reml", [True, False], ids=["REML", "ML"])
+@pytest.mark.parametrize("q", [1, 2, 3])
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "resample"])
+def test_analytic_hessian_matches_finite_differences(reml, q, weighted):
+    # The exact Hessian (Newton steps, standard errors) against central
+    # differences of the exact gradient, also on a bootstrap resample's weights.
+    rng = np.random.default_rng(10 + q)
+    k = rng.integers(1, 9, size=120)
+    g = np.repeat(np.arange(120), k)
+    t = rng.uniform(-1, 1, g.size)
+    Zfull = np.column_stack([np.ones_like(t), t, t**2])
+    X = np.column_stack([np.ones_like(t), t, np.sin(3 * t)])
+    y = 2 * t + np.repeat(rng.normal(0, 1, 120), k) + rng.normal(0, 1, g.size)
+    design = lmm_fast.LMMDesign(X, Zfull[:, :q], g)
+    prep = design.prepare(y)
+    st = prep.st
+    if weighted:
+        st = st.resample(rng.integers(0, 120, 120), prep.y, prep.Xs)
+    A = rng.normal(size=(q, q))
+    Psi = A @ A.T + 0.5 * np.eye(q)
+    r, c = lmm_fast._psi_pack(q)
+    H = lmm_fast._profile(st, Psi, reml, hess=True).hess
+
+    def grad(v):
+        G = lmm_fast._profile(st, lmm_fast._psi_from_packed(v, q), reml).grad
+        return lmm_fast._grad_psi_packed(G)
+
+    fd = lmm_fast._fd_hessian(grad, Psi[r, c], np.full(len(r), 1e-5))
+    assert np.max(np.abs(H - fd)) < 1e-6 * np.max(np.abs(fd))
+    # and in theta (what Newton uses), against differences of the theta gradient
+    L = np.linalg.cholesky(Psi)
+    rows, cols = lmm_fast._tril_index(q)
+    objective = lmm_fast._Objective(st, reml)
+    theta = L[rows, cols]
+    Ht = objective.full(theta)[2]
+    fd_t = lmm_fast._fd_hessian(lambda th: objective(th)[1], theta, np.full(theta.size, 1e-5))
+    assert np.max(np.abs(Ht - fd_t)) < 1e-6 * np.max(np.abs(fd_t))
+
+
 def test_row_order_and_label_type_do_not_matter():
     y, X, Z, ids = hinge_children(300, seed=2)
     a = fit_lmm(y, X, Z, ids)
@@ -534,3 +573,39 @@ def test_fit_domains_shares_the_design_and_matches_separate_fits(bundled):
     assert rel(np.diag(second.cov_fe), np.diag(alone.cov_fe)) < 1e-5
     assert rel(np.diag(second.cov_re_design), np.diag(alone.cov_re_design)) < 1e-5
     assert second.llf == pytest.approx(alone.llf, rel=1e-10)
+
+
+def test_fit_domains_total_need_and_areas_match_their_need_frames(bundled):
+    # fit_domains lays every score out once per assessment: total need and an
+    # outcome area must be the fits of their own need_frame rows.
+    from vc_eval.analysis.trajectories import fit_domains, fit_growth, need_frame
+    from vc_eval.core.framework import TOTAL_NEED
+    from vc_eval.core.schema import Col
+
+    area = next(iter(bundled.framework.outcome_areas))
+    ds = bundled.subset(bundled.council_names()[:2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = fit_domains(ds, domains=["attachment"], areas=[area])
+        for name in (TOTAL_NEED, area):
+            fit = fits[name]
+            frame = need_frame(ds, name)
+            alone = fit_growth(
+                frame,
+                outcome=Col.score,
+                time=Col.age_at_assessment,
+                group=Col.child_id,
+                basis="spline",
+                knots=list(fit.basis.knots[1:-1]),
+                age_centre=fit.basis.centre,
+            )
+            assert (fit.n_obs, fit.n_groups) == (alone.n_obs, alone.n_groups)
+            assert np.allclose(
+                np.sort(fit.data[Col.score].to_numpy()), np.sort(frame[Col.score].to_numpy())
+            )
+            # equal to optimiser precision (a hundred-thousandth of a standard error)
+            se = np.sqrt(np.diag(alone.cov_fe))
+            assert np.max(np.abs(fit.fe_params - alone.fe_params) / se) < 1e-5
+            assert rel(np.diag(fit.cov_fe), np.diag(alone.cov_fe)) < 1e-5
+            assert rel(np.diag(fit.cov_re_design), np.diag(alone.cov_re_design)) < 1e-5
+            assert fit.llf == pytest.approx(alone.llf, rel=1e-10)

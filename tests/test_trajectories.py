@@ -206,6 +206,30 @@ def test_fast_engine_gives_the_same_fit():
     assert b.llf == pytest.approx(a.llf, rel=1e-8)
 
 
+def test_one_growth_design_fits_several_outcomes_as_fit_growth_does():
+    # GrowthDesign shares the basis, design and engine statistics between
+    # outcomes on the same rows; each fit equals its own fit_growth.
+    from vc_eval.analysis.trajectories import GrowthDesign
+
+    d = sleepstudy_like(seed=4, n_subjects=40)
+    d["Other"] = 0.5 * d["Reaction"] + np.random.default_rng(1).normal(0, 20, len(d))
+    kw = dict(time="Days", group="Subject", basis="spline", df=3)
+    gd = GrowthDesign.build(d[["Days", "Subject"]], **kw)
+    for outcome in ("Reaction", "Other", "Reaction"):
+        shared = gd.fit(d[outcome].to_numpy(), outcome=outcome)
+        alone = fit_growth(d, outcome=outcome, **kw)
+        se = np.sqrt(np.diag(alone.cov_fe))
+        assert np.max(np.abs(shared.fe_params - alone.fe_params) / se) < 1e-5
+        np.testing.assert_allclose(np.diag(shared.cov_fe), np.diag(alone.cov_fe), rtol=1e-5)
+        np.testing.assert_allclose(shared.cov_re, alone.cov_re, rtol=1e-4)
+        assert shared.llf == pytest.approx(alone.llf, rel=1e-10)
+        assert list(shared.data.columns) == list(alone.data.columns)
+        assert (shared.n_obs, shared.n_groups) == (alone.n_obs, alone.n_groups)
+    assert shared._engine_state[0] is gd._lmm  # one engine design for every outcome
+    with pytest.raises(ValueError, match="values for"):
+        gd.fit(d["Reaction"].to_numpy()[:-1], outcome="Reaction")
+
+
 # -- curves ---------------------------------------------------------------------------
 
 

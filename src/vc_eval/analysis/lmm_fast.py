@@ -224,7 +224,7 @@ class GroupStats:
             weights=c,
         )
         # share the derived per-group arrays (never recomputed)
-        for key in ("ZtZ_s", "ZtX_s", "Zty_s", "_work"):
+        for key in ("ZtZ_s", "ZtX_s", "Zty_s", "_work", "_work_q"):
             if key in self.__dict__:
                 out.__dict__[key] = self.__dict__[key]
         return out
@@ -409,6 +409,7 @@ class LMMDesign:
             self._soa["ZtZ_s"] = np.ascontiguousarray(self.ZtZ.transpose(1, 2, 0))
             self._soa["ZtX_s"] = np.ascontiguousarray(self.ZtX.transpose(1, 2, 0))
             self._soa["_work"] = np.empty((self.Xs.shape[1], self.n_groups))
+            self._soa["_work_q"] = np.empty((self.Z.shape[1], self.Xs.shape[1], self.n_groups))
         st.__dict__.update(self._soa)
         return st
 
@@ -541,7 +542,15 @@ def _weighted_gram(A: np.ndarray, w: np.ndarray | None, chunk: int = 65536) -> n
 
 def _soa_mm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Per-group ``A @ B`` for (q, r, g) and (r, s, g) arrays."""
-    return np.sum(A[:, :, None, :] * B[None, :, :, :], axis=1)
+    q, r = A.shape[:2]
+    s = B.shape[1]
+    out = np.empty((q, s, max(A.shape[2], B.shape[2])))
+    for a in range(q):
+        for b in range(s):
+            np.multiply(A[a, 0], B[0, b], out=out[a, b])
+            for c in range(1, r):
+                out[a, b] += A[a, c] * B[c, b]
+    return out
 
 
 def _soa_inv_logdet(N: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -590,9 +599,13 @@ class _Eval:
     rvir: float
     C: np.ndarray  # X'V^-1X (scaled X)
     W: np.ndarray  # (q, q, g)
+    #: Hessian of llf in packed Psi (statsmodels order), when asked for
+    hess: np.ndarray | None = None
 
 
-def _profile(st: GroupStats, Psi: np.ndarray, reml: bool, grad: bool = True) -> _Eval:
+def _profile(
+    st: GroupStats, Psi: np.ndarray, reml: bool, grad: bool = True, hess: bool = False
+) -> _Eval:
     """Profiled (over sigma^2 and beta) log-likelihood at relative covariance Psi.
 
     Uses ``V = I + Z Psi Z'`` per group and Woodbury,
@@ -631,10 +644,18 @@ def _profile(st: GroupStats, Psi: np.ndarray, reml: bool, grad: bool = True) -> 
             va = va + Wc[a, b] * Zty[b]
         XtVy -= ZtX[a] @ va
         ytVy -= float(Zty[a] @ va)
-        for b in range(a, q):
-            np.multiply(ZtX[a], Wc[a, b], out=buf)
-            P = buf @ ZtX[b].T
-            C -= P if a == b else P + P.T
+    if q == 2 and not _gram_by_cholesky(C, W, c, ZtX, _workspace_q(st)):
+        for a in range(q):
+            for b in range(a, q):
+                np.multiply(ZtX[a], Wc[a, b], out=buf)
+                P = buf @ ZtX[b].T
+                C -= P if a == b else P + P.T
+    elif q != 2:
+        for a in range(q):
+            for b in range(a, q):
+                np.multiply(ZtX[a], Wc[a, b], out=buf)
+                P = buf @ ZtX[b].T
+                C -= P if a == b else P + P.T
     C = 0.5 * (C + C.T)
     try:
         cf = linalg.cho_factor(C, lower=True)
@@ -653,7 +674,8 @@ def _profile(st: GroupStats, Psi: np.ndarray, reml: bool, grad: bool = True) -> 
         logdetC += 2.0 * float(np.sum(np.log(st.x_scale)))
         llf -= 0.5 * logdetC
     G = None
-    if grad:
+    H = None
+    if grad or hess:
         # M = I - Z'Z W maps Z'r to Z'V^-1 r, Z'X to Z'V^-1 X and Z'Z to Z'V^-1 Z
         M = eye - _soa_mm(Zs, W)
         e = st.Zty_s - np.matmul(beta, st.ZtX_s)  # (q, g): Z'r per group
@@ -661,9 +683,10 @@ def _profile(st: GroupStats, Psi: np.ndarray, reml: bool, grad: bool = True) -> 
         MZ = _soa_mm(M, Zs)
         G = -0.5 * (np.sum(MZ, axis=2) if c is None else MZ @ c)
         G += (0.5 * fac / rvir) * ((u if c is None else u * c) @ u.T)
+        Cinv = linalg.cho_solve(cf, np.eye(p))
+        Kt = None
         if reml:
             # K_g = (Z'X)_g C^-1 (Z'X)_g', one (p x p) x (p x g) product per column of Z
-            Cinv = linalg.cho_solve(cf, np.eye(p))
             K = np.empty((q, q, g))
             for b in range(q):
                 np.matmul(Cinv, ZtX[b], out=buf)
@@ -671,11 +694,147 @@ def _profile(st: GroupStats, Psi: np.ndarray, reml: bool, grad: bool = True) -> 
                     K[a, b] = np.einsum("pg,pg->g", ZtX[a], buf)
                     K[b, a] = K[a, b]
             T = _soa_mm(M, K)
+            if hess:
+                # Z'V^-1X C^-1 X'V^-1Z = M K M' per group (before weighting)
+                Kt = np.empty((q, q, g))
+                for a in range(q):
+                    for b in range(a, q):
+                        Kt[a, b] = sum(T[a, d] * M[b, d] for d in range(q))
+                        Kt[b, a] = Kt[a, b]
             if c is not None:
                 T *= c
             G += 0.5 * np.tensordot(T, M, axes=([1, 2], [1, 2]))
         G = 0.5 * (G + G.T)
-    return _Eval(llf, G, beta, rvir, C, W)
+        if hess:
+            H = _hessian_psi(st, M, MZ, u, Kt, Cinv, rvir, fac, reml)
+    return _Eval(llf, G, beta, rvir, C, W, H)
+
+
+def _gram_by_cholesky(
+    C: np.ndarray, W: np.ndarray, c: np.ndarray | None, ZtX: np.ndarray, work: np.ndarray
+) -> bool:
+    """``C -= sum_g c_g (Z'X)_g' W_g (Z'X)_g`` for q = 2 through ``W_g = L_g L_g'``.
+
+    With ``B_a = sum_b L_g[b, a] (Z'X)_g[b]`` the sum is ``B_0 B_0' + B_1 B_1'``:
+    two symmetric rank-g updates instead of three general products. Only
+    when every ``W_g`` is positive definite (False otherwise: nothing done).
+    """
+    w00, w10, w11 = W[0, 0], W[1, 0], W[1, 1]
+    if not np.all(w00 > 0):
+        return False
+    l10 = w10 / np.sqrt(w00)
+    s11 = w11 - l10 * l10
+    if not np.all(s11 >= 0):
+        return False
+    l00, l11 = np.sqrt(w00), np.sqrt(s11)
+    if c is not None:
+        rc = np.sqrt(c)
+        l00, l10, l11 = l00 * rc, l10 * rc, l11 * rc
+    B0, B1 = work[0], work[1]
+    np.multiply(ZtX[1], l10, out=B1)
+    np.multiply(ZtX[0], l00, out=B0)
+    B0 += B1
+    np.multiply(ZtX[1], l11, out=B1)
+    C -= B0 @ B0.T
+    C -= B1 @ B1.T
+    return True
+
+
+def _hessian_psi(
+    st: GroupStats,
+    M: np.ndarray,
+    A: np.ndarray,
+    u: np.ndarray,
+    Kt: np.ndarray | None,
+    Cinv: np.ndarray,
+    rvir: float,
+    fac: float,
+    reml: bool,
+) -> np.ndarray:
+    """Exact Hessian of the profiled log-likelihood in packed Psi (statsmodels order).
+
+    With ``V_i = Z E_i Z'`` the derivative of ``V`` along packed element
+    ``i`` of Psi and ``P = V^-1 - V^-1 X C^-1 X'V^-1``, the profiled
+    (over beta and sigma^2) log-likelihood has::
+
+        d2l/dpsi_i dpsi_j = 1/2 tr(P V_i P V_j)
+                            - fac/2 (2 y'P V_i P V_j P y / y'Py
+                                     - (y'P V_i P y)(y'P V_j P y) / (y'Py)^2)
+
+    (ML: ``V^-1`` for ``P`` in the trace). Per group, with ``A = Z'V^-1Z``,
+    ``B = Z'V^-1X``, ``Kt = B C^-1 B'`` and ``u = Z'V^-1 r``:
+    ``tr(P V_i P V_j) = sum tr(E_i A E_j A) - 2 sum tr(E_i A E_j Kt)
+    + tr(C^-1 D_i C^-1 D_j)`` with ``D_i = sum B' E_i B``, and
+    ``y'P V_i P V_j P y = sum u'E_i A E_j u - w_i' C^-1 w_j`` with
+    ``w_i = sum B' E_i u``. The cost is about half a likelihood evaluation
+    (three (p x g) x (g x p) products), against the dozen evaluations a
+    finite-difference Hessian of the gradient takes.
+    """
+    q, p = st.q, st.p
+    c = st.weights
+    r_idx, c_idx = _psi_pack(q)
+    k = len(r_idx)
+    # E_i = e_a e_b' + e_b e_a' (or e_a e_a'): its (row, column) pairs
+    sym = [[(a, b), (b, a)] if a != b else [(a, a)] for a, b in zip(r_idx, c_idx, strict=True)]
+    # Everything per group is a q x q array of vectors over groups; each sum
+    # over groups below is one dot product of such vectors.
+    uc = u if c is None else u * c
+
+    def gsum(x: np.ndarray, y: np.ndarray) -> float:
+        return float(x @ y) if c is None else float((x * c) @ y)
+
+    # B = Z'V^-1X per group as (q, p, g), in the design's reusable workspace
+    ZtX = st.ZtX_s
+    B = _workspace_q(st)
+    for a in range(q):
+        np.multiply(M[a, 0], ZtX[0], out=B[a])
+        for b in range(1, q):
+            B[a] += M[a, b] * ZtX[b]
+    # B'u sums: Bu[a, b] = sum_g B_g[a]' u_g[b] (weighted)
+    Bu = np.empty((q, q, p))
+    for a in range(q):
+        for b in range(q):
+            Bu[a, b] = B[a] @ uc[b]
+    w = np.array([sum(Bu[a, b] for a, b in sym[i]) for i in range(k)])
+    pvec = np.array([sum(float(u[a] @ uc[b]) for a, b in sym[i]) for i in range(k)])
+    if reml:
+        buf = _workspace(st)
+        CD = []
+        for a, b in zip(r_idx, c_idx, strict=True):
+            if c is None:
+                Pab = B[a] @ B[b].T
+            else:
+                np.multiply(B[a], c, out=buf)
+                Pab = buf @ B[b].T
+            CD.append(Cinv @ (Pab if a == b else Pab + Pab.T))
+    H = np.empty((k, k))
+    for i in range(k):
+        for j in range(i, k):
+            # tr(E_i A E_j A) = sum A[b, c] A[d, a] over (a, b) in E_i, (c, d) in E_j
+            tr = 0.0
+            quad = 0.0
+            for a, b in sym[i]:
+                for cc, d in sym[j]:
+                    tr += gsum(A[b, cc], A[d, a])
+                    if reml:
+                        tr -= 2.0 * gsum(A[b, cc], Kt[d, a])
+                    quad += gsum(u[a] * u[d], A[b, cc])
+            if reml:
+                tr += float(np.sum(CD[i] * CD[j].T))
+            quad -= float(w[i] @ Cinv @ w[j])
+            H[i, j] = H[j, i] = 0.5 * tr - 0.5 * fac * (
+                2.0 * quad / rvir - pvec[i] * pvec[j] / rvir**2
+            )
+    return H
+
+
+def _workspace_q(st: GroupStats) -> np.ndarray:
+    """A (q, p, g) scratch array, shared by every statistics object of one design."""
+    buf = st.__dict__.get("_work_q")
+    if buf is None:
+        buf = np.empty((st.q, st.p, st.n_groups))
+        st.__dict__["_work_q"] = buf
+    return buf
 
 
 def _workspace(st: GroupStats) -> np.ndarray:
@@ -924,17 +1083,58 @@ class _Objective:
         self.q = st.q
         self.rows, self.cols = _tril_index(st.q)
         self.last: _Eval | None = None
+        self.last_theta: np.ndarray | None = None
+
+    def at(self, theta: np.ndarray) -> _Eval:
+        """The evaluation at ``theta`` (the last one when it was there)."""
+        if self.last is not None and np.array_equal(self.last_theta, theta):
+            return self.last
+        L = _theta_to_lambda(theta, self.q)
+        return _profile(self.st, L @ L.T, self.reml)
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         self.n_fev += 1
         L = _theta_to_lambda(theta, self.q)
         ev = _profile(self.st, L @ L.T, self.reml)
-        self.last = ev
+        self.last, self.last_theta = ev, theta.copy()
         if not np.isfinite(ev.llf):
             return np.inf, np.zeros_like(theta)
         # dl/dL = 2 G L for symmetric G; keep the lower-triangle entries.
         dL = 2.0 * ev.grad @ L
         return -ev.llf, -dL[self.rows, self.cols]
+
+    def full(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray | None]:
+        """``-llf``, its gradient and its exact Hessian in theta (None where not finite)."""
+        self.n_fev += 1
+        L = _theta_to_lambda(theta, self.q)
+        ev = _profile(self.st, L @ L.T, self.reml, hess=True)
+        self.last, self.last_theta = ev, theta.copy()
+        if not np.isfinite(ev.llf):
+            return np.inf, np.zeros_like(theta), None
+        dL = 2.0 * ev.grad @ L
+        return -ev.llf, -dL[self.rows, self.cols], -_theta_hessian(L, ev.grad, ev.hess)
+
+
+def _theta_hessian(L: np.ndarray, G: np.ndarray, Hpsi: np.ndarray) -> np.ndarray:
+    """Hessian of llf in theta from its gradient ``G`` (symmetric, in Psi) and
+    Hessian ``Hpsi`` (packed Psi): ``J' Hpsi J`` plus the gradient times the
+    (constant) second derivatives of ``Psi = L L'``."""
+    q = L.shape[0]
+    rows, cols = _tril_index(q)
+    J = _dpsi_dtheta(L)
+    H = J.T @ Hpsi @ J
+    m = len(rows)
+    for s_ in range(m):
+        for t_ in range(s_, m):
+            if cols[s_] != cols[t_]:
+                continue
+            # d2 Psi / dtheta_s dtheta_t = e_is e_it' + e_it e_is'
+            i, j = rows[s_], rows[t_]
+            val = G[i, j] + G[j, i]
+            H[s_, t_] += val
+            if t_ != s_:
+                H[t_, s_] += val
+    return H
 
 
 #: A singular fit whose Psi-gradient has an eigenvalue above this is not an
@@ -972,8 +1172,7 @@ def _optimise(
             options={"maxiter": maxiter, "ftol": 1e-12, "gtol": 1e-5, "maxcor": 20},
         )
         theta, newton_iter, kkt_ok, H = _newton_polish(objective, np.asarray(opt.x, float), dpos)
-        L = _theta_to_lambda(theta, q)
-        ev = _profile(st, L @ L.T, reml)
+        ev = objective.at(theta)
         return theta, ev, kkt_ok, int(opt.nit) + newton_iter, opt, H
 
     theta, ev, kkt_ok, n_iter, opt, H = run(theta0)
@@ -1041,48 +1240,34 @@ def _fit(y, X, Z, groups, *, reml: bool, start, maxiter: int) -> LMMResult:
 
 
 def _optimise_hinted(
-    st: GroupStats, theta0: np.ndarray, H0inv: np.ndarray, reml: bool, maxiter: int
+    st: GroupStats,
+    theta0: np.ndarray,
+    H0inv: np.ndarray | None,
+    reml: bool,
+    maxiter: int,
+    message: str = "Newton from a previous fit on the same design",
 ) -> _Optimum | None:
-    """Newton steps from another response's optimum on the same design, with
-    its inverse Hessian, then the exact polish and optimality check of a cold
-    fit. None when the path fails (boundary, no descent): fit cold instead."""
+    """Newton steps with the exact Hessian from ``theta0`` (another response's
+    optimum on the same design, or a cold start), stepping with ``H0inv``
+    (that optimum's inverse Hessian) where this response's Hessian is not
+    positive definite, with the optimality check of a cold fit. None when
+    the path fails (boundary, no descent): fit with L-BFGS-B instead."""
     dpos = _diag_positions(st.q)
     objective = _Objective(st, reml)
-    theta = theta0.copy()
-    f, gvec = objective(theta)
-    for _ in range(30):
-        if not np.isfinite(f):
-            return None
-        step = H0inv @ gvec
-        # tighter than the polish's test, so one exact Hessian usually confirms
-        if float(gvec @ step) < 1e-11:
-            break
-        t, accepted = 1.0, False
-        for _ls in range(8):
-            new = theta - t * step
-            if np.all(new[dpos] > 100 * SINGULAR_TOL):
-                fn, gn = objective(new)
-                if fn <= f + 1e-12 * abs(f):
-                    accepted = True
-                    break
-            t *= 0.5
-        if not accepted:
-            return None
-        theta, f, gvec = new, fn, gn
-    else:
+    if np.any(theta0[dpos] < 100 * SINGULAR_TOL):
         return None
-    theta, newton_iter, kkt_ok, H = _newton_polish(objective, theta, dpos)
+    theta, newton_iter, kkt_ok, H = _newton_polish(
+        objective, theta0, dpos, max_steps=30, fallback_inv=H0inv
+    )
     if not kkt_ok or H is None or np.any(theta[dpos] < SINGULAR_TOL):
         return None
-    L = _theta_to_lambda(theta, st.q)
-    ev = _profile(st, L @ L.T, reml)
     return _Optimum(
         theta=theta,
-        ev=ev,
+        ev=objective.at(theta),
         converged=True,
         n_iter=newton_iter,
         n_fev=objective.n_fev,
-        message="Newton from a previous fit on the same design",
+        message=message,
         hess_theta=H,
     )
 
@@ -1100,7 +1285,16 @@ def _fit_prepared(
     if warm and start is None and design is not None and design.hint is not None:
         opt = _optimise_hinted(st, design.hint[0], design.hint[1], reml, maxiter)
     if opt is None:
-        opt = _optimise(st, _start_theta(prep, start), reml, maxiter)
+        theta0 = _start_theta(prep, start)
+        # the default start compares a few candidates (likelihood evaluations)
+        n_start = 4 if start is None else 0
+        # Newton with the exact Hessian from the start usually converges in a
+        # handful of steps; near the boundary or where the curvature is not
+        # positive it gives up, and L-BFGS-B (with its restarts) takes over.
+        opt = _optimise_hinted(st, theta0, None, reml, maxiter, "Newton from the start")
+        if opt is None:
+            opt = _optimise(st, theta0, reml, maxiter)
+        opt.n_fev += n_start
     if design is not None and opt.converged and opt.hess_theta is not None:
         try:
             design.hint = (opt.theta.copy(), np.linalg.inv(opt.hess_theta))
@@ -1271,11 +1465,8 @@ def _bootstrap(
     # an interior start: a replicate's optimum may lie off the boundary
     theta_full[dpos] = np.maximum(theta_full[dpos], 1e-2)
     objective = _Objective(st, reml)
-    H = _fd_hessian(
-        lambda t: objective(t)[1], theta_full, 1e-5 * np.maximum(np.abs(theta_full), 1e-2)
-    )
-    w = np.linalg.eigvalsh(H)
-    H0inv = np.linalg.inv(H) if w.min() > 0 else None
+    H = objective.full(theta_full)[2]
+    H0inv = np.linalg.inv(H) if H is not None and np.linalg.eigvalsh(H).min() > 0 else None
     fe = np.empty((n_boot, p))
     cov_re = np.empty((n_boot, q, q))
     scale = np.empty(n_boot)
@@ -1311,75 +1502,83 @@ def _fd_hessian(grad_fn, x: np.ndarray, steps: np.ndarray) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
-def _newton_polish(objective, theta: np.ndarray, dpos: np.ndarray, max_steps: int = 8):
-    """Newton steps on the coordinates not held at the zero bound.
+def _newton_polish(
+    objective,
+    theta: np.ndarray,
+    dpos: np.ndarray,
+    max_steps: int = 8,
+    fallback_inv: np.ndarray | None = None,
+):
+    """Newton steps, with the exact Hessian, on the coordinates not held at the zero bound.
 
     L-BFGS-B stops on relative criteria that, on a log-likelihood of size ~1e6,
     leave variance components accurate to only a few digits; two or three
-    Newton steps with the exact gradient make them agree with statsmodels to
-    many. Returns (theta, steps taken, KKT conditions satisfied, Hessian of the
-    objective at theta or None): the Hessian is returned when every coordinate
-    is free, for reuse in the standard errors.
+    Newton steps with the exact gradient and Hessian make them agree with
+    statsmodels to many. From a nearby optimum (another response on the same
+    design) Newton alone converges; where the Hessian is not positive
+    definite there, ``fallback_inv`` (that optimum's inverse Hessian) gives
+    the step. Returns (theta, steps taken, KKT conditions satisfied, Hessian
+    of the objective at theta or None): the Hessian is returned when every
+    coordinate is free, for reuse in the standard errors.
     """
     theta = theta.copy()
-    f, gvec = objective(theta)
-    if not np.isfinite(f):
+    f, gvec, H_full = objective.full(theta)
+    if not np.isfinite(f) or H_full is None:
         return theta, 0, False, None
     steps_taken = 0
-    last_H: tuple[np.ndarray, np.ndarray] | None = None  # (theta, full Hessian)
 
-    def free_and_hessian():
-        nonlocal last_H
+    def free_set():
         at_bound = np.zeros(theta.size, bool)
         at_bound[dpos] = theta[dpos] <= 1e-8
         # a coordinate at the bound stays there if the gradient pushes outward
-        free = ~(at_bound & (gvec >= 0))
-        if not free.any():
-            return free, None
-        h = 1e-5 * np.maximum(np.abs(theta), 1e-2)
-        H = _fd_hessian(lambda t: objective(t)[1], theta, h)
-        last_H = (theta.copy(), H)
-        return free, H[np.ix_(free, free)]
+        return ~(at_bound & (gvec >= 0))
 
     def hessian_out():
-        if last_H is None or not np.array_equal(last_H[0], theta) or np.any(theta[dpos] <= 1e-8):
+        if np.any(theta[dpos] <= 1e-8):
             return None
-        return last_H[1]
+        return H_full
 
     for _ in range(max_steps):
-        free, H = free_and_hessian()
-        if H is None:
+        free = free_set()
+        if not free.any():
             return theta, steps_taken, True, None
+        H = H_full[np.ix_(free, free)]
         gf = gvec[free]
         try:
             w = np.linalg.eigvalsh(H)
-            if w.min() <= 0:
+            if w.min() > 0:
+                step = np.linalg.solve(H, gf)
+            elif fallback_inv is not None and free.all():
+                step = fallback_inv @ gf
+            else:
                 break
-            step = np.linalg.solve(H, gf)
         except np.linalg.LinAlgError:
             break
         decrement = float(gf @ step)
-        if decrement < 1e-10:
+        if w.min() > 0 and decrement < 1e-10:
             return theta, steps_taken, True, hessian_out()
+        if decrement <= 0:
+            break
         t = 1.0
         improved = False
         for _ls in range(30):
             cand = theta.copy()
             cand[free] -= t * step
             cand[dpos] = np.maximum(cand[dpos], 0.0)
-            fc, gc = objective(cand)
-            if np.isfinite(fc) and fc <= f + 1e-12 * abs(f):
+            fc, gc, Hc = objective.full(cand)
+            if np.isfinite(fc) and Hc is not None and fc <= f + 1e-12 * abs(f):
                 improved = True
                 break
             t *= 0.5
         if not improved:
             break
-        theta, f, gvec = cand, fc, gc
+        theta, f, gvec, H_full = cand, fc, gc, Hc
         steps_taken += 1
     # final check: the Newton decrement (projected gradient against curvature)
-    free, H = free_and_hessian()
-    if H is None:
+    free = free_set()
+    if not free.any():
         return theta, steps_taken, True, None
+    H = H_full[np.ix_(free, free)]
     gf = gvec[free]
     try:
         w = np.linalg.eigvalsh(H)
@@ -1423,19 +1622,7 @@ def _statsmodels_cov_fe(
         if a != b:
             t = t + ZtVX[:, b, :].T @ u[:, a]
         A_fr[:, j] = (fac / ev.rvir) * t
-    v0 = Psi_s[r, c]
-
-    def grad_packed(v: np.ndarray) -> np.ndarray:
-        e = _profile(st, _psi_from_packed(v, q), reml)
-        if e.grad is None:
-            return np.full(k, np.nan)
-        return _grad_psi_packed(e.grad)
-
-    diag_scale = np.sqrt(np.clip(np.diag(Psi_s), 0, None))
-    steps = 1e-4 * np.maximum(
-        np.where(r == c, diag_scale[r] ** 2, diag_scale[r] * diag_scale[c]), 1e-3
-    )
-    Hprof = _fd_hessian(grad_packed, v0, steps) if hess_psi is None else hess_psi
+    Hprof = _profile(st, Psi_s, reml, hess=True).hess if hess_psi is None else hess_psi
     S = -Hprof
     try:
         corr = cov_fe_gls_s @ A_fr @ np.linalg.solve(S, A_fr.T @ cov_fe_gls_s)

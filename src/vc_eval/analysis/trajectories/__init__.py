@@ -38,6 +38,7 @@ from vc_eval.analysis.trajectories.domains import (
 )
 from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS, ENGINES, EngineFit, fit_arrays
 from vc_eval.analysis.trajectories.growth import (
+    GrowthDesign,
     GrowthFit,
     GrowthFitWarning,
     PeakSummary,
@@ -54,6 +55,7 @@ __all__ = [
     "DomainFits",
     "EngineFit",
     "GroupComparison",
+    "GrowthDesign",
     "GrowthFit",
     "GrowthFitWarning",
     "PeakSummary",

@@ -189,12 +189,19 @@ def _spline_design_info(t: np.ndarray, all_knots: np.ndarray):
     # the stored design needs no outside variables to be evaluated again.
     inner = "[" + ", ".join(repr(float(k)) for k in all_knots[1:-1]) + "]"
     lo, hi = repr(float(all_knots[0])), repr(float(all_knots[-1]))
+    term = f"cr(t, knots={inner}, lower_bound={lo}, upper_bound={hi}"
     # The centring constraint (columns sum to zero over the data) keeps the
-    # basis identifiable beside the explicit intercept; patsy remembers it.
-    formula = f"0 + cr(t, knots={inner}, lower_bound={lo}, upper_bound={hi}, constraints='center')"
-    # Only the design (with its data-dependent centring) is needed here, not
-    # the matrix: one pass over the data instead of two.
-    return patsy.incr_dbuilder(formula, lambda: iter([{"t": t}]))
+    # basis identifiable beside the explicit intercept. It is patsy's
+    # constraints='center' (the mean of the unconstrained columns over the
+    # data), computed once per distinct time weighted by its count (ages
+    # repeat: days of age) and written into the formula, so the stored
+    # design needs no data to be evaluated again.
+    uniq, counts = np.unique(np.asarray(t, dtype=float), return_counts=True)
+    free = np.asarray(patsy.dmatrix(f"0 + {term})", {"t": uniq}))
+    centre = (counts @ free) / counts.sum()
+    constraint = "[[" + ", ".join(repr(float(v)) for v in centre) + "]]"
+    formula = f"0 + {term}, constraints={constraint})"
+    return patsy.incr_dbuilder(formula, lambda: iter([{"t": uniq}]))
 
 
 @dataclass(frozen=True)

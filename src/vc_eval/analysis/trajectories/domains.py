@@ -17,13 +17,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from vc_eval.analysis.lmm_fast import DesignCache
 from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS
 from vc_eval.analysis.trajectories.growth import (
     MIN_GROUPS,
+    GrowthDesign,
     GrowthFit,
     PeakSummary,
-    fit_growth,
     peak_text,
 )
 from vc_eval.analysis.trajectories.peaks import DEFAULT_RULE, MIN_PEAK_SHARE, PEAK_COLUMNS, PeakRule
@@ -405,45 +404,206 @@ def fit_domains(
             if any(d in scored and d in fw.need_domains for d in fw.domains_in_area(a)):
                 kinds[a] = KIND_AREA
     labels = {k: fw.label(k) for k in kinds}
-    # The domains (and total need and the areas) are scored at the same
-    # assessments: their designs are usually equal, so the design-only
-    # statistics are built once and only each outcome's are computed per fit.
-    cache = DesignCache() if engine == "fast" else None
+    # Every fit is on the same assessments (each scores all domains), so the
+    # scores are laid out once as one column per fit over the assessments,
+    # and fits with the same rows share one design: the basis, the design
+    # matrices, the group codes and the engine's design-only statistics are
+    # built once (see GrowthDesign), and each fit only adds its outcome.
+    rows, ys = _score_columns(ds, list(kinds), covariates)
+    # rows with a missing covariate are left out (and counted) as fit_growth does
+    complete = rows.notna().all(axis=1).to_numpy()
+    designs: dict[bytes, GrowthDesign | ValueError] = {}
     fits: dict[str, GrowthFit] = {}
     skipped: dict[str, str] = {}
     bar = tqdm(list(kinds), desc="fitting", disable=None if progress is None else not progress)
     for name in bar:
         bar.set_postfix_str(name)
-        frame = need_frame(ds, name)
-        if frame.empty:
+        y = ys[name]
+        scored = ~np.isnan(y)
+        if not scored.any():
             skipped[name] = f"{labels[name]}: no scores"
             continue
-        kn = knots
-        if basis == "spline" and knots is None and df is None:
-            kn = default_age_knots(
-                frame[Col.age_at_assessment].to_numpy(dtype=float),
-                int(frame[Col.child_id].nunique()),
-            )
-        try:
-            fits[name] = fit_growth(
-                frame,
-                outcome=Col.score,
-                time=Col.age_at_assessment,
-                group=Col.child_id,
-                random=random,
+        keep = scored & complete
+        key = np.packbits(keep).tobytes()
+        if key not in designs:
+            designs[key] = _growth_design(
+                rows.loc[keep].reset_index(drop=True),
                 basis=basis,
-                knots=kn,
+                knots=knots,
                 df=df,
+                random=random,
                 covariates=covariates,
-                reml=reml,
-                engine=engine,
                 age_centre=age_centre,
                 age_scale=age_scale,
-                methods=methods,
                 min_groups=min_groups,
                 label=labels[name],
-                design_cache=cache,
+            )
+        gd = designs[key]
+        try:
+            if isinstance(gd, ValueError):
+                # the message names the first fit on these rows: rebuild for this one's
+                _growth_design(
+                    rows.loc[keep].reset_index(drop=True),
+                    basis=basis,
+                    knots=knots,
+                    df=df,
+                    random=random,
+                    covariates=covariates,
+                    age_centre=age_centre,
+                    age_scale=age_scale,
+                    min_groups=min_groups,
+                    label=labels[name],
+                    raise_error=True,
+                )
+                raise gd
+            fits[name] = gd.fit(
+                y[keep],
+                outcome=Col.score,
+                label=labels[name],
+                reml=reml,
+                engine=engine,
+                methods=methods,
+                n_dropped=int((scored & ~complete).sum()),
+                stacklevel=3,
             )
         except (ValueError, RuntimeError) as err:
             skipped[name] = str(err)
     return DomainFits(fits, {k: kinds[k] for k in kinds}, labels, skipped, council)
+
+
+def _growth_design(
+    frame: pd.DataFrame,
+    *,
+    basis: str,
+    knots,
+    df,
+    random: str,
+    covariates: Sequence[str],
+    age_centre: float,
+    age_scale: float | None,
+    min_groups: int,
+    label: str,
+    raise_error: bool = False,
+) -> GrowthDesign | ValueError:
+    """The growth design of ``fit_domains`` on these rows, or the error building it."""
+    kn = knots
+    if basis == "spline" and knots is None and df is None:
+        kn = default_age_knots(
+            frame[Col.age_at_assessment].to_numpy(dtype=float),
+            int(frame[Col.child_id].nunique()),
+        )
+    try:
+        return GrowthDesign.build(
+            frame,
+            time=Col.age_at_assessment,
+            group=Col.child_id,
+            random=random,
+            basis=basis,
+            knots=kn,
+            df=df,
+            covariates=covariates,
+            age_centre=age_centre,
+            age_scale=age_scale,
+            min_groups=min_groups,
+            label=label,
+        )
+    except ValueError as err:
+        if raise_error:
+            raise
+        return err
+
+
+def _score_columns(
+    dataset: Dataset, names: Sequence[str], covariates: Sequence[str] = ()
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The assessments once, and each name's score on them (NaN where not scored).
+
+    Returns the rows (child, age and the covariate columns, one row per
+    assessment: child, date, assessor and age) and for each name in
+    ``names`` (a domain, total need or an outcome area, as
+    :func:`need_frame`) an array of its score on those rows. A domain scored
+    twice at one assessment (not allowed by the data model, but possible in
+    frames built in memory) falls back to one row per score, as
+    :func:`need_frame` gives.
+    """
+    fw = dataset.framework
+    a = dataset.assessments
+    keys = [Col.child_id, Col.assessment_date, Col.assessor_id, Col.age_at_assessment]
+    covariates = [c for c in dict.fromkeys(covariates) if c not in keys]
+    if any(c not in dataset.children.columns for c in covariates):
+        return _score_columns_long(dataset, names, covariates)
+    # only the rows of the domains these names are made of
+    needed: set[str] = set()
+    for name in names:
+        if name == TOTAL_NEED:
+            needed.update(fw.need_domains)
+        elif name in fw.outcome_areas:
+            needed.update(d for d in fw.domains_in_area(name) if d in fw.need_domains)
+        else:
+            needed.add(name)
+    in_needed = a[Col.domain].isin(needed).to_numpy()
+    if not in_needed.all():
+        a = a[in_needed]
+    aid = _row_ids(a, keys)
+    dom_codes, dom_labels = pd.factorize(a[Col.domain])
+    n_a, n_d = int(aid.max()) + 1 if aid.size else 0, len(dom_labels)
+    cell = aid.astype(np.int64) * n_d + dom_codes
+    if aid.size and np.bincount(cell, minlength=n_a * n_d).max() > 1:
+        return _score_columns_long(dataset, names, covariates)
+    scores = np.full((n_a, n_d), np.nan)
+    scores[aid, dom_codes] = a[Col.score].to_numpy(dtype=float)
+    first = np.empty(n_a, dtype=np.int64)
+    first[aid[::-1]] = np.arange(aid.size - 1, -1, -1)
+    rows = a[[Col.child_id, Col.age_at_assessment]].iloc[first].reset_index(drop=True)
+    if covariates:
+        kids = dataset.children[[Col.child_id, *covariates]]
+        rows = rows.merge(kids, on=Col.child_id, how="left", validate="many_to_one")
+    col = {str(d): j for j, d in enumerate(dom_labels)}
+    ys: dict[str, np.ndarray] = {}
+    for name in names:
+        if name == TOTAL_NEED or name in fw.outcome_areas:
+            doms = (
+                fw.need_domains
+                if name == TOTAL_NEED
+                else [d for d in fw.domains_in_area(name) if d in fw.need_domains]
+            )
+            cols = [col[d] for d in doms if d in col]
+            if not cols:
+                ys[name] = np.full(n_a, np.nan)
+                continue
+            sub = scores[:, cols]
+            n = (~np.isnan(sub)).sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ys[name] = np.where(n > 0, np.nansum(sub, axis=1) / n, np.nan)
+        elif name in col:
+            ys[name] = scores[:, col[name]].copy()
+        else:
+            ys[name] = np.full(n_a, np.nan)
+    return rows, ys
+
+
+def _row_ids(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """Integer id of each row's combination of ``keys`` (as ``groupby(keys).ngroup()``,
+    numbered in order of first appearance), from each column's codes."""
+    ids = np.zeros(len(frame), dtype=np.int64)
+    for k in keys:
+        codes, uniq = pd.factorize(frame[k], use_na_sentinel=False)
+        # re-number after each column so the combined code stays small
+        ids = pd.factorize(ids * len(uniq) + codes)[0]
+    return ids
+
+
+def _score_columns_long(
+    dataset: Dataset, names: Sequence[str], covariates: Sequence[str]
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """:func:`_score_columns` when a domain has two scores at one assessment:
+    each name's :func:`need_frame` rows one after the other."""
+    frames = [need_frame(dataset, name) for name in names]
+    cols = [Col.child_id, Col.age_at_assessment, *covariates]
+    rows = pd.concat([f[cols] for f in frames], ignore_index=True)
+    ys, at = {}, 0
+    for name, f in zip(names, frames, strict=True):
+        y = np.full(len(rows), np.nan)
+        y[at : at + len(f)] = f[Col.score].to_numpy(dtype=float)
+        ys[name], at = y, at + len(f)
+    return rows, ys

@@ -214,6 +214,18 @@ def _fit_fast(y, X, Z, groups, *, reml: bool, design_cache=None) -> EngineFit:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         design = LMMDesign(X, Z, groups) if design_cache is None else design_cache.get(X, Z, groups)
+    fit = fit_design(design, y, reml=reml)
+    if caught:
+        fit.warnings[:0] = [_fmt(w) for w in caught]
+    return fit
+
+
+def fit_design(design, y: np.ndarray, *, reml: bool = True) -> EngineFit:
+    """Fit response ``y`` with the fast engine on a built
+    :class:`~vc_eval.analysis.lmm_fast.LMMDesign` (its design-only statistics
+    shared with every other response fitted on it)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         r = design.fit(y, reml=reml)
     msgs = list(getattr(r, "warnings", []) or []) + [_fmt(w) for w in caught]
     return EngineFit(

@@ -25,7 +25,12 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from vc_eval.analysis.trajectories.basis import Covariate, Design, TimeBasis
-from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS, ENGINES, EngineFit, fit_arrays
+from vc_eval.analysis.trajectories.engines import (
+    DEFAULT_METHODS,
+    ENGINES,
+    fit_arrays,
+)
+from vc_eval.analysis.trajectories.engines import fit_design as _fit_fast_design
 from vc_eval.analysis.trajectories.peaks import (
     DEFAULT_RULE,
     MIN_PEAK_SHARE,
@@ -758,99 +763,232 @@ def fit_growth(
     keep = frame.notna().all(axis=1).to_numpy()
     n_dropped = int((~keep).sum())
     frame = frame.loc[keep].reset_index(drop=True)
-    n_obs = len(frame)
-    n_groups = int(frame[group].nunique())
-    if n_groups < min_groups:
-        raise ValueError(
-            f"{label}: too few groups to fit a growth model: {n_groups} {group} value(s) "
-            f"with data, at least {min_groups} needed"
-        )
-    t = frame[time].to_numpy(dtype=float)
-    if random == "slope":
-        per_group = frame.groupby(group, sort=False)[time].nunique()
-        n_repeat = int((per_group >= 2).sum())
-        if n_repeat < 3:
-            raise ValueError(
-                f"{label}: a random slope needs groups seen at two or more times; only "
-                f"{n_repeat} such group(s). Use random='intercept'."
-            )
-    tb = TimeBasis.build(
-        t, kind=basis, name=time, knots=knots, df=df, centre=age_centre, scale=age_scale
+    gd = GrowthDesign.build(
+        frame.drop(columns=[outcome]) if outcome not in (time, group, *covariates, by) else frame,
+        time=time,
+        group=group,
+        random=random,
+        basis=basis,
+        knots=knots,
+        df=df,
+        covariates=covariates,
+        by=by,
+        age_centre=age_centre,
+        age_scale=age_scale,
+        min_groups=min_groups,
+        label=label,
     )
-    design = Design(
-        tb,
-        tuple(Covariate.build(frame[c], c) for c in covariates),
-        Covariate.build(frame[by].astype(str), by) if by else None,
-    )
-    if by and design.by.levels is not None and len(design.by.levels) < 2:
-        raise ValueError(f"{label}: {by!r} has a single level; nothing to compare")
-    X = design.matrix(frame, time)
-    p = X.shape[1]
-    q = 1 if random == "intercept" else 2
-    if n_obs <= p + q * (q + 1) // 2 + 1:
-        raise ValueError(
-            f"{label}: too few rows ({n_obs}) for a model with {p} fixed effects and "
-            f"{q * (q + 1) // 2} random-effect parameters"
-        )
-    _check_rank(X, design.names, label)
-    Z = _random_design(tb, t, random)
-    y = frame[outcome].to_numpy(dtype=float)
-    codes = pd.factorize(frame[group], sort=True)[0]
-    res: EngineFit = fit_arrays(
-        y,
-        X,
-        Z,
-        codes,
+    return gd.fit(
+        frame[outcome].to_numpy(dtype=float),
+        outcome=outcome,
+        label=label,
         reml=reml,
         engine=engine,
         methods=methods,
         polish=polish,
-        design_cache=design_cache,
-    )
-    llf = res.llf
-    if reml:
-        # REML's log|X'V^-1X| term depends on how X is scaled; undo the time
-        # scaling so llf equals that of the same model on unscaled time.
-        llf += float(np.sum(np.log(design.units)))
-    fit = GrowthFit(
-        label=label,
-        outcome=outcome,
-        time=time,
-        group=group,
-        design=design,
-        random=random,
-        reml=reml,
-        engine=engine,
-        fe_params=res.fe_params,
-        cov_fe=res.cov_fe,
-        cov_re_design=res.cov_re,
-        scale=res.scale,
-        llf=llf,
-        converged=res.converged,
-        method=res.method,
-        n_iter=res.n_iter,
-        attempts=res.attempts,
-        warnings=list(res.warnings),
-        n_groups=n_groups,
-        n_obs=n_obs,
         n_dropped=n_dropped,
-        data=frame,
-        methods=tuple(methods),
-        _engine_state=res.state,
+        design_cache=design_cache,
+        stacklevel=3,
     )
-    if fit.singular and not any("boundary" in w.lower() for w in fit.warnings):
-        fit.warnings.append(
-            "SingularFit: the random-effects covariance is on the boundary (a variance near "
-            "zero or a correlation near +-1); consider random='intercept'"
+
+
+@dataclass
+class GrowthDesign:
+    """Everything about a growth fit that does not depend on the outcome.
+
+    Built once from the rows, times, groups and covariates, and fitted to
+    any number of outcomes observed on exactly those rows (the need domains
+    of one population): the time basis, the design matrices, the group
+    codes and, for the fast engine, its design-only statistics are shared.
+    :func:`fit_growth` is ``GrowthDesign.build(...).fit(y)``.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        The rows (time, group and covariate columns; no missing values).
+    design : Design
+    X, Z : ndarray
+        Fixed- and random-effects designs.
+    codes : ndarray
+        Group index of each row (groups in sorted order).
+    """
+
+    frame: pd.DataFrame
+    time: str
+    group: str
+    random: str
+    design: Design
+    X: np.ndarray
+    Z: np.ndarray
+    codes: np.ndarray
+    n_groups: int
+    _lmm: object | None = field(default=None, repr=False)
+
+    @classmethod
+    @_single_thread_blas
+    def build(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        time: str,
+        group: str,
+        random: str = "slope",
+        basis: str = "linear",
+        knots: Sequence[float] | None = None,
+        df: int | None = None,
+        covariates: Sequence[str] = (),
+        by: str | None = None,
+        age_centre: float | None = None,
+        age_scale: float | None = None,
+        min_groups: int = MIN_GROUPS,
+        label: str = "growth model",
+    ) -> GrowthDesign:
+        """The design of a growth model on ``frame`` (rows without missing values).
+
+        Parameters are those of :func:`fit_growth`; raises its
+        ``ValueError`` for too few groups or rows, no repeated times for a
+        random slope, or a rank-deficient design.
+        """
+        if random not in RANDOM:
+            raise ValueError(f"random must be one of {', '.join(RANDOM)}; got {random!r}")
+        covariates = tuple(covariates)
+        frame = frame.loc[:, list(dict.fromkeys([time, group, *covariates, *([by] if by else [])]))]
+        n_obs = len(frame)
+        codes, uniq = pd.factorize(frame[group], sort=True)
+        n_groups = len(uniq)
+        if n_groups < min_groups:
+            raise ValueError(
+                f"{label}: too few groups to fit a growth model: {n_groups} {group} value(s) "
+                f"with data, at least {min_groups} needed"
+            )
+        t = frame[time].to_numpy(dtype=float)
+        if random == "slope":
+            # groups seen at two or more distinct times
+            order = np.lexsort((t, codes))
+            tc, cc = t[order], codes[order]
+            new_time = np.r_[True, (tc[1:] != tc[:-1]) | (cc[1:] != cc[:-1])]
+            per_group = np.bincount(cc[new_time], minlength=n_groups)
+            n_repeat = int((per_group >= 2).sum())
+            if n_repeat < 3:
+                raise ValueError(
+                    f"{label}: a random slope needs groups seen at two or more times; only "
+                    f"{n_repeat} such group(s). Use random='intercept'."
+                )
+        tb = TimeBasis.build(
+            t, kind=basis, name=time, knots=knots, df=df, centre=age_centre, scale=age_scale
         )
-    if fit.warnings:
-        warnings.warn(
-            f"{label}: {len(fit.warnings)} warning(s) while fitting, first: "
-            f"{fit.warnings[0]} (all in GrowthFit.warnings)",
-            GrowthFitWarning,
-            stacklevel=2,
+        design = Design(
+            tb,
+            tuple(Covariate.build(frame[c], c) for c in covariates),
+            Covariate.build(frame[by].astype(str), by) if by else None,
         )
-    return fit
+        if by and design.by.levels is not None and len(design.by.levels) < 2:
+            raise ValueError(f"{label}: {by!r} has a single level; nothing to compare")
+        X = design.matrix(frame, time)
+        p = X.shape[1]
+        q = 1 if random == "intercept" else 2
+        if n_obs <= p + q * (q + 1) // 2 + 1:
+            raise ValueError(
+                f"{label}: too few rows ({n_obs}) for a model with {p} fixed effects and "
+                f"{q * (q + 1) // 2} random-effect parameters"
+            )
+        _check_rank(X, design.names, label)
+        Z = _random_design(tb, t, random)
+        return cls(frame, time, group, random, design, X, Z, codes, n_groups)
+
+    @_single_thread_blas
+    def fit(
+        self,
+        y: np.ndarray,
+        *,
+        outcome: str,
+        label: str | None = None,
+        reml: bool = True,
+        engine: str = "fast",
+        methods: Sequence[str] = DEFAULT_METHODS,
+        polish: bool = False,
+        n_dropped: int = 0,
+        design_cache=None,
+        stacklevel: int = 2,
+    ) -> GrowthFit:
+        """Fit outcome ``y`` (one value per row of :attr:`frame`, no missing values).
+
+        ``n_dropped`` is recorded as the rows left out for missing values
+        before the design was built. The fast engine's design-only
+        statistics are built on the first fit and reused by the next.
+        """
+        label = label or outcome
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+        y = np.asarray(y, dtype=float)
+        if y.shape != (len(self.frame),):
+            raise ValueError(f"{label}: y has {y.size} values for {len(self.frame)} rows")
+        if engine == "fast" and design_cache is None:
+            from vc_eval.analysis.lmm_fast import LMMDesign
+
+            if self._lmm is None:
+                self._lmm = LMMDesign(self.X, self.Z, self.codes)
+            res = _fit_fast_design(self._lmm, y, reml=reml)
+        else:
+            res = fit_arrays(
+                y,
+                self.X,
+                self.Z,
+                self.codes,
+                reml=reml,
+                engine=engine,
+                methods=methods,
+                polish=polish,
+                design_cache=design_cache,
+            )
+        design = self.design
+        llf = res.llf
+        if reml:
+            # REML's log|X'V^-1X| term depends on how X is scaled; undo the time
+            # scaling so llf equals that of the same model on unscaled time.
+            llf += float(np.sum(np.log(design.units)))
+        # the fit's rows: the outcome beside the shared (not copied) design columns
+        cols = {c: self.frame[c] for c in self.frame.columns if c != outcome}
+        data = pd.DataFrame({outcome: pd.Series(y, copy=False), **cols}, copy=False)
+        fit = GrowthFit(
+            label=label,
+            outcome=outcome,
+            time=self.time,
+            group=self.group,
+            design=design,
+            random=self.random,
+            reml=reml,
+            engine=engine,
+            fe_params=res.fe_params,
+            cov_fe=res.cov_fe,
+            cov_re_design=res.cov_re,
+            scale=res.scale,
+            llf=llf,
+            converged=res.converged,
+            method=res.method,
+            n_iter=res.n_iter,
+            attempts=res.attempts,
+            warnings=list(res.warnings),
+            n_groups=self.n_groups,
+            n_obs=len(self.frame),
+            n_dropped=n_dropped,
+            data=data,
+            methods=tuple(methods),
+            _engine_state=res.state,
+        )
+        if fit.singular and not any("boundary" in w.lower() for w in fit.warnings):
+            fit.warnings.append(
+                "SingularFit: the random-effects covariance is on the boundary (a variance near "
+                "zero or a correlation near +-1); consider random='intercept'"
+            )
+        if fit.warnings:
+            warnings.warn(
+                f"{label}: {len(fit.warnings)} warning(s) while fitting, first: "
+                f"{fit.warnings[0]} (all in GrowthFit.warnings)",
+                GrowthFitWarning,
+                stacklevel=stacklevel,
+            )
+        return fit
 
 
 def _check_rank(X: np.ndarray, names: list[str], label: str) -> None:
