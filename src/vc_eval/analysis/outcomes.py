@@ -316,6 +316,14 @@ def outcome_frame(
 # --------------------------------------------------------------------------
 
 
+def _age_columns(age: np.ndarray, age_df: int) -> dict[str, np.ndarray]:
+    """Age as a centred natural spline, or linear when too few rows or ages support one."""
+    if len(age) >= 40 * age_df and np.unique(np.round(age, 1)).size > 3 * age_df:
+        spl = np.asarray(patsy.dmatrix(f"cr(a, df={age_df}, constraints='center') - 1", {"a": age}))
+        return {f"age_spline_{k}": spl[:, k] for k in range(spl.shape[1])}
+    return {"age": age}
+
+
 def _design(
     d: pd.DataFrame,
     *,
@@ -338,13 +346,7 @@ def _design(
     for t in present:
         if t != ref:
             cols[type_term(t)] = (ptype == t).astype(float)
-    age = d["age"].to_numpy(dtype=float)
-    if len(d) >= 40 * age_df and np.unique(np.round(age, 1)).size > 3 * age_df:
-        spl = np.asarray(patsy.dmatrix(f"cr(a, df={age_df}, constraints='center') - 1", {"a": age}))
-        for k in range(spl.shape[1]):
-            cols[f"age_spline_{k}"] = spl[:, k]
-    else:
-        cols["age"] = age
+    cols.update(_age_columns(d["age"].to_numpy(dtype=float), age_df))
     cols[TIME_IN_CARE] = np.log1p(d["years_in_care"].to_numpy(dtype=float))
     council = d[Col.council].to_numpy().astype(str)
     for cn in sorted(set(council))[1:]:
@@ -400,13 +402,7 @@ def _within_design(
     cols[SPEND] = np.log2(np.maximum(d[Col.weekly_cost].to_numpy(dtype=float), 1.0))
     for col in extra:
         cols[col] = d[col].to_numpy(dtype=float)
-    age = d["age"].to_numpy(dtype=float)
-    if len(d) >= 40 * age_df and np.unique(np.round(age, 1)).size > 3 * age_df:
-        spl = np.asarray(patsy.dmatrix(f"cr(a, df={age_df}, constraints='center') - 1", {"a": age}))
-        for k in range(spl.shape[1]):
-            cols[f"age_spline_{k}"] = spl[:, k]
-    else:
-        cols["age"] = age
+    cols.update(_age_columns(d["age"].to_numpy(dtype=float), age_df))
     cols[TIME_IN_CARE] = np.log1p(d["years_in_care"].to_numpy(dtype=float))
     cols[PROGRAMME] = d[PROGRAMME].to_numpy(dtype=float)
     year = d[Col.date].dt.year.to_numpy()
@@ -967,15 +963,7 @@ def programme_outcomes(
             year = o[Col.date].dt.year.to_numpy()
             for yv in sorted(set(year))[1:]:
                 cols[f"year[{yv}]"] = (year == yv).astype(float)
-            age = o["age"].to_numpy(dtype=float)
-            if len(o) >= 40 * age_df and np.unique(np.round(age, 1)).size > 3 * age_df:
-                spl = np.asarray(
-                    patsy.dmatrix(f"cr(a, df={age_df}, constraints='center') - 1", {"a": age})
-                )
-                for k in range(spl.shape[1]):
-                    cols[f"age_spline_{k}"] = spl[:, k]
-            else:
-                cols["age"] = age
+            cols.update(_age_columns(o["age"].to_numpy(dtype=float), age_df))
             x = pd.DataFrame(cols, index=o.index)
             x = x[[c for c in x.columns if c == INTERCEPT or x[c].std() > 0]]
             fit = eiv_ols(x, o[Col.value], noisy=None, groups=o[Col.child_id].to_numpy())

@@ -425,8 +425,10 @@ def fit_domains(
             continue
         keep = scored & complete
         key = np.packbits(keep).tobytes()
-        if key not in designs:
-            designs[key] = _growth_design(
+
+        # built only for rows not seen yet (the rows copy is the costly part)
+        def build(raise_error: bool = False, keep=keep, label=labels[name]):
+            return _growth_design(
                 rows.loc[keep].reset_index(drop=True),
                 basis=basis,
                 knots=knots,
@@ -436,25 +438,17 @@ def fit_domains(
                 age_centre=age_centre,
                 age_scale=age_scale,
                 min_groups=min_groups,
-                label=labels[name],
+                label=label,
+                raise_error=raise_error,
             )
+
+        if key not in designs:
+            designs[key] = build()
         gd = designs[key]
         try:
             if isinstance(gd, ValueError):
                 # the message names the first fit on these rows: rebuild for this one's
-                _growth_design(
-                    rows.loc[keep].reset_index(drop=True),
-                    basis=basis,
-                    knots=knots,
-                    df=df,
-                    random=random,
-                    covariates=covariates,
-                    age_centre=age_centre,
-                    age_scale=age_scale,
-                    min_groups=min_groups,
-                    label=labels[name],
-                    raise_error=True,
-                )
+                build(raise_error=True)
                 raise gd
             fits[name] = gd.fit(
                 y[keep],
