@@ -180,3 +180,36 @@ def test_fit_growth_is_reusable_on_a_non_care_table():
     )
     fit = fit_growth(d, outcome="wage", time="year", group="firm", random="intercept")
     assert fit.n_groups == 30 and "year" in fit.names
+
+
+def test_model_knots_is_the_rule_fit_domains_and_compare_groups_use(bundled):
+    from vc_eval.analysis.trajectories import default_age_knots, model_knots, need_frame
+
+    frame = need_frame(bundled, "total_need")
+    ages = frame[Col.age_at_assessment].to_numpy(dtype=float)
+    default = default_age_knots(ages, frame[Col.child_id].nunique())
+    assert model_knots(frame, basis="spline", knots=None, df=None) == default
+    # given knots, a df or another basis: left as they are
+    assert model_knots(frame, basis="spline", knots=[7.0, 11.0], df=None) == [7.0, 11.0]
+    assert model_knots(frame, basis="spline", knots=None, df=4) is None
+    assert model_knots(frame, basis="hinge", knots=[9.0], df=None) == [9.0]
+
+
+def test_peak_sensitivity_refits_each_variant_from_the_main_model(bundled):
+    from vc_eval.analysis.trajectories import (
+        NEED_COLUMNS,
+        fit_growth,
+        need_frame,
+        peak_sensitivity,
+    )
+
+    frame = need_frame(bundled, "total_need")
+    main = {"basis": "spline", "knots": None, "df": 6, "random": "slope", "engine": "fast"}
+    variants = {"main model": {}, "hinges at 7, 11": {"basis": "hinge", "knots": [7.0, 11.0]}}
+    table = peak_sensitivity(frame, main, variants, n=200, seed=3)
+    assert list(dict.fromkeys(table["model"])) == list(variants)
+    own = fit_growth(frame, **NEED_COLUMNS, **main).peaks(n=200, seed=3).to_frame()
+    got = table[table["model"] == "main model"].drop(columns="model").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, own.reset_index(drop=True))
+    hinge = table[table["model"] == "hinges at 7, 11"]
+    assert not hinge.drop(columns="model").reset_index(drop=True).equals(got)

@@ -30,11 +30,15 @@ Valuing Care view), :mod:`.compare` (differences between groups).
 from vc_eval.analysis.trajectories.basis import BASES, Covariate, Design, TimeBasis
 from vc_eval.analysis.trajectories.compare import GroupComparison, compare_groups
 from vc_eval.analysis.trajectories.domains import (
+    NEED_COLUMNS,
     REFERENCE_AGE,
+    SENSITIVITY_VARIANTS,
     DomainFits,
     default_age_knots,
     fit_domains,
+    model_knots,
     need_frame,
+    peak_sensitivity,
 )
 from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS, ENGINES, EngineFit, fit_arrays
 from vc_eval.analysis.trajectories.growth import (
@@ -48,6 +52,8 @@ from vc_eval.analysis.trajectories.growth import (
 __all__ = [
     "BASES",
     "DEFAULT_METHODS",
+    "NEED_COLUMNS",
+    "SENSITIVITY_VARIANTS",
     "ENGINES",
     "REFERENCE_AGE",
     "Covariate",
@@ -65,5 +71,7 @@ __all__ = [
     "fit_arrays",
     "fit_domains",
     "fit_growth",
+    "model_knots",
     "need_frame",
+    "peak_sensitivity",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from vc_eval.analysis.trajectories.domains import REFERENCE_AGE, default_age_knots, need_frame
+from vc_eval.analysis.trajectories.domains import REFERENCE_AGE, model_knots, need_frame
 from vc_eval.analysis.trajectories.growth import MIN_GROUPS, GrowthFit, fit_growth
 from vc_eval.analysis.trajectories.peaks import DEFAULT_RULE, PeakRule
 from vc_eval.core import display
@@ -199,10 +199,7 @@ def compare_groups(
         label = data.framework.label(domain)
         if age_centre is None:
             age_centre = REFERENCE_AGE
-        if basis == "spline" and knots is None and df is None:
-            knots = default_age_knots(
-                frame[time].to_numpy(dtype=float), int(frame[group].nunique())
-            )
+        knots = model_knots(frame, basis=basis, knots=knots, df=df, time=time, group=group)
     else:
         frame = data
         label = outcome

@@ -23,6 +23,7 @@ from vc_eval.analysis.trajectories.growth import (
     GrowthDesign,
     GrowthFit,
     PeakSummary,
+    fit_growth,
     peak_text,
 )
 from vc_eval.analysis.trajectories.peaks import DEFAULT_RULE, MIN_PEAK_SHARE, PEAK_COLUMNS, PeakRule
@@ -56,6 +57,78 @@ def default_age_knots(ages: np.ndarray, n_children: int) -> list[float]:
     knots = np.arange(np.ceil(lo / spacing) * spacing, hi, spacing)
     margin = spacing / 4
     return [float(k) for k in knots if lo + margin < k < hi - margin]
+
+
+def model_knots(
+    frame: pd.DataFrame,
+    *,
+    basis: str,
+    knots: Sequence[float] | None,
+    df: int | None,
+    time: str = Col.age_at_assessment,
+    group: str = Col.child_id,
+) -> Sequence[float] | None:
+    """The interior knots a need model uses: ``knots`` as given, or for a
+    spline with neither knots nor ``df`` the :func:`default_age_knots` of
+    ``frame``'s ages and children."""
+    if basis == "spline" and knots is None and df is None:
+        return default_age_knots(frame[time].to_numpy(dtype=float), int(frame[group].nunique()))
+    return knots
+
+
+#: Columns of a :func:`need_frame` as :func:`fit_growth` names them.
+NEED_COLUMNS: dict[str, str] = {
+    "outcome": Col.score,
+    "time": Col.age_at_assessment,
+    "group": Col.child_id,
+}
+
+#: Model changes :func:`peak_sensitivity` tries by default (each against the main model).
+SENSITIVITY_VARIANTS: dict[str, dict] = {
+    "main model": {},
+    "spline, 4 df": {"basis": "spline", "knots": None, "df": 4},
+    "spline, 12 df": {"basis": "spline", "knots": None, "df": 12},
+    "hinges at 7, 11, 14": {"basis": "hinge", "knots": [7.0, 11.0, 14.0], "df": None},
+    "random intercept only": {"random": "intercept"},
+}
+
+
+def peak_sensitivity(
+    frame: pd.DataFrame,
+    model: dict,
+    variants: dict[str, dict] | None = None,
+    *,
+    n: int = 1000,
+    seed: int = 1,
+) -> pd.DataFrame:
+    """Peak ages of one need frame under other growth models.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A :func:`need_frame`.
+    model : dict
+        The main model's :func:`fit_growth` options (basis, knots, df,
+        random, engine).
+    variants : dict, optional
+        Name -> options changed from ``model``; default
+        :data:`SENSITIVITY_VARIANTS`.
+    n, seed
+        Curves drawn per peak interval, and their seed.
+
+    Returns
+    -------
+    DataFrame
+        One row per peak per model: ``model`` then the columns of
+        :meth:`PeakSummary.to_frame`.
+    """
+    rows = []
+    for name, change in (variants or SENSITIVITY_VARIANTS).items():
+        fit = fit_growth(frame, **NEED_COLUMNS, label=name, **{**model, **change})
+        p = fit.peaks(n=n, seed=seed).to_frame()
+        p.insert(0, "model", name)
+        rows.append(p)
+    return pd.concat(rows, ignore_index=True)
 
 
 def need_frame(dataset: Dataset, name: str) -> pd.DataFrame:
@@ -480,12 +553,7 @@ def _growth_design(
     raise_error: bool = False,
 ) -> GrowthDesign | ValueError:
     """The growth design of ``fit_domains`` on these rows, or the error building it."""
-    kn = knots
-    if basis == "spline" and knots is None and df is None:
-        kn = default_age_knots(
-            frame[Col.age_at_assessment].to_numpy(dtype=float),
-            int(frame[Col.child_id].nunique()),
-        )
+    kn = model_knots(frame, basis=basis, knots=knots, df=df)
     try:
         return GrowthDesign.build(
             frame,
