@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-import numpy as np
 from matplotlib.axes import Axes
 
 from vc_eval.analysis.agreement import AgreementResult, icc_word
 from vc_eval.core.privacy import MIN_N
 from vc_eval.core.summary import FigureOut
-from vc_eval.plots.report import new_figure
+from vc_eval.plots.report import new_figure, plot_domain_intervals
 
 
 def plot_agreement(
@@ -25,21 +23,10 @@ def plot_agreement(
         Display names of domains (default: the result's ``domain_name``).
     """
     t = result.table[(result.table["n_pairs"] >= MIN_N) & result.table["icc"].notna()]
-    t = t.iloc[::-1]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.4 * max(len(t), 1) + 1.5))
-    y = np.arange(len(t))
-    ax.errorbar(
-        t["icc"],
-        y,
-        xerr=[t["icc"] - t["ci_lower"], t["ci_upper"] - t["icc"]],
-        fmt="o",
-        capsize=3,
-    )
     names = [
         (labels or {}).get(d, name) for d, name in zip(t["domain"], t["domain_name"], strict=True)
     ]
-    ax.set_yticks(y, names)
+    ax = plot_domain_intervals(t, "icc", "ci_lower", "ci_upper", names=names, ax=ax)
     for ref in (0.5, 0.75, 0.9):  # Koo & Li (2016): poor / moderate / good / excellent
         ax.axvline(ref, color="0.85", lw=0.8, zorder=0)
     ax.set(

@@ -24,6 +24,37 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=(6, 3.5), layout=None,
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
+def plot_domain_intervals(
+    table: pd.DataFrame,
+    estimate: str,
+    lower: str,
+    upper: str,
+    *,
+    names: list[str] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """One dot with its interval per domain row, first row at the top.
+
+    ``table`` holds only rows fit to show (the caller leaves out domains with
+    fewer than 6 pairs); ``names`` label the rows (default ``domain_name``).
+    """
+    t = table.iloc[::-1]
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(7, 0.4 * max(len(t), 1) + 1.5))
+    y = np.arange(len(t))
+    ax.errorbar(
+        t[estimate],
+        y,
+        xerr=[t[estimate] - t[lower], t[upper] - t[estimate]],
+        fmt="o",
+        capsize=3,
+    )
+    ax.set_yticks(y, list(t["domain_name"]) if names is None else names[::-1])
+    return ax
+
+
 def plot_in_care_by_month(series: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     """Children in care on the first of each month, one line per period.
 
