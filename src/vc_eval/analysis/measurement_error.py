@@ -286,7 +286,11 @@ class EIVFit:
 
 
 def _sandwich(
-    x: np.ndarray, psi: np.ndarray, a_inv: np.ndarray, groups: np.ndarray | None
+    x: np.ndarray,
+    psi: np.ndarray,
+    a_inv: np.ndarray,
+    groups: np.ndarray | None,
+    absorbed: int = 0,
 ) -> np.ndarray:
     n, p = x.shape
     if groups is None:
@@ -299,8 +303,10 @@ def _sandwich(
         )
         meat = sums.T @ sums
         g = len(uniq)
-    # the usual small-sample factor (as statsmodels' cluster covariance)
-    adj = (g / max(g - 1, 1)) * ((n - 1) / max(n - p, 1))
+    # the usual small-sample factor (as statsmodels' cluster covariance);
+    # absorbed fixed effects count as the dummy columns they replace
+    k = p + absorbed
+    adj = (g / max(g - 1, 1)) * ((n - 1) / max(n - k, 1))
     return adj * a_inv @ meat @ a_inv
 
 
@@ -312,6 +318,7 @@ def eiv_ols(
     error_var: float | np.ndarray = 0.0,
     error_cov_y: float | np.ndarray = 0.0,
     groups: np.ndarray | pd.Series | None = None,
+    absorbed: int = 0,
 ) -> EIVFit:
     """Least squares corrected for classical measurement error in one column.
 
@@ -331,6 +338,11 @@ def eiv_ols(
         (later score - noisy baseline)``).
     groups : array-like, optional
         Cluster labels (e.g. child ids) for the robust covariance.
+    absorbed : int
+        Dummy columns already partialled out of ``x`` and ``y`` (fixed effects
+        absorbed by :mod:`vc_eval.analysis.absorb`), counted in the
+        small-sample factor of the covariance so that it equals the dummy
+        regression's.
 
     Returns
     -------
@@ -341,10 +353,10 @@ def eiv_ols(
         problem is listed in ``warnings``.
     """
     with single_thread_blas():
-        return _eiv_ols(x, y, noisy, error_var, error_cov_y, groups)
+        return _eiv_ols(x, y, noisy, error_var, error_cov_y, groups, absorbed)
 
 
-def _eiv_ols(x, y, noisy, error_var, error_cov_y, groups) -> EIVFit:
+def _eiv_ols(x, y, noisy, error_var, error_cov_y, groups, absorbed=0) -> EIVFit:
     names = list(x.columns)
     xv = x.to_numpy(dtype=float)
     yv = np.asarray(y, dtype=float)
@@ -355,7 +367,7 @@ def _eiv_ols(x, y, noisy, error_var, error_cov_y, groups) -> EIVFit:
     warn: list[str] = []
     xtx_inv = np.linalg.pinv(xtx)
     b0 = xtx_inv @ xty
-    cov0 = _sandwich(xv, xv * (yv - xv @ b0)[:, None], xtx_inv, g)
+    cov0 = _sandwich(xv, xv * (yv - xv @ b0)[:, None], xtx_inv, g, absorbed)
     reliability = 1.0
     b, cov = b0, cov0
     if noisy is not None:
@@ -381,7 +393,7 @@ def _eiv_ols(x, y, noisy, error_var, error_cov_y, groups) -> EIVFit:
             r = yv - xv @ b
             psi = xv * r[:, None]
             psi[:, j] += v * b[j] - c
-            cov = _sandwich(xv, psi, a_inv, g)
+            cov = _sandwich(xv, psi, a_inv, g, absorbed)
     return EIVFit(
         params=pd.Series(b, index=names),
         cov=pd.DataFrame(cov, index=names, columns=names),

@@ -51,6 +51,7 @@ import pandas as pd
 import patsy
 from tqdm.auto import tqdm
 
+from vc_eval.analysis.absorb import absorbed_columns, demean, group_codes
 from vc_eval.analysis.measurement_error import (
     REPEAT_WINDOW_DAYS,
     EIVFit,
@@ -324,6 +325,65 @@ def _age_columns(age: np.ndarray, age_df: int) -> dict[str, np.ndarray]:
     return {"age": age}
 
 
+def _drop_collinear(x: pd.DataFrame, keep: set[str]) -> pd.DataFrame:
+    """Drop columns that add nothing to the rank, from the end (``keep`` never)."""
+    while True:
+        rank = _rank(x)
+        if rank == x.shape[1]:
+            break
+        for c in reversed(list(x.columns)):
+            if c not in keep and _rank(x.drop(columns=[c])) == rank:
+                x = x.drop(columns=[c])
+                break
+        else:  # pragma: no cover - a kept column itself is collinear
+            break
+    return x
+
+
+@dataclass(frozen=True)
+class _Councils:
+    """Council fixed effects absorbed (within-council transformation, mean kept).
+
+    ``absorbed`` is the number of council dummy columns they replace (councils
+    less one), for the small-sample factor of the covariance.
+    """
+
+    codes: np.ndarray
+    n_groups: int
+
+    @property
+    def absorbed(self) -> int:
+        return self.n_groups - 1
+
+    def within(self, values) -> np.ndarray:
+        return demean(values, self.codes, self.n_groups, add_mean=True)
+
+
+def _absorb_councils(
+    cols: dict[str, np.ndarray], council: np.ndarray, index: pd.Index
+) -> tuple[pd.DataFrame, _Councils]:
+    """Intercept plus ``cols`` within councils (overall mean kept), councils absorbed.
+
+    Columns constant within every council are dropped (a dummy regression
+    would find them collinear with the councils). See
+    :mod:`vc_eval.analysis.absorb` for why the estimates and cluster-robust
+    covariance of every other term equal the dummy regression's.
+    """
+    codes, n_groups = group_codes(council)
+    fe = _Councils(codes, n_groups)
+    names = list(cols)
+    raw = np.column_stack([cols[c] for c in names]) if names else np.empty((len(index), 0))
+    within = demean(raw, codes, n_groups)
+    gone = absorbed_columns(raw, within)
+    within += raw.mean(axis=0)
+    x = pd.DataFrame(
+        {INTERCEPT: np.ones(len(index))}
+        | {c: within[:, k] for k, c in enumerate(names) if not gone[k]},
+        index=index,
+    )
+    return x, fe
+
+
 def _design(
     d: pd.DataFrame,
     *,
@@ -331,10 +391,15 @@ def _design(
     extra: Sequence[str] = (),
     reference: str = REFERENCE_TYPE,
     age_df: int = 5,
-) -> tuple[pd.DataFrame, str]:
-    """Design matrix: intercept, noisy need, spend, type, age spline, time in care, ..."""
-    # columns are collected first and the frame built once (hundreds of council
-    # columns at national scale)
+    absorb_councils: bool = True,
+) -> tuple[pd.DataFrame, str, _Councils | None]:
+    """Design matrix: intercept, noisy need, spend, type, age spline, time in care, ...
+
+    With ``absorb_councils`` (the default) council fixed effects are absorbed
+    (the returned :class:`_Councils` transforms the outcome the same way;
+    no ``council[...]`` terms, and the intercept is the average council's
+    level); without, one dummy column per council but the first.
+    """
     cols: dict[str, np.ndarray] = {INTERCEPT: np.ones(len(d))}
     cols[noisy] = d[noisy].to_numpy(dtype=float)
     for col in extra:
@@ -349,25 +414,22 @@ def _design(
     cols.update(_age_columns(d["age"].to_numpy(dtype=float), age_df))
     cols[TIME_IN_CARE] = np.log1p(d["years_in_care"].to_numpy(dtype=float))
     council = d[Col.council].to_numpy().astype(str)
-    for cn in sorted(set(council))[1:]:
-        cols[f"council[{cn}]"] = (council == cn).astype(float)
+    if not absorb_councils:
+        # columns are collected first and the frame built once (hundreds of
+        # council columns at national scale)
+        for cn in sorted(set(council))[1:]:
+            cols[f"council[{cn}]"] = (council == cn).astype(float)
     cols[PROGRAMME] = d[PROGRAMME].to_numpy(dtype=float)
-    x = pd.DataFrame(cols, index=d.index)
     # drop columns that do not vary (a term the data cannot estimate)
-    keep = [c for c in x.columns if c == INTERCEPT or x[c].std() > 0]
-    x = x[keep]
+    cols = {c: v for c, v in cols.items() if c == INTERCEPT or pd.Series(v).std() > 0}
+    fe = None
+    if absorb_councils:
+        del cols[INTERCEPT]
+        x, fe = _absorb_councils(cols, council, d.index)
+    else:
+        x = pd.DataFrame(cols, index=d.index)
     # and any column that adds nothing (e.g. a council wholly before its programme)
-    while True:
-        rank = _rank(x)
-        if rank == x.shape[1]:
-            break
-        for c in reversed(list(x.columns)):
-            if c not in (INTERCEPT, noisy) and _rank(x.drop(columns=[c])) == rank:
-                x = x.drop(columns=[c])
-                break
-        else:  # pragma: no cover - the noisy column itself is collinear
-            break
-    return x, ref
+    return _drop_collinear(x, {INTERCEPT, noisy}), ref, fe
 
 
 def _rank(x: pd.DataFrame) -> int:
@@ -413,17 +475,7 @@ def _within_design(
     x = x[[c for c in x.columns if x[c].std() > 1e-9 or c == SPEND]]
     # age, time in care and calendar year move together within a child: drop
     # what adds nothing (from the end: years first)
-    keep = {SPEND} | ({noisy} if noisy else set())
-    while True:
-        rank = _rank(x)
-        if rank == x.shape[1]:
-            break
-        for c in reversed(list(x.columns)):
-            if c not in keep and _rank(x.drop(columns=[c])) == rank:
-                x = x.drop(columns=[c])
-                break
-        else:  # pragma: no cover - spend itself is collinear
-            break
+    x = _drop_collinear(x, {SPEND} | ({noisy} if noisy else set()))
     size = d.groupby(child)[Col.child_id].transform("size").to_numpy()
     return x, size
 
@@ -515,6 +567,7 @@ def need_change(
     min_children: int = privacy.MIN_N,
     progress: bool | None = None,
     scores: pd.DataFrame | None = None,
+    absorb_councils: bool = True,
 ) -> NeedChangeResult:
     """Model change in need per 6 months for each domain (and total need).
 
@@ -546,6 +599,12 @@ def need_change(
         Placement types with fewer children get no standardised change.
     scores : DataFrame, optional
         ``wide_scores(ds.assessments)``, if already computed.
+    absorb_councils : bool
+        Absorb the council fixed effects (within-council transformation) rather
+        than fit a dummy column per council: the same estimates and standard
+        errors for every other term (tested), far faster with many councils,
+        but no ``council[...]`` terms and the ``intercept`` is the average
+        council's level.
     """
     fw = ds.framework
     doms = list(domains) if domains is not None else list(fw.need_domains)
@@ -572,7 +631,10 @@ def need_change(
         if f[Col.child_id].nunique() < 20:
             warns.append(f"{fw.label(name)}: fewer than 20 children with two reviews; not modelled")
             continue
-        x, ref_used = _design(f, noisy=BASELINE, reference=reference_type)
+        x, ref_used, fe = _design(
+            f, noisy=BASELINE, reference=reference_type, absorb_councils=absorb_councils
+        )
+        y = f[CHANGE].to_numpy(dtype=float)
         ev = (
             _error_var_for(wide, ds_doms, repeat_window_days) if correct_measurement_error else None
         )
@@ -582,11 +644,12 @@ def need_change(
         v = (ev or 0.0) / f["n_scores"].to_numpy()
         fit = eiv_ols(
             x,
-            f[CHANGE],
+            y if fe is None else fe.within(y),
             noisy=BASELINE if ev else None,
             error_var=v,
             error_cov_y=-scale * v,
             groups=f[Col.child_id].to_numpy(),
+            absorbed=0 if fe is None else fe.absorbed,
         )
         warns += [f"{fw.label(name)}: {w}" for w in fit.warnings]
         label = fw.label(name)
@@ -637,8 +700,10 @@ def _by_type(
             if t != ref:
                 mvec[term] = 1.0
             # spend and type move together: use the type's own typical cost
+            # (from the data: the design's column may be within councils)
             if SPEND in mvec:
-                mvec[SPEND] = float(np.median(x.loc[sub.index, SPEND]))
+                cost = sub[Col.weekly_cost].to_numpy(dtype=float)
+                mvec[SPEND] = float(np.median(np.log2(np.maximum(cost, 1.0))))
             mvec = mvec.to_numpy()
             adj = float(mvec @ b)
             se = float(np.sqrt(max(mvec @ cov @ mvec, 0.0)))
@@ -731,6 +796,7 @@ def external_outcomes(
     repeat_window_days: int = REPEAT_WINDOW_DAYS,
     progress: bool | None = None,
     scores: pd.DataFrame | None = None,
+    absorb_councils: bool = True,
 ) -> ExternalOutcomesResult:
     """Model each yearly outcome against spend, adjusted for need.
 
@@ -765,7 +831,9 @@ def external_outcomes(
                 + spline(age) + log(1 + years in care) + council + programme + e
 
     with ``need`` corrected for measurement error; it is the structural model
-    (how outcomes depend on need and moves) and is kept for that.
+    (how outcomes depend on need and moves) and is kept for that. Its council
+    fixed effects are absorbed (``absorb_councils=False``: a dummy column per
+    council, the same estimates of every other term, much slower nationally).
 
     In both, placement, weekly cost and need are measured ``exposure_days``
     from the outcome date: by default at the start of the year the outcome
@@ -854,13 +922,21 @@ def external_outcomes(
                 y = g[Col.value] - g.groupby(Col.child_id)[Col.value].transform("mean")
                 fit = eiv_ols(x, y, noisy=None, groups=g[Col.child_id].to_numpy())
             else:
-                x, ref_used = _design(g, noisy=NEED, extra=extra, reference=reference_type)
+                x, ref_used, fe = _design(
+                    g,
+                    noisy=NEED,
+                    extra=extra,
+                    reference=reference_type,
+                    absorb_councils=absorb_councils,
+                )
+                y = g[Col.value].to_numpy(dtype=float)
                 fit = eiv_ols(
                     x,
-                    g[Col.value],
+                    y if fe is None else fe.within(y),
                     noisy=NEED if ev else None,
                     error_var=(ev or 0.0) / g["n_scores"].to_numpy(),
                     groups=g[Col.child_id].to_numpy(),
+                    absorbed=0 if fe is None else fe.absorbed,
                 )
             nd = ", ".join(doms) if len(doms) < len(fw.need_domains) else TOTAL_NEED
             c = _labelled(fit, True, measure=measure, need_domains=nd)
@@ -899,6 +975,7 @@ def programme_outcomes(
     measures: Sequence[str] = PROGRAMME_MEASURES,
     level: float = 0.95,
     age_df: int = 5,
+    absorb_councils: bool = True,
 ) -> pd.DataFrame:
     """Total effect of the programme on yearly outcomes (difference in differences).
 
@@ -912,7 +989,9 @@ def programme_outcomes(
     the part that works through lower need and fewer moves. It needs at least
     one adopting council observed before and after its start and at least one
     council to compare with (a council that never adopted, or adopted later);
-    otherwise the row says why and gives no estimate.
+    otherwise the row says why and gives no estimate. The council fixed
+    effects are absorbed (``absorb_councils=False``: one dummy column per
+    council; the same estimate and standard error).
 
     Returns
     -------
@@ -956,17 +1035,29 @@ def programme_outcomes(
                 "cannot be told apart from changes over time"
             )
         else:
-            cols: dict[str, np.ndarray] = {INTERCEPT: np.ones(len(o)), PROGRAMME: o[PROGRAMME]}
+            cols: dict[str, np.ndarray] = {
+                INTERCEPT: np.ones(len(o)),
+                PROGRAMME: o[PROGRAMME].to_numpy(dtype=float),
+            }
             council = o[Col.council].astype(str).to_numpy()
-            for cn in sorted(set(council))[1:]:
-                cols[f"council[{cn}]"] = (council == cn).astype(float)
+            if not absorb_councils:
+                for cn in sorted(set(council))[1:]:
+                    cols[f"council[{cn}]"] = (council == cn).astype(float)
             year = o[Col.date].dt.year.to_numpy()
             for yv in sorted(set(year))[1:]:
                 cols[f"year[{yv}]"] = (year == yv).astype(float)
             cols.update(_age_columns(o["age"].to_numpy(dtype=float), age_df))
-            x = pd.DataFrame(cols, index=o.index)
-            x = x[[c for c in x.columns if c == INTERCEPT or x[c].std() > 0]]
-            fit = eiv_ols(x, o[Col.value], noisy=None, groups=o[Col.child_id].to_numpy())
+            cols = {c: v for c, v in cols.items() if c == INTERCEPT or pd.Series(v).std() > 0}
+            y = o[Col.value].to_numpy(dtype=float)
+            if absorb_councils:
+                del cols[INTERCEPT]
+                x, fe = _absorb_councils(cols, council, o.index)
+                y, absorbed = fe.within(y), fe.absorbed
+            else:
+                x, absorbed = pd.DataFrame(cols, index=o.index), 0
+            fit = eiv_ols(
+                x, y, noisy=None, groups=o[Col.child_id].to_numpy(), absorbed=absorbed
+            )
             t = fit.table(level=level).set_index("term")
             if PROGRAMME in t.index:
                 r = t.loc[PROGRAMME]
@@ -975,6 +1066,11 @@ def programme_outcomes(
                     se=float(r["se"]),
                     ci_low=float(r["ci_low"]),
                     ci_high=float(r["ci_high"]),
+                )
+            else:
+                out["note"] = (
+                    "the programme is constant within each council over the years observed: "
+                    "it cannot be told apart from the councils' own levels"
                 )
         rows.append(out)
     return pd.DataFrame(rows)
