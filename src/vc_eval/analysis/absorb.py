@@ -32,7 +32,8 @@ ABSORBED_TOL = 1e-9
 
 def group_codes(groups) -> tuple[np.ndarray, int]:
     """Integer codes 0..G-1 of the groups (in order of first appearance) and G."""
-    codes, uniq = pd.factorize(np.asarray(groups), sort=False)
+    keep = isinstance(groups, pd.Series | pd.Index | pd.Categorical)
+    codes, uniq = pd.factorize(groups if keep else np.asarray(groups), sort=False)
     if (codes < 0).any():
         raise ValueError("fixed-effect groups contain missing values")
     return codes.astype(np.intp, copy=False), len(uniq)

@@ -289,20 +289,18 @@ def _sandwich(
     x: np.ndarray,
     psi: np.ndarray,
     a_inv: np.ndarray,
-    groups: np.ndarray | None,
+    groups: tuple[np.ndarray, int] | None,
     absorbed: int = 0,
 ) -> np.ndarray:
+    """Cluster-robust sandwich; ``groups`` is (cluster code of each row, clusters)."""
     n, p = x.shape
     if groups is None:
         meat = psi.T @ psi
         g = n
     else:
-        codes, uniq = pd.factorize(groups)
-        sums = np.column_stack(
-            [np.bincount(codes, weights=psi[:, k], minlength=len(uniq)) for k in range(p)]
-        )
+        codes, g = groups
+        sums = np.column_stack([np.bincount(codes, weights=psi[:, k], minlength=g) for k in range(p)])
         meat = sums.T @ sums
-        g = len(uniq)
     # the usual small-sample factor (as statsmodels' cluster covariance);
     # absorbed fixed effects count as the dummy columns they replace
     k = p + absorbed
@@ -361,7 +359,11 @@ def _eiv_ols(x, y, noisy, error_var, error_cov_y, groups, absorbed=0) -> EIVFit:
     xv = x.to_numpy(dtype=float)
     yv = np.asarray(y, dtype=float)
     n, p = xv.shape
-    g = None if groups is None else np.asarray(groups)
+    g = None
+    if groups is not None:
+        # factorised once for both covariances and the count of clusters
+        codes, uniq = pd.factorize(groups if isinstance(groups, pd.Series) else np.asarray(groups))
+        g = (codes, len(uniq))
     xtx = xv.T @ xv
     xty = xv.T @ yv
     warn: list[str] = []
@@ -400,7 +402,7 @@ def _eiv_ols(x, y, noisy, error_var, error_cov_y, groups, absorbed=0) -> EIVFit:
         naive=pd.Series(b0, index=names),
         naive_cov=pd.DataFrame(cov0, index=names, columns=names),
         n=n,
-        n_clusters=n if g is None else int(pd.Series(g).nunique()),
+        n_clusters=n if g is None else int(g[1]),
         reliability=float(reliability),
         noisy=noisy,
         warnings=warn,

@@ -42,6 +42,7 @@ coefficients are differences in the mean count or probability.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -317,11 +318,25 @@ def outcome_frame(
 # --------------------------------------------------------------------------
 
 
+#: The last few age splines built (keyed by the ages' bytes): the need-change
+#: models of every domain share their intervals, hence their ages.
+_SPLINES: dict[tuple, dict[str, np.ndarray]] = {}
+
+
 def _age_columns(age: np.ndarray, age_df: int) -> dict[str, np.ndarray]:
     """Age as a centred natural spline, or linear when too few rows or ages support one."""
     if len(age) >= 40 * age_df and np.unique(np.round(age, 1)).size > 3 * age_df:
-        spl = np.asarray(patsy.dmatrix(f"cr(a, df={age_df}, constraints='center') - 1", {"a": age}))
-        return {f"age_spline_{k}": spl[:, k] for k in range(spl.shape[1])}
+        age = np.ascontiguousarray(age, dtype=float)
+        key = (age_df, len(age), hashlib.blake2b(age.tobytes(), digest_size=16).digest())
+        if key not in _SPLINES:
+            spl = np.asarray(
+                patsy.dmatrix(f"cr(a, df={age_df}, constraints='center') - 1", {"a": age})
+            )
+            if len(_SPLINES) >= 4:
+                _SPLINES.pop(next(iter(_SPLINES)))
+            _SPLINES[key] = {f"age_spline_{k}": spl[:, k] for k in range(spl.shape[1])}
+        # copies: callers may change their columns
+        return {k: v.copy() for k, v in _SPLINES[key].items()}
     return {"age": age}
 
 
@@ -360,7 +375,7 @@ class _Councils:
 
 
 def _absorb_councils(
-    cols: dict[str, np.ndarray], council: np.ndarray, index: pd.Index
+    cols: dict[str, np.ndarray], council, index: pd.Index
 ) -> tuple[pd.DataFrame, _Councils]:
     """Intercept plus ``cols`` within councils (overall mean kept), councils absorbed.
 
@@ -371,17 +386,13 @@ def _absorb_councils(
     """
     codes, n_groups = group_codes(council)
     fe = _Councils(codes, n_groups)
-    names = list(cols)
-    raw = np.column_stack([cols[c] for c in names]) if names else np.empty((len(index), 0))
-    within = demean(raw, codes, n_groups)
-    gone = absorbed_columns(raw, within)
-    within += raw.mean(axis=0)
-    x = pd.DataFrame(
-        {INTERCEPT: np.ones(len(index))}
-        | {c: within[:, k] for k, c in enumerate(names) if not gone[k]},
-        index=index,
-    )
-    return x, fe
+    out: dict[str, np.ndarray] = {INTERCEPT: np.ones(len(index))}
+    for name, raw in cols.items():
+        # column by column: contiguous arrays, no n x k copies
+        within = demean(raw, codes, n_groups)
+        if not absorbed_columns(raw[:, None], within[:, None])[0]:
+            out[name] = within + raw.mean()
+    return pd.DataFrame(out, index=index), fe
 
 
 def _design(
@@ -413,8 +424,9 @@ def _design(
             cols[type_term(t)] = (ptype == t).astype(float)
     cols.update(_age_columns(d["age"].to_numpy(dtype=float), age_df))
     cols[TIME_IN_CARE] = np.log1p(d["years_in_care"].to_numpy(dtype=float))
-    council = d[Col.council].to_numpy().astype(str)
+    council = d[Col.council]
     if not absorb_councils:
+        council = council.to_numpy().astype(str)
         # columns are collected first and the frame built once (hundreds of
         # council columns at national scale)
         for cn in sorted(set(council))[1:]:
@@ -648,7 +660,7 @@ def need_change(
             noisy=BASELINE if ev else None,
             error_var=v,
             error_cov_y=-scale * v,
-            groups=f[Col.child_id].to_numpy(),
+            groups=f[Col.child_id],
             absorbed=0 if fe is None else fe.absorbed,
         )
         warns += [f"{fw.label(name)}: {w}" for w in fit.warnings]
@@ -920,7 +932,7 @@ def external_outcomes(
             if design == WITHIN:
                 x, _ = _within_design(g, noisy=NEED, extra=extra)
                 y = g[Col.value] - g.groupby(Col.child_id)[Col.value].transform("mean")
-                fit = eiv_ols(x, y, noisy=None, groups=g[Col.child_id].to_numpy())
+                fit = eiv_ols(x, y, noisy=None, groups=g[Col.child_id])
             else:
                 x, ref_used, fe = _design(
                     g,
@@ -935,7 +947,7 @@ def external_outcomes(
                     y if fe is None else fe.within(y),
                     noisy=NEED if ev else None,
                     error_var=(ev or 0.0) / g["n_scores"].to_numpy(),
-                    groups=g[Col.child_id].to_numpy(),
+                    groups=g[Col.child_id],
                     absorbed=0 if fe is None else fe.absorbed,
                 )
             nd = ", ".join(doms) if len(doms) < len(fw.need_domains) else TOTAL_NEED
@@ -1056,7 +1068,7 @@ def programme_outcomes(
             else:
                 x, absorbed = pd.DataFrame(cols, index=o.index), 0
             fit = eiv_ols(
-                x, y, noisy=None, groups=o[Col.child_id].to_numpy(), absorbed=absorbed
+                x, y, noisy=None, groups=o[Col.child_id], absorbed=absorbed
             )
             t = fit.table(level=level).set_index("term")
             if PROGRAMME in t.index:

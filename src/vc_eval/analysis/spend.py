@@ -1359,7 +1359,7 @@ def cost_need_link(
         d[LOG_COST],
         noisy="need_per_10" if ev else None,
         error_var=(ev or 0.0) / 100,
-        groups=d[Col.child_id].to_numpy(),
+        groups=d[Col.child_id],
     )
     coef = fit.table(level=level)
     naive = fit.table(level=level, corrected=False)
