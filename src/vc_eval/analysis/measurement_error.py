@@ -198,7 +198,19 @@ def error_variance(scores: pd.DataFrame, *, window_days: int = REPEAT_WINDOW_DAY
         window_days=window_days,
     )
     v = s[Col.score].to_numpy(dtype=float)
-    d = v[i2] - v[i1]
+    return error_variance_from_differences(v[i2] - v[i1], window_days=window_days)
+
+
+def error_variance_from_differences(
+    differences: np.ndarray, *, window_days: int = REPEAT_WINDOW_DAYS
+) -> ErrorVariance:
+    """:func:`error_variance` from the paired scorings' differences (second less first).
+
+    For callers that find the pairs once and difference several scores over
+    them; non-finite differences are left out. Raises ``ValueError`` as
+    :func:`error_variance` does (``window_days`` is only for its message).
+    """
+    d = np.asarray(differences, dtype=float)
     d = d[np.isfinite(d)]
     n = d.size
     if n < 10:

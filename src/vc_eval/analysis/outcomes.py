@@ -43,6 +43,7 @@ coefficients are differences in the mean count or probability.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -59,6 +60,7 @@ from vc_eval.analysis.measurement_error import (
     composite_scores,
     eiv_ols,
     error_variance,
+    error_variance_from_differences,
     review_scores,
     single_thread_blas,
     wide_scores,
@@ -67,6 +69,7 @@ from vc_eval.core import display, privacy
 from vc_eval.core.costs import REFERENCE_DATE
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED
+from vc_eval.core.population import second_scoring_pairs, second_scorings
 from vc_eval.core.schema import DAYS_PER_YEAR, PLACEMENT_LABELS, PLACEMENT_TYPES, Col
 from vc_eval.core.summary import Count, Finding, Result, Summary, Table
 
@@ -193,6 +196,7 @@ def need_change_frame(
     max_days: int = 400,
     repeat_window_days: int = REPEAT_WINDOW_DAYS,
     scores: pd.DataFrame | None = None,
+    cache: dict | None = None,
 ) -> pd.DataFrame:
     """Change in a need score between consecutive reviews, with covariates.
 
@@ -207,6 +211,11 @@ def need_change_frame(
         scaling their change to 6 months multiplies measurement noise.
     scores : DataFrame, optional
         ``wide_scores(ds.assessments)``, to avoid pivoting again per domain.
+    cache : dict, optional
+        Shared by calls on the same ``ds`` and ``scores`` (wide) to build the
+        reviews, intervals and covariates once for every set of domains
+        scored at the same assessments; only the scores differ. The frame is
+        the same as without it.
 
     Returns
     -------
@@ -219,7 +228,101 @@ def need_change_frame(
         identifiers: analyst use only.
     """
     src = ds.assessments if scores is None else scores
-    rev = review_scores(composite_scores(src, domains), window_days=repeat_window_days)
+    if cache is None or Col.domain in src.columns:
+        rev = review_scores(composite_scores(src, domains), window_days=repeat_window_days)
+        return _intervals(ds, rev, min_days, max_days)[0]
+    vals = _mean_over(src, domains)
+    reviews = _shared_reviews(src, np.isfinite(vals), repeat_window_days, cache)
+    score = reviews.scores(vals)
+    key = ("intervals", reviews.key, min_days, max_days)
+    if key not in cache:
+        rev = reviews.frame.copy()
+        rev.insert(2, Col.score, score)
+        cache[key] = _intervals(ds, rev, min_days, max_days)
+    iv, r = cache[key]
+    iv = iv.copy()
+    iv[BASELINE] = score[r]
+    iv["score_end"] = score[r + 1]
+    iv[CHANGE] = (iv["score_end"] - iv[BASELINE]) * HALF_YEAR_DAYS / iv["days"]
+    return iv
+
+
+def _mean_over(wide: pd.DataFrame, domains: Sequence[str]) -> np.ndarray:
+    """Each wide row's mean over ``domains`` (NaN where none is scored), as
+    :func:`composite_scores` computes it."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows with none of the domains
+        return np.nanmean(wide[list(domains)].to_numpy(dtype=float), axis=1)
+
+
+@dataclass(frozen=True)
+class _Reviews:
+    """Scorings of the wide scores grouped into reviews, as :func:`review_scores` does.
+
+    ``pos`` are the wide rows in the order :func:`composite_scores` then
+    :func:`review_scores` sort them, ``review`` each one's review, ``frame``
+    the per-review columns but the score, and ``pairs`` the positions (in
+    that order) of the repeat scorings :func:`error_variance` pairs.
+    """
+
+    key: tuple
+    pos: np.ndarray
+    review: np.ndarray
+    frame: pd.DataFrame
+    pairs: tuple[np.ndarray, np.ndarray]
+
+    def scores(self, vals: np.ndarray) -> np.ndarray:
+        """Mean score of each review (``vals``: one per wide row)."""
+        return pd.Series(vals[self.pos]).groupby(self.review).mean().to_numpy()
+
+    def error_variance(self, vals: np.ndarray, window_days: int):
+        v = vals[self.pos]
+        i1, i2 = self.pairs
+        return error_variance_from_differences(v[i2] - v[i1], window_days=window_days)
+
+
+def _shared_reviews(
+    wide: pd.DataFrame, mask: np.ndarray, window_days: int, cache: dict
+) -> _Reviews:
+    """The reviews of the wide rows in ``mask`` (cached by the rows and the window)."""
+    key = ("reviews", window_days, hashlib.blake2b(mask.tobytes(), digest_size=16).digest())
+    if key in cache:
+        return cache[key]
+    keys = [Col.child_id, Col.assessment_date, Col.assessor_id]
+    if Col.age_at_assessment in wide:
+        keys.append(Col.age_at_assessment)
+    # the steps of composite_scores and review_scores, with each row's position kept
+    out = wide.loc[mask, keys].copy()
+    out["_pos"] = np.flatnonzero(mask)
+    for c in (Col.child_id, Col.assessor_id):
+        out[c] = out[c].astype(str)
+    out = out.sort_values([Col.child_id, Col.assessment_date], kind="stable")
+    s = out.reset_index(drop=True).sort_values(
+        [Col.child_id, Col.assessment_date, Col.assessor_id], kind="stable"
+    )
+    s = s.reset_index(drop=True)
+    child = s[Col.child_id].to_numpy()
+    date = s[Col.assessment_date].to_numpy()
+    assessor = s[Col.assessor_id].to_numpy()
+    review = np.cumsum(~second_scorings(child, date, assessor, window_days=window_days))
+    agg = {
+        Col.child_id: (Col.child_id, "first"),
+        Col.assessment_date: (Col.assessment_date, "first"),
+        "n_scores": (Col.child_id, "size"),
+    }
+    if Col.age_at_assessment in s:
+        agg[Col.age_at_assessment] = (Col.age_at_assessment, "first")
+    frame = s.groupby(review).agg(**agg).reset_index(drop=True)
+    pairs = second_scoring_pairs(child, date, assessor, window_days=window_days)
+    cache[key] = _Reviews(key, s["_pos"].to_numpy(), review, frame, pairs)
+    return cache[key]
+
+
+def _intervals(
+    ds: Dataset, rev: pd.DataFrame, min_days: int, max_days: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`need_change_frame` from the reviews, and the review each interval starts at."""
+    rev = rev.assign(_r=np.arange(len(rev)))
     nxt = rev.groupby(Col.child_id).shift(-1)
     iv = rev.assign(date_end=nxt[Col.assessment_date], score_end=nxt[Col.score]).dropna(
         subset=["date_end"]
@@ -243,7 +346,8 @@ def need_change_frame(
     pl = _placement_on(ds.placements, iv, Col.date)
     iv[Col.placement_type] = pl[Col.placement_type]
     iv[Col.weekly_cost] = pl[Col.weekly_cost].astype(float)
-    return iv.dropna(subset=[Col.placement_type]).reset_index(drop=True)
+    iv = iv.dropna(subset=[Col.placement_type]).reset_index(drop=True)
+    return iv.drop(columns="_r"), iv["_r"].to_numpy()
 
 
 def outcome_frame(
@@ -559,9 +663,16 @@ class NeedChangeResult:
         return _term_row(self.coefficients if corrected else self.naive, "domain", domain, term)
 
 
-def _error_var_for(scores: pd.DataFrame, domains: Sequence[str], window: int) -> float | None:
+def _error_var_for(
+    scores: pd.DataFrame, domains: Sequence[str], window: int, cache: dict | None = None
+) -> float | None:
     try:
-        return error_variance(composite_scores(scores, domains), window_days=window).variance
+        if cache is None or Col.domain in scores.columns:
+            return error_variance(composite_scores(scores, domains), window_days=window).variance
+        # the same pairs of scorings as error_variance finds, found once per set of rows
+        vals = _mean_over(scores, domains)
+        reviews = _shared_reviews(scores, np.isfinite(vals), window, cache)
+        return reviews.error_variance(vals, window).variance
     except ValueError:
         return None
 
@@ -629,6 +740,8 @@ def need_change(
     ns: dict[str, tuple[int, int]] = {}
     ref_used = reference_type
     wide = wide_scores(ds.assessments) if scores is None else scores
+    # reviews, intervals and covariates built once for domains scored together
+    cache: dict = {}
     for name, ds_doms in tqdm(
         targets, desc="need change", disable=None if progress is None else not progress
     ):
@@ -639,6 +752,7 @@ def need_change(
             max_days=max_days,
             repeat_window_days=repeat_window_days,
             scores=wide,
+            cache=cache,
         )
         if f[Col.child_id].nunique() < 20:
             warns.append(f"{fw.label(name)}: fewer than 20 children with two reviews; not modelled")
@@ -648,7 +762,9 @@ def need_change(
         )
         y = f[CHANGE].to_numpy(dtype=float)
         ev = (
-            _error_var_for(wide, ds_doms, repeat_window_days) if correct_measurement_error else None
+            _error_var_for(wide, ds_doms, repeat_window_days, cache)
+            if correct_measurement_error
+            else None
         )
         if correct_measurement_error and ev is None:
             warns.append(f"{fw.label(name)}: too few repeat assessments; not corrected")
@@ -878,6 +994,7 @@ def external_outcomes(
     ref_used = reference_type
     known = set(ds.outcomes[Col.measure].unique())
     wide = wide_scores(ds.assessments) if scores is None else scores
+    cache: dict = {}
     for measure in tqdm(
         measures, desc="outcomes", disable=None if progress is None else not progress
     ):
@@ -886,7 +1003,7 @@ def external_outcomes(
             continue
         doms = _needs_for(measure, mapping, list(fw.need_domains))
         correct = correct_measurement_error and design == POOLED
-        ev = _error_var_for(wide, doms, repeat_window_days) if correct else None
+        ev = _error_var_for(wide, doms, repeat_window_days, cache) if correct else None
         if correct and ev is None:
             warns.append(f"{measure}: too few repeat assessments; need not corrected")
         f = outcome_frame(
