@@ -45,11 +45,19 @@ def single_thread_blas() -> contextlib.AbstractContextManager:
     other processes made them ~100x slower (2 s instead of 0.02 s for
     60,000 x 40).
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+            return contextlib.nullcontext()
+        # found once: looking the libraries up costs ~10 ms a call, and the
+        # outcome models limit the threads dozens of times
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+_CONTROLLER = None
 
 
 #: Two assessments of a child by different practitioners this close together

@@ -358,6 +358,7 @@ def outcome_frame(
     window_days: int = 183,
     scores: pd.DataFrame | None = None,
     exposure_days: int = 0,
+    cache: dict | None = None,
 ) -> pd.DataFrame:
     """One row per child x date of an outcome, with need around the date and covariates.
 
@@ -370,6 +371,9 @@ def outcome_frame(
     ``window_days`` either side of the outcome date (``n_scores`` of them; its
     measurement-error variance is the single-score variance divided by that,
     treating scores by different practitioners as independent).
+
+    ``cache`` (a dict shared by calls on the same ``ds`` and ``scores``) keeps
+    the children's details and each set of domains' mean scores between calls.
 
     Returns
     -------
@@ -387,15 +391,22 @@ def outcome_frame(
     o = o.merge(mv, on=[Col.child_id, Col.date], how="left")
     o[EXPOSURE_DATE] = o[Col.date] + pd.Timedelta(days=int(exposure_days))
     src = ds.assessments if scores is None else scores
-    sc = composite_scores(src, need_domains)[[Col.child_id, Col.assessment_date, Col.score]]
+    cache = {} if cache is None else cache
+    key = ("composite", tuple(need_domains))
+    if key not in cache:
+        cache[key] = composite_scores(src, need_domains)[
+            [Col.child_id, Col.assessment_date, Col.score]
+        ]
+    sc = cache[key]
     m = o[[Col.child_id, EXPOSURE_DATE]].reset_index().merge(sc, on=Col.child_id)
     near = (m[Col.assessment_date] - m[EXPOSURE_DATE]).dt.days.abs() <= window_days
     g = m[near].groupby("index")[Col.score]
     o[NEED] = g.mean().reindex(o.index)
     o["n_scores"] = g.size().reindex(o.index).fillna(0).astype(int)
     o = o[o["n_scores"] > 0].copy()
-    info = _child_info(ds)
-    c = info.reindex(o[Col.child_id])
+    if "child_info" not in cache:
+        cache["child_info"] = _child_info(ds)
+    c = cache["child_info"].reindex(o[Col.child_id])
     o[Col.council] = c[Col.council].to_numpy()
     o["age"] = (o[Col.date] - c[Col.date_of_birth].to_numpy()).dt.days / DAYS_PER_YEAR
     o["years_in_care"] = np.clip(
@@ -529,6 +540,8 @@ def _design(
     cols.update(_age_columns(d["age"].to_numpy(dtype=float), age_df))
     cols[TIME_IN_CARE] = np.log1p(d["years_in_care"].to_numpy(dtype=float))
     council = d[Col.council]
+    # one council: nothing to absorb (and the columns stay exactly as they are)
+    absorb_councils = absorb_councils and council.nunique() > 1
     if not absorb_councils:
         council = council.to_numpy().astype(str)
         # columns are collected first and the frame built once (hundreds of
@@ -813,12 +826,18 @@ def _by_type(
     cov = fit.cov.to_numpy()
     type_cols = [c for c in x.columns if c.startswith("type[")]
     means = x.mean()
+    # arrays once, then one boolean mask per type (no frame copies per type)
+    ptype = f[Col.placement_type].to_numpy()
+    child = f[Col.child_id]
+    cost = f[Col.weekly_cost]
+    change = f[CHANGE]
+    log_cost = np.log2(np.maximum(cost.to_numpy(dtype=float), 1.0))
     rows = []
     for t in PLACEMENT_TYPES:
-        sub = f[f[Col.placement_type] == t]
-        if sub.empty:
+        mask = ptype == t
+        if not mask.any():
             continue
-        kids = int(sub[Col.child_id].nunique())
+        kids = int(child[mask].nunique())
         adj, lo, hi = np.nan, np.nan, np.nan
         term = type_term(t)
         if kids >= min_children and (t == ref or term in x.columns):
@@ -830,13 +849,13 @@ def _by_type(
             # spend and type move together: use the type's own typical cost
             # (from the data: the design's column may be within councils)
             if SPEND in mvec:
-                cost = sub[Col.weekly_cost].to_numpy(dtype=float)
-                mvec[SPEND] = float(np.median(np.log2(np.maximum(cost, 1.0))))
+                mvec[SPEND] = float(np.median(log_cost[mask]))
             mvec = mvec.to_numpy()
             adj = float(mvec @ b)
             se = float(np.sqrt(max(mvec @ cov @ mvec, 0.0)))
             lo, hi = adj - 1.96 * se, adj + 1.96 * se
-        cost6 = float(sub[Col.weekly_cost].mean()) * WEEKS_PER_HALF_YEAR
+        mean_cost = float(cost[mask].mean())
+        cost6 = mean_cost * WEEKS_PER_HALF_YEAR
         rows.append(
             {
                 "domain": domain,
@@ -844,9 +863,9 @@ def _by_type(
                 Col.placement_type: t,
                 "label": PLACEMENT_LABELS[t],
                 "children": kids,
-                "intervals": len(sub),
-                "mean_weekly_cost": float(sub[Col.weekly_cost].mean()),
-                "raw_change": float(sub[CHANGE].mean()),
+                "intervals": int(mask.sum()),
+                "mean_weekly_cost": mean_cost,
+                "raw_change": float(change[mask].mean()),
                 "adjusted_change": adj,
                 "ci_low": lo,
                 "ci_high": hi,
@@ -1007,7 +1026,13 @@ def external_outcomes(
         if correct and ev is None:
             warns.append(f"{measure}: too few repeat assessments; need not corrected")
         f = outcome_frame(
-            ds, measure, doms, window_days=window_days, scores=wide, exposure_days=exposure_days
+            ds,
+            measure,
+            doms,
+            window_days=window_days,
+            scores=wide,
+            exposure_days=exposure_days,
+            cache=cache,
         ).dropna(subset=[START_YEARS])
         fits = [("main", f, [START_YEARS])]
         if negative_control:
@@ -1018,6 +1043,7 @@ def external_outcomes(
                 window_days=window_days,
                 scores=wide,
                 exposure_days=NEGATIVE_CONTROL_DAYS,
+                cache=cache,
             )
             key = [Col.child_id, Col.date]
             after = after[[*key, Col.weekly_cost, START_YEARS]].rename(
@@ -1169,7 +1195,8 @@ def programme_outcomes(
                 PROGRAMME: o[PROGRAMME].to_numpy(dtype=float),
             }
             council = o[Col.council].astype(str).to_numpy()
-            if not absorb_councils:
+            absorb = absorb_councils and out["councils"] > 1
+            if not absorb:
                 for cn in sorted(set(council))[1:]:
                     cols[f"council[{cn}]"] = (council == cn).astype(float)
             year = o[Col.date].dt.year.to_numpy()
@@ -1178,7 +1205,7 @@ def programme_outcomes(
             cols.update(_age_columns(o["age"].to_numpy(dtype=float), age_df))
             cols = {c: v for c, v in cols.items() if c == INTERCEPT or pd.Series(v).std() > 0}
             y = o[Col.value].to_numpy(dtype=float)
-            if absorb_councils:
+            if absorb:
                 del cols[INTERCEPT]
                 x, fe = _absorb_councils(cols, council, o.index)
                 y, absorbed = fe.within(y), fe.absorbed
