@@ -319,7 +319,9 @@ def _sandwich(
         g = n
     else:
         codes, g = groups
-        sums = np.column_stack([np.bincount(codes, weights=psi[:, k], minlength=g) for k in range(p)])
+        sums = np.column_stack(
+            [np.bincount(codes, weights=psi[:, k], minlength=g) for k in range(p)]
+        )
         meat = sums.T @ sums
     # the usual small-sample factor (as statsmodels' cluster covariance);
     # absorbed fixed effects count as the dummy columns they replace

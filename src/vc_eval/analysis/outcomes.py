@@ -1211,9 +1211,7 @@ def programme_outcomes(
                 y, absorbed = fe.within(y), fe.absorbed
             else:
                 x, absorbed = pd.DataFrame(cols, index=o.index), 0
-            fit = eiv_ols(
-                x, y, noisy=None, groups=o[Col.child_id], absorbed=absorbed
-            )
+            fit = eiv_ols(x, y, noisy=None, groups=o[Col.child_id], absorbed=absorbed)
             t = fit.table(level=level).set_index("term")
             if PROGRAMME in t.index:
                 r = t.loc[PROGRAMME]
