@@ -252,7 +252,7 @@ def _mean_over(wide: pd.DataFrame, domains: Sequence[str]) -> np.ndarray:
     :func:`composite_scores` computes it."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # rows with none of the domains
-        return np.nanmean(wide[list(domains)].to_numpy(dtype=float), axis=1)
+        return np.nanmean(np.ascontiguousarray(wide[list(domains)].to_numpy(dtype=float)), axis=1)
 
 
 @dataclass(frozen=True)
