@@ -141,14 +141,23 @@ def type_term(t: str) -> str:
 # --------------------------------------------------------------------------
 
 
-def _placement_on(pl: pd.DataFrame, keys: pd.DataFrame, date_col: str) -> pd.DataFrame:
-    """The placement active on each row's date (type, cost), by merge_asof per child."""
+def _placement_on(
+    pl: pd.DataFrame, keys: pd.DataFrame, date_col: str, cache: dict | None = None
+) -> pd.DataFrame:
+    """The placement active on each row's date (type, cost), by merge_asof per child.
+
+    ``cache`` keeps the placements prepared for the merge between calls on the
+    same placements.
+    """
     left = keys[[Col.child_id, date_col]].reset_index().sort_values(date_col)
-    right = (
-        pl[[Col.child_id, Col.start_date, Col.end_date, Col.placement_type, Col.weekly_cost]]
-        .astype({Col.child_id: str})
-        .sort_values(Col.start_date)
-    )
+    cache = {} if cache is None else cache
+    if "placements_by_start" not in cache:
+        cache["placements_by_start"] = (
+            pl[[Col.child_id, Col.start_date, Col.end_date, Col.placement_type, Col.weekly_cost]]
+            .astype({Col.child_id: str})
+            .sort_values(Col.start_date)
+        )
+    right = cache["placements_by_start"]
     m = pd.merge_asof(
         left,
         right,
@@ -418,7 +427,7 @@ def outcome_frame(
         o[EXPOSURE_DATE] - c[Col.entered_care].to_numpy()
     ).dt.days / DAYS_PER_YEAR
     o[PRIOR_MOVES] = _prior_move_rate(ds, o)
-    pl = _placement_on(ds.placements, o, EXPOSURE_DATE)
+    pl = _placement_on(ds.placements, o, EXPOSURE_DATE, cache)
     o[Col.placement_type] = pl[Col.placement_type]
     o[Col.weekly_cost] = pl[Col.weekly_cost].astype(float)
     # placements are priced when they start, so their start date carries price growth
@@ -531,12 +540,14 @@ def _design(
     for col in extra:
         cols[col] = d[col].to_numpy(dtype=float)
     cols[SPEND] = np.log2(np.maximum(d[Col.weekly_cost].to_numpy(dtype=float), 1.0))
-    ptype = d[Col.placement_type].to_numpy().astype(str)
-    present = [t for t in PLACEMENT_TYPES if (ptype == t).any()]
+    # one factorisation, then integer comparisons (not string ones per type)
+    pcode, plevels = pd.factorize(d[Col.placement_type])
+    level = {str(v): k for k, v in enumerate(plevels)}
+    present = [t for t in PLACEMENT_TYPES if t in level]
     ref = reference if reference in present else d[Col.placement_type].mode().iloc[0]
     for t in present:
         if t != ref:
-            cols[type_term(t)] = (ptype == t).astype(float)
+            cols[type_term(t)] = (pcode == level[t]).astype(float)
     cols.update(_age_columns(d["age"].to_numpy(dtype=float), age_df))
     cols[TIME_IN_CARE] = np.log1p(d["years_in_care"].to_numpy(dtype=float))
     council = d[Col.council]
@@ -828,7 +839,7 @@ def _by_type(
     means = x.mean()
     # arrays once, then one boolean mask per type (no frame copies per type)
     ptype = f[Col.placement_type].to_numpy()
-    child = f[Col.child_id]
+    child = pd.factorize(f[Col.child_id])[0]  # codes: counting distinct children is cheap
     cost = f[Col.weekly_cost]
     change = f[CHANGE]
     log_cost = np.log2(np.maximum(cost.to_numpy(dtype=float), 1.0))
@@ -837,7 +848,7 @@ def _by_type(
         mask = ptype == t
         if not mask.any():
             continue
-        kids = int(child[mask].nunique())
+        kids = int(np.unique(child[mask]).size)
         adj, lo, hi = np.nan, np.nan, np.nan
         term = type_term(t)
         if kids >= min_children and (t == ref or term in x.columns):
