@@ -359,7 +359,12 @@ def cost_need_correlation(
         x = xm[ok]
         y = cost_all[ok]
         grp = g_codes[ok]
-        n_children = int(np.unique(grp).size)
+        # distinct children, by counting codes (a hash-based unique of 850k rows per measure)
+        n_children = (
+            int(np.count_nonzero(np.bincount(grp, minlength=len(g_uniq))))
+            if not (grp < 0).any()
+            else int(np.unique(grp).size)  # missing ids count once, as before
+        )
         rho, lo, hi = np.nan, np.nan, np.nan
         if x.size >= 3 and n_children >= 4:
             # the cost's ranks are the same for every measure scored on the same rows
