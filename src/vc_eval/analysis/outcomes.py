@@ -42,6 +42,8 @@ coefficients are differences in the mean count or probability.
 
 from __future__ import annotations
 
+import hashlib
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -51,12 +53,14 @@ import pandas as pd
 import patsy
 from tqdm.auto import tqdm
 
+from vc_eval.analysis.absorb import absorbed_columns, demean, group_codes
 from vc_eval.analysis.measurement_error import (
     REPEAT_WINDOW_DAYS,
     EIVFit,
     composite_scores,
     eiv_ols,
     error_variance,
+    error_variance_from_differences,
     review_scores,
     single_thread_blas,
     wide_scores,
@@ -65,6 +69,7 @@ from vc_eval.core import display, privacy
 from vc_eval.core.costs import REFERENCE_DATE
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED
+from vc_eval.core.population import second_scoring_pairs, second_scorings
 from vc_eval.core.schema import DAYS_PER_YEAR, PLACEMENT_LABELS, PLACEMENT_TYPES, Col
 from vc_eval.core.summary import Count, Finding, Result, Summary, Table
 
@@ -136,14 +141,23 @@ def type_term(t: str) -> str:
 # --------------------------------------------------------------------------
 
 
-def _placement_on(pl: pd.DataFrame, keys: pd.DataFrame, date_col: str) -> pd.DataFrame:
-    """The placement active on each row's date (type, cost), by merge_asof per child."""
+def _placement_on(
+    pl: pd.DataFrame, keys: pd.DataFrame, date_col: str, cache: dict | None = None
+) -> pd.DataFrame:
+    """The placement active on each row's date (type, cost), by merge_asof per child.
+
+    ``cache`` keeps the placements prepared for the merge between calls on the
+    same placements.
+    """
     left = keys[[Col.child_id, date_col]].reset_index().sort_values(date_col)
-    right = (
-        pl[[Col.child_id, Col.start_date, Col.end_date, Col.placement_type, Col.weekly_cost]]
-        .astype({Col.child_id: str})
-        .sort_values(Col.start_date)
-    )
+    cache = {} if cache is None else cache
+    if "placements_by_start" not in cache:
+        cache["placements_by_start"] = (
+            pl[[Col.child_id, Col.start_date, Col.end_date, Col.placement_type, Col.weekly_cost]]
+            .astype({Col.child_id: str})
+            .sort_values(Col.start_date)
+        )
+    right = cache["placements_by_start"]
     m = pd.merge_asof(
         left,
         right,
@@ -191,6 +205,7 @@ def need_change_frame(
     max_days: int = 400,
     repeat_window_days: int = REPEAT_WINDOW_DAYS,
     scores: pd.DataFrame | None = None,
+    cache: dict | None = None,
 ) -> pd.DataFrame:
     """Change in a need score between consecutive reviews, with covariates.
 
@@ -205,6 +220,11 @@ def need_change_frame(
         scaling their change to 6 months multiplies measurement noise.
     scores : DataFrame, optional
         ``wide_scores(ds.assessments)``, to avoid pivoting again per domain.
+    cache : dict, optional
+        Shared by calls on the same ``ds`` and ``scores`` (wide) to build the
+        reviews, intervals and covariates once for every set of domains
+        scored at the same assessments; only the scores differ. The frame is
+        the same as without it.
 
     Returns
     -------
@@ -217,7 +237,101 @@ def need_change_frame(
         identifiers: analyst use only.
     """
     src = ds.assessments if scores is None else scores
-    rev = review_scores(composite_scores(src, domains), window_days=repeat_window_days)
+    if cache is None or Col.domain in src.columns:
+        rev = review_scores(composite_scores(src, domains), window_days=repeat_window_days)
+        return _intervals(ds, rev, min_days, max_days)[0]
+    vals = _mean_over(src, domains)
+    reviews = _shared_reviews(src, np.isfinite(vals), repeat_window_days, cache)
+    score = reviews.scores(vals)
+    key = ("intervals", reviews.key, min_days, max_days)
+    if key not in cache:
+        rev = reviews.frame.copy()
+        rev.insert(2, Col.score, score)
+        cache[key] = _intervals(ds, rev, min_days, max_days)
+    iv, r = cache[key]
+    iv = iv.copy()
+    iv[BASELINE] = score[r]
+    iv["score_end"] = score[r + 1]
+    iv[CHANGE] = (iv["score_end"] - iv[BASELINE]) * HALF_YEAR_DAYS / iv["days"]
+    return iv
+
+
+def _mean_over(wide: pd.DataFrame, domains: Sequence[str]) -> np.ndarray:
+    """Each wide row's mean over ``domains`` (NaN where none is scored), as
+    :func:`composite_scores` computes it."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows with none of the domains
+        return np.nanmean(np.ascontiguousarray(wide[list(domains)].to_numpy(dtype=float)), axis=1)
+
+
+@dataclass(frozen=True)
+class _Reviews:
+    """Scorings of the wide scores grouped into reviews, as :func:`review_scores` does.
+
+    ``pos`` are the wide rows in the order :func:`composite_scores` then
+    :func:`review_scores` sort them, ``review`` each one's review, ``frame``
+    the per-review columns but the score, and ``pairs`` the positions (in
+    that order) of the repeat scorings :func:`error_variance` pairs.
+    """
+
+    key: tuple
+    pos: np.ndarray
+    review: np.ndarray
+    frame: pd.DataFrame
+    pairs: tuple[np.ndarray, np.ndarray]
+
+    def scores(self, vals: np.ndarray) -> np.ndarray:
+        """Mean score of each review (``vals``: one per wide row)."""
+        return pd.Series(vals[self.pos]).groupby(self.review).mean().to_numpy()
+
+    def error_variance(self, vals: np.ndarray, window_days: int):
+        v = vals[self.pos]
+        i1, i2 = self.pairs
+        return error_variance_from_differences(v[i2] - v[i1], window_days=window_days)
+
+
+def _shared_reviews(
+    wide: pd.DataFrame, mask: np.ndarray, window_days: int, cache: dict
+) -> _Reviews:
+    """The reviews of the wide rows in ``mask`` (cached by the rows and the window)."""
+    key = ("reviews", window_days, hashlib.blake2b(mask.tobytes(), digest_size=16).digest())
+    if key in cache:
+        return cache[key]
+    keys = [Col.child_id, Col.assessment_date, Col.assessor_id]
+    if Col.age_at_assessment in wide:
+        keys.append(Col.age_at_assessment)
+    # the steps of composite_scores and review_scores, with each row's position kept
+    out = wide.loc[mask, keys].copy()
+    out["_pos"] = np.flatnonzero(mask)
+    for c in (Col.child_id, Col.assessor_id):
+        out[c] = out[c].astype(str)
+    out = out.sort_values([Col.child_id, Col.assessment_date], kind="stable")
+    s = out.reset_index(drop=True).sort_values(
+        [Col.child_id, Col.assessment_date, Col.assessor_id], kind="stable"
+    )
+    s = s.reset_index(drop=True)
+    child = s[Col.child_id].to_numpy()
+    date = s[Col.assessment_date].to_numpy()
+    assessor = s[Col.assessor_id].to_numpy()
+    review = np.cumsum(~second_scorings(child, date, assessor, window_days=window_days))
+    agg = {
+        Col.child_id: (Col.child_id, "first"),
+        Col.assessment_date: (Col.assessment_date, "first"),
+        "n_scores": (Col.child_id, "size"),
+    }
+    if Col.age_at_assessment in s:
+        agg[Col.age_at_assessment] = (Col.age_at_assessment, "first")
+    frame = s.groupby(review).agg(**agg).reset_index(drop=True)
+    pairs = second_scoring_pairs(child, date, assessor, window_days=window_days)
+    cache[key] = _Reviews(key, s["_pos"].to_numpy(), review, frame, pairs)
+    return cache[key]
+
+
+def _intervals(
+    ds: Dataset, rev: pd.DataFrame, min_days: int, max_days: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`need_change_frame` from the reviews, and the review each interval starts at."""
+    rev = rev.assign(_r=np.arange(len(rev)))
     nxt = rev.groupby(Col.child_id).shift(-1)
     iv = rev.assign(date_end=nxt[Col.assessment_date], score_end=nxt[Col.score]).dropna(
         subset=["date_end"]
@@ -241,7 +355,8 @@ def need_change_frame(
     pl = _placement_on(ds.placements, iv, Col.date)
     iv[Col.placement_type] = pl[Col.placement_type]
     iv[Col.weekly_cost] = pl[Col.weekly_cost].astype(float)
-    return iv.dropna(subset=[Col.placement_type]).reset_index(drop=True)
+    iv = iv.dropna(subset=[Col.placement_type]).reset_index(drop=True)
+    return iv.drop(columns="_r"), iv["_r"].to_numpy()
 
 
 def outcome_frame(
@@ -252,6 +367,7 @@ def outcome_frame(
     window_days: int = 183,
     scores: pd.DataFrame | None = None,
     exposure_days: int = 0,
+    cache: dict | None = None,
 ) -> pd.DataFrame:
     """One row per child x date of an outcome, with need around the date and covariates.
 
@@ -264,6 +380,9 @@ def outcome_frame(
     ``window_days`` either side of the outcome date (``n_scores`` of them; its
     measurement-error variance is the single-score variance divided by that,
     treating scores by different practitioners as independent).
+
+    ``cache`` (a dict shared by calls on the same ``ds`` and ``scores``) keeps
+    the children's details and each set of domains' mean scores between calls.
 
     Returns
     -------
@@ -281,15 +400,22 @@ def outcome_frame(
     o = o.merge(mv, on=[Col.child_id, Col.date], how="left")
     o[EXPOSURE_DATE] = o[Col.date] + pd.Timedelta(days=int(exposure_days))
     src = ds.assessments if scores is None else scores
-    sc = composite_scores(src, need_domains)[[Col.child_id, Col.assessment_date, Col.score]]
+    cache = {} if cache is None else cache
+    key = ("composite", tuple(need_domains))
+    if key not in cache:
+        cache[key] = composite_scores(src, need_domains)[
+            [Col.child_id, Col.assessment_date, Col.score]
+        ]
+    sc = cache[key]
     m = o[[Col.child_id, EXPOSURE_DATE]].reset_index().merge(sc, on=Col.child_id)
     near = (m[Col.assessment_date] - m[EXPOSURE_DATE]).dt.days.abs() <= window_days
     g = m[near].groupby("index")[Col.score]
     o[NEED] = g.mean().reindex(o.index)
     o["n_scores"] = g.size().reindex(o.index).fillna(0).astype(int)
     o = o[o["n_scores"] > 0].copy()
-    info = _child_info(ds)
-    c = info.reindex(o[Col.child_id])
+    if "child_info" not in cache:
+        cache["child_info"] = _child_info(ds)
+    c = cache["child_info"].reindex(o[Col.child_id])
     o[Col.council] = c[Col.council].to_numpy()
     o["age"] = (o[Col.date] - c[Col.date_of_birth].to_numpy()).dt.days / DAYS_PER_YEAR
     o["years_in_care"] = np.clip(
@@ -301,7 +427,7 @@ def outcome_frame(
         o[EXPOSURE_DATE] - c[Col.entered_care].to_numpy()
     ).dt.days / DAYS_PER_YEAR
     o[PRIOR_MOVES] = _prior_move_rate(ds, o)
-    pl = _placement_on(ds.placements, o, EXPOSURE_DATE)
+    pl = _placement_on(ds.placements, o, EXPOSURE_DATE, cache)
     o[Col.placement_type] = pl[Col.placement_type]
     o[Col.weekly_cost] = pl[Col.weekly_cost].astype(float)
     # placements are priced when they start, so their start date carries price growth
@@ -316,12 +442,81 @@ def outcome_frame(
 # --------------------------------------------------------------------------
 
 
+#: The last few age splines built (keyed by the ages' bytes): the need-change
+#: models of every domain share their intervals, hence their ages.
+_SPLINES: dict[tuple, dict[str, np.ndarray]] = {}
+
+
 def _age_columns(age: np.ndarray, age_df: int) -> dict[str, np.ndarray]:
     """Age as a centred natural spline, or linear when too few rows or ages support one."""
     if len(age) >= 40 * age_df and np.unique(np.round(age, 1)).size > 3 * age_df:
-        spl = np.asarray(patsy.dmatrix(f"cr(a, df={age_df}, constraints='center') - 1", {"a": age}))
-        return {f"age_spline_{k}": spl[:, k] for k in range(spl.shape[1])}
+        age = np.ascontiguousarray(age, dtype=float)
+        key = (age_df, len(age), hashlib.blake2b(age.tobytes(), digest_size=16).digest())
+        if key not in _SPLINES:
+            spl = np.asarray(
+                patsy.dmatrix(f"cr(a, df={age_df}, constraints='center') - 1", {"a": age})
+            )
+            if len(_SPLINES) >= 4:
+                _SPLINES.pop(next(iter(_SPLINES)))
+            _SPLINES[key] = {f"age_spline_{k}": spl[:, k] for k in range(spl.shape[1])}
+        # copies: callers may change their columns
+        return {k: v.copy() for k, v in _SPLINES[key].items()}
     return {"age": age}
+
+
+def _drop_collinear(x: pd.DataFrame, keep: set[str]) -> pd.DataFrame:
+    """Drop columns that add nothing to the rank, from the end (``keep`` never)."""
+    while True:
+        rank = _rank(x)
+        if rank == x.shape[1]:
+            break
+        for c in reversed(list(x.columns)):
+            if c not in keep and _rank(x.drop(columns=[c])) == rank:
+                x = x.drop(columns=[c])
+                break
+        else:  # pragma: no cover - a kept column itself is collinear
+            break
+    return x
+
+
+@dataclass(frozen=True)
+class _Councils:
+    """Council fixed effects absorbed (within-council transformation, mean kept).
+
+    ``absorbed`` is the number of council dummy columns they replace (councils
+    less one), for the small-sample factor of the covariance.
+    """
+
+    codes: np.ndarray
+    n_groups: int
+
+    @property
+    def absorbed(self) -> int:
+        return self.n_groups - 1
+
+    def within(self, values) -> np.ndarray:
+        return demean(values, self.codes, self.n_groups, add_mean=True)
+
+
+def _absorb_councils(
+    cols: dict[str, np.ndarray], council, index: pd.Index
+) -> tuple[pd.DataFrame, _Councils]:
+    """Intercept plus ``cols`` within councils (overall mean kept), councils absorbed.
+
+    Columns constant within every council are dropped (a dummy regression
+    would find them collinear with the councils). See
+    :mod:`vc_eval.analysis.absorb` for why the estimates and cluster-robust
+    covariance of every other term equal the dummy regression's.
+    """
+    codes, n_groups = group_codes(council)
+    fe = _Councils(codes, n_groups)
+    out: dict[str, np.ndarray] = {INTERCEPT: np.ones(len(index))}
+    for name, raw in cols.items():
+        # column by column: contiguous arrays, no n x k copies
+        within = demean(raw, codes, n_groups)
+        if not absorbed_columns(raw[:, None], within[:, None])[0]:
+            out[name] = within + raw.mean()
+    return pd.DataFrame(out, index=index), fe
 
 
 def _design(
@@ -331,43 +526,50 @@ def _design(
     extra: Sequence[str] = (),
     reference: str = REFERENCE_TYPE,
     age_df: int = 5,
-) -> tuple[pd.DataFrame, str]:
-    """Design matrix: intercept, noisy need, spend, type, age spline, time in care, ..."""
-    # columns are collected first and the frame built once (hundreds of council
-    # columns at national scale)
+    absorb_councils: bool = True,
+) -> tuple[pd.DataFrame, str, _Councils | None]:
+    """Design matrix: intercept, noisy need, spend, type, age spline, time in care, ...
+
+    With ``absorb_councils`` (the default) council fixed effects are absorbed
+    (the returned :class:`_Councils` transforms the outcome the same way;
+    no ``council[...]`` terms, and the intercept is the average council's
+    level); without, one dummy column per council but the first.
+    """
     cols: dict[str, np.ndarray] = {INTERCEPT: np.ones(len(d))}
     cols[noisy] = d[noisy].to_numpy(dtype=float)
     for col in extra:
         cols[col] = d[col].to_numpy(dtype=float)
     cols[SPEND] = np.log2(np.maximum(d[Col.weekly_cost].to_numpy(dtype=float), 1.0))
-    ptype = d[Col.placement_type].to_numpy().astype(str)
-    present = [t for t in PLACEMENT_TYPES if (ptype == t).any()]
+    # one factorisation, then integer comparisons (not string ones per type)
+    pcode, plevels = pd.factorize(d[Col.placement_type])
+    level = {str(v): k for k, v in enumerate(plevels)}
+    present = [t for t in PLACEMENT_TYPES if t in level]
     ref = reference if reference in present else d[Col.placement_type].mode().iloc[0]
     for t in present:
         if t != ref:
-            cols[type_term(t)] = (ptype == t).astype(float)
+            cols[type_term(t)] = (pcode == level[t]).astype(float)
     cols.update(_age_columns(d["age"].to_numpy(dtype=float), age_df))
     cols[TIME_IN_CARE] = np.log1p(d["years_in_care"].to_numpy(dtype=float))
-    council = d[Col.council].to_numpy().astype(str)
-    for cn in sorted(set(council))[1:]:
-        cols[f"council[{cn}]"] = (council == cn).astype(float)
+    council = d[Col.council]
+    # one council: nothing to absorb (and the columns stay exactly as they are)
+    absorb_councils = absorb_councils and council.nunique() > 1
+    if not absorb_councils:
+        council = council.to_numpy().astype(str)
+        # columns are collected first and the frame built once (hundreds of
+        # council columns at national scale)
+        for cn in sorted(set(council))[1:]:
+            cols[f"council[{cn}]"] = (council == cn).astype(float)
     cols[PROGRAMME] = d[PROGRAMME].to_numpy(dtype=float)
-    x = pd.DataFrame(cols, index=d.index)
     # drop columns that do not vary (a term the data cannot estimate)
-    keep = [c for c in x.columns if c == INTERCEPT or x[c].std() > 0]
-    x = x[keep]
+    cols = {c: v for c, v in cols.items() if c == INTERCEPT or pd.Series(v).std() > 0}
+    fe = None
+    if absorb_councils:
+        del cols[INTERCEPT]
+        x, fe = _absorb_councils(cols, council, d.index)
+    else:
+        x = pd.DataFrame(cols, index=d.index)
     # and any column that adds nothing (e.g. a council wholly before its programme)
-    while True:
-        rank = _rank(x)
-        if rank == x.shape[1]:
-            break
-        for c in reversed(list(x.columns)):
-            if c not in (INTERCEPT, noisy) and _rank(x.drop(columns=[c])) == rank:
-                x = x.drop(columns=[c])
-                break
-        else:  # pragma: no cover - the noisy column itself is collinear
-            break
-    return x, ref
+    return _drop_collinear(x, {INTERCEPT, noisy}), ref, fe
 
 
 def _rank(x: pd.DataFrame) -> int:
@@ -413,17 +615,7 @@ def _within_design(
     x = x[[c for c in x.columns if x[c].std() > 1e-9 or c == SPEND]]
     # age, time in care and calendar year move together within a child: drop
     # what adds nothing (from the end: years first)
-    keep = {SPEND} | ({noisy} if noisy else set())
-    while True:
-        rank = _rank(x)
-        if rank == x.shape[1]:
-            break
-        for c in reversed(list(x.columns)):
-            if c not in keep and _rank(x.drop(columns=[c])) == rank:
-                x = x.drop(columns=[c])
-                break
-        else:  # pragma: no cover - spend itself is collinear
-            break
+    x = _drop_collinear(x, {SPEND} | ({noisy} if noisy else set()))
     size = d.groupby(child)[Col.child_id].transform("size").to_numpy()
     return x, size
 
@@ -495,9 +687,16 @@ class NeedChangeResult:
         return _term_row(self.coefficients if corrected else self.naive, "domain", domain, term)
 
 
-def _error_var_for(scores: pd.DataFrame, domains: Sequence[str], window: int) -> float | None:
+def _error_var_for(
+    scores: pd.DataFrame, domains: Sequence[str], window: int, cache: dict | None = None
+) -> float | None:
     try:
-        return error_variance(composite_scores(scores, domains), window_days=window).variance
+        if cache is None or Col.domain in scores.columns:
+            return error_variance(composite_scores(scores, domains), window_days=window).variance
+        # the same pairs of scorings as error_variance finds, found once per set of rows
+        vals = _mean_over(scores, domains)
+        reviews = _shared_reviews(scores, np.isfinite(vals), window, cache)
+        return reviews.error_variance(vals, window).variance
     except ValueError:
         return None
 
@@ -515,6 +714,7 @@ def need_change(
     min_children: int = privacy.MIN_N,
     progress: bool | None = None,
     scores: pd.DataFrame | None = None,
+    absorb_councils: bool = True,
 ) -> NeedChangeResult:
     """Model change in need per 6 months for each domain (and total need).
 
@@ -546,6 +746,12 @@ def need_change(
         Placement types with fewer children get no standardised change.
     scores : DataFrame, optional
         ``wide_scores(ds.assessments)``, if already computed.
+    absorb_councils : bool
+        Absorb the council fixed effects (within-council transformation) rather
+        than fit a dummy column per council: the same estimates and standard
+        errors for every other term (tested), far faster with many councils,
+        but no ``council[...]`` terms and the ``intercept`` is the average
+        council's level.
     """
     fw = ds.framework
     doms = list(domains) if domains is not None else list(fw.need_domains)
@@ -558,6 +764,8 @@ def need_change(
     ns: dict[str, tuple[int, int]] = {}
     ref_used = reference_type
     wide = wide_scores(ds.assessments) if scores is None else scores
+    # reviews, intervals and covariates built once for domains scored together
+    cache: dict = {}
     for name, ds_doms in tqdm(
         targets, desc="need change", disable=None if progress is None else not progress
     ):
@@ -568,13 +776,19 @@ def need_change(
             max_days=max_days,
             repeat_window_days=repeat_window_days,
             scores=wide,
+            cache=cache,
         )
         if f[Col.child_id].nunique() < 20:
             warns.append(f"{fw.label(name)}: fewer than 20 children with two reviews; not modelled")
             continue
-        x, ref_used = _design(f, noisy=BASELINE, reference=reference_type)
+        x, ref_used, fe = _design(
+            f, noisy=BASELINE, reference=reference_type, absorb_councils=absorb_councils
+        )
+        y = f[CHANGE].to_numpy(dtype=float)
         ev = (
-            _error_var_for(wide, ds_doms, repeat_window_days) if correct_measurement_error else None
+            _error_var_for(wide, ds_doms, repeat_window_days, cache)
+            if correct_measurement_error
+            else None
         )
         if correct_measurement_error and ev is None:
             warns.append(f"{fw.label(name)}: too few repeat assessments; not corrected")
@@ -582,11 +796,12 @@ def need_change(
         v = (ev or 0.0) / f["n_scores"].to_numpy()
         fit = eiv_ols(
             x,
-            f[CHANGE],
+            y if fe is None else fe.within(y),
             noisy=BASELINE if ev else None,
             error_var=v,
             error_cov_y=-scale * v,
-            groups=f[Col.child_id].to_numpy(),
+            groups=f[Col.child_id],
+            absorbed=0 if fe is None else fe.absorbed,
         )
         warns += [f"{fw.label(name)}: {w}" for w in fit.warnings]
         label = fw.label(name)
@@ -622,12 +837,18 @@ def _by_type(
     cov = fit.cov.to_numpy()
     type_cols = [c for c in x.columns if c.startswith("type[")]
     means = x.mean()
+    # arrays once, then one boolean mask per type (no frame copies per type)
+    ptype = f[Col.placement_type].to_numpy()
+    child = pd.factorize(f[Col.child_id])[0]  # codes: counting distinct children is cheap
+    cost = f[Col.weekly_cost]
+    change = f[CHANGE]
+    log_cost = np.log2(np.maximum(cost.to_numpy(dtype=float), 1.0))
     rows = []
     for t in PLACEMENT_TYPES:
-        sub = f[f[Col.placement_type] == t]
-        if sub.empty:
+        mask = ptype == t
+        if not mask.any():
             continue
-        kids = int(sub[Col.child_id].nunique())
+        kids = int(np.unique(child[mask]).size)
         adj, lo, hi = np.nan, np.nan, np.nan
         term = type_term(t)
         if kids >= min_children and (t == ref or term in x.columns):
@@ -637,13 +858,15 @@ def _by_type(
             if t != ref:
                 mvec[term] = 1.0
             # spend and type move together: use the type's own typical cost
+            # (from the data: the design's column may be within councils)
             if SPEND in mvec:
-                mvec[SPEND] = float(np.median(x.loc[sub.index, SPEND]))
+                mvec[SPEND] = float(np.median(log_cost[mask]))
             mvec = mvec.to_numpy()
             adj = float(mvec @ b)
             se = float(np.sqrt(max(mvec @ cov @ mvec, 0.0)))
             lo, hi = adj - 1.96 * se, adj + 1.96 * se
-        cost6 = float(sub[Col.weekly_cost].mean()) * WEEKS_PER_HALF_YEAR
+        mean_cost = float(cost[mask].mean())
+        cost6 = mean_cost * WEEKS_PER_HALF_YEAR
         rows.append(
             {
                 "domain": domain,
@@ -651,9 +874,9 @@ def _by_type(
                 Col.placement_type: t,
                 "label": PLACEMENT_LABELS[t],
                 "children": kids,
-                "intervals": len(sub),
-                "mean_weekly_cost": float(sub[Col.weekly_cost].mean()),
-                "raw_change": float(sub[CHANGE].mean()),
+                "intervals": int(mask.sum()),
+                "mean_weekly_cost": mean_cost,
+                "raw_change": float(change[mask].mean()),
                 "adjusted_change": adj,
                 "ci_low": lo,
                 "ci_high": hi,
@@ -731,6 +954,7 @@ def external_outcomes(
     repeat_window_days: int = REPEAT_WINDOW_DAYS,
     progress: bool | None = None,
     scores: pd.DataFrame | None = None,
+    absorb_councils: bool = True,
 ) -> ExternalOutcomesResult:
     """Model each yearly outcome against spend, adjusted for need.
 
@@ -765,7 +989,9 @@ def external_outcomes(
                 + spline(age) + log(1 + years in care) + council + programme + e
 
     with ``need`` corrected for measurement error; it is the structural model
-    (how outcomes depend on need and moves) and is kept for that.
+    (how outcomes depend on need and moves) and is kept for that. Its council
+    fixed effects are absorbed (``absorb_councils=False``: a dummy column per
+    council, the same estimates of every other term, much slower nationally).
 
     In both, placement, weekly cost and need are measured ``exposure_days``
     from the outcome date: by default at the start of the year the outcome
@@ -798,6 +1024,7 @@ def external_outcomes(
     ref_used = reference_type
     known = set(ds.outcomes[Col.measure].unique())
     wide = wide_scores(ds.assessments) if scores is None else scores
+    cache: dict = {}
     for measure in tqdm(
         measures, desc="outcomes", disable=None if progress is None else not progress
     ):
@@ -806,11 +1033,17 @@ def external_outcomes(
             continue
         doms = _needs_for(measure, mapping, list(fw.need_domains))
         correct = correct_measurement_error and design == POOLED
-        ev = _error_var_for(wide, doms, repeat_window_days) if correct else None
+        ev = _error_var_for(wide, doms, repeat_window_days, cache) if correct else None
         if correct and ev is None:
             warns.append(f"{measure}: too few repeat assessments; need not corrected")
         f = outcome_frame(
-            ds, measure, doms, window_days=window_days, scores=wide, exposure_days=exposure_days
+            ds,
+            measure,
+            doms,
+            window_days=window_days,
+            scores=wide,
+            exposure_days=exposure_days,
+            cache=cache,
         ).dropna(subset=[START_YEARS])
         fits = [("main", f, [START_YEARS])]
         if negative_control:
@@ -821,6 +1054,7 @@ def external_outcomes(
                 window_days=window_days,
                 scores=wide,
                 exposure_days=NEGATIVE_CONTROL_DAYS,
+                cache=cache,
             )
             key = [Col.child_id, Col.date]
             after = after[[*key, Col.weekly_cost, START_YEARS]].rename(
@@ -852,15 +1086,23 @@ def external_outcomes(
             if design == WITHIN:
                 x, _ = _within_design(g, noisy=NEED, extra=extra)
                 y = g[Col.value] - g.groupby(Col.child_id)[Col.value].transform("mean")
-                fit = eiv_ols(x, y, noisy=None, groups=g[Col.child_id].to_numpy())
+                fit = eiv_ols(x, y, noisy=None, groups=g[Col.child_id])
             else:
-                x, ref_used = _design(g, noisy=NEED, extra=extra, reference=reference_type)
+                x, ref_used, fe = _design(
+                    g,
+                    noisy=NEED,
+                    extra=extra,
+                    reference=reference_type,
+                    absorb_councils=absorb_councils,
+                )
+                y = g[Col.value].to_numpy(dtype=float)
                 fit = eiv_ols(
                     x,
-                    g[Col.value],
+                    y if fe is None else fe.within(y),
                     noisy=NEED if ev else None,
                     error_var=(ev or 0.0) / g["n_scores"].to_numpy(),
-                    groups=g[Col.child_id].to_numpy(),
+                    groups=g[Col.child_id],
+                    absorbed=0 if fe is None else fe.absorbed,
                 )
             nd = ", ".join(doms) if len(doms) < len(fw.need_domains) else TOTAL_NEED
             c = _labelled(fit, True, measure=measure, need_domains=nd)
@@ -899,6 +1141,7 @@ def programme_outcomes(
     measures: Sequence[str] = PROGRAMME_MEASURES,
     level: float = 0.95,
     age_df: int = 5,
+    absorb_councils: bool = True,
 ) -> pd.DataFrame:
     """Total effect of the programme on yearly outcomes (difference in differences).
 
@@ -912,7 +1155,9 @@ def programme_outcomes(
     the part that works through lower need and fewer moves. It needs at least
     one adopting council observed before and after its start and at least one
     council to compare with (a council that never adopted, or adopted later);
-    otherwise the row says why and gives no estimate.
+    otherwise the row says why and gives no estimate. The council fixed
+    effects are absorbed (``absorb_councils=False``: one dummy column per
+    council; the same estimate and standard error).
 
     Returns
     -------
@@ -956,17 +1201,28 @@ def programme_outcomes(
                 "cannot be told apart from changes over time"
             )
         else:
-            cols: dict[str, np.ndarray] = {INTERCEPT: np.ones(len(o)), PROGRAMME: o[PROGRAMME]}
+            cols: dict[str, np.ndarray] = {
+                INTERCEPT: np.ones(len(o)),
+                PROGRAMME: o[PROGRAMME].to_numpy(dtype=float),
+            }
             council = o[Col.council].astype(str).to_numpy()
-            for cn in sorted(set(council))[1:]:
-                cols[f"council[{cn}]"] = (council == cn).astype(float)
+            absorb = absorb_councils and out["councils"] > 1
+            if not absorb:
+                for cn in sorted(set(council))[1:]:
+                    cols[f"council[{cn}]"] = (council == cn).astype(float)
             year = o[Col.date].dt.year.to_numpy()
             for yv in sorted(set(year))[1:]:
                 cols[f"year[{yv}]"] = (year == yv).astype(float)
             cols.update(_age_columns(o["age"].to_numpy(dtype=float), age_df))
-            x = pd.DataFrame(cols, index=o.index)
-            x = x[[c for c in x.columns if c == INTERCEPT or x[c].std() > 0]]
-            fit = eiv_ols(x, o[Col.value], noisy=None, groups=o[Col.child_id].to_numpy())
+            cols = {c: v for c, v in cols.items() if c == INTERCEPT or pd.Series(v).std() > 0}
+            y = o[Col.value].to_numpy(dtype=float)
+            if absorb:
+                del cols[INTERCEPT]
+                x, fe = _absorb_councils(cols, council, o.index)
+                y, absorbed = fe.within(y), fe.absorbed
+            else:
+                x, absorbed = pd.DataFrame(cols, index=o.index), 0
+            fit = eiv_ols(x, y, noisy=None, groups=o[Col.child_id], absorbed=absorbed)
             t = fit.table(level=level).set_index("term")
             if PROGRAMME in t.index:
                 r = t.loc[PROGRAMME]
@@ -975,6 +1231,11 @@ def programme_outcomes(
                     se=float(r["se"]),
                     ci_low=float(r["ci_low"]),
                     ci_high=float(r["ci_high"]),
+                )
+            else:
+                out["note"] = (
+                    "the programme is constant within each council over the years observed: "
+                    "it cannot be told apart from the councils' own levels"
                 )
         rows.append(out)
     return pd.DataFrame(rows)

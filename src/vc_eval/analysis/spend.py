@@ -26,6 +26,7 @@ Main entry point: :func:`spend`. Building blocks: :func:`need_cost_frame`,
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -42,6 +43,7 @@ from vc_eval.analysis.measurement_error import (
     eiv_ols,
     error_variance,
     single_thread_blas,
+    wide_scores,
 )
 from vc_eval.core import display, privacy
 from vc_eval.core.costs import REFERENCE_DATE
@@ -97,6 +99,23 @@ OBSERVATIONAL = (
 # --------------------------------------------------------------------------
 # Frames
 # --------------------------------------------------------------------------
+
+
+def scores_wide(ds: Dataset) -> pd.DataFrame:
+    """``ds.scores_wide()`` (one column per domain and ``total_need``), built faster.
+
+    The same frame, from :func:`vc_eval.analysis.measurement_error.wide_scores`
+    (one grouping of the keys instead of a pivot table).
+    """
+    wide = wide_scores(ds.assessments).reset_index(drop=True)
+    needs = [d for d in ds.framework.need_domains if d in wide.columns]
+    if needs:
+        # row means of a row-contiguous array: what the pivot's frame gives, to the bit
+        v = np.ascontiguousarray(wide[needs].to_numpy(dtype=float))
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # rows with no need scored
+            wide[TOTAL_NEED] = np.nanmean(v, axis=1)
+    return wide
 
 
 def need_cost_frame(
@@ -210,15 +229,22 @@ def snapshot_frame(
 
 
 def need_error_variance(
-    ds: Dataset, domains: Sequence[str] | None = None, *, window_days: int = SECOND_SCORING_DAYS
+    ds: Dataset,
+    domains: Sequence[str] | None = None,
+    *,
+    window_days: int = SECOND_SCORING_DAYS,
+    wide: pd.DataFrame | None = None,
 ) -> ErrorVariance:
     """Measurement-error variance of total need (or the mean of ``domains``).
 
     Estimated from reviews scored twice by different practitioners (see
-    :mod:`vc_eval.analysis.measurement_error`).
+    :mod:`vc_eval.analysis.measurement_error`). ``wide`` is
+    ``ds.scores_wide()``, if already computed (averaging its columns is far
+    cheaper than grouping the long table).
     """
     doms = list(domains) if domains is not None else ds.framework.need_domains
-    return error_variance(composite_scores(ds.assessments, doms), window_days=window_days)
+    src = ds.assessments if wide is None else wide
+    return error_variance(composite_scores(src, doms), window_days=window_days)
 
 
 # --------------------------------------------------------------------------
@@ -226,11 +252,18 @@ def need_error_variance(
 # --------------------------------------------------------------------------
 
 
-def _rank_sums(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+def _rank_sums(rx: np.ndarray, ry: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     """Per-child sums (n, rx, ry, rx^2, ry^2, rx*ry) of the full-sample ranks."""
-    rx, ry = stats.rankdata(x), stats.rankdata(y)
     cols = (np.ones_like(rx), rx, ry, rx * rx, ry * ry, rx * ry)
     return np.column_stack([np.bincount(codes, weights=c, minlength=n_groups) for c in cols])
+
+
+def _spearman(x: np.ndarray, y: np.ndarray, rx: np.ndarray, ry: np.ndarray) -> float:
+    """Spearman's rho from ranks already computed (as ``scipy.stats.spearmanr``)."""
+    if (x[0] == x).all() or (y[0] == y).all():
+        # scipy's own answer (NaN, with its warning about a constant input)
+        return float(stats.spearmanr(x, y).statistic)
+    return float(np.corrcoef(np.column_stack((rx, ry)), rowvar=False)[1, 0])
 
 
 def _spearman_boot(
@@ -242,17 +275,22 @@ def _spearman_boot(
     every measure; resamples are drawn in chunks to bound memory.
     """
     rng = np.random.default_rng(seed)
-    totals: list[list[np.ndarray]] = [[] for _ in sums]
+    # every measure's sums side by side: one product per chunk of resamples
+    allsums = np.hstack(sums) if sums else np.empty((n_groups, 0))
+    parts: list[np.ndarray] = []
     for start in range(0, n_boot, chunk):
         b = min(chunk, n_boot - start)
         draws = rng.integers(0, n_groups, (b, n_groups))
-        w = np.stack([np.bincount(d, minlength=n_groups) for d in draws]).astype(float)
+        # bincount of every row at once (offset codes per resample)
+        w = np.bincount(
+            (draws + (np.arange(b) * n_groups)[:, None]).ravel(), minlength=b * n_groups
+        ).reshape(b, n_groups)
         with single_thread_blas():
-            for k, sm_ in enumerate(sums):
-                totals[k].append(w @ sm_)
+            parts.append(w.astype(float) @ allsums)
+    every = np.concatenate(parts) if parts else np.empty((0, allsums.shape[1]))
     out = []
-    for parts in totals:
-        t = np.concatenate(parts) if parts else np.empty((0, 6))
+    for k in range(len(sums)):
+        t = every[:, 6 * k : 6 * k + 6]
         n, sx, sy, sxx, syy, sxy = t.T
         num = n * sxy - sx * sy
         den = np.sqrt(np.clip(n * sxx - sx**2, 0, None) * np.clip(n * syy - sy**2, 0, None))
@@ -310,24 +348,37 @@ def cost_need_correlation(
     g_codes, g_uniq = pd.factorize(groups_all)
     alpha = 1 - level
     rows, sums, boot_rows = [], [], []
+    cost_all = frame[cost].to_numpy(dtype=float, na_value=np.nan)
+    cost_ok = ~np.isnan(cost_all)
+    ranked: tuple[np.ndarray, np.ndarray] | None = None  # (rows, ranks) of cost, reused
     for m in tqdm(
         measures, desc="correlations", disable=None if progress is None else not progress
     ):
-        ok = frame[m].notna() & frame[cost].notna()
-        x = frame.loc[ok, m].to_numpy(dtype=float)
-        y = frame.loc[ok, cost].to_numpy(dtype=float)
-        grp = g_codes[ok.to_numpy()]
-        n_children = int(np.unique(grp).size)
+        xm = frame[m].to_numpy(dtype=float, na_value=np.nan)
+        ok = cost_ok & ~np.isnan(xm)
+        x = xm[ok]
+        y = cost_all[ok]
+        grp = g_codes[ok]
+        # distinct children, by counting codes (a hash-based unique of 850k rows per measure)
+        n_children = (
+            int(np.count_nonzero(np.bincount(grp, minlength=len(g_uniq))))
+            if not (grp < 0).any()
+            else int(np.unique(grp).size)  # missing ids count once, as before
+        )
         rho, lo, hi = np.nan, np.nan, np.nan
         if x.size >= 3 and n_children >= 4:
-            rho = float(stats.spearmanr(x, y).statistic)
+            # the cost's ranks are the same for every measure scored on the same rows
+            if ranked is None or not np.array_equal(ranked[0], ok):
+                ranked = (ok, stats.rankdata(y))
+            rx, ry = stats.rankdata(x), ranked[1]
+            rho = _spearman(x, y, rx, ry)
             if method == "fisher":
                 se = np.sqrt((1 + rho**2 / 2) / (n_children - 3))
                 z = np.arctanh(np.clip(rho, -0.999999, 0.999999))
                 q = stats.norm.ppf(1 - alpha / 2)
                 lo, hi = float(np.tanh(z - q * se)), float(np.tanh(z + q * se))
             else:
-                sums.append(_rank_sums(x, y, grp, len(g_uniq)))
+                sums.append(_rank_sums(rx, ry, grp, len(g_uniq)))
                 boot_rows.append(len(rows))
         rows.append(
             {
@@ -348,6 +399,26 @@ def cost_need_correlation(
             float(v) for v in np.quantile(bs, [alpha / 2, 1 - alpha / 2])
         )
     return pd.DataFrame(rows)
+
+
+def _r2(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
+    """R-squared and adjusted R-squared of least squares of ``y`` on a constant and ``x``.
+
+    The same figures as ``statsmodels`` OLS (minimum-norm solution, rank from
+    the singular values), from a QR decomposition of the tall design with
+    ``y`` appended instead of a pseudo-inverse of the design (an SVD of a
+    million rows).
+    """
+    xc = np.column_stack([np.ones(len(y)), x])
+    p = xc.shape[1]
+    r = np.linalg.qr(np.column_stack([xc, y]), mode="r")
+    rank = int(np.linalg.matrix_rank(np.diag(np.linalg.svd(r[:p, :p], compute_uv=False))))
+    b = np.linalg.lstsq(r[:p, :p], r[:p, p], rcond=None)[0]
+    resid = y - xc @ b
+    ssr = float(resid @ resid)
+    centred = y - y.mean()
+    r2 = 1 - ssr / float(centred @ centred)
+    return r2, float(1 - (len(y) - 1) / (len(y) - rank) * (1 - r2))
 
 
 def variance_explained(
@@ -384,8 +455,7 @@ def variance_explained(
 
     def fit(x: pd.DataFrame) -> tuple[float, float]:
         with single_thread_blas():
-            res = sm.OLS(yv, sm.add_constant(x.to_numpy(), has_constant="add")).fit()
-        return float(res.rsquared), float(res.rsquared_adj)
+            return _r2(yv, x.to_numpy(dtype=float))
 
     r_need = fit(need_x)
     r_type = fit(types)
@@ -766,18 +836,26 @@ def _groups(values: np.ndarray, ref_values: np.ndarray, n_groups: int) -> tuple:
     )
 
 
-def _cell_shares(cells_t, cells_r, type_r, w_r, n_types, min_pool):
-    """Weighted type shares of each target child's reference cell; rows of NaN if too few."""
+def _cells(cells_t: np.ndarray, cells_r: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Cell index (0..C-1) of each target and reference child, and C."""
     uniq, inv = np.unique(np.concatenate([cells_t, cells_r]), return_inverse=True)
-    ct, cr = inv[: cells_t.size], inv[cells_t.size :]
-    counts = np.zeros((uniq.size, n_types))
-    np.add.at(counts, (cr, type_r), w_r)
-    sizes = np.bincount(cr, minlength=uniq.size).astype(float)  # children, unweighted
+    return inv[: cells_t.size], inv[cells_t.size :], int(uniq.size)
+
+
+def _cell_shares(ct, cr, n_cells, type_r, w_r, n_types, min_pool):
+    """Weighted type shares of each reference cell (C x types); rows of NaN if too few.
+
+    ``ct``, ``cr`` and ``n_cells`` are from :func:`_cells` (the same in every
+    resample); a target child's shares are row ``ct`` of the result.
+    """
+    counts = np.bincount(cr * n_types + type_r, weights=w_r, minlength=n_cells * n_types)
+    counts = counts.reshape(n_cells, n_types)
+    sizes = np.bincount(cr, minlength=n_cells).astype(float)  # children, unweighted
     tot = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = counts / tot
     share[(sizes < min_pool) | (tot[:, 0] <= 0)] = np.nan
-    return share[ct]
+    return share
 
 
 def needs_matched_scenario(
@@ -888,12 +966,13 @@ def needs_matched_scenario(
             g_t, g_r = _groups(tgt[TOTAL_NEED].to_numpy(float), ref[TOTAL_NEED].to_numpy(float), k)
         else:
             g_t, g_r = tgt[NEED_BAND].to_numpy(int), ref[NEED_BAND].to_numpy(int)
-        cells_t = bcode_t * 1000 + g_t
-        cells_r = bcode_r * 1000 + g_r
+        ct, cr, n_cells = _cells(bcode_t * 1000 + g_t, bcode_r * 1000 + g_r)
 
-    def shares(w_r: np.ndarray) -> np.ndarray:
+    def shares(w_r: np.ndarray, per_cell: bool = False) -> np.ndarray:
+        """Type shares per target child (or, ``per_cell``, per cell for ``groups``/``bands``)."""
         if neigh is None:
-            return _cell_shares(cells_t, cells_r, cur_r, w_r, n_types, min_pool)
+            sh = _cell_shares(ct, cr, n_cells, cur_r, w_r, n_types, min_pool)
+            return sh if per_cell else sh[ct]
         ok = neigh >= 0
         nb = np.where(ok, neigh, 0)
         w = np.where(ok, w_r[nb], 0.0)
@@ -915,9 +994,13 @@ def needs_matched_scenario(
             p = np.where(np.isfinite(p), p, fallback)
         return p
 
-    def expected(share: np.ndarray, price: np.ndarray) -> np.ndarray:
+    def expected(share: np.ndarray, price: np.ndarray, rows=None) -> np.ndarray:
+        """Expected cost per target child; ``share`` per child, or per cell with ``rows``."""
         matched = np.isfinite(share).all(axis=1)
-        e = np.where(matched, np.nan_to_num(share) @ np.nan_to_num(price), cost_t)
+        e = np.nan_to_num(share) @ np.nan_to_num(price)
+        if rows is not None:  # computed once per cell, then per child
+            matched, e = matched[rows], e[rows]
+        e = np.where(matched, e, cost_t)
         # a type this population never uses has no price here: the reference's mean
         return e, matched
 
@@ -938,7 +1021,10 @@ def needs_matched_scenario(
             if in_sample
             else np.bincount(rng.integers(0, len(ref), len(ref)), minlength=len(ref)).astype(float)
         )
-        e_b, _ = expected(shares(w_r), prices(w_t, price))
+        if neigh is None:
+            e_b, _ = expected(shares(w_r, per_cell=True), prices(w_t, price), ct)
+        else:
+            e_b, _ = expected(shares(w_r), prices(w_t, price))
         boot[b] = float(np.sum(w_t * (cost_t - e_b)))
     alpha = 1 - level
     ci = (
@@ -1297,7 +1383,7 @@ def cost_need_link(
         d[LOG_COST],
         noisy="need_per_10" if ev else None,
         error_var=(ev or 0.0) / 100,
-        groups=d[Col.child_id].to_numpy(),
+        groups=d[Col.child_id],
     )
     coef = fit.table(level=level)
     naive = fit.table(level=level, corrected=False)
@@ -1858,7 +1944,7 @@ def spend(
         :meth:`SpendResult.summary`.
     """
     fw = ds.framework
-    wide = ds.scores_wide()
+    wide = scores_wide(ds)
     frame = need_cost_frame(ds, start=start, end=end, wide=wide)
     if frame.empty:
         raise ValueError("no assessment falls within a placement: nothing to compare")
@@ -1920,7 +2006,7 @@ def spend(
     ev: ErrorVariance | None = None
     if correct_measurement_error:
         try:
-            ev = need_error_variance(ds)
+            ev = need_error_variance(ds, wide=wide)
         except ValueError as err:
             caveats.append(f"The cost-need link is not corrected for measurement error: {err}.")
     try:
