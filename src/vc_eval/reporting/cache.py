@@ -41,7 +41,7 @@ import logging
 import os
 import pickle
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -555,8 +555,11 @@ class RenderedFigure(FigureOut):
     @classmethod
     def of(cls, fig: FigureOut, dpi: int) -> RenderedFigure:
         """``fig`` with its PNG at ``dpi`` rendered now."""
-        out = cls(fig.figure, fig.alt, fig.caption)
-        out.rendered[int(dpi)] = fig.png(dpi)
+        # every field of the figure (alt text, caption, any declared counts), PNG added
+        out = cls(**{f.name: getattr(fig, f.name) for f in fields(FigureOut)})
+        out.rendered = dict(getattr(fig, "rendered", {}))
+        if int(dpi) not in out.rendered:
+            out.rendered[int(dpi)] = fig.png(dpi)
         return out
 
     def png(self, dpi: int = 90) -> bytes:
@@ -575,6 +578,11 @@ class RenderedFigure(FigureOut):
     def __getstate__(self) -> dict:
         # the PNGs travel; the matplotlib figure does not
         return {**self.__dict__, "figure": None}
+
+
+def has_page(folder: str | Path | None, key: str) -> bool:
+    """Whether a finished page is stored under ``key`` in a cache entry."""
+    return folder is not None and (Path(folder) / PAGES_FOLDER / f"{key}.pickle").exists()
 
 
 def load_page(folder: str | Path | None, key: str) -> dict | None:
@@ -620,6 +628,7 @@ __all__ = [
     "CachedCouncils",
     "RenderedFigure",
     "code_fingerprint",
+    "has_page",
     "load_page",
     "page_key",
     "save_page",
