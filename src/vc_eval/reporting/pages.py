@@ -33,6 +33,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import time
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -114,11 +115,21 @@ def compute_sections(
         ctx = S.build_context(**arguments)
         out = {}
         for key in keys:
-            sm = S.computed(ctx, key)
-            figures = [cache.RenderedFigure.of(f, ctx.figure_dpi) for f in sm.figures]
+            with _timed(f"helper: section {key}"):
+                sm = S.computed(ctx, key)
+            with _timed(f"helper: {len(sm.figures)} figure(s) of {key} to PNG"):
+                figures = [cache.RenderedFigure.of(f, ctx.figure_dpi) for f in sm.figures]
             sm.close()
             out[key] = replace(sm, figures=figures)
         return out
+
+
+@contextlib.contextmanager
+def _timed(what: str) -> Iterator[None]:
+    """Log the CPU seconds of a step (the report's log: where a report's time goes)."""
+    t0 = time.process_time()
+    yield
+    log.info("%s: %.2f s CPU", what, time.process_time() - t0)
 
 
 def _helper_main(conn) -> None:
@@ -214,26 +225,34 @@ def prepare_page(
 
     arguments = _context_arguments(parameters)
     path = str(log_path) if log_path else None
-    try:
-        with quiet(path):
-            ctx = S.build_context(**arguments)
-            if ctx.page_store is None:
-                return False
-            if S.page_is_stored(ctx):
-                return True
-            keys = tuple(k for k in HELPER_SECTIONS if k in S.SECTION_FUNCTIONS)
-            result = helper.compute(arguments, keys, path) if helper is not None and keys else None
-            for key in S.SECTION_FUNCTIONS:
-                if result is None or key not in keys:
-                    S.computed(ctx, key)
-            if result is not None:
-                for key, sm in result().items():
-                    S.use_computed(ctx, key, sm)
-            S.page(ctx)
-        return True
-    except Exception as err:  # noqa: BLE001 - the notebook computes the page and reports it
-        log.info("page not prepared: %s: %s", type(err).__name__, err)
+    with quiet(path):
+        try:
+            return _prepare(S, arguments, helper, path)
+        except Exception:  # noqa: BLE001 - the notebook computes the page and reports it
+            log.warning("page not prepared outside the notebook", exc_info=True)
+            return False
+
+
+def _prepare(S, arguments: dict, helper: PageHelper | None, path: str | None) -> bool:
+    """:func:`prepare_page`'s work (``S``: :mod:`vc_eval.reporting.sections`)."""
+    ctx = S.build_context(**arguments)
+    if ctx.page_store is None:
         return False
+    if S.page_is_stored(ctx):
+        return True
+    keys = tuple(k for k in HELPER_SECTIONS if k in S.SECTION_FUNCTIONS)
+    result = helper.compute(arguments, keys, path) if helper is not None and keys else None
+    for key in S.SECTION_FUNCTIONS:
+        if result is None or key not in keys:
+            with _timed(f"section {key}"):
+                S.computed(ctx, key)
+    if result is not None:
+        with _timed("waiting for the helper"):
+            for key, sm in result().items():
+                S.use_computed(ctx, key, sm)
+    with _timed("page audit, figures to PNG, page stored"):
+        S.page(ctx)
+    return True
 
 
 __all__ = ["HELPER_SECTIONS", "PageHelper", "compute_sections", "prepare_page", "quiet"]

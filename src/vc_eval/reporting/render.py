@@ -532,11 +532,13 @@ def use_cache(
         return params
     from vc_eval.reporting.cache import prepare_cache
 
-    named = [c for c in councils if c]
+    # every council's tables: a report compares its council with all the others (cost
+    # reference, never-adopters, comparison councils), so they are read from the cache
+    # rather than by loading and checking the whole dataset again in every process
     prepare_cache(
         data_dir,
         cache_dir=cache_dir,
-        councils=named or None,
+        councils=None,
         periods=[(str(params.get("period_start", "")), str(params.get("period_end", "")))],
         series=True,
     )

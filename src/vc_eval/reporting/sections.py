@@ -413,6 +413,12 @@ def impact_result_for(ctx: ReportContext):
     series = ctx.cached("impact_series", lambda: ctx.all.series(ctx.period_end))
 
     def run():
+        # the breakdowns by age and need do not depend on the council: a batch worker
+        # builds them once from every council's cached tables
+        adopted = ctx.local.councils[Col.programme_start].notna().any()
+        groups = getattr(ctx.all, "impact_groups", lambda: None)() if adopted else None
+        if groups is not None:
+            return impact_result(series, ctx.council, groups=groups)
         # the council and every comparison council, built the same way with or without a cache
         others = _others(ctx)
         data = ctx.local if others is None else concat([ctx.local, others])
