@@ -108,20 +108,28 @@ def compute_sections(
     Runs in the helper process; the figures travel as
     :class:`~vc_eval.reporting.cache.RenderedFigure` (PNG at the report's dpi).
     """
-    from vc_eval.reporting import cache
     from vc_eval.reporting import sections as S
 
     with quiet(log_path):
         ctx = S.build_context(**arguments)
-        out = {}
-        for key in keys:
-            with _timed(f"helper: section {key}"):
-                sm = S.computed(ctx, key)
-            with _timed(f"helper: {len(sm.figures)} figure(s) of {key} to PNG"):
-                figures = [cache.RenderedFigure.of(f, ctx.figure_dpi) for f in sm.figures]
-            sm.close()
-            out[key] = replace(sm, figures=figures)
-        return out
+        return {key: _section(S, ctx, key, "helper: ") for key in keys}
+
+
+def _section(S, ctx, key: str, who: str = ""):
+    """Section ``key`` computed, with its figures rendered to PNG at once (and closed).
+
+    The page keeps PNGs anyway (``sections.page``); rendering them here, in the
+    process that drew them and while the other process is still busy, keeps
+    them off the end of the page's critical path.
+    """
+    from vc_eval.reporting import cache
+
+    with _timed(f"{who}section {key}"):
+        sm = S.computed(ctx, key)
+    with _timed(f"{who}{len(sm.figures)} figure(s) of {key} to PNG"):
+        figures = [cache.RenderedFigure.of(f, ctx.figure_dpi) for f in sm.figures]
+    sm.close()
+    return replace(sm, figures=figures)
 
 
 @contextlib.contextmanager
@@ -244,8 +252,7 @@ def _prepare(S, arguments: dict, helper: PageHelper | None, path: str | None) ->
     result = helper.compute(arguments, keys, path) if helper is not None and keys else None
     for key in S.SECTION_FUNCTIONS:
         if result is None or key not in keys:
-            with _timed(f"section {key}"):
-                S.computed(ctx, key)
+            S.use_computed(ctx, key, _section(S, ctx, key))
     if result is not None:
         with _timed("waiting for the helper"):
             for key, sm in result().items():
