@@ -609,7 +609,10 @@ def render_report(
     if outside and processes > 1:
         from vc_eval.reporting.pages import PageHelper
 
-        helper = PageHelper()  # imports the analyses while the cache is prepared
+        try:
+            helper = PageHelper()  # imports the analyses while the cache is prepared
+        except (OSError, AssertionError, RuntimeError):  # e.g. inside a daemonic worker
+            helper = None
     try:
         if cache_dir is not None and "cache_dir" in known:
             say(f"[cache] tables for every council, in {cache_dir}")
