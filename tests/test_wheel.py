@@ -84,12 +84,17 @@ def test_wheel_holds_the_notebooks(venv):
     assert shipped == {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
 
 
-def test_wheel_renders_both_notebooks_outside_the_checkout(venv, bundled_dir, bundled, tmp_path):
-    council = bundled.council_names()[0]
+def test_wheel_renders_both_notebooks_outside_the_checkout(venv, bundled, tmp_path):
+    from _report_data import TINY, save, tiny_dataset
+
+    # one small council: what is tested is the installed package and its notebooks, and a
+    # small dataset keeps the two renders (kernels computing every section) short
+    data = save(tiny_dataset(bundled, 150), tmp_path / "data")
+    council = TINY
     exe = venv / "bin" / "vc-eval"
     common = [
         "--data",
-        bundled_dir.resolve(),
+        data.resolve(),
         "--out",
         tmp_path / "out",
         "--kernel",

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import click
-
-from vc_eval.core.framework import FrameworkError
-from vc_eval.core.schema import ValidationError
 
 DEFAULT_DATA = Path("data/synthetic")
 
@@ -30,6 +28,24 @@ framework_option = click.option(
 )
 
 
+def _friendly(err: BaseException) -> bool:
+    """Whether ``err`` is a data or framework error (a clear message, no traceback).
+
+    The data model (pandera) and the framework are imported only by the commands
+    that use them, so their error classes are looked up only if they were loaded:
+    an error of a module never imported cannot have been raised.
+    """
+    kinds: list[type] = [FileNotFoundError, KeyError]
+    for module, name in (
+        ("vc_eval.core.schema", "ValidationError"),
+        ("vc_eval.core.framework", "FrameworkError"),
+    ):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            kinds.append(getattr(loaded, name))
+    return isinstance(err, tuple(kinds))
+
+
 def friendly_errors(func: Callable) -> Callable:
     """Turn data and framework errors into a clear message and exit code 2."""
 
@@ -37,7 +53,9 @@ def friendly_errors(func: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (ValidationError, FrameworkError, FileNotFoundError, KeyError) as err:
+        except Exception as err:
+            if not _friendly(err):
+                raise
             msg = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
             click.echo(f"error: {msg}", err=True)
             raise SystemExit(2) from err

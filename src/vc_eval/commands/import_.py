@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from vc_eval.ingest.problems import EXIT_FATAL, EXIT_STRICT, ImportFailed
-
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
@@ -139,6 +137,7 @@ def import_cmd(
     table's rows dropped without --accept-drops: nothing written.
     """
     from vc_eval.ingest.importer import REPORT_FILE, run_import
+    from vc_eval.ingest.problems import EXIT_FATAL, EXIT_STRICT, ImportFailed
 
     messages: list[str] = []
     try:

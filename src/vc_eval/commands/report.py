@@ -249,6 +249,8 @@ def report(
             timeout=timeout,
             cache_dir=cache,
             stage=lambda line: click.echo(line, err=True),
+            # one report: its sections in two processes (one per core) before the notebook
+            processes=max(1, min(2, workers or 2, os.cpu_count() or 1)),
         )
         if res.ok:
             click.echo(f"report: {res.html} ({res.seconds:.1f} s)")

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from vc_eval.synthetic.generator import BUNDLED_CONFIG, SynthConfig, generate, write_synthetic
-
 
 @click.command()
 @click.option(
@@ -58,7 +56,13 @@ def synth(
     known dates) to OUT, with truth.json holding every generating parameter.
     """
     from vc_eval.core.files import OutputDirError, check_output_dir, recover_output_dir
-    from vc_eval.synthetic.generator import ProgrammeEffects
+    from vc_eval.synthetic.generator import (
+        BUNDLED_CONFIG,
+        ProgrammeEffects,
+        SynthConfig,
+        generate,
+        write_synthetic,
+    )
 
     # refuse a folder holding other files before spending time generating
     try:

@@ -41,7 +41,7 @@ import logging
 import os
 import pickle
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -268,6 +268,11 @@ class AllCouncils:
         return self._memo[key]
 
 
+#: Every council's tables of the cache entry used last in this process (see
+#: ``CachedCouncils.others``): a batch worker reads them once, not once per report.
+_EVERYONE: dict = {}
+
+
 @dataclass
 class CachedCouncils:
     """Cross-council answers read from a cache folder made by :func:`prepare_cache`.
@@ -323,11 +328,52 @@ class CachedCouncils:
         return ds
 
     def others(self, council: str) -> Dataset | None:
-        """Every council but ``council`` (a comparison population), or None if there is none."""
+        """Every council but ``council`` (a comparison population), or None if there is none.
+
+        The councils' tables one after another in name order, as
+        ``concat([local(c) for c in others])``; read once per process (a batch
+        worker reads them once for all its reports) and a fresh copy each call.
+        """
         names = [c for c in self.council_names() if c != council]
         if not names:
             return None
-        return concat([self.local(c) for c in names])
+        everyone = self._everyone()
+        if everyone is None:
+            return concat([self.local(c) for c in names])
+        # filtering the councils' tables in name order keeps the concatenation's rows and order
+        return everyone.subset(names)
+
+    def impact_groups(self) -> dict | None:
+        """Council series by age group and need band at entry (the impact section's
+        breakdowns), built once per process from every council's tables; None when
+        not every council is cached. ``{"age": ..., "need": ...}``, as
+        :func:`vc_eval.analysis.impact.section.impact_result` takes them."""
+        everyone = self._everyone()
+        if everyone is None:
+            return None
+        if "groups" not in _EVERYONE:
+            from vc_eval.analysis.impact.sensitivity import group_series
+
+            groups: dict = {}
+            for by in ("age", "need"):
+                try:
+                    groups[by] = group_series(everyone, by)
+                except ValueError as err:
+                    groups[by] = err
+            _EVERYONE["groups"] = groups
+        return _EVERYONE["groups"]
+
+    def _everyone(self) -> Dataset | None:
+        """Every council's cached tables, concatenated in name order (None: not all cached)."""
+        key = (str(self.folder.resolve()), self.framework_spec)
+        if _EVERYONE.get("key") != key:
+            names = self.council_names()
+            folders = [self.folder / "councils" / council_slug(c) for c in names]
+            if not all((f / f"{CHILDREN}.parquet").exists() for f in folders):
+                return None
+            _EVERYONE.clear()  # one dataset kept per process: the latest one asked for
+            _EVERYONE.update(key=key, data=concat([self.local(c) for c in names]))
+        return _EVERYONE["data"]
 
     def placement_snapshot(self, date: pd.Timestamp) -> dict:
         hit = self._meta.get("placement", {}).get(str(pd.Timestamp(date).date()))
@@ -555,8 +601,11 @@ class RenderedFigure(FigureOut):
     @classmethod
     def of(cls, fig: FigureOut, dpi: int) -> RenderedFigure:
         """``fig`` with its PNG at ``dpi`` rendered now."""
-        out = cls(fig.figure, fig.alt, fig.caption)
-        out.rendered[int(dpi)] = fig.png(dpi)
+        # every field of the figure (alt text, caption, any declared counts), PNG added
+        out = cls(**{f.name: getattr(fig, f.name) for f in fields(FigureOut)})
+        out.rendered = dict(getattr(fig, "rendered", {}))
+        if int(dpi) not in out.rendered:
+            out.rendered[int(dpi)] = fig.png(dpi)
         return out
 
     def png(self, dpi: int = 90) -> bytes:
@@ -575,6 +624,11 @@ class RenderedFigure(FigureOut):
     def __getstate__(self) -> dict:
         # the PNGs travel; the matplotlib figure does not
         return {**self.__dict__, "figure": None}
+
+
+def has_page(folder: str | Path | None, key: str) -> bool:
+    """Whether a finished page is stored under ``key`` in a cache entry."""
+    return folder is not None and (Path(folder) / PAGES_FOLDER / f"{key}.pickle").exists()
 
 
 def load_page(folder: str | Path | None, key: str) -> dict | None:
@@ -620,6 +674,7 @@ __all__ = [
     "CachedCouncils",
     "RenderedFigure",
     "code_fingerprint",
+    "has_page",
     "load_page",
     "page_key",
     "save_page",

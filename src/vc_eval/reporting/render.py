@@ -41,7 +41,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from vc_eval.core.files import atomic_file
-from vc_eval.reporting.context import COMPARISONS, ENGINES, HEADLINE_MIME
+from vc_eval.reporting.context import COMPARISONS, CONTEXT_PARAMETERS, ENGINES, HEADLINE_MIME
 
 #: Notebooks shipped with the workbench: name -> what it is for.
 NOTEBOOKS: dict[str, str] = {
@@ -532,11 +532,13 @@ def use_cache(
         return params
     from vc_eval.reporting.cache import prepare_cache
 
-    named = [c for c in councils if c]
+    # every council's tables: a report compares its council with all the others (cost
+    # reference, never-adopters, comparison councils), so they are read from the cache
+    # rather than by loading and checking the whole dataset again in every process
     prepare_cache(
         data_dir,
         cache_dir=cache_dir,
-        councils=named or None,
+        councils=None,
         periods=[(str(params.get("period_start", "")), str(params.get("period_end", "")))],
         series=True,
     )
@@ -555,6 +557,7 @@ def render_report(
     timeout: float | None = None,
     cache_dir: str | Path | None = None,
     stage: Callable[[str], None] | None = None,
+    processes: int = 1,
 ) -> RenderResult:
     """Execute ``notebook`` for ``council`` and write its HTML, notebook and headline JSON.
 
@@ -581,6 +584,12 @@ def render_report(
         prepared here if needed; None: the notebook loads the data itself.
     stage : callable, optional
         Called with a short line as each stage starts (progress for one report).
+    processes : int
+        Processes computing the report's sections before the notebook runs
+        (1 or 2; see :mod:`vc_eval.reporting.pages`). The page is computed
+        outside the kernel only with a report cache (where it is kept for the
+        notebook) and no ``timeout`` (which bounds the notebook's cells, so
+        with one the notebook computes everything itself, as before).
 
     Returns
     -------
@@ -592,19 +601,47 @@ def render_report(
     say = stage or (lambda _line: None)
     nb_path = notebook_path(notebook)
     params = {**council_parameter(nb_path, council), "data_dir": str(Path(data_dir).resolve())}
-    if cache_dir is not None and "cache_dir" in notebook_parameters(nb_path):
-        say(f"[cache] tables for every council, in {cache_dir}")
-    params.update(use_cache(nb_path, data_dir, cache_dir, [council], parameters or {}))
-    params = validate_parameters(nb_path, params)
+    known = notebook_parameters(nb_path)
+    # the page is computed here (and kept in the report cache) for notebooks that show
+    # sections.page: those whose parameters are build_context's
+    outside = cache_dir is not None and timeout is None and set(known) == set(CONTEXT_PARAMETERS)
+    helper = None
+    if outside and processes > 1:
+        from vc_eval.reporting.pages import PageHelper
+
+        try:
+            helper = PageHelper()  # imports the analyses while the cache is prepared
+        except (OSError, AssertionError, RuntimeError):  # e.g. inside a daemonic worker
+            helper = None
+    try:
+        if cache_dir is not None and "cache_dir" in known:
+            say(f"[cache] tables for every council, in {cache_dir}")
+        params.update(use_cache(nb_path, data_dir, cache_dir, [council], parameters or {}))
+        params = validate_parameters(nb_path, params)
+        # computed with exactly the notebook's parameters, so the notebook finds it
+        page_params = params if outside and params.get("cache_dir") else None
+    except BaseException:
+        if helper is not None:
+            helper.close()
+        raise
     council = council or ALL_COUNCILS
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = report_stem(council, nb_path.stem)
     targets = {ext: out_dir / f"{stem}.{ext}" for ext in ("ipynb", "json", "html")}
     tmp = Path(tempfile.mkdtemp(prefix=f".{stem}.tmp-", dir=out_dir))
+    log = tmp / f"{stem}.log"
     try:
+        if page_params is not None:
+            from vc_eval.reporting.pages import prepare_page
+
+            n = 2 if helper is not None else 1
+            say(f"[sections] computing the report's sections ({n} process{'es' * (n > 1)})")
+            prepare_page(page_params, helper=helper, log_path=log)
+        if helper is not None:
+            helper.close()
+            helper = None
         executed = tmp / f"{stem}.ipynb"
-        log = tmp / f"{stem}.log"
         say(f"[notebook] running {nb_path.stem} for {' '.join(council.split())}")
         try:
             execute_notebook(
@@ -632,6 +669,8 @@ def render_report(
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
     finally:
+        if helper is not None:
+            helper.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return RenderResult(
         council,

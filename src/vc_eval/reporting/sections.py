@@ -25,17 +25,11 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from vc_eval.analysis import agreement as agreement_analysis
-from vc_eval.analysis import care
-from vc_eval.analysis import outcomes as outcome_analysis
-from vc_eval.analysis import profile as profile_analysis
-from vc_eval.analysis import spend as spend_analysis
-from vc_eval.analysis.impact import impact_result
-from vc_eval.analysis.trajectories import DomainFits, fit_domains
 from vc_eval.core import display, privacy
 from vc_eval.core.dataset import Dataset, concat
 from vc_eval.core.framework import TOTAL_NEED
@@ -49,13 +43,6 @@ from vc_eval.core.summary import (
     count_table,
     stat_table,
 )
-from vc_eval.plots import agreement as agreement_plots
-from vc_eval.plots import impact as impact_plots
-from vc_eval.plots import outcomes as outcome_plots
-from vc_eval.plots import population as population_plots
-from vc_eval.plots import profile as profile_plots
-from vc_eval.plots import spend as spend_plots
-from vc_eval.plots import trajectories as trajectory_plots
 from vc_eval.reporting import cache
 from vc_eval.reporting.context import (
     COMPARISONS,
@@ -68,7 +55,18 @@ from vc_eval.reporting.context import (
     parse_date,
     parse_domains,
 )
-from vc_eval.reporting.sections_strengths import strengths as strengths_section
+
+if TYPE_CHECKING:
+    from vc_eval.analysis import agreement as agreement_analysis
+    from vc_eval.analysis import care
+    from vc_eval.analysis import outcomes as outcome_analysis
+    from vc_eval.analysis import profile as profile_analysis
+    from vc_eval.analysis import spend as spend_analysis
+    from vc_eval.analysis.trajectories import DomainFits
+
+# The analyses and plots are imported where a section first needs them, not here: a
+# notebook reading a finished page from the report cache then starts in about a second
+# instead of importing statsmodels, scipy.stats, matplotlib and seaborn (~5 s of CPU).
 
 log = logging.getLogger("vc_eval.report")
 
@@ -128,6 +126,8 @@ def _keyed(sm: Summary, key: str) -> Summary:
 
 
 def _all_mix(ctx: ReportContext) -> pd.Series | None:
+    from vc_eval.analysis import care
+
     if ctx.comparison != "all_councils":
         return None
     snap = ctx.all.placement_snapshot(ctx.period_end)
@@ -135,6 +135,8 @@ def _all_mix(ctx: ReportContext) -> pd.Series | None:
 
 
 def care_population(ctx: ReportContext) -> care.CarePopulation:
+    from vc_eval.analysis import care
+
     return ctx.cached(
         "care_population",
         lambda: care.care_population(
@@ -149,6 +151,7 @@ def care_population(ctx: ReportContext) -> care.CarePopulation:
 
 def needs_profile_result(ctx: ReportContext) -> profile_analysis.NeedsProfile:
     """The needs profile of the period (latest assessment per child), with its comparison."""
+    from vc_eval.analysis import profile as profile_analysis
 
     def run():
         prof = profile_analysis.needs_profile(
@@ -169,6 +172,8 @@ def needs_profile_result(ctx: ReportContext) -> profile_analysis.NeedsProfile:
 
 def _need_reference(ctx: ReportContext) -> tuple[str, float] | None:
     """Mean latest total need to compare with: the previous period or all councils."""
+    from vc_eval.analysis import profile as profile_analysis
+
     if ctx.comparison == "previous_period":
         snap = profile_analysis.latest_scores(ctx.local, period=ctx.previous_period)
         if snap.n_assessed >= MIN_N:
@@ -182,6 +187,8 @@ def _need_reference(ctx: ReportContext) -> tuple[str, float] | None:
 
 def trajectory_fits(ctx: ReportContext) -> DomainFits:
     """Growth models per domain asked for, on all assessments up to the period end."""
+    from vc_eval.analysis.trajectories import fit_domains
+
     return ctx.cached(
         "trajectories",
         lambda: fit_domains(
@@ -198,6 +205,8 @@ def trajectory_fits(ctx: ReportContext) -> DomainFits:
 
 
 def agreement_result(ctx: ReportContext) -> agreement_analysis.AgreementResult:
+    from vc_eval.analysis import agreement as agreement_analysis
+
     a = ctx.local.assessments
     a = a[a[Col.assessment_date] <= ctx.period_end]
     return ctx.cached("agreement", lambda: agreement_analysis.agreement(a, framework=ctx.framework))
@@ -241,11 +250,16 @@ def _shown(key: str, res, *figures: Callable) -> Summary:
 
 def population(ctx: ReportContext) -> Summary:
     """Children in care: numbers, flows, age and sex, placement mix (SSDA903 alone)."""
+    from vc_eval.plots import population as population_plots
+
     return _shown("population", care_population(ctx), population_plots.care_population_figure)
 
 
 def costs(ctx: ReportContext) -> Summary:
     """Weekly spend on placements at the period end, by placement type."""
+    from vc_eval.analysis import care
+    from vc_eval.plots import population as population_plots
+
     if not ctx.has_costs:
         return _absent("costs")
     start = ctx.period_start if ctx.comparison == "previous_period" else None
@@ -255,6 +269,9 @@ def costs(ctx: ReportContext) -> Summary:
 
 def stability(ctx: ReportContext) -> Summary:
     """Placements during the period of the children in care at its end."""
+    from vc_eval.analysis import care
+    from vc_eval.plots import population as population_plots
+
     res = ctx.cached(
         "stability",
         lambda: care.placement_stability(
@@ -269,6 +286,8 @@ def stability(ctx: ReportContext) -> Summary:
 
 def needs_profile(ctx: ReportContext) -> Summary:
     """Prevalence of need by domain and band, complexity and profiles of need."""
+    from vc_eval.plots import profile as profile_plots
+
     if not ctx.has_needs:
         return _absent("needs_profile")
     return _shown(
@@ -281,6 +300,8 @@ def needs_profile(ctx: ReportContext) -> Summary:
 
 def need_change(ctx: ReportContext) -> Summary:
     """Change in need between each child's first and latest assessment in the period."""
+    from vc_eval.plots import profile as profile_plots
+
     if not ctx.has_needs:
         return _absent("need_change")
     ch = needs_profile_result(ctx).change
@@ -289,6 +310,8 @@ def need_change(ctx: ReportContext) -> Summary:
 
 def trajectories(ctx: ReportContext) -> Summary:
     """Need by age: fitted growth curves and peak ages with intervals."""
+    from vc_eval.plots import trajectories as trajectory_plots
+
     if not ctx.has_needs:
         return _absent("trajectories")
     if not ctx.domains:
@@ -306,6 +329,8 @@ def trajectories(ctx: ReportContext) -> Summary:
 
 def agreement(ctx: ReportContext) -> Summary:
     """Agreement between two assessors scoring the same child."""
+    from vc_eval.plots import agreement as agreement_plots
+
     if not ctx.has_needs:
         return _absent("agreement")
     return _shown("agreement", agreement_result(ctx), agreement_plots.agreement_figure)
@@ -345,6 +370,8 @@ def _others(ctx: ReportContext) -> Dataset | None:
 
 def spend_result(ctx: ReportContext) -> spend_analysis.SpendResult:
     """Cost against need and the needs-matched scenario against the other councils."""
+    from vc_eval.analysis import spend as spend_analysis
+
     return ctx.cached(
         "spend",
         lambda: spend_analysis.spend(
@@ -361,6 +388,7 @@ def spend_result(ctx: ReportContext) -> spend_analysis.SpendResult:
 
 def outcomes_result(ctx: ReportContext) -> outcome_analysis.OutcomesResult:
     """Spend against outcomes, and the programme's total effect against never-adopters."""
+    from vc_eval.analysis import outcomes as outcome_analysis
 
     def run():
         res = outcome_analysis.outcomes(ctx.local, progress=False)
@@ -380,9 +408,17 @@ def outcomes_result(ctx: ReportContext) -> outcome_analysis.OutcomesResult:
 
 def impact_result_for(ctx: ReportContext):
     """Every impact design for the council (the other councils are comparisons)."""
+    from vc_eval.analysis.impact import impact_result
+
     series = ctx.cached("impact_series", lambda: ctx.all.series(ctx.period_end))
 
     def run():
+        # the breakdowns by age and need do not depend on the council: a batch worker
+        # builds them once from every council's cached tables
+        adopted = ctx.local.councils[Col.programme_start].notna().any()
+        groups = getattr(ctx.all, "impact_groups", lambda: None)() if adopted else None
+        if groups is not None:
+            return impact_result(series, ctx.council, groups=groups)
         # the council and every comparison council, built the same way with or without a cache
         others = _others(ctx)
         data = ctx.local if others is None else concat([ctx.local, others])
@@ -398,6 +434,8 @@ def _with_figure(key: str, result: Callable[[], object], figure: Callable) -> Su
 
 def cost_need(ctx: ReportContext) -> Summary:
     """Cost against need, and the needs-matched scenario."""
+    from vc_eval.plots import spend as spend_plots
+
     if not ctx.has_needs:
         return _absent("cost_need")
     return _with_figure("cost_need", lambda: spend_result(ctx), spend_plots.cost_need_figure)
@@ -405,6 +443,8 @@ def cost_need(ctx: ReportContext) -> Summary:
 
 def outcomes(ctx: ReportContext) -> Summary:
     """Spend against outcome domains, and the programme's effect on outcomes."""
+    from vc_eval.plots import outcomes as outcome_plots
+
     if not ctx.has_needs:
         return _absent("outcomes")
     return _with_figure(
@@ -414,6 +454,7 @@ def outcomes(ctx: ReportContext) -> Summary:
 
 def impact(ctx: ReportContext) -> Summary:
     """Programme impact: power first, then before/after and against comparison councils."""
+    from vc_eval.plots import impact as impact_plots
 
     def run():
         res = impact_result_for(ctx)
@@ -425,11 +466,20 @@ def impact(ctx: ReportContext) -> Summary:
     return _guarded("impact", run)
 
 
+def strengths(ctx: ReportContext) -> Summary:
+    """Strengths beside needs and the child's own view (:mod:`.sections_strengths`)."""
+    from vc_eval.reporting.sections_strengths import strengths as strengths_section
+
+    return strengths_section(ctx)
+
+
 # -- data quality ---------------------------------------------------------------
 
 
 def _double_scored(assessments: pd.DataFrame) -> int:
     """Pairs of scorings of one child by two assessors (the agreement section's pairs)."""
+    from vc_eval.analysis import agreement as agreement_analysis
+
     if assessments.empty:
         return 0
     return int(agreement_analysis.find_pairs(assessments)["pair"].nunique())
@@ -613,7 +663,7 @@ SECTION_FUNCTIONS: dict[str, Callable[[ReportContext], Summary]] = {
     "outcomes": outcomes,
     "impact": impact,
     "agreement": agreement,
-    "strengths": strengths_section,
+    "strengths": strengths,
     "data_quality": data_quality,
 }
 
@@ -642,7 +692,33 @@ EXECUTIVE_FINDINGS: tuple[tuple[str, str], ...] = (
 
 def computed(ctx: ReportContext, key: str) -> Summary:
     """A section by key as its result made it (before the page audit), computed once."""
-    return ctx.cached(f"section_{key}", lambda: SECTION_FUNCTIONS[key](ctx))
+    return ctx.cached(f"section_{key}", lambda: _off_pyplot(SECTION_FUNCTIONS[key](ctx)))
+
+
+def _off_pyplot(sm: Summary) -> Summary:
+    """The section's figures taken out of pyplot's list of open figures.
+
+    A figure drawn through pyplot stays registered there, and a notebook's
+    inline backend shows every registered figure at the end of the cell that
+    made it: a second copy of the figure, without its alt text, at the top of
+    the report. The figures themselves stay usable (shown as PNGs by :func:`show`).
+    """
+    import sys
+
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        for f in sm.figures:
+            if f.figure is not None:
+                plt.close(f.figure)  # a no-op for figures made outside pyplot
+    return sm
+
+
+def use_computed(ctx: ReportContext, key: str, sm: Summary) -> None:
+    """Give ``ctx`` section ``key`` as computed elsewhere (another process, same
+    data and parameters: :mod:`vc_eval.reporting.pages`), so it is not computed again."""
+    if key not in SECTION_FUNCTIONS:
+        raise KeyError(key)
+    ctx._cache[f"section_{key}"] = sm
 
 
 def all_sections(ctx: ReportContext) -> list[Summary]:
@@ -768,6 +844,9 @@ def _headline_table(numbers: dict) -> Table:
 
 def _headline_counts(ctx: ReportContext) -> dict:
     """Counts of children the headline JSON states, with what they count."""
+    from vc_eval.analysis import care
+    from vc_eval.analysis import profile as profile_analysis
+
     pop = care_population(ctx)
     f = pop.flows
     out = {
@@ -836,6 +915,11 @@ def page(ctx: ReportContext) -> list[Summary]:
 
 def _page_key(ctx: ReportContext) -> str:
     return cache.page_key({**ctx.parameters, "figure_dpi": ctx.figure_dpi})
+
+
+def page_is_stored(ctx: ReportContext) -> bool:
+    """Whether the finished page of this report is in the report cache (see :func:`page`)."""
+    return cache.has_page(ctx.page_store, _page_key(ctx))
 
 
 def _audited_page(ctx: ReportContext) -> list[Summary]:
@@ -999,6 +1083,7 @@ __all__ = [
     "outcomes",
     "computed",
     "page",
+    "page_is_stored",
     "page_audit",
     "parse_date",
     "parse_domains",
@@ -1010,4 +1095,5 @@ __all__ = [
     "stat_table",
     "title",
     "trajectories",
+    "use_computed",
 ]

@@ -9,6 +9,7 @@ report calls it and writes nothing of its own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,6 +98,7 @@ def impact_result(
     alpha: float = 0.05,
     checks: str | None = "weekly_spend",
     dataset: Dataset | None = None,
+    groups: Mapping[str, Mapping[str, pd.DataFrame | str] | ValueError] | None = None,
 ) -> Summary:
     """Programme impact for one council: power, then estimates, with their limits.
 
@@ -114,6 +116,11 @@ def impact_result(
         at entry; None for none.
     dataset : Dataset, optional
         The data behind ``series`` (needed for the age and need breakdowns).
+    groups : mapping, optional
+        ``{"age": ..., "need": ...}``: the breakdowns' series already built
+        from the same data (:func:`~vc_eval.analysis.impact.sensitivity.group_series`;
+        a batch builds them once for all its councils; the ValueError that
+        building them raised, if it did), instead of ``dataset``.
 
     Returns
     -------
@@ -203,11 +210,16 @@ def impact_result(
             parts.append(sensitivity(series, council, checks, horizon=min(horizons)))
         except ValueError as err:
             notes.append(f"Sensitivity checks not run ({err}).")
-        if dataset is not None:
+        if dataset is not None or groups is not None:
             for by in ("age", "need"):
                 try:
+                    given = None if groups is None else groups[by]
+                    if isinstance(given, ValueError):  # building the groups failed
+                        raise given
                     parts.append(
-                        heterogeneity(dataset, council, checks, by=by, horizon=min(horizons))
+                        heterogeneity(
+                            dataset, council, checks, by=by, horizon=min(horizons), series=given
+                        )
                     )
                 except ValueError as err:
                     notes.append(f"Breakdown by {by} not run ({err}).")

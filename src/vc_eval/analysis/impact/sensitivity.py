@@ -15,6 +15,7 @@ table:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -284,29 +285,63 @@ def _children_subset(dataset: Dataset, ids) -> Dataset:
     return Dataset(tables, metadata=dict(dataset.metadata), framework=dataset.framework)
 
 
+def group_series(dataset: Dataset, by: str) -> dict[str, pd.DataFrame | str]:
+    """Council series rebuilt from the children of each age group or need band at entry.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Every council (the report's council and its comparisons).
+    by : {"age", "need"}
+
+    Returns
+    -------
+    dict
+        Group label -> its :func:`~vc_eval.analysis.impact.council_series`, or
+        the reason it could not be built. They do not depend on which council
+        a report is about, so a batch of reports can build them once and give
+        them to :func:`heterogeneity` (``series``).
+    """
+    groups = child_groups(dataset, by)
+    out: dict[str, pd.DataFrame | str] = {}
+    for lab in _labels(by):
+        sub = _children_subset(dataset, groups.index[groups == lab])
+        try:
+            out[lab] = council_series(sub, progress=False)
+        except ValueError as err:
+            out[lab] = str(err)
+    return out
+
+
+def _labels(by: str) -> list[str]:
+    return [g[2] for g in AGE_GROUPS] if by == "age" else list(NEED_BANDS)
+
+
 def heterogeneity(
-    dataset: Dataset,
+    dataset: Dataset | None,
     council: str,
     outcome: str,
     *,
     by: str = "age",
     horizon: int = 12,
+    series: Mapping[str, pd.DataFrame | str] | None = None,
 ) -> SensitivityResult:
     """The council's effect among children of each age group or need band at entry.
 
     The council series is rebuilt from the group's children only (in every
-    council), and :func:`council_did` run on it.
+    council; :func:`group_series`, or ``series`` when already built from the
+    same data), and :func:`council_did` run on it.
     """
-    groups = child_groups(dataset, by)
-    labels = [g[2] for g in AGE_GROUPS] if by == "age" else list(NEED_BANDS)
+    if series is None:
+        if dataset is None:
+            raise ValueError("heterogeneity needs the dataset or its group series")
+        series = group_series(dataset, by)
     name = "by age group at entry" if by == "age" else "by need band at entry"
     rows = []
-    for lab in labels:
-        sub = _children_subset(dataset, groups.index[groups == lab])
-        try:
-            s = council_series(sub, progress=False)
-        except ValueError as err:
-            rows.append(_row(name, lab, horizon, note=str(err)))
+    for lab in _labels(by):
+        s = series[lab]
+        if isinstance(s, str):
+            rows.append(_row(name, lab, horizon, note=s))
             continue
         rows.append(
             _try(

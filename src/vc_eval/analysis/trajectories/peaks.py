@@ -132,6 +132,75 @@ def curve_peaks(curve: np.ndarray, min_prominence: float = 0.0) -> tuple[np.ndar
     return idx[keep], props["prominences"][keep]
 
 
+def curves_peaks(curves: np.ndarray, min_prominence: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Interior peaks of many curves at once: :func:`curve_peaks` row by row, vectorised.
+
+    Returns (row, index) of every peak with prominence at least
+    ``min_prominence``, ordered by row then index. The same peaks and
+    prominences as :func:`scipy.signal.find_peaks` (strict local maxima;
+    prominence from the lowest points between the peak and higher ground on
+    either side); a curve with a flat run of equal neighbouring values (a
+    plateau, where find_peaks picks the middle) goes through find_peaks itself.
+    """
+    x = np.asarray(curves, dtype=float)
+    n, m = x.shape
+    if m < 3 or n == 0:
+        return np.empty(0, dtype=int), np.empty(0, dtype=int)
+    mid = x[:, 1:-1]
+    # plateaus and non-finite values follow find_peaks' own rules, row by row
+    flat = (x[:, 1:] == x[:, :-1]).any(axis=1) | ~np.isfinite(x).all(axis=1)
+    is_peak = (x[:, :-2] < mid) & (mid > x[:, 2:])
+    is_peak[flat] = False
+    rows, idx = np.nonzero(is_peak)
+    idx = idx + 1
+    keep = np.ones(rows.size, dtype=bool)
+    cols = np.arange(m)
+    for start in range(0, rows.size, _CHUNK):
+        r, p = rows[start : start + _CHUNK], idx[start : start + _CHUNK]
+        xr = x[r]
+        height = xr[np.arange(r.size), p][:, None]
+        higher = xr > height
+        before, after = cols < p[:, None], cols > p[:, None]
+        left = np.where(higher & before, cols, -1).max(axis=1)[:, None]
+        right = np.where(higher & after, cols, m).min(axis=1)[:, None]
+        left_min = np.where((cols > left) & ~after, xr, np.inf).min(axis=1)
+        right_min = np.where((cols < right) & ~before, xr, np.inf).min(axis=1)
+        prom = height[:, 0] - np.maximum(left_min, right_min)
+        keep[start : start + _CHUNK] = prom >= min_prominence
+    rows, idx = rows[keep], idx[keep]
+    if flat.any():
+        extra = [(r, curve_peaks(x[r], min_prominence)[0]) for r in np.flatnonzero(flat)]
+        rows = np.concatenate([rows, *(np.full(i.size, r) for r, i in extra)])
+        idx = np.concatenate([idx, *(i for _, i in extra)])
+        order = np.lexsort((idx, rows))
+        rows, idx = rows[order], idx[order]
+    return rows.astype(int), idx.astype(int)
+
+
+#: Peaks handled per block in :func:`curves_peaks` (bounds memory at about 2k x grid size).
+_CHUNK = 2048
+
+
+def _refine_rows(grid: np.ndarray, curves: np.ndarray, rows: np.ndarray, idx: np.ndarray):
+    """:func:`refine_ages` of one grid index per selected curve (the same arithmetic)."""
+    grid = np.asarray(grid, dtype=float)
+    if idx.size == 0:
+        return np.empty(0)
+    if grid.size < 3:
+        return grid[idx]
+    inner = (idx > 0) & (idx < grid.size - 1)
+    i = np.where(inner, idx, 1)
+    y0, y1, y2 = curves[rows, i - 1], curves[rows, i], curves[rows, i + 1]
+    den = y0 - 2 * y1 + y2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = np.where(den < 0, 0.5 * (y0 - y2) / den, 0.0)
+    delta = np.clip(delta, -0.5, 0.5)
+    step = np.where(
+        delta >= 0, grid[np.minimum(i + 1, grid.size - 1)] - grid[i], grid[i] - grid[i - 1]
+    )
+    return np.where(inner, grid[i] + delta * step, grid[idx])
+
+
 def peak_basins(curve: np.ndarray, peaks: np.ndarray) -> list[tuple[int, int]]:
     """(first, last) grid index of each peak's basin; peaks in increasing order."""
     bounds = [0]
@@ -196,16 +265,17 @@ def summarise_peaks(
     curve = np.asarray(curve, dtype=float)
     peaks, prom = curve_peaks(curve, floor)
     basins = peak_basins(curve, peaks)
-    matched: list[list[float]] = [[] for _ in basins]
-    n_peaks = np.zeros(curves.shape[0], dtype=int)
-    for i, c in enumerate(curves):
-        idx, _ = curve_peaks(c, floor)
-        n_peaks[i] = idx.size
-        for k, (lo, hi) in enumerate(basins):
-            inside = idx[(idx >= lo) & (idx <= hi)]
-            if inside.size:
-                best = inside[np.argmax(c[inside])]
-                matched[k].append(float(refine_ages(grid, c, np.array([best]))[0]))
+    curves = np.asarray(curves, dtype=float).reshape(-1, curve.size)
+    rows, idx = curves_peaks(curves, floor)
+    n_peaks = np.bincount(rows, minlength=curves.shape[0])
+    matched = []
+    for lo, hi in basins:
+        # each curve's highest peak in the basin (the first by age on a tie), as one pass
+        inside = (idx >= lo) & (idx <= hi)
+        r, i = rows[inside], idx[inside]
+        order = np.lexsort((i, -curves[r, i], r))
+        first = order[np.r_[True, r[order][1:] != r[order][:-1]]] if r.size else order
+        matched.append(_refine_rows(grid, curves, r[first], i[first]))
     ages_fit = refine_ages(grid, curve, peaks)
     rows = []
     n_curves = curves.shape[0]

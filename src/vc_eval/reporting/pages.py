@@ -1,0 +1,265 @@
+"""Report pages computed before the notebook runs, outside its kernel.
+
+The impact-update notebook shows the page that
+:func:`vc_eval.reporting.sections.page` computes, audits and keeps in the data's
+report cache (:func:`vc_eval.reporting.cache.save_page`). The renderer computes
+that page here first, with the notebook's own parameters, and then runs the
+notebook, which finds the page in the cache and only displays it:
+
+* **one report** (``vc-eval report --council NAME``): the sections are computed
+  in two processes, the renderer's and one helper (:class:`PageHelper`), which
+  takes the costliest sections that share no intermediate result with the rest
+  (:data:`HELPER_SECTIONS`) and sends them back with their figures already
+  rendered to PNG; the renderer computes the others, then audits the page as a
+  whole, exactly as the notebook would;
+* **a batch**: each worker process computes its councils' pages itself, one
+  after another, so the imports of the analysis libraries are paid once per
+  worker, not once per council, and the kernel of each notebook starts in about
+  a second.
+
+Nothing here changes what a page says: the sections are the same functions on
+the same data and parameters (every random draw is seeded from the report's
+``seed``; no analysis uses global random state), the audit runs on the whole
+page in one process, and the page is stored under the same key the notebook
+looks for. The notebook stays runnable on its own (in JupyterLab, or with
+``--no-cache``): with no stored page it computes everything itself. Anything
+that goes wrong here is logged and left to the notebook, which then computes
+the page and fails, if it fails, exactly as it would have without this step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
+
+log = logging.getLogger("vc_eval.report")
+
+#: Sections the helper process computes for a single report: the costliest ones whose
+#: intermediate results no other part of the page uses (the needs profile and the care
+#: population feed the audit's headline counts, so they stay with the audit).
+HELPER_SECTIONS: tuple[str, ...] = ("trajectories", "outcomes", "strengths")
+#: Loggers whose lines go to the report's log file while a page is computed here.
+_LOGGERS = ("vc_eval", "py.warnings")
+
+
+@contextlib.contextmanager
+def quiet(log_path: str | Path | None) -> Iterator[None]:
+    """Warnings and log lines of the analyses to ``log_path`` (nowhere when None).
+
+    The same rule as inside a report kernel (``sections.quiet_kernel``): nothing
+    reaches the console; warnings a reader needs are in the results' caveats.
+    """
+    handler: logging.Handler = (
+        logging.FileHandler(log_path, encoding="utf-8") if log_path else logging.NullHandler()
+    )
+    loggers = [logging.getLogger(n) for n in _LOGGERS]
+    saved = [(lg.handlers[:], lg.propagate, lg.level) for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.handlers = [handler]
+            lg.propagate = False
+            lg.setLevel(logging.INFO)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            logging.captureWarnings(True)
+            try:
+                yield
+            finally:
+                logging.captureWarnings(False)
+    finally:
+        for lg, (handlers, propagate, level) in zip(loggers, saved, strict=True):
+            lg.handlers, lg.propagate = handlers, propagate
+            lg.setLevel(level)
+        handler.close()
+
+
+def _context_arguments(parameters: Mapping) -> dict:
+    """The notebook parameters that are :func:`~vc_eval.reporting.sections.build_context`'s."""
+    from vc_eval.reporting.context import CONTEXT_PARAMETERS
+
+    return {k: parameters[k] for k in CONTEXT_PARAMETERS if k in parameters}
+
+
+def _warm_up() -> None:
+    """Import what the helper's sections use while the renderer prepares the cache."""
+    os.environ["TQDM_DISABLE"] = "1"
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from vc_eval.analysis import outcomes, strengths  # noqa: F401
+    from vc_eval.analysis.trajectories import fit_domains  # noqa: F401
+    from vc_eval.plots import outcomes as outcome_plots  # noqa: F401
+    from vc_eval.plots import trajectories  # noqa: F401
+    from vc_eval.reporting import sections  # noqa: F401
+
+
+def compute_sections(
+    arguments: Mapping, keys: tuple[str, ...], log_path: str | None = None
+) -> dict:
+    """Sections ``keys`` of one report as computed (before the page audit), figures as PNGs.
+
+    Runs in the helper process; the figures travel as
+    :class:`~vc_eval.reporting.cache.RenderedFigure` (PNG at the report's dpi).
+    """
+    from vc_eval.reporting import sections as S
+
+    with quiet(log_path):
+        ctx = S.build_context(**arguments)
+        return {key: _section(S, ctx, key, "helper: ") for key in keys}
+
+
+def _section(S, ctx, key: str, who: str = ""):
+    """Section ``key`` computed, with its figures rendered to PNG at once (and closed).
+
+    The page keeps PNGs anyway (``sections.page``); rendering them here, in the
+    process that drew them and while the other process is still busy, keeps
+    them off the end of the page's critical path.
+    """
+    from vc_eval.reporting import cache
+
+    with _timed(f"{who}section {key}"):
+        sm = S.computed(ctx, key)
+    with _timed(f"{who}{len(sm.figures)} figure(s) of {key} to PNG"):
+        figures = [cache.RenderedFigure.of(f, ctx.figure_dpi) for f in sm.figures]
+    sm.close()
+    return replace(sm, figures=figures)
+
+
+@contextlib.contextmanager
+def _timed(what: str) -> Iterator[None]:
+    """Log the CPU seconds of a step (the report's log: where a report's time goes)."""
+    t0 = time.process_time()
+    yield
+    log.info("%s: %.2f s CPU", what, time.process_time() - t0)
+
+
+def _helper_main(conn) -> None:
+    """The helper process: import the analyses, then compute one set of sections."""
+    _warm_up()
+    try:
+        job = conn.recv()
+    except EOFError:  # the page was already stored: nothing to do
+        return
+    try:
+        conn.send(("ok", compute_sections(*job)))
+    except BaseException as err:  # noqa: BLE001 - sent back; the renderer decides
+        conn.send(("error", f"{type(err).__name__}: {err}"))
+    finally:
+        conn.close()
+
+
+class PageHelper:
+    """One helper process for a single report's sections (see :func:`prepare_page`).
+
+    Started early, so it imports the analyses while the renderer prepares the
+    cache; stopped at once when the page turns out to be stored already.
+    ``spawn``: a fresh interpreter, never a copy of the renderer's threads.
+    """
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_helper_main, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+
+    def compute(self, arguments: Mapping, keys: tuple[str, ...], log_path: str | None):
+        """Send the job; returns a function that waits for the sections and returns them."""
+        self._conn.send((dict(arguments), keys, log_path))
+
+        def result() -> dict:
+            try:
+                status, value = self._conn.recv()
+            except EOFError as err:
+                raise RuntimeError(
+                    f"the helper process ended without a result (exit code {self.process.exitcode})"
+                ) from err
+            if status != "ok":
+                raise RuntimeError(f"helper process: {value}")
+            return value
+
+        return result
+
+    def close(self) -> None:
+        """Stop the helper (at once if it still has work: its results are not needed)."""
+        self._conn.close()
+        self.process.join(timeout=0.5)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+
+    def __enter__(self) -> PageHelper:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def prepare_page(
+    parameters: Mapping,
+    *,
+    helper: PageHelper | None = None,
+    log_path: str | Path | None = None,
+) -> bool:
+    """Compute and store the finished page the notebook will show, if it is not stored yet.
+
+    Parameters
+    ----------
+    parameters : mapping
+        The notebook's parameters, exactly as the notebook gets them (coerced
+        to their types); ``cache_dir`` must name the report cache, where the
+        page is kept.
+    helper : PageHelper, optional
+        A helper process for :data:`HELPER_SECTIONS` (one report); None:
+        everything in this process (a batch worker).
+    log_path : path, optional
+        Where warnings and log lines go (the report's log).
+
+    Returns
+    -------
+    bool
+        Whether the page is now stored. False when there is no report cache
+        to keep it in, or when anything failed (logged): the notebook then
+        computes the page itself.
+    """
+    from vc_eval.reporting import sections as S
+
+    arguments = _context_arguments(parameters)
+    path = str(log_path) if log_path else None
+    with quiet(path):
+        try:
+            return _prepare(S, arguments, helper, path)
+        except Exception:  # noqa: BLE001 - the notebook computes the page and reports it
+            log.warning("page not prepared outside the notebook", exc_info=True)
+            return False
+
+
+def _prepare(S, arguments: dict, helper: PageHelper | None, path: str | None) -> bool:
+    """:func:`prepare_page`'s work (``S``: :mod:`vc_eval.reporting.sections`)."""
+    ctx = S.build_context(**arguments)
+    if ctx.page_store is None:
+        return False
+    if S.page_is_stored(ctx):
+        return True
+    keys = tuple(k for k in HELPER_SECTIONS if k in S.SECTION_FUNCTIONS)
+    result = helper.compute(arguments, keys, path) if helper is not None and keys else None
+    for key in S.SECTION_FUNCTIONS:
+        if result is None or key not in keys:
+            S.use_computed(ctx, key, _section(S, ctx, key))
+    if result is not None:
+        with _timed("waiting for the helper"):
+            for key, sm in result().items():
+                S.use_computed(ctx, key, sm)
+    with _timed("page audit, figures to PNG, page stored"):
+        S.page(ctx)
+    return True
+
+
+__all__ = ["HELPER_SECTIONS", "PageHelper", "compute_sections", "prepare_page", "quiet"]

@@ -1,0 +1,81 @@
+"""A page computed before the notebook runs (reporting.pages) is the page the notebook
+would compute itself, whether in one process or two, and the notebook reads it back."""
+
+from __future__ import annotations
+
+import pytest
+from _report_data import TINY, tiny_dataset
+
+from vc_eval.reporting import cache as C
+from vc_eval.reporting import pages as P
+from vc_eval.reporting import sections as S
+
+#: Sections computed here: two for the helper process, the rest in this one.
+FEW = ("population", "needs_profile", "trajectories", "strengths")
+
+
+@pytest.fixture(scope="module")
+def data(bundled, tmp_path_factory):
+    d = tmp_path_factory.mktemp("pages") / "data"
+    tiny_dataset(bundled, 60).save(d)
+    return d
+
+
+@pytest.fixture
+def few_sections(monkeypatch):
+    monkeypatch.setattr(S, "SECTION_FUNCTIONS", {k: S.SECTION_FUNCTIONS[k] for k in FEW})
+    monkeypatch.setattr(S, "EXECUTIVE_FINDINGS", [f for f in S.EXECUTIVE_FINDINGS if f[0] in FEW])
+
+
+def _params(data, cache) -> dict:
+    return {
+        "council": TINY,
+        "data_dir": str(data),
+        "domains": "total",
+        "figure_dpi": 40,
+        "seed": 2,
+        "cache_dir": str(cache),
+    }
+
+
+def _shown(page) -> tuple:
+    return [s.to_html() for s in page], [f.png(40) for s in page for f in s.figures]
+
+
+def test_prepared_page_is_the_notebooks_page(data, tmp_path, few_sections):
+    # what the notebook computes itself, with no cache
+    plain = S.build_context(council=TINY, data_dir=data, domains="total", figure_dpi=40, seed=2)
+    assert plain.page_store is None
+    expected = _shown(S.page(plain))
+    for helper in (None, P.PageHelper()):
+        cache = tmp_path / ("two" if helper else "one")
+        C.prepare_cache(data, cache_dir=cache)
+        try:
+            assert P.prepare_page(_params(data, cache), helper=helper)
+        finally:
+            if helper is not None:
+                helper.close()
+        # the notebook's cell: the same parameters find the stored page
+        ctx = S.build_context(**_params(data, cache))
+        assert S.page_is_stored(ctx)
+        assert _shown(S.page(ctx)) == expected
+
+
+def test_no_page_prepared_without_a_cache_or_with_bad_parameters(data, tmp_path):
+    params = _params(data, tmp_path / "cache")
+    assert not P.prepare_page({**params, "cache_dir": ""})  # no cache: the notebook computes
+    C.prepare_cache(data, cache_dir=tmp_path / "cache")
+    log = tmp_path / "log.txt"
+    # a council not in the data: nothing raised here; the notebook fails with its own message
+    assert not P.prepare_page({**params, "council": "Atlantis"}, log_path=log)
+    assert "Atlantis" in log.read_text()
+
+
+def test_a_stored_page_stops_the_helper_at_once(data, tmp_path, few_sections):
+    cache = tmp_path / "cache"
+    C.prepare_cache(data, cache_dir=cache)
+    assert P.prepare_page(_params(data, cache))
+    helper = P.PageHelper()
+    assert P.prepare_page(_params(data, cache), helper=helper)  # read, not computed
+    helper.close()
+    assert not helper.process.is_alive()
