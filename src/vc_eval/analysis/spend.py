@@ -33,8 +33,9 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.tools import add_constant
 from tqdm.auto import tqdm
 
 from vc_eval.analysis.measurement_error import (
@@ -581,8 +582,8 @@ def flag_cost_need(
         counts = pd.DataFrame(0, index=list(PLACEMENT_TYPES), columns=[HIGH_COST, HIGH_NEED])
         return CostNeedFlags(empty, counts, quantile, np.nan, len(d))
     yv = np.log(np.maximum(d[Col.weekly_cost].to_numpy(dtype=float), 1.0))
-    x = sm.add_constant(d[need].to_numpy(dtype=float))
-    res = sm.OLS(yv, x).fit()
+    x = add_constant(d[need].to_numpy(dtype=float))
+    res = OLS(yv, x).fit()
     r = res.resid
     hi, lo = np.quantile(r, [1 - quantile, quantile])
     flag = np.where(r >= hi, HIGH_COST, np.where(r <= lo, HIGH_NEED, ""))
