@@ -646,13 +646,44 @@ def _score_columns(
 
 def _row_ids(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
     """Integer id of each row's combination of ``keys`` (as ``groupby(keys).ngroup()``,
-    numbered in order of first appearance), from each column's codes."""
-    ids = np.zeros(len(frame), dtype=np.int64)
+    numbered in order of first appearance), from each column's codes.
+
+    The rows of one assessment are usually next to each other, so the keys
+    are factorised over runs of equal adjacent rows (about one run per
+    assessment, a twelfth of the rows) and the run ids spread back to the
+    rows: the same ids as factorising every row, whatever the row order (a
+    combination split over several runs gets one id all the same).
+    """
+    n = len(frame)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    new_run = np.zeros(n, dtype=bool)
+    new_run[0] = True
     for k in keys:
-        codes, uniq = pd.factorize(frame[k], use_na_sentinel=False)
+        new_run[1:] |= _differs_from_previous(frame[k])
+    starts = np.flatnonzero(new_run)
+    run = np.cumsum(new_run) - 1
+    ids = np.zeros(starts.size, dtype=np.int64)
+    for k in keys:
+        codes, uniq = pd.factorize(frame[k].iloc[starts], use_na_sentinel=False)
         # re-number after each column so the combined code stays small
         ids = pd.factorize(ids * len(uniq) + codes)[0]
-    return ids
+    return ids[run]
+
+
+def _differs_from_previous(col: pd.Series) -> np.ndarray:
+    """``col[i] != col[i - 1]`` for i >= 1 (missing values count as differing:
+    that only splits a run, never joins two)."""
+    if isinstance(col.dtype, pd.StringDtype):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(col.array)
+        ne = pc.not_equal(arr.slice(1), arr.slice(0, len(arr) - 1))
+        return pc.fill_null(ne, True).to_numpy(zero_copy_only=False)
+    v = col.to_numpy()
+    out = v[1:] != v[:-1]
+    return np.asarray(out, dtype=bool) | pd.isna(v[1:]) | pd.isna(v[:-1])
 
 
 def _score_columns_long(
