@@ -34,7 +34,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import os
+import threading
 from collections.abc import Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,9 +51,32 @@ __all__ = [
     "LMMDesign",
     "LMMResult",
     "bootstrap_lmm",
+    "default_workers",
     "fit_lmm",
     "group_statistics",
+    "single_thread_blas",
 ]
+
+#: Designs with at least this many groups are fitted on several threads
+#: (bootstrap refits, and the responses of one design in ``fit_domains``);
+#: smaller ones are quicker on one.
+PARALLEL_MIN_GROUPS = 20_000
+#: Most threads :func:`default_workers` gives.
+MAX_WORKERS = 2
+
+
+def default_workers(n_groups: int) -> int:
+    """Threads for independent fits on a design with ``n_groups`` groups: the
+    usable cores up to :data:`MAX_WORKERS`, or 1 below
+    :data:`PARALLEL_MIN_GROUPS` groups. Results do not depend on it."""
+    if n_groups < PARALLEL_MIN_GROUPS:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cores))
+
 
 #: A diagonal element of the scaled Cholesky factor below this is a boundary
 #: (singular) fit, as in lme4's ``isSingular(tol = 1e-4)``.
@@ -200,7 +226,9 @@ class GroupStats:
         """Z'y as (q, g)."""
         return np.ascontiguousarray(self.Zty.T)
 
-    def resample(self, idx: np.ndarray, y: np.ndarray, Xs: np.ndarray) -> GroupStats:
+    def resample(
+        self, idx: np.ndarray, y: np.ndarray, Xs: np.ndarray, rows: _Rows | None = None
+    ) -> GroupStats:
         """Statistics of a resample of groups (``idx`` may repeat groups).
 
         A group drawn k times enters every sum over groups with weight k, so
@@ -208,7 +236,8 @@ class GroupStats:
         only the three global cross-products change. ``y`` and ``Xs`` are the
         rows these statistics were built from (the response as passed to
         :func:`group_statistics` and ``X / x_scale``): the global products are
-        row-weighted sums over them (no per-group ``X'X`` blocks are kept).
+        row-weighted sums over them (no per-group ``X'X`` blocks are kept),
+        over ``Xs``'s distinct rows when ``rows`` lists them.
         """
         if self.weights is not None:
             raise ValueError("resample the original statistics, not a resample")
@@ -217,8 +246,8 @@ class GroupStats:
         wy = w * y
         out = dataclasses.replace(
             self,
-            XtX=_weighted_gram(Xs, w),
-            Xty=Xs.T @ wy,
+            XtX=_weighted_gram(Xs, w) if rows is None else rows.gram(w),
+            Xty=Xs.T @ wy if rows is None else rows.t_dot(wy),
             yty=float(wy @ y),
             n_obs=int(c @ self.group_sizes),
             weights=c,
@@ -341,17 +370,28 @@ class LMMDesign:
         del Xo
         self.ZtZ = ZtZ
         self.ZtX = ZtX
-        self.XtX = _weighted_gram(self.Xs, None)
+        self.rows = _Rows.find(self.Xs)
+        self.XtX = _weighted_gram(self.Xs, None) if self.rows is None else self.rows.gram(None)
         self.group_sizes = np.bincount(codes, minlength=g)
         self._soa: dict[str, np.ndarray] = {}
-        #: (theta, inverse Hessian) of the last interior fit on this design: a
-        #: warm start for the next response (see :meth:`fit`).
+        #: (theta, inverse Hessian) of the first interior fit on this design:
+        #: the warm start of every later response (see :meth:`fit`). Always
+        #: the first's, never the previous one's, so a response's fit does not
+        #: depend on the order the others were fitted in (or on threads).
         self.hint: tuple[np.ndarray, np.ndarray] | None = None
         self._check_rank()
 
     @property
     def n_obs(self) -> int:
         return self.X.shape[0]
+
+    def _t_dot(self, v: np.ndarray) -> np.ndarray:
+        """``Xs' v``."""
+        return self.Xs.T @ v if self.rows is None else self.rows.t_dot(v)
+
+    def _dot(self, b: np.ndarray) -> np.ndarray:
+        """``Xs b``."""
+        return self.Xs @ b if self.rows is None else (self.rows.unique @ b)[self.rows.inverse]
 
     @property
     def n_groups(self) -> int:
@@ -395,7 +435,7 @@ class LMMDesign:
             ZtX=self.ZtX,
             Zty=Zty,
             XtX=self.XtX,
-            Xty=self.Xs.T @ y,
+            Xty=self._t_dot(y),
             yty=float(y @ y),
             n_obs=self.n_obs,
             group_sizes=self.group_sizes,
@@ -429,10 +469,10 @@ class LMMDesign:
         # Normal equations on the scaled design plus one step of iterative
         # refinement give least squares to working accuracy without a QR of X.
         cf = linalg.cho_factor(self.XtX, lower=True)
-        bs = linalg.cho_solve(cf, self.Xs.T @ y)
-        r = y - self.Xs @ bs
-        bs = bs + linalg.cho_solve(cf, self.Xs.T @ r)
-        y_c = y - self.Xs @ bs
+        bs = linalg.cho_solve(cf, self._t_dot(y))
+        r = y - self._dot(bs)
+        bs = bs + linalg.cho_solve(cf, self._t_dot(r))
+        y_c = y - self._dot(bs)
         return _Prepared(self.statistics(y_c), bs / self.x_scale, y_c, self.Xs, self)
 
     def fit(
@@ -443,17 +483,24 @@ class LMMDesign:
         start: np.ndarray | None = None,
         maxiter: int = 500,
         warm: bool = True,
+        set_hint: bool = True,
     ) -> LMMResult:
         """Fit response ``y`` on this design (see :func:`fit_lmm`).
 
-        With ``warm`` (default) and no ``start``, a previous fit on this
-        design seeds Newton steps with its curvature, and the optimum is then
-        checked and polished exactly as a cold fit's; only the path to it is
-        shorter.
+        With ``warm`` (default) and no ``start``, the first interior fit on
+        this design (:attr:`hint`) seeds Newton steps with its curvature,
+        and the optimum is then checked and polished exactly as a cold
+        fit's; only the path to it is shorter. ``set_hint=False`` leaves
+        :attr:`hint` as it is (fits running side by side must not set it).
         """
         with _blas_single_thread():
             return _fit_prepared(
-                self.prepare(y), reml=reml, start=start, maxiter=maxiter, warm=warm
+                self.prepare(y),
+                reml=reml,
+                start=start,
+                maxiter=maxiter,
+                warm=warm,
+                set_hint=set_hint,
             )
 
     def bootstrap(
@@ -466,6 +513,7 @@ class LMMDesign:
         maxiter: int = 500,
         fit: LMMResult | None = None,
         progress: bool | None = None,
+        workers: int | None = None,
     ) -> LMMBootstrap:
         """Bootstrap over groups by reweighting this design's statistics.
 
@@ -473,7 +521,9 @@ class LMMDesign:
         refitted otherwise). Replicate ``b`` draws
         ``rng.integers(0, n_groups, n_groups)`` (groups in sorted-label
         order), so a generator gives the same resamples as a loop that
-        refits resampled rows.
+        refits resampled rows. ``workers`` threads refit (default
+        :func:`default_workers`); every replicate starts from the full fit,
+        so the results do not depend on their number.
         """
         with _blas_single_thread():
             return _bootstrap(
@@ -485,6 +535,7 @@ class LMMDesign:
                 maxiter=maxiter,
                 full=fit,
                 progress=progress,
+                workers=workers,
             )
 
 
@@ -518,6 +569,51 @@ class DesignCache:
 
     def clear(self) -> None:
         self._designs.clear()
+
+
+@dataclass
+class _Rows:
+    """The distinct rows of a tall design and which one each row is.
+
+    A growth design's rows are a function of age (days, so a few thousand
+    distinct values) and a few covariates: sums over 850,000 rows such as
+    ``X' diag(w) X`` and ``X'y`` are sums over the distinct rows of the
+    per-row weights added up (one ``bincount``), hundreds of times cheaper.
+    """
+
+    unique: np.ndarray  # (u, p)
+    inverse: np.ndarray  # (n,) index into unique
+
+    @classmethod
+    def find(cls, A: np.ndarray) -> _Rows | None:
+        """The distinct rows of ``A``, or None when they are not many fewer than its rows."""
+        n, p = A.shape
+        if n < 4096:
+            return None
+        # factorise a random projection of each row (hashing floats), then
+        # check exactly that equal projections were equal rows
+        h = A @ np.random.default_rng(20261130).standard_normal(p)
+        inverse, _ = pd.factorize(h)
+        u = int(inverse.max()) + 1
+        if u > n // 4:
+            return None
+        first = np.empty(u, dtype=np.int64)
+        first[inverse[::-1]] = np.arange(n - 1, -1, -1)  # the last write wins: first rows
+        unique = A[first]
+        for i in range(0, n, 65536):
+            if not np.array_equal(unique[inverse[i : i + 65536]], A[i : i + 65536]):
+                return None
+        return cls(unique, inverse)
+
+    def t_dot(self, v: np.ndarray) -> np.ndarray:
+        """``A' v``."""
+        return self.unique.T @ np.bincount(self.inverse, weights=v, minlength=len(self.unique))
+
+    def gram(self, w: np.ndarray | None) -> np.ndarray:
+        """``A' diag(w) A`` (w None: all ones), symmetrised."""
+        wu = np.bincount(self.inverse, weights=w, minlength=len(self.unique))
+        out = (self.unique * wu[:, None]).T @ self.unique
+        return 0.5 * (out + out.T)
 
 
 def _weighted_gram(A: np.ndarray, w: np.ndarray | None, chunk: int = 65536) -> np.ndarray:
@@ -720,7 +816,7 @@ def _profile(
     M = eye - _soa_mm(Zs, W)
     MZ = _soa_mm(M, Zs)
     u = np.empty((q, g))
-    need_f = reml or hess
+    need_f = reml or hess  # ML without the Hessian needs nothing of X here
     if need_f:
         Lo = np.tril(cf[0])
         Linv = linalg.solve_triangular(Lo, np.eye(p), lower=True)
@@ -739,6 +835,13 @@ def _profile(
         if not need_f:
             continue
         F = [Linv @ Zb[a] for a in range(q)]
+        if not hess:
+            # gradient only: K = Z'X C^-1 X'Z per group (M K M' after the loop)
+            for a in range(q):
+                for b in range(a + 1):
+                    Kt[a, b, s] = np.einsum("pm,pm->m", F[a], F[b])
+                    Kt[b, a, s] = Kt[a, b, s]
+            continue
         Bt = []
         for a in range(q):
             t = F[0] * Mb[a, 0]
@@ -761,6 +864,8 @@ def _profile(
                     for b in range(a + 1):
                         left = Bt[a] if c is None else Bt[a] * c[s]
                         Dt[a, b] += left @ Bt[b].T
+    if reml and not hess:
+        Kt = _soa_mm(_soa_mm(M, Kt), M.transpose(1, 0, 2))
     G = -0.5 * (np.sum(MZ, axis=2) if c is None else MZ @ c)
     uc = u if c is None else u * c
     G += (0.5 * fac / rvir) * (uc @ u.T)
@@ -990,12 +1095,27 @@ def fit_lmm(
         return _fit(y, X, Z, groups, reml=reml, start=start, maxiter=maxiter)
 
 
-def _blas_single_thread():
+@functools.cache
+def _blas_controller():
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    # Scanning the loaded libraries takes ~40 ms: once per process, not per fit.
+    return ThreadpoolController()
+
+
+def single_thread_blas():
+    """Context manager: BLAS on one thread (every product in these fits is
+    tall and thin, where BLAS threads only add hand-offs, several-fold
+    slower on a busy machine; parallel work is over fits instead)."""
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")
+
+
+_blas_single_thread = single_thread_blas
 
 
 @dataclass
@@ -1026,7 +1146,7 @@ def _start_theta(prep: _Prepared, start) -> np.ndarray:
     if start is None:
 
         def ete(beta: np.ndarray) -> np.ndarray:
-            e = prep.y - prep.Xs @ beta
+            e = prep.y - (prep.Xs @ beta if prep.design is None else prep.design._dot(beta))
             return np.bincount(st.codes, weights=e * e, minlength=st.n_groups)
 
         # The moment estimate is usually close, but per-group OLS on two or
@@ -1262,7 +1382,13 @@ def _optimise_hinted(
 
 
 def _fit_prepared(
-    prep: _Prepared, *, reml: bool, start, maxiter: int, warm: bool = False
+    prep: _Prepared,
+    *,
+    reml: bool,
+    start,
+    maxiter: int,
+    warm: bool = False,
+    set_hint: bool = True,
 ) -> LMMResult:
     st = prep.st
     q, p, n, g = st.q, st.p, st.n_obs, st.n_groups
@@ -1284,7 +1410,13 @@ def _fit_prepared(
         if opt is None:
             opt = _optimise(st, theta0, reml, maxiter)
         opt.n_fev += n_start
-    if design is not None and opt.converged and opt.hess_theta is not None:
+    if (
+        set_hint
+        and design is not None
+        and design.hint is None
+        and opt.converged
+        and opt.hess_theta is not None
+    ):
         try:
             design.hint = (opt.theta.copy(), np.linalg.inv(opt.hess_theta))
         except np.linalg.LinAlgError:
@@ -1442,6 +1574,7 @@ def _bootstrap(
     maxiter: int,
     full: LMMResult | None,
     progress: bool | None,
+    workers: int | None = None,
 ) -> LMMBootstrap:
     from tqdm.auto import tqdm
 
@@ -1466,9 +1599,9 @@ def _bootstrap(
     conv = np.zeros(n_boot, bool)
     sing = np.zeros(n_boot, bool)
     Dz = 1.0 / st.z_scale
-    for b in tqdm(range(n_boot), disable=None if progress is None else not progress, leave=False):
-        idx = rng.integers(0, g, size=g)
-        sb = st.resample(idx, prep.y, prep.Xs)
+
+    def refit(b: int, idx: np.ndarray) -> None:
+        sb = st.resample(idx, prep.y, prep.Xs, design.rows)
         if H0inv is not None:
             opt = _optimise_warm(sb, theta_full.copy(), H0inv, reml, maxiter)
         else:
@@ -1481,6 +1614,37 @@ def _bootstrap(
         scale[b] = s2
         conv[b] = opt.converged
         sing[b] = bool(np.any(opt.theta[dpos] < SINGULAR_TOL))
+
+    bar = tqdm(total=n_boot, disable=None if progress is None else not progress, leave=False)
+    n_workers = default_workers(g) if workers is None else max(1, int(workers))
+    # Every refit starts from the full fit (never from another refit), and
+    # resample b is always the b-th draw from ``rng``: the same numbers
+    # whatever the number of workers.
+    if n_workers == 1 or n_boot < 2:
+        for b in range(n_boot):
+            refit(b, rng.integers(0, g, size=g))
+            bar.update()
+    else:
+        lock = threading.Lock()
+        todo = iter(range(n_boot))
+
+        def work() -> None:
+            while True:
+                with lock:
+                    b = next(todo, None)
+                    if b is None:
+                        return
+                    idx = rng.integers(0, g, size=g)
+                refit(b, idx)
+                with lock:
+                    bar.update()
+
+        # threads, not processes: the design's arrays are shared, and the
+        # work is BLAS and whole-array numpy calls, which release the GIL
+        with ThreadPoolExecutor(n_workers) as pool:
+            for f in [pool.submit(work) for _ in range(min(n_workers, n_boot))]:
+                f.result()
+    bar.close()
     return LMMBootstrap(full, fe, cov_re, scale, conv, sing, int(seed))
 
 

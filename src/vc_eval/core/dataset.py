@@ -399,7 +399,7 @@ def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
             if dtype != np.float64:
                 out[c] = pd.to_numeric(out[c]).astype(float)
         elif c == Col.cost_imputed:
-            if dtype != bool:
+            if dtype != np.dtype(bool):
                 out[c] = out[c].astype(bool)
         elif c == Col.rater_role:
             out[c] = out[c].fillna(DEFAULT_RATER_ROLE).astype("str")

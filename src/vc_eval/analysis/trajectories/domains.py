@@ -426,6 +426,7 @@ def fit_domains(
     methods: Sequence[str] = DEFAULT_METHODS,
     min_groups: int = MIN_GROUPS,
     progress: bool | None = None,
+    workers: int | None = None,
 ) -> DomainFits:
     """Fit a growth curve of need by age for each domain, total need and outcome area.
 
@@ -448,6 +449,11 @@ def fit_domains(
         Age of the random intercept (default :data:`REFERENCE_AGE`).
     progress : bool, optional
         Progress bar over the fits (default: only on a terminal).
+    workers : int, optional
+        Threads fitting side by side (fast engine; default
+        :func:`~vc_eval.analysis.lmm_fast.default_workers`: two for a
+        national design, one for a council's). The estimates do not depend
+        on it: every fit on a design starts from the first one's optimum.
 
     Returns
     -------
@@ -486,15 +492,14 @@ def fit_domains(
     # rows with a missing covariate are left out (and counted) as fit_growth does
     complete = rows.notna().all(axis=1).to_numpy()
     designs: dict[bytes, GrowthDesign | ValueError] = {}
-    fits: dict[str, GrowthFit] = {}
-    skipped: dict[str, str] = {}
-    bar = tqdm(list(kinds), desc="fitting", disable=None if progress is None else not progress)
-    for name in bar:
-        bar.set_postfix_str(name)
+    # first the design of each fit (shared by fits on the same rows)...
+    results: dict[str, GrowthFit | Exception] = {}
+    batches: dict[bytes, list[tuple[str, np.ndarray, int]]] = {}
+    for name in kinds:
         y = ys[name]
         scored = ~np.isnan(y)
         if not scored.any():
-            skipped[name] = f"{labels[name]}: no scores"
+            results[name] = ValueError(f"{labels[name]}: no scores")
             continue
         keep = scored & complete
         key = np.packbits(keep).tobytes()
@@ -517,24 +522,43 @@ def fit_domains(
 
         if key not in designs:
             designs[key] = build()
-        gd = designs[key]
-        try:
-            if isinstance(gd, ValueError):
-                # the message names the first fit on these rows: rebuild for this one's
+        if isinstance(designs[key], ValueError):
+            # the message names the first fit on these rows: rebuild for this one's
+            try:
                 build(raise_error=True)
-                raise gd
-            fits[name] = gd.fit(
-                y[keep],
-                outcome=Col.score,
-                label=labels[name],
-                reml=reml,
-                engine=engine,
-                methods=methods,
-                n_dropped=int((scored & ~complete).sum()),
-                stacklevel=3,
-            )
-        except (ValueError, RuntimeError) as err:
-            skipped[name] = str(err)
+                results[name] = designs[key]
+            except ValueError as err:
+                results[name] = err
+            continue
+        batches.setdefault(key, []).append((name, y[keep], int((scored & ~complete).sum())))
+    # ...then each design's fits together (on threads for a national design;
+    # the same numbers whatever the number of threads)
+    bar = tqdm(total=len(kinds), desc="fitting", disable=None if progress is None else not progress)
+    bar.update(len(results))
+    for key, batch in batches.items():
+        bar.set_postfix_str(batch[0][0])
+        done = designs[key].fit_many(
+            [y for _, y, _ in batch],
+            [labels[name] for name, _, _ in batch],
+            outcome=Col.score,
+            reml=reml,
+            engine=engine,
+            methods=methods,
+            n_dropped=[d for _, _, d in batch],
+            workers=workers,
+            stacklevel=2,
+        )
+        results.update({name: r for (name, _, _), r in zip(batch, done, strict=True)})
+        bar.update(len(batch))
+    bar.close()
+    fits: dict[str, GrowthFit] = {}
+    skipped: dict[str, str] = {}
+    for name in kinds:
+        r = results[name]
+        if isinstance(r, Exception):
+            skipped[name] = str(r)
+        else:
+            fits[name] = r
     return DomainFits(fits, {k: kinds[k] for k in kinds}, labels, skipped, council)
 
 
