@@ -6,14 +6,21 @@ random intercept + slope, REML, everyone seen in the four-year window.
 Run from the repository root after making national data once::
 
     vc-eval synth --councils 153 --seed 1 --out /tmp/national
-    .venv/bin/python benchmarks/bench_national_fits.py --data /tmp/national
     .venv/bin/python benchmarks/bench_national_fits.py --data /tmp/national \\
-        --parts one,incare --before-src /path/to/previous/src   # before/after
+        --parts domains,incare,bootstrap --previous-rev 9861adb
 
 Each part runs in its own process (so peak RSS is the part's own) and
-prints one JSON line; the driver prints a Markdown table with wall and CPU
-seconds, peak RSS and the load average at the start and end of each part.
-Parts:
+prints one JSON line; the driver then prints one Markdown table with wall
+and CPU seconds, peak RSS and the load average at the start and end of each
+part. With ``--previous-rev REV`` (default 9861adb) the parts in
+``--before-parts`` also run on that revision's ``src`` (exported with ``git
+archive``) just before this one's, side by side, and the estimates are
+compared: every fit of ``domains`` (largest relative differences of fixed
+effects, standard errors, variances, residual variance; fixed effects also in
+standard errors; llf absolute: the issue asks for 1e-6) and the first
+``--before-boot-n`` bootstrap refits (same seed, same resamples).
+``--workers N`` sets the threads (default: the product's,
+``lmm_fast.default_workers``). Parts:
 
 ``one``
     One domain (attachment), cold: the fast engine on the arrays
@@ -21,7 +28,8 @@ Parts:
     ``--previous-rev``, from git) on the same arrays, with the largest
     relative differences (the issue asks for 1e-6).
 ``domains``
-    ``fit_domains(dataset)``: 12 domains, total need and 6 outcome areas.
+    ``Dataset.load`` (timed apart) then ``fit_domains(dataset)``: 12 domains,
+    total need and 6 outcome areas.
 ``bootstrap``
     ``GrowthFit.peaks("bootstrap", n=200)`` for one domain through the public
     API (``--boot-n`` refits; the previous code is timed on
