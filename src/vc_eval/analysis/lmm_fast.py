@@ -172,8 +172,7 @@ class LMMResult:
             f"log-likelihood {self.llf:.4f}; converged {self.converged}; iterations {self.n_iter}",
             "fixed effects (estimate, SE): "
             + ", ".join(
-                f"{b:.4g} ({s:.3g})"
-                for b, s in zip(self.fe_params, self.bse, strict=True)
+                f"{b:.4g} ({s:.3g})" for b, s in zip(self.fe_params, self.bse, strict=True)
             ),
             "random-effects SDs: " + ", ".join(f"{s:.4g}" for s in self.re_sd),
             f"residual SD: {np.sqrt(self.scale):.4g}",
@@ -364,19 +363,13 @@ class LMMDesign:
         for a in range(q):
             za = self.Zs[:, a]
             for b in range(q):
-                ZtZ[:, a, b] = np.bincount(
-                    codes, weights=za * self.Zs[:, b], minlength=g
-                )
+                ZtZ[:, a, b] = np.bincount(codes, weights=za * self.Zs[:, b], minlength=g)
             for j in range(p):
-                ZtX[:, a, j] = np.bincount(
-                    codes, weights=za * self.Xs[:, j], minlength=g
-                )
+                ZtX[:, a, j] = np.bincount(codes, weights=za * self.Xs[:, j], minlength=g)
         self.ZtZ = ZtZ
         self.ZtX = ZtX
         self.rows = _Rows.find(self.Xs)
-        self.XtX = (
-            _weighted_gram(self.Xs, None) if self.rows is None else self.rows.gram(None)
-        )
+        self.XtX = _weighted_gram(self.Xs, None) if self.rows is None else self.rows.gram(None)
         self.group_sizes = np.bincount(codes, minlength=g)
         self._soa: dict[str, np.ndarray] = {}
         #: (theta, inverse Hessian) of the first interior fit on this design:
@@ -396,11 +389,7 @@ class LMMDesign:
 
     def _dot(self, b: np.ndarray) -> np.ndarray:
         """``Xs b``."""
-        return (
-            self.Xs @ b
-            if self.rows is None
-            else (self.rows.unique @ b)[self.rows.inverse]
-        )
+        return self.Xs @ b if self.rows is None else (self.rows.unique @ b)[self.rows.inverse]
 
     @property
     def n_groups(self) -> int:
@@ -420,11 +409,7 @@ class LMMDesign:
         Z = np.asarray(Z)
         X = X[:, None] if X.ndim == 1 else X
         Z = Z[:, None] if Z.ndim == 1 else Z
-        if (
-            X.shape != self.X.shape
-            or Z.shape != self.Z.shape
-            or len(groups) != self.n_obs
-        ):
+        if X.shape != self.X.shape or Z.shape != self.Z.shape or len(groups) != self.n_obs:
             return False
         if groups is not self.groups and not np.array_equal(
             np.asarray(groups), np.asarray(self.groups)
@@ -444,9 +429,7 @@ class LMMDesign:
             raise ValueError("y contains missing or infinite values")
         Zty = np.column_stack(
             [
-                np.bincount(
-                    self.codes, weights=self.Zs[:, a] * y, minlength=self.n_groups
-                )
+                np.bincount(self.codes, weights=self.Zs[:, a] * y, minlength=self.n_groups)
                 for a in range(self.Zs.shape[1])
             ]
         )
@@ -482,9 +465,7 @@ class LMMDesign:
         if n <= p:
             raise ValueError(f"{n} observations cannot estimate {p} fixed effects")
         if self.n_groups < 2:
-            raise ValueError(
-                "at least two groups are needed to estimate a random effect"
-            )
+            raise ValueError("at least two groups are needed to estimate a random effect")
         # Work with OLS residuals as the response (an exact reparametrisation,
         # beta = b0 + beta~): small numbers keep the sums of squares accurate, so
         # the likelihood is smooth to ~1e-12 relative even at national scale.
@@ -620,9 +601,7 @@ class _Rows:
         if u > n // 4:
             return None
         first = np.empty(u, dtype=np.int64)
-        first[inverse[::-1]] = np.arange(
-            n - 1, -1, -1
-        )  # the last write wins: first rows
+        first[inverse[::-1]] = np.arange(n - 1, -1, -1)  # the last write wins: first rows
         unique = A[first]
         for i in range(0, n, 65536):
             if not np.array_equal(unique[inverse[i : i + 65536]], A[i : i + 65536]):
@@ -631,9 +610,7 @@ class _Rows:
 
     def t_dot(self, v: np.ndarray) -> np.ndarray:
         """``A' v``."""
-        return self.unique.T @ np.bincount(
-            self.inverse, weights=v, minlength=len(self.unique)
-        )
+        return self.unique.T @ np.bincount(self.inverse, weights=v, minlength=len(self.unique))
 
     def gram(self, w: np.ndarray | None) -> np.ndarray:
         """``A' diag(w) A`` (w None: all ones), symmetrised."""
@@ -642,9 +619,7 @@ class _Rows:
         return 0.5 * (out + out.T)
 
 
-def _weighted_gram(
-    A: np.ndarray, w: np.ndarray | None, chunk: int = 65536
-) -> np.ndarray:
+def _weighted_gram(A: np.ndarray, w: np.ndarray | None, chunk: int = 65536) -> np.ndarray:
     """``A' diag(w) A`` in row chunks (bounded temporaries), symmetrised."""
     k = A.shape[1]
     out = np.zeros((k, k))
@@ -775,9 +750,7 @@ def _woodbury2(Psi: np.ndarray, S: np.ndarray):
     r = 1.0 / det
     W = np.empty((2, 2, s00.size))
     np.multiply(n11 * p00 - n01 * p01, r, out=W[0, 0])
-    np.multiply(
-        0.5 * ((n11 * p01 - n01 * p11) + (n00 * p01 - n10 * p00)), r, out=W[0, 1]
-    )
+    np.multiply(0.5 * ((n11 * p01 - n01 * p11) + (n00 * p01 - n10 * p00)), r, out=W[0, 1])
     W[1, 0] = W[0, 1]
     np.multiply(n00 * p11 - n10 * p01, r, out=W[1, 1])
     w00, w01, w11 = W[0, 0], W[0, 1], W[1, 1]
@@ -989,10 +962,7 @@ def _hessian_psi(
     r_idx, c_idx = _psi_pack(q)
     k = len(r_idx)
     # E_i = e_a e_b' + e_b e_a' (or e_a e_a'): its (row, column) pairs
-    sym = [
-        [(a, b), (b, a)] if a != b else [(a, a)]
-        for a, b in zip(r_idx, c_idx, strict=True)
-    ]
+    sym = [[(a, b), (b, a)] if a != b else [(a, a)] for a, b in zip(r_idx, c_idx, strict=True)]
 
     def gsum(x: np.ndarray, y: np.ndarray) -> float:
         return float(x @ y) if c is None else float((x * c) @ y)
@@ -1221,9 +1191,7 @@ def _start_theta(prep: _Prepared, start) -> np.ndarray:
     if start is None:
 
         def ete(beta: np.ndarray) -> np.ndarray:
-            e = prep.y - (
-                prep.Xs @ beta if prep.design is None else prep.design._dot(beta)
-            )
+            e = prep.y - (prep.Xs @ beta if prep.design is None else prep.design._dot(beta))
             return np.bincount(st.codes, weights=e * e, minlength=st.n_groups)
 
         # The moment estimate is usually close, but per-group OLS on two or
@@ -1243,9 +1211,7 @@ def _start_theta(prep: _Prepared, start) -> np.ndarray:
         Ps = (V * np.clip(w, 1e-6, None)) @ V.T
         theta0 = np.linalg.cholesky(Ps)[rows, cols]
     else:
-        raise ValueError(
-            f"start must be theta (length {len(rows)}) or a ({q}, {q}) matrix"
-        )
+        raise ValueError(f"start must be theta (length {len(rows)}) or a ({q}, {q}) matrix")
     dpos = _diag_positions(q)
     theta0[dpos] = np.abs(theta0[dpos])
     return theta0
@@ -1348,9 +1314,7 @@ def _optimise(
     dpos = _diag_positions(q)
     objective = _Objective(st, reml)
 
-    bounds = [
-        (0.0, None) if r == c else (None, None) for r, c in zip(rows, cols, strict=True)
-    ]
+    bounds = [(0.0, None) if r == c else (None, None) for r, c in zip(rows, cols, strict=True)]
 
     def run(start: np.ndarray):
         opt = optimize.minimize(
@@ -1361,9 +1325,7 @@ def _optimise(
             bounds=bounds,
             options={"maxiter": maxiter, "ftol": 1e-12, "gtol": 1e-5, "maxcor": 20},
         )
-        theta, newton_iter, kkt_ok, H = _newton_polish(
-            objective, np.asarray(opt.x, float), dpos
-        )
+        theta, newton_iter, kkt_ok, H = _newton_polish(objective, np.asarray(opt.x, float), dpos)
         ev = objective.at(theta)
         return theta, ev, kkt_ok, int(opt.nit) + newton_iter, opt, H
 
@@ -1378,9 +1340,7 @@ def _optimise(
         Psi = L @ L.T
         v = V[:, -1]
         step = max(float(np.trace(Psi)) / q, 0.1)
-        cand = np.linalg.cholesky(Psi + step * np.outer(v, v) + 1e-10 * np.eye(q))[
-            rows, cols
-        ]
+        cand = np.linalg.cholesky(Psi + step * np.outer(v, v) + 1e-10 * np.eye(q))[rows, cols]
         theta2, ev2, kkt2, it2, opt2, H2 = run(cand)
         n_iter += it2
         if not ev2.llf > ev.llf + 1e-10:
@@ -1416,9 +1376,7 @@ def _optimise_warm(
             break
         step = H0inv @ g
         if float(g @ step) < 1e-9:
-            return _Optimum(
-                theta, objective.last, True, it, objective.n_fev, "warm Newton"
-            )
+            return _Optimum(theta, objective.last, True, it, objective.n_fev, "warm Newton")
         new = theta - step
         if np.any(new[dpos] < 100 * SINGULAR_TOL):
             break
@@ -1432,9 +1390,7 @@ def _optimise_warm(
 
 
 def _fit(y, X, Z, groups, *, reml: bool, start, maxiter: int) -> LMMResult:
-    return _fit_prepared(
-        _prepare(y, X, Z, groups), reml=reml, start=start, maxiter=maxiter
-    )
+    return _fit_prepared(_prepare(y, X, Z, groups), reml=reml, start=start, maxiter=maxiter)
 
 
 def _optimise_hinted(
@@ -1531,11 +1487,7 @@ def _fit_prepared(
     cov_fe_gls_s = scale * Cinv_s
     # BLUPs, cross derivatives and Hessian from the last Newton evaluation
     # at the optimum; one more evaluation when the optimiser ended elsewhere
-    ev_h = (
-        ev
-        if ev.w is not None and ev.hess is not None
-        else _profile(st, Psi_s, reml, hess=True)
-    )
+    ev_h = ev if ev.w is not None and ev.hess is not None else _profile(st, Psi_s, reml, hess=True)
     u = ev_h.u
     if opt.hess_theta is not None and not singular:
         # at an interior optimum the Hessian changes coordinates as J^-T H J^-1
@@ -1685,9 +1637,7 @@ def _bootstrap(
     theta_full[dpos] = np.maximum(theta_full[dpos], 1e-2)
     objective = _Objective(st, reml)
     H = objective.full(theta_full)[2]
-    H0inv = (
-        np.linalg.inv(H) if H is not None and np.linalg.eigvalsh(H).min() > 0 else None
-    )
+    H0inv = np.linalg.inv(H) if H is not None and np.linalg.eigvalsh(H).min() > 0 else None
     fe = np.empty((n_boot, p))
     cov_re = np.empty((n_boot, q, q))
     scale = np.empty(n_boot)
@@ -1710,9 +1660,7 @@ def _bootstrap(
         conv[b] = opt.converged
         sing[b] = bool(np.any(opt.theta[dpos] < SINGULAR_TOL))
 
-    bar = tqdm(
-        total=n_boot, disable=None if progress is None else not progress, leave=False
-    )
+    bar = tqdm(total=n_boot, disable=None if progress is None else not progress, leave=False)
     n_workers = default_workers(g) if workers is None else max(1, int(workers))
     # Every refit starts from the full fit (never from another refit), and
     # resample b is always the b-th draw from ``rng``: the same numbers
