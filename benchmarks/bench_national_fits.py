@@ -6,14 +6,21 @@ random intercept + slope, REML, everyone seen in the four-year window.
 Run from the repository root after making national data once::
 
     vc-eval synth --councils 153 --seed 1 --out /tmp/national
-    .venv/bin/python benchmarks/bench_national_fits.py --data /tmp/national
     .venv/bin/python benchmarks/bench_national_fits.py --data /tmp/national \\
-        --parts one,incare --before-src /path/to/previous/src   # before/after
+        --parts domains,incare,bootstrap --previous-rev 9861adb
 
 Each part runs in its own process (so peak RSS is the part's own) and
-prints one JSON line; the driver prints a Markdown table with wall and CPU
-seconds, peak RSS and the load average at the start and end of each part.
-Parts:
+prints one JSON line; the driver then prints one Markdown table with wall
+and CPU seconds, peak RSS and the load average at the start and end of each
+part. With ``--previous-rev REV`` (default 9861adb) the parts in
+``--before-parts`` also run on that revision's ``src`` (exported with ``git
+archive``) just before this one's, side by side, and the estimates are
+compared: every fit of ``domains`` (largest relative differences of fixed
+effects, standard errors, variances, residual variance; fixed effects also in
+standard errors; llf absolute: the issue asks for 1e-6) and the first
+``--before-boot-n`` bootstrap refits (same seed, same resamples).
+``--workers N`` sets the threads (default: the product's,
+``lmm_fast.default_workers``). Parts:
 
 ``one``
     One domain (attachment), cold: the fast engine on the arrays
@@ -21,7 +28,8 @@ Parts:
     ``--previous-rev``, from git) on the same arrays, with the largest
     relative differences (the issue asks for 1e-6).
 ``domains``
-    ``fit_domains(dataset)``: 12 domains, total need and 6 outcome areas.
+    ``Dataset.load`` (timed apart) then ``fit_domains(dataset)``: 12 domains,
+    total need and 6 outcome areas.
 ``bootstrap``
     ``GrowthFit.peaks("bootstrap", n=200)`` for one domain through the public
     API (``--boot-n`` refits; the previous code is timed on
@@ -143,15 +151,56 @@ def part_one(args) -> dict:
     return out
 
 
+def estimates(fit) -> np.ndarray:
+    """One fit's estimates as one vector: fixed effects, SEs, variances,
+    covariance, residual variance, llf (for comparisons across revisions)."""
+    p = len(fit.fe_params)
+    c = fit.cov_re_design
+    return np.concatenate(
+        [fit.fe_params, np.sqrt(np.diag(fit.cov_fe)), np.diag(c), [c[0, -1], fit.scale, fit.llf]]
+    ).reshape(2 * p + c.shape[0] + 3)
+
+
+def compare(new_file: str, old_file: str) -> dict:
+    """Largest differences between two dumps of ``estimates`` (relative; llf absolute)."""
+    a, b = np.load(new_file), np.load(old_file)
+    worst: dict[str, float] = {}
+    for k in a.files:
+        if k not in b.files:
+            continue
+        x, y = a[k], b[k]
+        p = (len(x) - 3 - 2) // 2
+        d = {
+            "diff_fe": rel(x[:p], y[:p]),
+            "diff_fe_in_se": float(np.max(np.abs(x[:p] - y[:p]) / y[p : 2 * p])),
+            "diff_bse": rel(x[p : 2 * p], y[p : 2 * p]),
+            "diff_var": rel(x[2 * p : 2 * p + 2], y[2 * p : 2 * p + 2]),
+            "diff_scale": rel(x[-2], y[-2]),
+            "diff_llf": abs(float(x[-1] - y[-1])),
+        }
+        for key, v in d.items():
+            worst[key] = max(worst.get(key, 0.0), v)
+    worst["compared"] = len([k for k in a.files if k in b.files])
+    return worst
+
+
 def part_domains(args) -> dict:
     from vc_eval.analysis.trajectories import fit_domains
 
+    c0 = time.process_time()
     ds, c_load = load(args.data)
+    load_cpu = time.process_time() - c0
     rss_loaded = rss_gib()
+    kw = {} if args.before or args.workers is None else {"workers": args.workers}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with Clock() as c:
-            fits = fit_domains(ds, progress=False)
+            fits = fit_domains(ds, progress=False, **kw)
+    if args.dump:
+        np.savez(args.dump, **{k: estimates(f) for k, f in fits.fits.items()})
+    n_fev = [
+        getattr((f._engine_state or (None, None))[1], "n_fev", None) for f in fits.fits.values()
+    ]
     return {
         "fits": len(fits),
         "skipped": len(fits.skipped),
@@ -161,6 +210,9 @@ def part_domains(args) -> dict:
         "rss": rss_gib(),
         "rss_after_load": rss_loaded,
         "load_wall": c_load.wall,
+        "load_cpu": load_cpu,
+        "n_fev": n_fev,
+        "workers": args.workers,
     }
 
 
@@ -173,9 +225,21 @@ def part_bootstrap(args) -> dict:
         warnings.simplefilter("ignore")
         fits = fit_domains(ds, domains=[DOMAIN], include_total=False, areas=False)
         del ds
+        fit = fits[DOMAIN]
         with Clock() as c:
-            ps = fits[DOMAIN].peaks("bootstrap", n=n, seed=0, progress=False)
-    return {
+            if args.before or args.workers is None:
+                ps = fit.peaks("bootstrap", n=n, seed=0, progress=False)
+            else:
+                from vc_eval.analysis import lmm_fast
+
+                # the public call, on --workers threads
+                old = lmm_fast.MAX_WORKERS
+                lmm_fast.MAX_WORKERS = args.workers
+                try:
+                    ps = fit.peaks("bootstrap", n=n, seed=0, progress=False)
+                finally:
+                    lmm_fast.MAX_WORKERS = old
+    out = {
         "refits": n,
         "curves": ps.n,
         "wall": c.wall,
@@ -183,7 +247,13 @@ def part_bootstrap(args) -> dict:
         "wall_200": c.wall * 200 / n,
         "cpu_200": c.cpu * 200 / n,
         "rss": rss_gib(),
+        "workers": args.workers,
     }
+    if args.dump:
+        # the first refits' fixed effects (same seed, same resamples in every revision)
+        betas, _ = fit.bootstrap_params(args.before_boot_n, rng=np.random.default_rng(0))
+        np.save(args.dump, betas)
+    return out
 
 
 def part_incare(args) -> dict:
@@ -275,11 +345,15 @@ def part_lme4(args) -> dict:
     return rows_out
 
 
-def run_part(name: str, args, src: str) -> dict:
+def run_part(name: str, args, src: str, dump: str | None = None) -> dict:
     env = dict(os.environ, PYTHONPATH=src)
     cmd = [sys.executable, __file__, "--data", args.data, "--child", name]
     cmd += ["--boot-n", str(args.boot_n), "--before-boot-n", str(args.before_boot_n)]
     cmd += ["--previous-rev", args.previous_rev or ""]
+    if args.workers is not None:
+        cmd += ["--workers", str(args.workers)]
+    if dump:
+        cmd += ["--dump", dump]
     if src != str(ROOT / "src"):
         cmd.append("--before")
     load0 = os.getloadavg()[0]
@@ -298,12 +372,20 @@ def main() -> None:
     ap.add_argument("--parts", default=",".join(PARTS))
     ap.add_argument("--boot-n", type=int, default=200)
     ap.add_argument("--before-boot-n", type=int, default=3)
-    ap.add_argument("--previous-rev", default="e7f4766", help="git revision of the previous engine")
+    ap.add_argument(
+        "--previous-rev",
+        default="9861adb",
+        help="git revision of the previous code: its engine in part 'one', and (unless "
+        "--before-src or --no-previous-run) its src tree for the --before-parts",
+    )
+    ap.add_argument("--no-previous-run", action="store_true", help="no previous-revision runs")
+    ap.add_argument("--workers", type=int, default=None, help="threads (default: the product's)")
+    ap.add_argument("--dump", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--before-src", default=None, help="src folder of the previous code")
     ap.add_argument(
         "--before-parts",
         default="domains,bootstrap,incare",
-        help="parts also run on --before-src",
+        help="parts also run on the previous code",
     )
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--before", action="store_true", help=argparse.SUPPRESS)
@@ -319,12 +401,98 @@ def main() -> None:
         print(json.dumps(fn(args)))
         return
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores, data {args.data}")
+    before_src = args.before_src
+    if before_src is None and args.previous_rev and not args.no_previous_run:
+        before_src = export_src(args.previous_rev)
+    tmp = Path(tempfile.mkdtemp())
+    rows = []
     for name in args.parts.split(","):
         srcs = [str(ROOT / "src")]
-        if args.before_src and name in args.before_parts.split(","):
-            srcs.insert(0, args.before_src)
+        if before_src and name in args.before_parts.split(","):
+            srcs.insert(0, before_src)
+        dumps = {}
         for src in srcs:
-            print(json.dumps(run_part(name, args, src)), flush=True)
+            dump = None
+            if name in ("domains", "bootstrap"):
+                dump = str(tmp / f"{name}-{len(dumps)}.{'npz' if name == 'domains' else 'npy'}")
+            res = run_part(name, args, src, dump)
+            res["revision"] = "this" if src == str(ROOT / "src") else (args.previous_rev or src)
+            if dump and Path(dump).exists():
+                dumps[res["revision"]] = dump
+            if len(dumps) == 2 and name == "domains":
+                res.update(compare(dumps["this"], next(v for k, v in dumps.items() if k != "this")))
+            if len(dumps) == 2 and name == "bootstrap":
+                new, old = (
+                    np.load(dumps["this"]),
+                    np.load(next(v for k, v in dumps.items() if k != "this")),
+                )
+                res["diff_boot_fe"] = rel(new, old) if new.shape == old.shape else None
+            print(json.dumps(res), flush=True)
+            rows.append(res)
+    print()
+    print(table(rows))
+
+
+def export_src(rev: str) -> str:
+    """The ``src`` tree of git revision ``rev``, exported to a temporary folder."""
+    out = Path(tempfile.mkdtemp(prefix=f"vc-eval-{rev}-"))
+    archive = subprocess.run(
+        ["git", "archive", rev, "src"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return str(out / "src")
+
+
+def _fmt(v, digits: int = 1) -> str:
+    return "" if v is None else f"{v:,.{digits}f}"
+
+
+def table(rows: list[dict]) -> str:
+    """The Markdown table for benchmarks/README.md: every part, both revisions."""
+    lines = [
+        "| part | revision | wall s | CPU s | peak RSS GiB | load | notes |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['part']} | {r.get('revision', '')} | | | | | error |")
+            continue
+        if r["part"] == "lme4":
+            for label, x in r.items():
+                if isinstance(x, dict) and "fast_cpu" in x:
+                    lines.append(
+                        f"| lme4 {label} | fast / lme4 | {_fmt(x['fast_wall'])} / "
+                        f"{_fmt(x['lme4_wall'])} | {_fmt(x['fast_cpu'], 2)} / "
+                        f"{_fmt(x['lme4_cpu'])} | | {r['load']} | {x['children']:,} children; "
+                        f"max rel. diff fixed {x['diff_fe']:.1e}, variances "
+                        f"{x['diff_var']:.1e}; llf {x['diff_llf']:.1e} |"
+                    )
+            continue
+        notes = []
+        if r["part"] == "domains":
+            notes.append(
+                f"{r['fits']} fits, {r['converged']} converged; Dataset.load "
+                f"{_fmt(r['load_wall'])} s wall, {_fmt(r.get('load_cpu'))} s CPU, "
+                f"{_fmt(r['rss_after_load'], 2)} GiB after it"
+            )
+            if r.get("workers") is not None:
+                notes.append(f"{r['workers']} workers")
+        if r["part"] == "bootstrap":
+            notes.append(
+                f"{r['refits']} refits ({_fmt(r['cpu'] / r['refits'], 2)} s CPU each); "
+                f"200 refits: {_fmt(r['wall_200'])} s wall, {_fmt(r['cpu_200'])} s CPU"
+            )
+        if r["part"] in ("one", "incare") and "children" in r:
+            notes.append(f"{r['children']:,} children, {r['rows']:,} rows")
+        diffs = {k: v for k, v in r.items() if k.startswith("diff_") and v is not None}
+        if diffs:
+            notes.append("vs previous: " + ", ".join(f"{k[5:]} {v:.1e}" for k, v in diffs.items()))
+        lines.append(
+            f"| {r['part']} | {r.get('revision', '')} | {_fmt(r.get('wall'))} | "
+            f"{_fmt(r.get('cpu'))} | {_fmt(r.get('rss'), 2)} | {r.get('load', '')} | "
+            f"{'; '.join(notes)} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -459,12 +459,19 @@ def synthetic_domain_arrays(dataset, domain: str):
 
 
 def test_synthetic_domain_agrees_with_statsmodels(bundled):
-    # living skills rises steeply in the teens: statsmodels' L-BFGS stops ~33
-    # log-likelihood units short here and only the polished fit agrees
+    # living skills rises steeply in the teens: statsmodels' default L-BFGS
+    # stops ~27 log-likelihood units short here (70 s), and only BFGS with a
+    # tight gradient tolerance reaches the optimum. That is the reference
+    # (as `polished` gives), taken directly from statsmodels' own start: the
+    # same optimum checked in a third of the time.
     y, X, Z, ids = synthetic_domain_arrays(bundled, "living_skills")
     assert len(np.unique(ids)) > 1000
     fast = fit_lmm(y, X, Z, ids)
-    assert_agrees(fast, statsmodels_fit(y, X, Z, ids, True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = MixedLM(y, X, ids, exog_re=Z).fit(reml=True, method=["bfgs"], gtol=1e-8)
+    assert ref.converged
+    assert_agrees(fast, ref)
 
 
 def test_fit_growth_fast_engine_matches_statsmodels_engine(bundled):
@@ -609,3 +616,82 @@ def test_fit_domains_total_need_and_areas_match_their_need_frames(bundled):
             assert rel(np.diag(fit.cov_fe), np.diag(alone.cov_fe)) < 1e-5
             assert rel(np.diag(fit.cov_re_design), np.diag(alone.cov_re_design)) < 1e-5
             assert fit.llf == pytest.approx(alone.llf, rel=1e-10)
+
+
+# --------------------------------------------------------------------------
+# Threads (issue 14, third round): the same numbers whatever the workers
+# --------------------------------------------------------------------------
+
+
+def test_fit_domains_gives_the_same_numbers_on_one_or_two_threads(bundled):
+    from vc_eval.analysis.trajectories import fit_domains
+
+    ds = bundled.subset(bundled.council_names()[:2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = fit_domains(ds, domains=["attachment", "behaviour", "education"], workers=1)
+        two = fit_domains(ds, domains=["attachment", "behaviour", "education"], workers=2)
+    assert list(one.fits) == list(two.fits) and len(one.fits) >= 5
+    for name, f in one.fits.items():
+        g = two.fits[name]
+        assert np.array_equal(f.fe_params, g.fe_params)
+        assert np.array_equal(f.cov_fe, g.cov_fe)
+        assert np.array_equal(f.cov_re_design, g.cov_re_design)
+        assert f.llf == g.llf and f.warnings == g.warnings
+
+
+def test_bootstrap_gives_the_same_refits_on_one_or_two_threads():
+    y, X, Z, ids = hinge_children(400, seed=5)
+    design = lmm_fast.LMMDesign(X, Z, ids)
+    full = design.fit(y)
+    one = design.bootstrap(y, n_boot=6, rng=3, fit=full, workers=1, progress=False)
+    two = design.bootstrap(y, n_boot=6, rng=3, fit=full, workers=2, progress=False)
+    assert np.array_equal(one.fe_params, two.fe_params)
+    assert np.array_equal(one.cov_re, two.cov_re) and np.array_equal(one.scale, two.scale)
+    # and the b-th refit is the fit of the b-th draw of the generator
+    rng = np.random.default_rng(3)
+    for b in range(2):
+        idx = rng.integers(0, design.n_groups, design.n_groups)
+        rows = np.concatenate([np.flatnonzero(design.codes == g) for g in idx])
+        new_g = np.repeat(np.arange(idx.size), design.group_sizes[idx])
+        ref = fit_lmm(y[rows], X[rows], Z[rows], new_g)
+        assert rel(one.fe_params[b], ref.fe_params) < 1e-6
+
+
+def test_threaded_fits_keep_each_fits_own_warnings():
+    from types import SimpleNamespace
+
+    from vc_eval.analysis.trajectories.engines import fit_designs
+
+    class Noisy:
+        """A design whose fit of response k warns "response k" (k = y[0])."""
+
+        def fit(self, y, reml=True, set_hint=True):
+            k = int(y[0])
+            if k == 3:
+                raise ValueError("response 3 cannot be fitted")
+            warnings.warn(f"response {k}", RuntimeWarning, stacklevel=1)
+            return SimpleNamespace(
+                fe_params=np.array([k]), cov_fe=np.eye(1), cov_re=np.eye(1), scale=1.0,
+                llf=-1.0, converged=True, n_iter=1, warnings=[],
+            )  # fmt: skip
+
+    out = fit_designs(Noisy(), [np.full(3, k) for k in range(6)], workers=2)
+    assert isinstance(out[3], ValueError)
+    for k in (0, 1, 2, 4, 5):
+        assert out[k].warnings == [f"RuntimeWarning: response {k}"]
+
+
+def test_sums_over_distinct_design_rows_equal_sums_over_rows():
+    rng = np.random.default_rng(0)
+    age = rng.integers(0, 300, 20_000) / 17.0
+    X = np.column_stack([np.ones_like(age), age, np.maximum(age - 9, 0)])
+    rows = lmm_fast._Rows.find(X)
+    assert rows is not None and len(rows.unique) <= 300
+    w = rng.uniform(0, 3, age.size)
+    v = rng.normal(size=age.size)
+    assert np.allclose(rows.gram(w), X.T @ (X * w[:, None]), rtol=1e-12)
+    assert np.allclose(rows.gram(None), X.T @ X, rtol=1e-12)
+    assert np.allclose(rows.t_dot(v), X.T @ v, rtol=1e-12, atol=1e-9)
+    # rows nearly all distinct: not worth it
+    assert lmm_fast._Rows.find(rng.normal(size=(20_000, 3))) is None

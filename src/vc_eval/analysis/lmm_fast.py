@@ -34,7 +34,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import os
+import threading
 from collections.abc import Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,9 +51,32 @@ __all__ = [
     "LMMDesign",
     "LMMResult",
     "bootstrap_lmm",
+    "default_workers",
     "fit_lmm",
     "group_statistics",
+    "single_thread_blas",
 ]
+
+#: Designs with at least this many groups are fitted on several threads
+#: (bootstrap refits, and the responses of one design in ``fit_domains``);
+#: smaller ones are quicker on one.
+PARALLEL_MIN_GROUPS = 20_000
+#: Most threads :func:`default_workers` gives.
+MAX_WORKERS = 2
+
+
+def default_workers(n_groups: int) -> int:
+    """Threads for independent fits on a design with ``n_groups`` groups: the
+    usable cores up to :data:`MAX_WORKERS`, or 1 below
+    :data:`PARALLEL_MIN_GROUPS` groups. Results do not depend on it."""
+    if n_groups < PARALLEL_MIN_GROUPS:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cores))
+
 
 #: A diagonal element of the scaled Cholesky factor below this is a boundary
 #: (singular) fit, as in lme4's ``isSingular(tol = 1e-4)``.
@@ -200,7 +226,9 @@ class GroupStats:
         """Z'y as (q, g)."""
         return np.ascontiguousarray(self.Zty.T)
 
-    def resample(self, idx: np.ndarray, y: np.ndarray, Xs: np.ndarray) -> GroupStats:
+    def resample(
+        self, idx: np.ndarray, y: np.ndarray, Xs: np.ndarray, rows: _Rows | None = None
+    ) -> GroupStats:
         """Statistics of a resample of groups (``idx`` may repeat groups).
 
         A group drawn k times enters every sum over groups with weight k, so
@@ -208,7 +236,8 @@ class GroupStats:
         only the three global cross-products change. ``y`` and ``Xs`` are the
         rows these statistics were built from (the response as passed to
         :func:`group_statistics` and ``X / x_scale``): the global products are
-        row-weighted sums over them (no per-group ``X'X`` blocks are kept).
+        row-weighted sums over them (no per-group ``X'X`` blocks are kept),
+        over ``Xs``'s distinct rows when ``rows`` lists them.
         """
         if self.weights is not None:
             raise ValueError("resample the original statistics, not a resample")
@@ -217,14 +246,14 @@ class GroupStats:
         wy = w * y
         out = dataclasses.replace(
             self,
-            XtX=_weighted_gram(Xs, w),
-            Xty=Xs.T @ wy,
+            XtX=_weighted_gram(Xs, w) if rows is None else rows.gram(w),
+            Xty=Xs.T @ wy if rows is None else rows.t_dot(wy),
             yty=float(wy @ y),
             n_obs=int(c @ self.group_sizes),
             weights=c,
         )
         # share the derived per-group arrays (never recomputed)
-        for key in ("ZtZ_s", "ZtX_s", "Zty_s", "_work", "_work_q"):
+        for key in ("ZtZ_s", "ZtX_s", "Zty_s"):
             if key in self.__dict__:
                 out.__dict__[key] = self.__dict__[key]
         return out
@@ -242,7 +271,9 @@ class GroupStats:
         return self.ZtZ.shape[1]
 
 
-def _factorize(groups: Sequence[Hashable] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _factorize(
+    groups: Sequence[Hashable] | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and labels, sorted like statsmodels when the labels allow."""
     try:
         codes, labels = pd.factorize(np.asarray(groups), sort=True)
@@ -324,34 +355,41 @@ class LMMDesign:
         self.codes, self.labels = codes, labels
         self.x_scale, self.z_scale = x_scale, z_scale
         self.Xs = X / x_scale
-        # Rows sorted by group once: every grouped sum is then one reduceat.
-        self.order = np.argsort(codes, kind="stable")
-        sc = codes[self.order]
-        self.starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
-        self.Zo = Z[self.order] / z_scale
-        # Z'Z and Z'X per group in chunks of columns, so no (n, q * p) block
-        # of row products is ever held at once.
+        self.Zs = Z / z_scale
+        # Z'Z and Z'X per group: one bincount per entry (a pass over the rows
+        # in their own order, no sorting, no (n, p) temporaries)
         ZtZ = np.empty((g, q, q))
         ZtX = np.empty((g, q, p))
-        Xo = self.Xs[self.order]
         for a in range(q):
-            za = self.Zo[:, a : a + 1]
-            ZtZ[:, a, :] = np.add.reduceat(za * self.Zo, self.starts, axis=0)
-            ZtX[:, a, :] = np.add.reduceat(za * Xo, self.starts, axis=0)
-        del Xo
+            za = self.Zs[:, a]
+            for b in range(q):
+                ZtZ[:, a, b] = np.bincount(codes, weights=za * self.Zs[:, b], minlength=g)
+            for j in range(p):
+                ZtX[:, a, j] = np.bincount(codes, weights=za * self.Xs[:, j], minlength=g)
         self.ZtZ = ZtZ
         self.ZtX = ZtX
-        self.XtX = _weighted_gram(self.Xs, None)
+        self.rows = _Rows.find(self.Xs)
+        self.XtX = _weighted_gram(self.Xs, None) if self.rows is None else self.rows.gram(None)
         self.group_sizes = np.bincount(codes, minlength=g)
         self._soa: dict[str, np.ndarray] = {}
-        #: (theta, inverse Hessian) of the last interior fit on this design: a
-        #: warm start for the next response (see :meth:`fit`).
+        #: (theta, inverse Hessian) of the first interior fit on this design:
+        #: the warm start of every later response (see :meth:`fit`). Always
+        #: the first's, never the previous one's, so a response's fit does not
+        #: depend on the order the others were fitted in (or on threads).
         self.hint: tuple[np.ndarray, np.ndarray] | None = None
         self._check_rank()
 
     @property
     def n_obs(self) -> int:
         return self.X.shape[0]
+
+    def _t_dot(self, v: np.ndarray) -> np.ndarray:
+        """``Xs' v``."""
+        return self.Xs.T @ v if self.rows is None else self.rows.t_dot(v)
+
+    def _dot(self, b: np.ndarray) -> np.ndarray:
+        """``Xs b``."""
+        return self.Xs @ b if self.rows is None else (self.rows.unique @ b)[self.rows.inverse]
 
     @property
     def n_groups(self) -> int:
@@ -389,13 +427,18 @@ class LMMDesign:
             )
         if not np.isfinite(y).all():
             raise ValueError("y contains missing or infinite values")
-        Zty = np.add.reduceat(self.Zo * y[self.order][:, None], self.starts, axis=0)
+        Zty = np.column_stack(
+            [
+                np.bincount(self.codes, weights=self.Zs[:, a] * y, minlength=self.n_groups)
+                for a in range(self.Zs.shape[1])
+            ]
+        )
         st = GroupStats(
             ZtZ=self.ZtZ,
             ZtX=self.ZtX,
             Zty=Zty,
             XtX=self.XtX,
-            Xty=self.Xs.T @ y,
+            Xty=self._t_dot(y),
             yty=float(y @ y),
             n_obs=self.n_obs,
             group_sizes=self.group_sizes,
@@ -408,8 +451,6 @@ class LMMDesign:
         if not self._soa:
             self._soa["ZtZ_s"] = np.ascontiguousarray(self.ZtZ.transpose(1, 2, 0))
             self._soa["ZtX_s"] = np.ascontiguousarray(self.ZtX.transpose(1, 2, 0))
-            self._soa["_work"] = np.empty((self.Xs.shape[1], self.n_groups))
-            self._soa["_work_q"] = np.empty((self.Z.shape[1], self.Xs.shape[1], self.n_groups))
         st.__dict__.update(self._soa)
         return st
 
@@ -431,10 +472,10 @@ class LMMDesign:
         # Normal equations on the scaled design plus one step of iterative
         # refinement give least squares to working accuracy without a QR of X.
         cf = linalg.cho_factor(self.XtX, lower=True)
-        bs = linalg.cho_solve(cf, self.Xs.T @ y)
-        r = y - self.Xs @ bs
-        bs = bs + linalg.cho_solve(cf, self.Xs.T @ r)
-        y_c = y - self.Xs @ bs
+        bs = linalg.cho_solve(cf, self._t_dot(y))
+        r = y - self._dot(bs)
+        bs = bs + linalg.cho_solve(cf, self._t_dot(r))
+        y_c = y - self._dot(bs)
         return _Prepared(self.statistics(y_c), bs / self.x_scale, y_c, self.Xs, self)
 
     def fit(
@@ -445,17 +486,24 @@ class LMMDesign:
         start: np.ndarray | None = None,
         maxiter: int = 500,
         warm: bool = True,
+        set_hint: bool = True,
     ) -> LMMResult:
         """Fit response ``y`` on this design (see :func:`fit_lmm`).
 
-        With ``warm`` (default) and no ``start``, a previous fit on this
-        design seeds Newton steps with its curvature, and the optimum is then
-        checked and polished exactly as a cold fit's; only the path to it is
-        shorter.
+        With ``warm`` (default) and no ``start``, the first interior fit on
+        this design (:attr:`hint`) seeds Newton steps with its curvature,
+        and the optimum is then checked and polished exactly as a cold
+        fit's; only the path to it is shorter. ``set_hint=False`` leaves
+        :attr:`hint` as it is (fits running side by side must not set it).
         """
         with _blas_single_thread():
             return _fit_prepared(
-                self.prepare(y), reml=reml, start=start, maxiter=maxiter, warm=warm
+                self.prepare(y),
+                reml=reml,
+                start=start,
+                maxiter=maxiter,
+                warm=warm,
+                set_hint=set_hint,
             )
 
     def bootstrap(
@@ -468,6 +516,7 @@ class LMMDesign:
         maxiter: int = 500,
         fit: LMMResult | None = None,
         progress: bool | None = None,
+        workers: int | None = None,
     ) -> LMMBootstrap:
         """Bootstrap over groups by reweighting this design's statistics.
 
@@ -475,7 +524,9 @@ class LMMDesign:
         refitted otherwise). Replicate ``b`` draws
         ``rng.integers(0, n_groups, n_groups)`` (groups in sorted-label
         order), so a generator gives the same resamples as a loop that
-        refits resampled rows.
+        refits resampled rows. ``workers`` threads refit (default
+        :func:`default_workers`); every replicate starts from the full fit,
+        so the results do not depend on their number.
         """
         with _blas_single_thread():
             return _bootstrap(
@@ -487,6 +538,7 @@ class LMMDesign:
                 maxiter=maxiter,
                 full=fit,
                 progress=progress,
+                workers=workers,
             )
 
 
@@ -520,6 +572,51 @@ class DesignCache:
 
     def clear(self) -> None:
         self._designs.clear()
+
+
+@dataclass
+class _Rows:
+    """The distinct rows of a tall design and which one each row is.
+
+    A growth design's rows are a function of age (days, so a few thousand
+    distinct values) and a few covariates: sums over 850,000 rows such as
+    ``X' diag(w) X`` and ``X'y`` are sums over the distinct rows of the
+    per-row weights added up (one ``bincount``), hundreds of times cheaper.
+    """
+
+    unique: np.ndarray  # (u, p)
+    inverse: np.ndarray  # (n,) index into unique
+
+    @classmethod
+    def find(cls, A: np.ndarray) -> _Rows | None:
+        """The distinct rows of ``A``, or None when they are not many fewer than its rows."""
+        n, p = A.shape
+        if n < 4096:
+            return None
+        # factorise a random projection of each row (hashing floats), then
+        # check exactly that equal projections were equal rows
+        h = A @ np.random.default_rng(20261130).standard_normal(p)
+        inverse, _ = pd.factorize(h)
+        u = int(inverse.max()) + 1
+        if u > n // 4:
+            return None
+        first = np.empty(u, dtype=np.int64)
+        first[inverse[::-1]] = np.arange(n - 1, -1, -1)  # the last write wins: first rows
+        unique = A[first]
+        for i in range(0, n, 65536):
+            if not np.array_equal(unique[inverse[i : i + 65536]], A[i : i + 65536]):
+                return None
+        return cls(unique, inverse)
+
+    def t_dot(self, v: np.ndarray) -> np.ndarray:
+        """``A' v``."""
+        return self.unique.T @ np.bincount(self.inverse, weights=v, minlength=len(self.unique))
+
+    def gram(self, w: np.ndarray | None) -> np.ndarray:
+        """``A' diag(w) A`` (w None: all ones), symmetrised."""
+        wu = np.bincount(self.inverse, weights=w, minlength=len(self.unique))
+        out = (self.unique * wu[:, None]).T @ self.unique
+        return 0.5 * (out + out.T)
 
 
 def _weighted_gram(A: np.ndarray, w: np.ndarray | None, chunk: int = 65536) -> np.ndarray:
@@ -601,6 +698,73 @@ class _Eval:
     W: np.ndarray  # (q, q, g)
     #: Hessian of llf in packed Psi (statsmodels order), when asked for
     hess: np.ndarray | None = None
+    #: u = Z'V^-1 r per group (q, g), with the gradient
+    u: np.ndarray | None = None
+    #: with the Hessian: sum_g (Z'V^-1X)_g' E_i u_g per packed element i of
+    #: Psi (k, p), the cross derivatives of the fixed-effects information
+    w: np.ndarray | None = None
+
+
+#: Groups per block in the likelihood's passes over the per-group ``Z'X``:
+#: a (q, p, CHUNK) block stays in cache while every product that needs it is
+#: done, where whole-array operations made a dozen passes over ~70 MB arrays
+#: per evaluation nationally (memory traffic was most of the time).
+CHUNK = 4096
+
+
+def _blocks(g: int) -> list[slice]:
+    return [slice(i, min(i + CHUNK, g)) for i in range(0, g, CHUNK)]
+
+
+def _soa_chol2(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Lower Cholesky factors ``(l00, l10, l11)`` of per-group 2 x 2 ``W``
+    (q, q, g), or None when some ``W_g`` is not positive definite."""
+    w00, w10, w11 = W[0, 0], W[1, 0], W[1, 1]
+    if not np.all(w00 > 0):
+        return None
+    l00 = np.sqrt(w00)
+    l10 = w10 / l00
+    s11 = w11 - l10 * l10
+    if not np.all(s11 >= 0):
+        return None
+    return l00, l10, np.sqrt(s11)
+
+
+def _woodbury2(Psi: np.ndarray, S: np.ndarray):
+    """For q = 2, per group: ``W = (I + Psi S)^-1 Psi`` (symmetrised),
+    ``log det (I + Psi S)``, ``M = I - S W`` and ``M S``, entry by entry on
+    vectors over groups (``S = Z'Z`` as (2, 2, g), symmetric)."""
+    p00, p01, p11 = (
+        float(Psi[0, 0]),
+        float(0.5 * (Psi[0, 1] + Psi[1, 0])),
+        float(Psi[1, 1]),
+    )
+    s00, s01, s11 = S[0, 0], S[0, 1], S[1, 1]
+    n00 = 1.0 + p00 * s00 + p01 * s01
+    n01 = p00 * s01 + p01 * s11
+    n10 = p01 * s00 + p11 * s01
+    n11 = 1.0 + p01 * s01 + p11 * s11
+    det = n00 * n11 - n01 * n10
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logdet = np.log(det)
+    r = 1.0 / det
+    W = np.empty((2, 2, s00.size))
+    np.multiply(n11 * p00 - n01 * p01, r, out=W[0, 0])
+    np.multiply(0.5 * ((n11 * p01 - n01 * p11) + (n00 * p01 - n10 * p00)), r, out=W[0, 1])
+    W[1, 0] = W[0, 1]
+    np.multiply(n00 * p11 - n10 * p01, r, out=W[1, 1])
+    w00, w01, w11 = W[0, 0], W[0, 1], W[1, 1]
+    M = np.empty_like(W)
+    M[0, 0] = 1.0 - (s00 * w00 + s01 * w01)
+    M[0, 1] = -(s00 * w01 + s01 * w11)
+    M[1, 0] = -(s01 * w00 + s11 * w01)
+    M[1, 1] = 1.0 - (s01 * w01 + s11 * w11)
+    MS = np.empty_like(W)
+    MS[0, 0] = M[0, 0] * s00 + M[0, 1] * s01
+    MS[0, 1] = M[0, 0] * s01 + M[0, 1] * s11
+    MS[1, 0] = M[1, 0] * s00 + M[1, 1] * s01
+    MS[1, 1] = M[1, 0] * s01 + M[1, 1] * s11
+    return W, logdet, M, MS
 
 
 def _profile(
@@ -618,44 +782,61 @@ def _profile(
     their profiled values) is ``G = -1/2 sum Z'V^-1Z + fac/(2 r'V^-1r) sum u u'
     [+ 1/2 sum Z'V^-1X C^-1 X'V^-1Z for REML]`` with ``u = Z'V^-1 r``,
     ``C = X'V^-1X`` and ``fac`` = n (ML) or n - p (REML).
+
+    Two passes over the per-group ``Z'X`` in blocks of :data:`CHUNK` groups:
+    the first for ``X'V^-1X`` and ``X'V^-1y`` (so beta), the second for
+    everything in the gradient and Hessian that involves ``X``, in the
+    coordinates ``F = L^-1 (Z'X)'`` with ``C = L L'`` (so ``C^-1`` never
+    multiplies a per-group array: ``Z'V^-1X C^-1 X'V^-1Z = (M F)'(M F)``).
     """
     g, q, p = st.n_groups, st.q, st.p
     n = st.n_obs
     fac = n - p if reml else n
     Zs = st.ZtZ_s
     eye = np.eye(q)[:, :, None]
-    N = eye + np.tensordot(Psi, Zs, axes=(1, 0))
-    Ninv, logdetN = _soa_inv_logdet(N)
-    W = np.tensordot(Ninv, Psi, axes=(1, 0)).transpose(0, 2, 1)
-    W = 0.5 * (W + W.transpose(1, 0, 2))
+    if q == 2:
+        W, logdetN, M, MZ = _woodbury2(Psi, Zs)
+    else:
+        N = eye + np.tensordot(Psi, Zs, axes=(1, 0))
+        Ninv, logdetN = _soa_inv_logdet(N)
+        W = np.tensordot(Ninv, Psi, axes=(1, 0)).transpose(0, 2, 1)
+        W = 0.5 * (W + W.transpose(1, 0, 2))
+        M = MZ = None
     c = st.weights  # None, or per-group weights (bootstrap draw counts)
     Wc = W if c is None else W * c
-    # X'V^-1X = X'X - sum_g (Z'X)' W (Z'X): per pair (a, b) of random
-    # effects one column-scaled (p x g) x (g x p) product, so the cost is a
-    # few BLAS calls over groups and nothing per group is bigger than Z'X.
     ZtX, Zty = st.ZtX_s, st.Zty_s
-    C = st.XtX.copy()
-    XtVy = st.Xty.copy()
-    ytVy = st.yty
-    buf = _workspace(st)  # one (p, g) buffer: no fresh 10-100 MB temporaries per call
+    # v_g = W_g Z'y_g (weighted): X'V^-1y = X'y - sum_g (Z'X)_g' v_g
+    v = np.empty((q, g))
     for a in range(q):
-        va = Wc[a, 0] * Zty[0]
+        np.multiply(Wc[a, 0], Zty[0], out=v[a])
         for b in range(1, q):
-            va = va + Wc[a, b] * Zty[b]
-        XtVy -= ZtX[a] @ va
-        ytVy -= float(Zty[a] @ va)
-    if q == 2 and not _gram_by_cholesky(C, W, c, ZtX, _workspace_q(st)):
+            v[a] += Wc[a, b] * Zty[b]
+    ytVy = st.yty - float(np.sum(Zty * v))
+    XtVy = st.Xty.copy()
+    # X'V^-1X = X'X - sum_g (Z'X)_g' W_g (Z'X)_g. For q = 2 through
+    # W_g = L_g L_g': with B_a = sum_b L_g[b, a] (Z'X)_g[b] the sum is
+    # B_0 B_0' + B_1 B_1', two symmetric rank updates per block.
+    C = st.XtX.copy()
+    chol = _soa_chol2(W) if q == 2 else None
+    if chol is not None and c is not None:
+        rc = np.sqrt(c)
+        chol = tuple(x * rc for x in chol)
+    for s in _blocks(g):
+        Zb = ZtX[:, :, s]
         for a in range(q):
-            for b in range(a, q):
-                np.multiply(ZtX[a], Wc[a, b], out=buf)
-                P = buf @ ZtX[b].T
-                C -= P if a == b else P + P.T
-    elif q != 2:
-        for a in range(q):
-            for b in range(a, q):
-                np.multiply(ZtX[a], Wc[a, b], out=buf)
-                P = buf @ ZtX[b].T
-                C -= P if a == b else P + P.T
+            XtVy -= Zb[a] @ v[a, s]
+        if chol is not None:
+            l00, l10, l11 = (x[s] for x in chol)
+            B0 = Zb[0] * l00
+            B0 += Zb[1] * l10
+            B1 = Zb[1] * l11
+            C -= B0 @ B0.T
+            C -= B1 @ B1.T
+        else:
+            for a in range(q):
+                for b in range(a, q):
+                    P = (Zb[a] * Wc[a, b, s]) @ Zb[b].T
+                    C -= P if a == b else P + P.T
     C = 0.5 * (C + C.T)
     try:
         cf = linalg.cho_factor(C, lower=True)
@@ -673,84 +854,89 @@ def _profile(
         # back to the units of the caller's X (scaling X shifts log det C)
         logdetC += 2.0 * float(np.sum(np.log(st.x_scale)))
         llf -= 0.5 * logdetC
-    G = None
-    H = None
-    if grad or hess:
-        # M = I - Z'Z W maps Z'r to Z'V^-1 r, Z'X to Z'V^-1 X and Z'Z to Z'V^-1 Z
+    if not (grad or hess):
+        return _Eval(llf, None, beta, rvir, C, W)
+    # M = I - Z'Z W maps Z'r to Z'V^-1 r, Z'X to Z'V^-1 X and Z'Z to Z'V^-1 Z
+    if M is None:
         M = eye - _soa_mm(Zs, W)
-        e = st.Zty_s - np.matmul(beta, st.ZtX_s)  # (q, g): Z'r per group
-        u = np.sum(M * e[None, :, :], axis=1)
         MZ = _soa_mm(M, Zs)
-        G = -0.5 * (np.sum(MZ, axis=2) if c is None else MZ @ c)
-        G += (0.5 * fac / rvir) * ((u if c is None else u * c) @ u.T)
-        Cinv = linalg.cho_solve(cf, np.eye(p))
-        Kt = None
+    u = np.empty((q, g))
+    need_f = reml or hess  # ML without the Hessian needs nothing of X here
+    if need_f:
+        Lo = np.tril(cf[0])
+        Linv = linalg.solve_triangular(Lo, np.eye(p), lower=True)
+    Kt = np.empty((q, q, g)) if reml else None
+    if hess:
+        Bu = np.zeros((q, q, p))  # sum_g Bt_g[a] uc_g[b], Bt = L^-1 (Z'V^-1X)'
+        Dt = {(a, b): np.zeros((p, p)) for a in range(q) for b in range(a + 1)}
+    for s in _blocks(g):
+        Zb = ZtX[:, :, s]
+        Mb = M[:, :, s]
+        eb = Zty[:, s] - np.stack([beta @ Zb[a] for a in range(q)])  # Z'r per group
+        for a in range(q):
+            np.multiply(Mb[a, 0], eb[0], out=u[a, s])
+            for b in range(1, q):
+                u[a, s] += Mb[a, b] * eb[b]
+        if not need_f:
+            continue
+        F = [Linv @ Zb[a] for a in range(q)]
+        if not hess:
+            # gradient only: K = Z'X C^-1 X'Z per group (M K M' after the loop)
+            for a in range(q):
+                for b in range(a + 1):
+                    Kt[a, b, s] = np.einsum("pm,pm->m", F[a], F[b])
+                    Kt[b, a, s] = Kt[a, b, s]
+            continue
+        Bt = []
+        for a in range(q):
+            t = F[0] * Mb[a, 0]
+            for b in range(1, q):
+                t += F[b] * Mb[a, b]
+            Bt.append(t)
         if reml:
-            # K_g = (Z'X)_g C^-1 (Z'X)_g', one (p x p) x (p x g) product per column of Z
-            K = np.empty((q, q, g))
-            for b in range(q):
-                np.matmul(Cinv, ZtX[b], out=buf)
-                for a in range(b + 1):
-                    K[a, b] = np.einsum("pg,pg->g", ZtX[a], buf)
-                    K[b, a] = K[a, b]
-            T = _soa_mm(M, K)
-            if hess:
-                # Z'V^-1X C^-1 X'V^-1Z = M K M' per group (before weighting)
-                Kt = np.empty((q, q, g))
-                for a in range(q):
-                    for b in range(a, q):
-                        Kt[a, b] = sum(T[a, d] * M[b, d] for d in range(q))
-                        Kt[b, a] = Kt[a, b]
-            if c is not None:
-                T *= c
-            G += 0.5 * np.tensordot(T, M, axes=([1, 2], [1, 2]))
-        G = 0.5 * (G + G.T)
+            # Z'V^-1X C^-1 X'V^-1Z per group = Bt_a . Bt_b
+            for a in range(q):
+                for b in range(a + 1):
+                    Kt[a, b, s] = np.einsum("pm,pm->m", Bt[a], Bt[b])
+                    Kt[b, a, s] = Kt[a, b, s]
         if hess:
-            H = _hessian_psi(st, M, MZ, u, Kt, Cinv, rvir, fac, reml)
-    return _Eval(llf, G, beta, rvir, C, W, H)
-
-
-def _gram_by_cholesky(
-    C: np.ndarray, W: np.ndarray, c: np.ndarray | None, ZtX: np.ndarray, work: np.ndarray
-) -> bool:
-    """``C -= sum_g c_g (Z'X)_g' W_g (Z'X)_g`` for q = 2 through ``W_g = L_g L_g'``.
-
-    With ``B_a = sum_b L_g[b, a] (Z'X)_g[b]`` the sum is ``B_0 B_0' + B_1 B_1'``:
-    two symmetric rank-g updates instead of three general products. Only
-    when every ``W_g`` is positive definite (False otherwise: nothing done).
-    """
-    w00, w10, w11 = W[0, 0], W[1, 0], W[1, 1]
-    if not np.all(w00 > 0):
-        return False
-    l10 = w10 / np.sqrt(w00)
-    s11 = w11 - l10 * l10
-    if not np.all(s11 >= 0):
-        return False
-    l00, l11 = np.sqrt(w00), np.sqrt(s11)
-    if c is not None:
-        rc = np.sqrt(c)
-        l00, l10, l11 = l00 * rc, l10 * rc, l11 * rc
-    B0, B1 = work[0], work[1]
-    np.multiply(ZtX[1], l10, out=B1)
-    np.multiply(ZtX[0], l00, out=B0)
-    B0 += B1
-    np.multiply(ZtX[1], l11, out=B1)
-    C -= B0 @ B0.T
-    C -= B1 @ B1.T
-    return True
+            ub = u[:, s] if c is None else u[:, s] * c[s]
+            for a in range(q):
+                for b in range(q):
+                    Bu[a, b] += Bt[a] @ ub[b]
+            if reml:
+                for a in range(q):
+                    for b in range(a + 1):
+                        left = Bt[a] if c is None else Bt[a] * c[s]
+                        Dt[a, b] += left @ Bt[b].T
+    if reml and not hess:
+        Kt = _soa_mm(_soa_mm(M, Kt), M.transpose(1, 0, 2))
+    G = -0.5 * (np.sum(MZ, axis=2) if c is None else MZ @ c)
+    uc = u if c is None else u * c
+    G += (0.5 * fac / rvir) * (uc @ u.T)
+    if reml:
+        G += 0.5 * (np.sum(Kt, axis=2) if c is None else Kt @ c)
+    G = 0.5 * (G + G.T)
+    H = w = None
+    if hess:
+        H, wt = _hessian_psi(st, MZ, u, uc, Kt, Bu, Dt, rvir, fac, reml)
+        # back from L^-1 coordinates: w_i = L wt_i
+        w = wt @ Lo.T
+    return _Eval(llf, G, beta, rvir, C, W, H, u, w)
 
 
 def _hessian_psi(
     st: GroupStats,
-    M: np.ndarray,
     A: np.ndarray,
     u: np.ndarray,
+    uc: np.ndarray,
     Kt: np.ndarray | None,
-    Cinv: np.ndarray,
+    Bu: np.ndarray,
+    Dt: dict,
     rvir: float,
     fac: float,
     reml: bool,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact Hessian of the profiled log-likelihood in packed Psi (statsmodels order).
 
     With ``V_i = Z E_i Z'`` the derivative of ``V`` along packed element
@@ -766,47 +952,28 @@ def _hessian_psi(
     ``tr(P V_i P V_j) = sum tr(E_i A E_j A) - 2 sum tr(E_i A E_j Kt)
     + tr(C^-1 D_i C^-1 D_j)`` with ``D_i = sum B' E_i B``, and
     ``y'P V_i P V_j P y = sum u'E_i A E_j u - w_i' C^-1 w_j`` with
-    ``w_i = sum B' E_i u``. The cost is about half a likelihood evaluation
-    (three (p x g) x (g x p) products), against the dozen evaluations a
-    finite-difference Hessian of the gradient takes.
+    ``w_i = sum B' E_i u``. :func:`_profile` passes the X-dependent sums in
+    the coordinates ``Bt = L^-1 B'`` (``C = L L'``), where
+    ``tr(C^-1 D_i C^-1 D_j) = tr(Dt_i Dt_j)`` and ``w_i' C^-1 w_j = wt_i' wt_j``.
+    Returns the Hessian and ``wt`` (k, p).
     """
-    q, p = st.q, st.p
+    q = st.q
     c = st.weights
     r_idx, c_idx = _psi_pack(q)
     k = len(r_idx)
     # E_i = e_a e_b' + e_b e_a' (or e_a e_a'): its (row, column) pairs
     sym = [[(a, b), (b, a)] if a != b else [(a, a)] for a, b in zip(r_idx, c_idx, strict=True)]
-    # Everything per group is a q x q array of vectors over groups; each sum
-    # over groups below is one dot product of such vectors.
-    uc = u if c is None else u * c
 
     def gsum(x: np.ndarray, y: np.ndarray) -> float:
         return float(x @ y) if c is None else float((x * c) @ y)
 
-    # B = Z'V^-1X per group as (q, p, g), in the design's reusable workspace
-    ZtX = st.ZtX_s
-    B = _workspace_q(st)
-    for a in range(q):
-        np.multiply(M[a, 0], ZtX[0], out=B[a])
-        for b in range(1, q):
-            B[a] += M[a, b] * ZtX[b]
-    # B'u sums: Bu[a, b] = sum_g B_g[a]' u_g[b] (weighted)
-    Bu = np.empty((q, q, p))
-    for a in range(q):
-        for b in range(q):
-            Bu[a, b] = B[a] @ uc[b]
-    w = np.array([sum(Bu[a, b] for a, b in sym[i]) for i in range(k)])
+    wt = np.array([sum(Bu[a, b] for a, b in sym[i]) for i in range(k)])
     pvec = np.array([sum(float(u[a] @ uc[b]) for a, b in sym[i]) for i in range(k)])
+    D = []
     if reml:
-        buf = _workspace(st)
-        CD = []
         for a, b in zip(r_idx, c_idx, strict=True):
-            if c is None:
-                Pab = B[a] @ B[b].T
-            else:
-                np.multiply(B[a], c, out=buf)
-                Pab = buf @ B[b].T
-            CD.append(Cinv @ (Pab if a == b else Pab + Pab.T))
+            P = Dt[a, b]
+            D.append(P if a == b else P + P.T)
     H = np.empty((k, k))
     for i in range(k):
         for j in range(i, k):
@@ -820,40 +987,12 @@ def _hessian_psi(
                         tr -= 2.0 * gsum(A[b, cc], Kt[d, a])
                     quad += gsum(u[a] * u[d], A[b, cc])
             if reml:
-                tr += float(np.sum(CD[i] * CD[j].T))
-            quad -= float(w[i] @ Cinv @ w[j])
+                tr += float(np.sum(D[i] * D[j]))
+            quad -= float(wt[i] @ wt[j])
             H[i, j] = H[j, i] = 0.5 * tr - 0.5 * fac * (
                 2.0 * quad / rvir - pvec[i] * pvec[j] / rvir**2
             )
-    return H
-
-
-def _workspace_q(st: GroupStats) -> np.ndarray:
-    """A (q, p, g) scratch array, shared by every statistics object of one design."""
-    buf = st.__dict__.get("_work_q")
-    if buf is None:
-        buf = np.empty((st.q, st.p, st.n_groups))
-        st.__dict__["_work_q"] = buf
-    return buf
-
-
-def _workspace(st: GroupStats) -> np.ndarray:
-    """A (p, g) scratch array, shared by every statistics object of one design."""
-    buf = st.__dict__.get("_work")
-    if buf is None:
-        buf = np.empty((st.p, st.n_groups))
-        st.__dict__["_work"] = buf
-    return buf
-
-
-def _final_pieces(st: GroupStats, W: np.ndarray, beta: np.ndarray):
-    """Z'V^-1X (g, q, p) and u = Z'V^-1 r (g, q) at the estimate."""
-    g, q, p = st.n_groups, st.q, st.p
-    M = np.moveaxis(np.eye(q)[:, :, None] - _soa_mm(st.ZtZ_s, W), 2, 0)
-    ZtVX = M @ st.ZtX
-    e = st.Zty - (st.ZtX.reshape(g * q, p) @ beta).reshape(g, q)
-    u = (M @ e[:, :, None])[:, :, 0]
-    return ZtVX, u
+    return H, wt
 
 
 # --------------------------------------------------------------------------
@@ -1001,12 +1140,27 @@ def fit_lmm(
         return _fit(y, X, Z, groups, reml=reml, start=start, maxiter=maxiter)
 
 
-def _blas_single_thread():
+@functools.cache
+def _blas_controller():
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    # Scanning the loaded libraries takes ~40 ms: once per process, not per fit.
+    return ThreadpoolController()
+
+
+def single_thread_blas():
+    """Context manager: BLAS on one thread (every product in these fits is
+    tall and thin, where BLAS threads only add hand-offs, several-fold
+    slower on a busy machine; parallel work is over fits instead)."""
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")
+
+
+_blas_single_thread = single_thread_blas
 
 
 @dataclass
@@ -1037,7 +1191,7 @@ def _start_theta(prep: _Prepared, start) -> np.ndarray:
     if start is None:
 
         def ete(beta: np.ndarray) -> np.ndarray:
-            e = prep.y - prep.Xs @ beta
+            e = prep.y - (prep.Xs @ beta if prep.design is None else prep.design._dot(beta))
             return np.bincount(st.codes, weights=e * e, minlength=st.n_groups)
 
         # The moment estimate is usually close, but per-group OLS on two or
@@ -1273,7 +1427,13 @@ def _optimise_hinted(
 
 
 def _fit_prepared(
-    prep: _Prepared, *, reml: bool, start, maxiter: int, warm: bool = False
+    prep: _Prepared,
+    *,
+    reml: bool,
+    start,
+    maxiter: int,
+    warm: bool = False,
+    set_hint: bool = True,
 ) -> LMMResult:
     st = prep.st
     q, p, n, g = st.q, st.p, st.n_obs, st.n_groups
@@ -1295,7 +1455,13 @@ def _fit_prepared(
         if opt is None:
             opt = _optimise(st, theta0, reml, maxiter)
         opt.n_fev += n_start
-    if design is not None and opt.converged and opt.hess_theta is not None:
+    if (
+        set_hint
+        and design is not None
+        and design.hint is None
+        and opt.converged
+        and opt.hess_theta is not None
+    ):
         try:
             design.hint = (opt.theta.copy(), np.linalg.inv(opt.hess_theta))
         except np.linalg.LinAlgError:
@@ -1319,15 +1485,19 @@ def _fit_prepared(
     Dz = 1.0 / st.z_scale
     Cinv_s = linalg.cho_solve(linalg.cho_factor(ev.C, lower=True), np.eye(p))
     cov_fe_gls_s = scale * Cinv_s
-    ZtVX, u = _final_pieces(st, ev.W, ev.beta)
-    hess_psi = None
+    # BLUPs, cross derivatives and Hessian from the last Newton evaluation
+    # at the optimum; one more evaluation when the optimiser ended elsewhere
+    ev_h = ev if ev.w is not None and ev.hess is not None else _profile(st, Psi_s, reml, hess=True)
+    u = ev_h.u
     if opt.hess_theta is not None and not singular:
         # at an interior optimum the Hessian changes coordinates as J^-T H J^-1
         J = _dpsi_dtheta(L_s)
         Jinv = np.linalg.inv(J)
         hess_psi = -(Jinv.T @ opt.hess_theta @ Jinv)
+    else:
+        hess_psi = ev_h.hess
     cov_fe_s, hess_note = _statsmodels_cov_fe(
-        st, Psi_s, ev, ZtVX, u, reml, cov_fe_gls_s, hess_psi=hess_psi
+        st, ev_h.w, ev.rvir, reml, cov_fe_gls_s, hess_psi=hess_psi
     )
     if hess_note:
         notes.append(hess_note)
@@ -1351,7 +1521,7 @@ def _fit_prepared(
         theta=(Dz[:, None] * L_s)[rows, cols],
         singular=singular,
         # BLUPs: b_g = Psi Z'V^-1 r (scaled), back to Z units
-        random_effects=(u @ Psi_s) * Dz,
+        random_effects=(u.T @ Psi_s) * Dz,
         group_labels=st.group_labels,
         cov_fe_gls=cov_fe_gls_s / xs_outer,
         n_fev=opt.n_fev,
@@ -1449,6 +1619,7 @@ def _bootstrap(
     maxiter: int,
     full: LMMResult | None,
     progress: bool | None,
+    workers: int | None = None,
 ) -> LMMBootstrap:
     from tqdm.auto import tqdm
 
@@ -1473,9 +1644,9 @@ def _bootstrap(
     conv = np.zeros(n_boot, bool)
     sing = np.zeros(n_boot, bool)
     Dz = 1.0 / st.z_scale
-    for b in tqdm(range(n_boot), disable=None if progress is None else not progress, leave=False):
-        idx = rng.integers(0, g, size=g)
-        sb = st.resample(idx, prep.y, prep.Xs)
+
+    def refit(b: int, idx: np.ndarray) -> None:
+        sb = st.resample(idx, prep.y, prep.Xs, design.rows)
         if H0inv is not None:
             opt = _optimise_warm(sb, theta_full.copy(), H0inv, reml, maxiter)
         else:
@@ -1488,6 +1659,37 @@ def _bootstrap(
         scale[b] = s2
         conv[b] = opt.converged
         sing[b] = bool(np.any(opt.theta[dpos] < SINGULAR_TOL))
+
+    bar = tqdm(total=n_boot, disable=None if progress is None else not progress, leave=False)
+    n_workers = default_workers(g) if workers is None else max(1, int(workers))
+    # Every refit starts from the full fit (never from another refit), and
+    # resample b is always the b-th draw from ``rng``: the same numbers
+    # whatever the number of workers.
+    if n_workers == 1 or n_boot < 2:
+        for b in range(n_boot):
+            refit(b, rng.integers(0, g, size=g))
+            bar.update()
+    else:
+        lock = threading.Lock()
+        todo = iter(range(n_boot))
+
+        def work() -> None:
+            while True:
+                with lock:
+                    b = next(todo, None)
+                    if b is None:
+                        return
+                    idx = rng.integers(0, g, size=g)
+                refit(b, idx)
+                with lock:
+                    bar.update()
+
+        # threads, not processes: the design's arrays are shared, and the
+        # work is BLAS and whole-array numpy calls, which release the GIL
+        with ThreadPoolExecutor(n_workers) as pool:
+            for f in [pool.submit(work) for _ in range(min(n_workers, n_boot))]:
+                f.result()
+    bar.close()
     return LMMBootstrap(full, fe, cov_re, scale, conv, sing, int(seed))
 
 
@@ -1593,36 +1795,27 @@ def _newton_polish(
 
 def _statsmodels_cov_fe(
     st: GroupStats,
-    Psi_s: np.ndarray,
-    ev: _Eval,
-    ZtVX: np.ndarray,
-    u: np.ndarray,
+    w: np.ndarray,
+    rvir: float,
     reml: bool,
     cov_fe_gls_s: np.ndarray,
-    hess_psi: np.ndarray | None = None,
+    hess_psi: np.ndarray,
 ) -> tuple[np.ndarray, str | None]:
     """Fixed-effects block of the inverse observed information, as statsmodels.
 
     statsmodels inverts the Hessian of the scale-profiled log-likelihood over
     (beta, packed Psi). Its fixed-effects block is
     ``A_ff^-1 + A_ff^-1 A_fr S^-1 A_rf A_ff^-1`` with ``A_ff = X'V^-1X / scale``,
-    ``A_fr`` the cross derivatives, and ``S`` minus the Hessian of the
-    beta-profiled log-likelihood in Psi (here from finite differences of its
-    exact gradient).
+    ``A_fr`` the cross derivatives, and ``S`` minus the Hessian
+    ``hess_psi`` of the beta-profiled log-likelihood in Psi. ``w`` (k, p)
+    holds ``sum_g (Z'V^-1X)_g' E_j u_g`` per packed element j of Psi (from
+    :func:`_profile` with the Hessian).
     """
-    q, p, n = st.q, st.p, st.n_obs
+    p, n = st.p, st.n_obs
     fac = n - p if reml else n
-    r, c = _psi_pack(q)
-    k = len(r)
-    # cross derivatives: -(fac/rvir) sum_g X'V^-1 Z dPsi_j Z'V^-1 r
-    A_fr = np.empty((p, k))
-    for j in range(k):
-        a, b = r[j], c[j]
-        t = ZtVX[:, a, :].T @ u[:, b]
-        if a != b:
-            t = t + ZtVX[:, b, :].T @ u[:, a]
-        A_fr[:, j] = (fac / ev.rvir) * t
-    Hprof = _profile(st, Psi_s, reml, hess=True).hess if hess_psi is None else hess_psi
+    # cross derivatives: (fac/rvir) sum_g X'V^-1 Z dPsi_j Z'V^-1 r
+    A_fr = (fac / rvir) * np.asarray(w).T
+    Hprof = hess_psi
     S = -Hprof
     try:
         corr = cov_fe_gls_s @ A_fr @ np.linalg.solve(S, A_fr.T @ cov_fe_gls_s)

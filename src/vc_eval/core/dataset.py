@@ -188,9 +188,13 @@ class Dataset:
                 violations += validate_table(name, frame, file=str(files[name]))
             if violations:
                 raise ValidationError(violations, context=str(path))
-        for name, frame in raw.items():
-            tables[name] = conform(name, frame)
-        if Col.age_at_assessment not in raw[ASSESSMENTS]:
+        has_age = Col.age_at_assessment in raw[ASSESSMENTS]
+        # conform table by table, dropping each raw frame as soon as it is
+        # conformed, so the raw and conformed copies of the biggest table
+        # (assessments, 10 M rows nationally) are never all held at once
+        for name in list(raw):
+            tables[name] = conform(name, raw.pop(name))
+        if not has_age:
             tables[ASSESSMENTS] = add_age(tables[ASSESSMENTS], tables[CHILDREN])
         if validate:
             violations = ds.check_links()
@@ -236,9 +240,9 @@ class Dataset:
     def check_links(self) -> list[Violation]:
         """Violations of references between tables and of the framework."""
         out: list[Violation] = []
-        known_children = set(self.children[Col.child_id])
-        known_councils = set(self.councils[Col.council])
-        bad = ~self.children[Col.council].isin(known_councils)
+        known_children = self.children[Col.child_id]
+        known_councils = self.councils[Col.council]
+        bad = ~_isin(self.children[Col.council], known_councils)
         out += _row_violations(
             self._file(CHILDREN),
             bad,
@@ -248,7 +252,7 @@ class Dataset:
         )
         for name in (ASSESSMENTS, PLACEMENTS, OUTCOMES):
             frame = self.tables[name]
-            bad = ~frame[Col.child_id].isin(known_children)
+            bad = ~_isin(frame[Col.child_id], known_children)
             out += _row_violations(
                 self._file(name),
                 bad,
@@ -381,22 +385,52 @@ def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     Raises ``ValidationError`` naming the table if a column cannot be coerced.
     """
     cols = [c for c in COLUMNS[table] if c in frame.columns]
-    out = frame.loc[:, cols].copy()
+    # No deep copy: with copy-on-write (pandas 3) the caller's frame is never
+    # modified, and columns already of the model's type are not converted
+    # (a national assessments table is about 0.8 GB).
+    out = frame.loc[:, cols]
     dates = set(DATE_COLUMNS.get(table, ()))
     for c in cols:
+        dtype = out[c].dtype
         if c in dates:
-            out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
+            if dtype != "datetime64[ns]":
+                out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]")
         elif c in (Col.score, Col.value, Col.weekly_cost, Col.age_at_assessment):
-            out[c] = pd.to_numeric(out[c]).astype(float)
+            if dtype != np.float64:
+                out[c] = pd.to_numeric(out[c]).astype(float)
         elif c == Col.cost_imputed:
-            out[c] = out[c].astype(bool)
+            if dtype != np.dtype(bool):
+                out[c] = out[c].astype(bool)
         elif c == Col.rater_role:
             out[c] = out[c].fillna(DEFAULT_RATER_ROLE).astype("str")
-        else:
+        elif not _is_str(dtype):
             out[c] = out[c].astype("str")
     if table == "placements" and Col.cost_imputed not in out:
         out[Col.cost_imputed] = False
     return out.reset_index(drop=True)
+
+
+def _is_str(dtype) -> bool:
+    """True for pandas' default string dtype (what ``astype("str")`` gives)."""
+    return isinstance(dtype, pd.StringDtype) and dtype == pd.Series([], dtype="str").dtype
+
+
+def _isin(values: pd.Series, allowed: pd.Series) -> np.ndarray:
+    """``values.isin(allowed)`` as a boolean array, fast for string columns.
+
+    pandas' ``isin`` on Arrow-backed strings converts every allowed value to
+    a Python object first (about 10 s for 240k child ids against a national
+    table); Arrow's own ``is_in`` on the two columns takes a fraction of a
+    second. Other dtypes go through pandas.
+    """
+    if _is_str(values.dtype) and _is_str(allowed.dtype):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(values.array)
+        found = pc.is_in(arr, value_set=pa.array(allowed.array).unique(), skip_nulls=False)
+        return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+    return values.isin(allowed).to_numpy()
 
 
 def _find_table_file(folder: Path, name: str) -> Path | None:
@@ -415,9 +449,9 @@ def _read_table(file: Path) -> pd.DataFrame:
 
 
 def _row_violations(
-    file: str, bad: pd.Series, column: str, rule: str, values: pd.Series
+    file: str, bad: pd.Series | np.ndarray, column: str, rule: str, values: pd.Series
 ) -> list[Violation]:
-    idx = np.flatnonzero(bad.to_numpy())
+    idx = np.flatnonzero(np.asarray(bad))
     return [Violation(file, int(i) + 1, column, rule, str(values.iloc[i])) for i in idx]
 
 

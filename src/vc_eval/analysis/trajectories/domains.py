@@ -426,6 +426,7 @@ def fit_domains(
     methods: Sequence[str] = DEFAULT_METHODS,
     min_groups: int = MIN_GROUPS,
     progress: bool | None = None,
+    workers: int | None = None,
 ) -> DomainFits:
     """Fit a growth curve of need by age for each domain, total need and outcome area.
 
@@ -448,6 +449,11 @@ def fit_domains(
         Age of the random intercept (default :data:`REFERENCE_AGE`).
     progress : bool, optional
         Progress bar over the fits (default: only on a terminal).
+    workers : int, optional
+        Threads fitting side by side (fast engine; default
+        :func:`~vc_eval.analysis.lmm_fast.default_workers`: two for a
+        national design, one for a council's). The estimates do not depend
+        on it: every fit on a design starts from the first one's optimum.
 
     Returns
     -------
@@ -486,15 +492,14 @@ def fit_domains(
     # rows with a missing covariate are left out (and counted) as fit_growth does
     complete = rows.notna().all(axis=1).to_numpy()
     designs: dict[bytes, GrowthDesign | ValueError] = {}
-    fits: dict[str, GrowthFit] = {}
-    skipped: dict[str, str] = {}
-    bar = tqdm(list(kinds), desc="fitting", disable=None if progress is None else not progress)
-    for name in bar:
-        bar.set_postfix_str(name)
+    # first the design of each fit (shared by fits on the same rows)...
+    results: dict[str, GrowthFit | Exception] = {}
+    batches: dict[bytes, list[tuple[str, np.ndarray, int]]] = {}
+    for name in kinds:
         y = ys[name]
         scored = ~np.isnan(y)
         if not scored.any():
-            skipped[name] = f"{labels[name]}: no scores"
+            results[name] = ValueError(f"{labels[name]}: no scores")
             continue
         keep = scored & complete
         key = np.packbits(keep).tobytes()
@@ -517,24 +522,43 @@ def fit_domains(
 
         if key not in designs:
             designs[key] = build()
-        gd = designs[key]
-        try:
-            if isinstance(gd, ValueError):
-                # the message names the first fit on these rows: rebuild for this one's
+        if isinstance(designs[key], ValueError):
+            # the message names the first fit on these rows: rebuild for this one's
+            try:
                 build(raise_error=True)
-                raise gd
-            fits[name] = gd.fit(
-                y[keep],
-                outcome=Col.score,
-                label=labels[name],
-                reml=reml,
-                engine=engine,
-                methods=methods,
-                n_dropped=int((scored & ~complete).sum()),
-                stacklevel=3,
-            )
-        except (ValueError, RuntimeError) as err:
-            skipped[name] = str(err)
+                results[name] = designs[key]
+            except ValueError as err:
+                results[name] = err
+            continue
+        batches.setdefault(key, []).append((name, y[keep], int((scored & ~complete).sum())))
+    # ...then each design's fits together (on threads for a national design;
+    # the same numbers whatever the number of threads)
+    bar = tqdm(total=len(kinds), desc="fitting", disable=None if progress is None else not progress)
+    bar.update(len(results))
+    for key, batch in batches.items():
+        bar.set_postfix_str(batch[0][0])
+        done = designs[key].fit_many(
+            [y for _, y, _ in batch],
+            [labels[name] for name, _, _ in batch],
+            outcome=Col.score,
+            reml=reml,
+            engine=engine,
+            methods=methods,
+            n_dropped=[d for _, _, d in batch],
+            workers=workers,
+            stacklevel=2,
+        )
+        results.update({name: r for (name, _, _), r in zip(batch, done, strict=True)})
+        bar.update(len(batch))
+    bar.close()
+    fits: dict[str, GrowthFit] = {}
+    skipped: dict[str, str] = {}
+    for name in kinds:
+        r = results[name]
+        if isinstance(r, Exception):
+            skipped[name] = str(r)
+        else:
+            fits[name] = r
     return DomainFits(fits, {k: kinds[k] for k in kinds}, labels, skipped, council)
 
 
@@ -646,13 +670,44 @@ def _score_columns(
 
 def _row_ids(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
     """Integer id of each row's combination of ``keys`` (as ``groupby(keys).ngroup()``,
-    numbered in order of first appearance), from each column's codes."""
-    ids = np.zeros(len(frame), dtype=np.int64)
+    numbered in order of first appearance), from each column's codes.
+
+    The rows of one assessment are usually next to each other, so the keys
+    are factorised over runs of equal adjacent rows (about one run per
+    assessment, a twelfth of the rows) and the run ids spread back to the
+    rows: the same ids as factorising every row, whatever the row order (a
+    combination split over several runs gets one id all the same).
+    """
+    n = len(frame)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    new_run = np.zeros(n, dtype=bool)
+    new_run[0] = True
     for k in keys:
-        codes, uniq = pd.factorize(frame[k], use_na_sentinel=False)
+        new_run[1:] |= _differs_from_previous(frame[k])
+    starts = np.flatnonzero(new_run)
+    run = np.cumsum(new_run) - 1
+    ids = np.zeros(starts.size, dtype=np.int64)
+    for k in keys:
+        codes, uniq = pd.factorize(frame[k].iloc[starts], use_na_sentinel=False)
         # re-number after each column so the combined code stays small
         ids = pd.factorize(ids * len(uniq) + codes)[0]
-    return ids
+    return ids[run]
+
+
+def _differs_from_previous(col: pd.Series) -> np.ndarray:
+    """``col[i] != col[i - 1]`` for i >= 1 (missing values count as differing:
+    that only splits a run, never joins two)."""
+    if isinstance(col.dtype, pd.StringDtype):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(col.array)
+        ne = pc.not_equal(arr.slice(1), arr.slice(0, len(arr) - 1))
+        return pc.fill_null(ne, True).to_numpy(zero_copy_only=False)
+    v = col.to_numpy()
+    out = v[1:] != v[:-1]
+    return np.asarray(out, dtype=bool) | pd.isna(v[1:]) | pd.isna(v[:-1])
 
 
 def _score_columns_long(

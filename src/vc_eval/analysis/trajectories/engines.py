@@ -6,6 +6,7 @@ choice of engine is one branch and results are directly comparable.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -227,7 +228,81 @@ def fit_design(design, y: np.ndarray, *, reml: bool = True) -> EngineFit:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         r = design.fit(y, reml=reml)
-    msgs = list(getattr(r, "warnings", []) or []) + [_fmt(w) for w in caught]
+    return _engine_fit(design, r, [_fmt(w) for w in caught])
+
+
+def fit_designs(
+    design, ys: Sequence[np.ndarray], *, reml: bool = True, workers: int = 1
+) -> list[EngineFit | Exception]:
+    """Fit several responses on one built
+    :class:`~vc_eval.analysis.lmm_fast.LMMDesign`, on ``workers`` threads.
+
+    The first response is fitted alone (it sets the design's warm start,
+    :attr:`~vc_eval.analysis.lmm_fast.LMMDesign.hint`); the others then
+    run side by side, each from that start, so every fit is the same
+    whatever the number of workers. Threads share the design's arrays (no
+    copies) and release the GIL in BLAS and whole-array numpy calls. Every
+    warning raised while fitting a response is kept with that response's
+    fit, as :func:`fit_design` does (attributed by thread: the warnings
+    module's own recorder is process-wide). A response whose fit raises
+    ``ValueError`` or ``RuntimeError`` gets the exception in its place.
+    """
+    ys = list(ys)
+    out: list[EngineFit | Exception | None] = [None] * len(ys)
+    if not ys:
+        return []
+    first = 0
+    while first < len(ys) and out[first] is None:
+        try:
+            out[first] = fit_design(design, ys[first], reml=reml)
+        except (ValueError, RuntimeError) as err:
+            out[first] = err
+            first += 1
+            continue
+        break
+    rest = list(range(first + 1, len(ys)))
+    if workers <= 1 or len(rest) < 2:
+        for i in rest:
+            try:
+                out[i] = fit_design(design, ys[i], reml=reml)
+            except (ValueError, RuntimeError) as err:
+                out[i] = err
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vc_eval.analysis.lmm_fast import single_thread_blas
+
+    local = threading.local()
+    caught: dict[int, list[str]] = {i: [] for i in rest}
+    stray: list[str] = []
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        i = getattr(local, "index", None)
+        (stray if i is None else caught[i]).append(f"{category.__name__}: {message}")
+
+    def one(i: int):
+        local.index = i
+        try:
+            return design.fit(ys[i], reml=reml, set_hint=False)
+        except (ValueError, RuntimeError) as err:
+            return err
+        finally:
+            local.index = None
+
+    with warnings.catch_warnings(), single_thread_blas():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(one, rest))
+    for i, r in zip(rest, results, strict=True):
+        out[i] = r if isinstance(r, Exception) else _engine_fit(design, r, caught[i])
+    for message in stray:  # raised outside any fit: passed on as they came
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+    return out
+
+
+def _engine_fit(design, r, caught: list[str]) -> EngineFit:
+    msgs = list(getattr(r, "warnings", []) or []) + list(caught)
     return EngineFit(
         fe_params=np.asarray(r.fe_params, dtype=float),
         cov_fe=np.asarray(r.cov_fe, dtype=float),

@@ -31,6 +31,7 @@ from vc_eval.analysis.trajectories.engines import (
     fit_arrays,
 )
 from vc_eval.analysis.trajectories.engines import fit_design as _fit_fast_design
+from vc_eval.analysis.trajectories.engines import fit_designs as _fit_fast_designs
 from vc_eval.analysis.trajectories.peaks import (
     DEFAULT_RULE,
     MIN_PEAK_SHARE,
@@ -655,11 +656,9 @@ def _single_thread_blas(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - a declared dependency
-            return fn(*args, **kwargs)
-        with threadpool_limits(limits=1, user_api="blas"):
+        from vc_eval.analysis.lmm_fast import single_thread_blas
+
+        with single_thread_blas():
             return fn(*args, **kwargs)
 
     return wrapper
@@ -918,17 +917,9 @@ class GrowthDesign:
         statistics are built on the first fit and reused by the next.
         """
         label = label or outcome
-        if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
-        y = np.asarray(y, dtype=float)
-        if y.shape != (len(self.frame),):
-            raise ValueError(f"{label}: y has {y.size} values for {len(self.frame)} rows")
+        y = self._check_y(y, label, engine)
         if engine == "fast" and design_cache is None:
-            from vc_eval.analysis.lmm_fast import LMMDesign
-
-            if self._lmm is None:
-                self._lmm = LMMDesign(self.X, self.Z, self.codes)
-            res = _fit_fast_design(self._lmm, y, reml=reml)
+            res = _fit_fast_design(self.lmm_design(), y, reml=reml)
         else:
             res = fit_arrays(
                 y,
@@ -941,6 +932,114 @@ class GrowthDesign:
                 polish=polish,
                 design_cache=design_cache,
             )
+        return self._growth_fit(
+            res,
+            y,
+            outcome=outcome,
+            label=label,
+            reml=reml,
+            engine=engine,
+            methods=methods,
+            n_dropped=n_dropped,
+            stacklevel=stacklevel + 1,
+        )
+
+    def lmm_design(self):
+        """The fast engine's :class:`~vc_eval.analysis.lmm_fast.LMMDesign` of
+        this design (its design-only statistics), built on first use."""
+        from vc_eval.analysis.lmm_fast import LMMDesign
+
+        if self._lmm is None:
+            self._lmm = LMMDesign(self.X, self.Z, self.codes)
+        return self._lmm
+
+    @_single_thread_blas
+    def fit_many(
+        self,
+        ys: Sequence[np.ndarray],
+        labels: Sequence[str],
+        *,
+        outcome: str,
+        reml: bool = True,
+        engine: str = "fast",
+        methods: Sequence[str] = DEFAULT_METHODS,
+        n_dropped: Sequence[int] | None = None,
+        workers: int | None = None,
+        stacklevel: int = 2,
+    ) -> list[GrowthFit | Exception]:
+        """:meth:`fit` for several outcomes on this design, in order.
+
+        With the fast engine the fits run on ``workers`` threads (default
+        :func:`~vc_eval.analysis.lmm_fast.default_workers`: two on a
+        national design, one on a council's), each from the first fit's
+        optimum, so the results do not depend on ``workers``. An outcome
+        whose fit fails gets its ``ValueError`` or ``RuntimeError`` in its
+        place. Warnings are raised in order, as :meth:`fit` raises them.
+        """
+        n_dropped = [0] * len(ys) if n_dropped is None else list(n_dropped)
+        out: list[GrowthFit | Exception | None] = [None] * len(ys)
+        checked: dict[int, np.ndarray] = {}
+        for i, (y, label) in enumerate(zip(ys, labels, strict=True)):
+            try:
+                checked[i] = self._check_y(y, label, engine)
+            except ValueError as err:
+                out[i] = err
+        if engine == "fast":
+            from vc_eval.analysis.lmm_fast import default_workers
+
+            idx = list(checked)
+            lmm = self.lmm_design() if idx else None
+            n_workers = default_workers(self.n_groups) if workers is None else int(workers)
+            res = _fit_fast_designs(lmm, [checked[i] for i in idx], reml=reml, workers=n_workers)
+            engine_fits = dict(zip(idx, res, strict=True))
+        else:
+            engine_fits = {}
+            for i, y in checked.items():
+                try:
+                    engine_fits[i] = fit_arrays(
+                        y, self.X, self.Z, self.codes, reml=reml, engine=engine, methods=methods
+                    )
+                except (ValueError, RuntimeError) as err:
+                    engine_fits[i] = err
+        for i, r in engine_fits.items():
+            if isinstance(r, Exception):
+                out[i] = r
+                continue
+            out[i] = self._growth_fit(
+                r,
+                checked[i],
+                outcome=outcome,
+                label=labels[i],
+                reml=reml,
+                engine=engine,
+                methods=methods,
+                n_dropped=n_dropped[i],
+                stacklevel=stacklevel + 1,
+            )
+        return out
+
+    def _check_y(self, y: np.ndarray, label: str, engine: str) -> np.ndarray:
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+        y = np.asarray(y, dtype=float)
+        if y.shape != (len(self.frame),):
+            raise ValueError(f"{label}: y has {y.size} values for {len(self.frame)} rows")
+        return y
+
+    def _growth_fit(
+        self,
+        res,
+        y: np.ndarray,
+        *,
+        outcome: str,
+        label: str,
+        reml: bool,
+        engine: str,
+        methods: Sequence[str],
+        n_dropped: int,
+        stacklevel: int,
+    ) -> GrowthFit:
+        """The :class:`GrowthFit` of an engine's fit of ``y`` on this design."""
         design = self.design
         llf = res.llf
         if reml:

@@ -1,0 +1,47 @@
+"""Dataset.load's fast paths (issue 14): the link check and the assessment layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vc_eval.core import dataset as D
+from vc_eval.core.schema import Col
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_isin_equals_pandas_isin(dtype):
+    values = pd.Series(["a", "b", None, "c", "d", "a"], dtype=dtype)
+    for allowed in (["a", "c"], ["a", "c", None], [], ["z"]):
+        s = pd.Series(allowed, dtype="str" if dtype == "str" else object)
+        assert D._isin(values, s).tolist() == values.isin(s).tolist()
+
+
+def test_check_links_names_the_row_of_an_unknown_child(bundled):
+    a = bundled.ratings.copy()
+    a.loc[7, Col.child_id] = "nobody"
+    ds = D.Dataset(dict(bundled.tables), framework=bundled.framework)
+    ds.tables["assessments"] = a
+    bad = [v for v in ds.check_links() if v.rule == "child not in children table"]
+    assert [(v.row, v.value) for v in bad] == [(8, "nobody")]
+
+
+def test_conform_leaves_the_input_unchanged_and_converts_types():
+    frame = pd.DataFrame({Col.council: ["x", "y"], "programme_start": ["2020-01-01", "2021-06-30"]})
+    before = frame.copy()
+    out = D.conform("councils", frame)
+    pd.testing.assert_frame_equal(frame, before)
+    assert out["programme_start"].dtype == "datetime64[ns]"
+    out.loc[0, Col.council] = "changed"
+    assert frame.loc[0, Col.council] == "x"
+
+
+def test_row_ids_equal_groupby_ngroup_in_any_row_order(bundled):
+    from vc_eval.analysis.trajectories.domains import _row_ids
+
+    keys = [Col.child_id, Col.assessment_date, Col.assessor_id, Col.age_at_assessment]
+    a = bundled.assessments
+    for frame in (a, a.sample(frac=1.0, random_state=3), a.iloc[::-1]):
+        ref = frame.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+        assert np.array_equal(_row_ids(frame, keys), ref)
