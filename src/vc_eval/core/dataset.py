@@ -37,7 +37,6 @@ from vc_eval.core.schema import (
     OPTIONAL_TABLES,
     OUTCOMES,
     PLACEMENTS,
-    SCHEMAS,
     TABLES,
     Col,
     ValidationError,
@@ -455,4 +454,4 @@ def _row_violations(
     return [Violation(file, int(i) + 1, column, rule, str(values.iloc[i])) for i in idx]
 
 
-__all__ = ["Dataset", "add_age", "conform", "total_need", "SCHEMAS"]
+__all__ = ["Dataset", "add_age", "conform", "total_need"]

@@ -22,10 +22,10 @@ Identifiers are strings (pseudonymised on import); dates are ``datetime64``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pandas as pd
-import pandera.pandas as pa
 
 # --------------------------------------------------------------------------
 # Controlled vocabularies
@@ -195,97 +195,110 @@ DAYS_PER_YEAR = 365.25
 # Validation rules (pandera)
 # --------------------------------------------------------------------------
 
-_ID = pa.Column(str, nullable=False, coerce=True)
-_DATE = pa.Column("datetime64[ns]", nullable=False, coerce=True)
-_DATE_OPT = pa.Column("datetime64[ns]", nullable=True, coerce=True)
+
+@functools.cache
+def schemas() -> dict:
+    """The pandera schema of each table (built on first use: pandera is slow to import,
+    and a report read from the cache never validates)."""
+    import pandera.pandas as pa
+
+    _ID = pa.Column(str, nullable=False, coerce=True)
+    _DATE = pa.Column("datetime64[ns]", nullable=False, coerce=True)
+    _DATE_OPT = pa.Column("datetime64[ns]", nullable=True, coerce=True)
+
+    def _not_blank() -> pa.Check:
+        return pa.Check(lambda s: s.str.strip().str.len() > 0, element_wise=False, name="not_blank")
+
+    return {
+        COUNCILS: pa.DataFrameSchema(
+            {
+                Col.council: pa.Column(str, checks=_not_blank(), unique=True, coerce=True),
+                Col.programme_start: _DATE_OPT,
+            },
+            strict=True,
+            name=COUNCILS,
+        ),
+        CHILDREN: pa.DataFrameSchema(
+            {
+                Col.child_id: pa.Column(str, checks=_not_blank(), unique=True, coerce=True),
+                Col.council: pa.Column(str, checks=_not_blank(), coerce=True),
+                Col.sex: pa.Column(str, checks=pa.Check.isin(SEXES), coerce=True),
+                Col.date_of_birth: _DATE,
+                Col.ethnicity: pa.Column(str, checks=pa.Check.isin(ETHNICITIES), coerce=True),
+                Col.entered_care: _DATE,
+                Col.left_care: _DATE_OPT,
+            },
+            strict=True,
+            name=CHILDREN,
+        ),
+        ASSESSMENTS: pa.DataFrameSchema(
+            {
+                Col.child_id: pa.Column(str, checks=_not_blank(), coerce=True),
+                Col.assessment_date: _DATE,
+                Col.assessor_id: _ID,
+                Col.domain: pa.Column(str, checks=_not_blank(), coerce=True),
+                Col.score: pa.Column(float, checks=pa.Check.in_range(0, 100), coerce=True),
+                Col.age_at_assessment: pa.Column(
+                    float, checks=pa.Check.in_range(0, 26), coerce=True, required=False
+                ),
+                Col.rater_role: pa.Column(
+                    str,
+                    checks=pa.Check.isin(tuple(RATER_ROLES)),
+                    coerce=True,
+                    required=False,
+                    nullable=True,  # blank: a social worker's score
+                ),
+            },
+            unique=[Col.child_id, Col.assessment_date, Col.assessor_id, Col.domain],
+            strict=True,
+            name=ASSESSMENTS,
+        ),
+        PLACEMENTS: pa.DataFrameSchema(
+            {
+                Col.child_id: pa.Column(str, checks=_not_blank(), coerce=True),
+                Col.start_date: _DATE,
+                Col.end_date: _DATE_OPT,
+                Col.placement_type: pa.Column(
+                    str, checks=pa.Check.isin(PLACEMENT_TYPES), coerce=True
+                ),
+                Col.provider_id: pa.Column(str, nullable=True, coerce=True),
+                Col.weekly_cost: pa.Column(float, checks=pa.Check.ge(0), coerce=True),
+                Col.cost_imputed: pa.Column(bool, coerce=True, required=False),
+            },
+            unique=[Col.child_id, Col.start_date],
+            strict=True,
+            name=PLACEMENTS,
+        ),
+        OUTCOMES: pa.DataFrameSchema(
+            {
+                Col.child_id: pa.Column(str, checks=_not_blank(), coerce=True),
+                Col.date: _DATE,
+                Col.measure: pa.Column(str, checks=_not_blank(), coerce=True),
+                Col.value: pa.Column(float, coerce=True),
+            },
+            unique=[Col.child_id, Col.date, Col.measure],
+            strict=True,
+            name=OUTCOMES,
+        ),
+        SUB_NEEDS: pa.DataFrameSchema(
+            {
+                Col.child_id: pa.Column(str, coerce=True),
+                Col.assessment_date: _DATE,
+                Col.assessor_id: _ID,
+                Col.domain: pa.Column(str, coerce=True),
+                Col.sub_need: pa.Column(str, coerce=True),
+                Col.score: pa.Column(float, checks=pa.Check.in_range(0, 100), coerce=True),
+            },
+            strict=True,
+            name=SUB_NEEDS,
+        ),
+    }
 
 
-def _not_blank() -> pa.Check:
-    return pa.Check(lambda s: s.str.strip().str.len() > 0, element_wise=False, name="not_blank")
-
-
-SCHEMAS: dict[str, pa.DataFrameSchema] = {
-    COUNCILS: pa.DataFrameSchema(
-        {
-            Col.council: pa.Column(str, checks=_not_blank(), unique=True, coerce=True),
-            Col.programme_start: _DATE_OPT,
-        },
-        strict=True,
-        name=COUNCILS,
-    ),
-    CHILDREN: pa.DataFrameSchema(
-        {
-            Col.child_id: pa.Column(str, checks=_not_blank(), unique=True, coerce=True),
-            Col.council: pa.Column(str, checks=_not_blank(), coerce=True),
-            Col.sex: pa.Column(str, checks=pa.Check.isin(SEXES), coerce=True),
-            Col.date_of_birth: _DATE,
-            Col.ethnicity: pa.Column(str, checks=pa.Check.isin(ETHNICITIES), coerce=True),
-            Col.entered_care: _DATE,
-            Col.left_care: _DATE_OPT,
-        },
-        strict=True,
-        name=CHILDREN,
-    ),
-    ASSESSMENTS: pa.DataFrameSchema(
-        {
-            Col.child_id: pa.Column(str, checks=_not_blank(), coerce=True),
-            Col.assessment_date: _DATE,
-            Col.assessor_id: _ID,
-            Col.domain: pa.Column(str, checks=_not_blank(), coerce=True),
-            Col.score: pa.Column(float, checks=pa.Check.in_range(0, 100), coerce=True),
-            Col.age_at_assessment: pa.Column(
-                float, checks=pa.Check.in_range(0, 26), coerce=True, required=False
-            ),
-            Col.rater_role: pa.Column(
-                str,
-                checks=pa.Check.isin(tuple(RATER_ROLES)),
-                coerce=True,
-                required=False,
-                nullable=True,  # blank: a social worker's score
-            ),
-        },
-        unique=[Col.child_id, Col.assessment_date, Col.assessor_id, Col.domain],
-        strict=True,
-        name=ASSESSMENTS,
-    ),
-    PLACEMENTS: pa.DataFrameSchema(
-        {
-            Col.child_id: pa.Column(str, checks=_not_blank(), coerce=True),
-            Col.start_date: _DATE,
-            Col.end_date: _DATE_OPT,
-            Col.placement_type: pa.Column(str, checks=pa.Check.isin(PLACEMENT_TYPES), coerce=True),
-            Col.provider_id: pa.Column(str, nullable=True, coerce=True),
-            Col.weekly_cost: pa.Column(float, checks=pa.Check.ge(0), coerce=True),
-            Col.cost_imputed: pa.Column(bool, coerce=True, required=False),
-        },
-        unique=[Col.child_id, Col.start_date],
-        strict=True,
-        name=PLACEMENTS,
-    ),
-    OUTCOMES: pa.DataFrameSchema(
-        {
-            Col.child_id: pa.Column(str, checks=_not_blank(), coerce=True),
-            Col.date: _DATE,
-            Col.measure: pa.Column(str, checks=_not_blank(), coerce=True),
-            Col.value: pa.Column(float, coerce=True),
-        },
-        unique=[Col.child_id, Col.date, Col.measure],
-        strict=True,
-        name=OUTCOMES,
-    ),
-    SUB_NEEDS: pa.DataFrameSchema(
-        {
-            Col.child_id: pa.Column(str, coerce=True),
-            Col.assessment_date: _DATE,
-            Col.assessor_id: _ID,
-            Col.domain: pa.Column(str, coerce=True),
-            Col.sub_need: pa.Column(str, coerce=True),
-            Col.score: pa.Column(float, checks=pa.Check.in_range(0, 100), coerce=True),
-        },
-        strict=True,
-        name=SUB_NEEDS,
-    ),
-}
+def __getattr__(name: str):
+    if name == "SCHEMAS":  # the name older code imports
+        return schemas()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: Rules across columns of one row: (table, column blamed, rule, earlier, later).
@@ -359,7 +372,7 @@ def validate_table(
     Parameters
     ----------
     table : str
-        Table name (a key of :data:`SCHEMAS`).
+        Table name (a key of :func:`schemas`).
     frame : DataFrame
         The table as loaded.
     file : str, optional
@@ -368,7 +381,9 @@ def validate_table(
         Added to the 0-based positional index to give the reported row number
         (1 makes the first data row "row 1").
     """
-    schema = SCHEMAS[table]
+    import pandera.pandas as pa
+
+    schema = schemas()[table]
     file = file or table
     try:
         schema.validate(frame.reset_index(drop=True), lazy=True)
