@@ -156,3 +156,34 @@ def test_missing_table_is_a_clear_error(tmp_path):
     _write_csv_dataset(tmp_path / "d", tables)
     with pytest.raises(FileNotFoundError, match="table 'outcomes' not found"):
         Dataset.load(tmp_path / "d")
+
+
+def test_key_check_on_codes_reports_what_pandera_reports():
+    """Loaded tables check their keys on integer codes; the violations equal pandera's own."""
+    import numpy as np
+
+    from vc_eval.core.schema import _keys_are_typed, schemas, validate_table
+
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        n = int(rng.integers(2, 40))
+        frame = pd.DataFrame(
+            {
+                "child_id": pd.array(rng.choice(["a", "b", None], n), dtype="str"),
+                "assessment_date": pd.to_datetime(
+                    rng.choice(["2020-01-01", "2020-02-01", None], n)
+                ),
+                "assessor_id": pd.array(rng.choice(["x", "y"], n), dtype="str"),
+                "domain": pd.array(rng.choice(["d1", "d2"], n), dtype="str"),
+                "score": rng.uniform(0, 100, n),
+            }
+        )
+        assert _keys_are_typed(frame, schemas()["assessments"].unique)
+        untyped = frame.astype({"child_id": object})  # pandera coerces: its own key check
+        assert not _keys_are_typed(untyped, schemas()["assessments"].unique)
+        fast = validate_table("assessments", frame)
+        slow = validate_table("assessments", untyped)
+        assert fast == slow
+        assert any(v.rule.startswith("duplicate row") for v in fast) == bool(
+            frame.duplicated(["child_id", "assessment_date", "assessor_id", "domain"]).any()
+        )

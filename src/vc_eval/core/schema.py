@@ -22,9 +22,11 @@ Identifiers are strings (pseudonymised on import); dates are ``datetime64``.
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 # --------------------------------------------------------------------------
@@ -196,6 +198,19 @@ DAYS_PER_YEAR = 365.25
 # --------------------------------------------------------------------------
 
 
+DUPLICATE_KEY = "duplicate row (same key as another row)"
+
+
+@functools.cache
+def _without_keys() -> dict:
+    """The schemas less their check that a key is unique (done on integer codes instead)."""
+    out = {}
+    for name, schema in schemas().items():
+        out[name] = copy.deepcopy(schema)
+        out[name].unique = None
+    return out
+
+
 @functools.cache
 def schemas() -> dict:
     """The pandera schema of each table (built on first use: pandera is slow to import,
@@ -347,7 +362,7 @@ def _rule_text(check: str, column: str | None) -> str:
         "column_in_schema": "unexpected column",
         "column_in_dataframe": "required column is missing",
         "field_uniqueness": "duplicate value where values must be unique",
-        "multiple_fields_uniqueness": "duplicate row (same key as another row)",
+        "multiple_fields_uniqueness": DUPLICATE_KEY,
         "not_blank": "value must not be blank",
     }
     for key, text in texts.items():
@@ -383,7 +398,9 @@ def validate_table(
     """
     import pandera.pandas as pa
 
-    schema = schemas()[table]
+    keys = schemas()[table].unique
+    fast = _keys_are_typed(frame, keys)
+    schema = (_without_keys() if fast else schemas())[table]
     file = file or table
     try:
         schema.validate(frame.reset_index(drop=True), lazy=True)
@@ -407,11 +424,50 @@ def validate_table(
             out.append(Violation(file, row, col, rule, None if value is None else str(value)))
     else:
         out = []
+    if fast:
+        out.extend(_duplicate_key_violations(keys, frame, file, row_offset))
     out.extend(_date_order_violations(table, frame, file, row_offset))
     return sorted(
         set(out),
         key=lambda v: (v.row if v.row is not None else -1, v.column or "", v.rule),
     )
+
+
+def _keys_are_typed(frame: pd.DataFrame, keys) -> bool:
+    """True when the key columns need no coercion (a loaded, conformed table).
+
+    Then the key check runs on integer codes (pandera's own check of several
+    columns took 9 of the 15 CPU seconds of loading national data); otherwise
+    pandera checks the coerced values, as it reports them.
+    """
+    if not keys or not set(keys) <= set(frame.columns):
+        return False
+    for col in keys:
+        dt = frame[col].dtype
+        if "date" in col:
+            if not pd.api.types.is_datetime64_dtype(dt):
+                return False
+        elif not (pd.api.types.is_string_dtype(dt) and not pd.api.types.is_object_dtype(dt)):
+            return False
+    return True
+
+
+def _duplicate_key_violations(keys, frame: pd.DataFrame, file: str, row_offset: int):
+    """Rows sharing their key with another (missing is a value), once per key column
+    with a value, as pandera words them."""
+    from vc_eval.core.factorized import duplicated
+
+    rows = np.flatnonzero(duplicated(frame, list(keys), keep=False))
+    out = []
+    for col in keys:
+        values = frame[col].to_numpy()
+        for i in rows:
+            v = values[i]
+            if pd.isna(v):
+                continue
+            shown = str(pd.Timestamp(v)) if isinstance(v, np.datetime64) else str(v)
+            out.append(Violation(file, int(i) + row_offset, col, DUPLICATE_KEY, shown))
+    return out
 
 
 def _date_order_violations(
