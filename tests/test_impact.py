@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import statsmodels.api as sm  # noqa: E402
 
+from vc_eval.analysis.absorb import demean_many  # noqa: E402
 from vc_eval.analysis.impact import (  # noqa: E402
     council_series,
     event_study,
@@ -29,7 +30,7 @@ from vc_eval.analysis.impact import (  # noqa: E402
     spend_components,
     true_effect,
 )
-from vc_eval.analysis.impact.did import MIN_ARM, _absorb, build_stacks  # noqa: E402
+from vc_eval.analysis.impact.did import MIN_ARM, build_stacks  # noqa: E402
 from vc_eval.analysis.impact.savings import COMBINED, _protect_mix, base_prices  # noqa: E402
 from vc_eval.analysis.impact.series import (  # noqa: E402
     COHORT,
@@ -418,7 +419,7 @@ def test_event_study_matches_explicit_dummies():
     # Clustered errors: statsmodels on the design with the fixed effects absorbed.
     unit = pd.factorize(data["stack"].astype(str) + data[Col.council])[0]
     tcode = pd.factorize(data["stack"].astype(str) + data["_p"].astype(str))[0]
-    Z = _absorb(np.column_stack([data["y"], D]), [unit, tcode], data["weight"].to_numpy())
+    Z = demean_many(np.column_stack([data["y"], D]), [unit, tcode], data["weight"].to_numpy())
     cl = sm.WLS(Z[:, 0], Z[:, 1:], weights=data["weight"].to_numpy()).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(data[Col.council])[0]}
     )

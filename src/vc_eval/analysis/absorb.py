@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 #: A within-transformed column whose spread is below this share of its raw
 #: spread is constant within every group (up to rounding): the fixed effects
@@ -79,3 +80,34 @@ def absorbed_columns(raw: np.ndarray, within: np.ndarray) -> np.ndarray:
     spread = np.linalg.norm(raw - raw.mean(axis=0), axis=0)
     left = np.linalg.norm(within, axis=0)
     return left <= ABSORBED_TOL * np.maximum(spread, 1e-300)
+
+
+def demean_many(
+    M: np.ndarray,
+    groups: list[np.ndarray],
+    w: np.ndarray,
+    *,
+    tol: float = 1e-11,
+    maxiter: int = 500,
+) -> np.ndarray:
+    """Residualise the columns of M on several sets of fixed effects (weighted).
+
+    Alternating projections: exact after one sweep for balanced panels with
+    unit-constant weights, iterated to ``tol`` otherwise.
+    """
+    out = np.array(M, dtype=float, copy=True)
+    mats = []
+    for codes in groups:
+        ng = int(codes.max()) + 1
+        S = sparse.csr_matrix((w, (codes, np.arange(codes.size))), shape=(ng, codes.size))
+        mats.append((S, np.asarray(S.sum(axis=1)).ravel(), codes))
+    scale = max(1.0, float(np.abs(out).max()))
+    for _ in range(maxiter):
+        delta = 0.0
+        for S, sw, codes in mats:
+            means = (S @ out) / sw[:, None]
+            out -= means[codes]
+            delta = max(delta, float(np.abs(means).max()))
+        if delta < tol * scale:
+            break
+    return out

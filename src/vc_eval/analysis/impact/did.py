@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import stats
 
+from vc_eval.analysis.absorb import demean_many
 from vc_eval.analysis.impact.effects import HorizonEffects
 from vc_eval.analysis.impact.series import COHORT, FREQS, PERIOD, ordinal_start, period_ordinal
 from vc_eval.analysis.impact.text import DID_CAN, DID_CANNOT, fmt_value, label
@@ -220,37 +221,6 @@ def build_stacks(
     return data.reset_index(drop=True), stacks
 
 
-def _absorb(
-    M: np.ndarray,
-    groups: list[np.ndarray],
-    w: np.ndarray,
-    *,
-    tol: float = 1e-11,
-    maxiter: int = 500,
-) -> np.ndarray:
-    """Residualise columns of M on several sets of fixed effects (weighted).
-
-    Alternating projections: exact after one sweep for balanced panels with
-    unit-constant weights, iterated to ``tol`` otherwise.
-    """
-    out = np.array(M, dtype=float, copy=True)
-    mats = []
-    for codes in groups:
-        ng = int(codes.max()) + 1
-        S = sparse.csr_matrix((w, (codes, np.arange(codes.size))), shape=(ng, codes.size))
-        mats.append((S, np.asarray(S.sum(axis=1)).ravel(), codes))
-    scale = max(1.0, float(np.abs(out).max()))
-    for _ in range(maxiter):
-        delta = 0.0
-        for S, sw, codes in mats:
-            means = (S @ out) / sw[:, None]
-            out -= means[codes]
-            delta = max(delta, float(np.abs(means).max()))
-        if delta < tol * scale:
-            break
-    return out
-
-
 def _wild_weights(rng: np.random.Generator, n_boot: int, g: int) -> np.ndarray:
     if g < 12:
         vals = np.array([-np.sqrt(1.5), -1, -np.sqrt(0.5), np.sqrt(0.5), 1, np.sqrt(1.5)])
@@ -325,7 +295,7 @@ def event_study(
     unit = pd.factorize(data["stack"].astype(str) + "|" + data[Col.council])[0]
     tcode = pd.factorize(data["stack"].astype(str) + "|" + data["_p"].astype(str))[0]
     w = data["weight"].to_numpy()
-    Z = _absorb(np.column_stack([data["y"].to_numpy(), D]), [unit, tcode], w)
+    Z = demean_many(np.column_stack([data["y"].to_numpy(), D]), [unit, tcode], w)
     y_dm, X = Z[:, 0], Z[:, 1:]
     clusters, names = pd.factorize(data[Col.council])
     G = len(names)
