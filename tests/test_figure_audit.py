@@ -241,3 +241,28 @@ def test_prevalence_rows_differenced_across_domains_through_a_figure_are_caught(
     # the audit withholds the figure or hides more of the row, and says so
     assert fixed.figures_withheld == ["Prevalence"] or fixed.hidden
     assert fixed.notes
+
+
+# --------------------------------------------------------------------------
+# The report's own figures
+# --------------------------------------------------------------------------
+
+
+def test_report_figures_declare_marks_and_the_audited_page_keeps_none_under_six(bundled):
+    from _report_data import TINY, tiny_dataset
+
+    from vc_eval.reporting import sections as S
+
+    ctx = S.build_context(
+        data=tiny_dataset(bundled, 24), data_dir="tiny", council=TINY, domains="total"
+    )
+    drawn = [f for s in S.all_sections(ctx) for f in s.figures]
+    audit = S.page_audit(ctx)
+    assert audit.ok
+    assert audit.figures_unchecked == []  # every report figure declares its marks
+    assert all(f.marks is not None for f in drawn)
+    kept = [f for s in S.page(ctx) for f in s.figures]
+    assert len(kept) == len(drawn) - len(audit.figures_withheld)
+    for f in kept:
+        assert all(not 1 <= m <= 5 for m in f.marks), f.caption
+    assert len(drawn) >= 5 and any(f.counts for f in drawn) and audit.figure_counts
