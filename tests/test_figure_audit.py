@@ -266,3 +266,38 @@ def test_report_figures_declare_marks_and_the_audited_page_keeps_none_under_six(
     for f in kept:
         assert all(not 1 <= m <= 5 for m in f.marks), f.caption
     assert len(drawn) >= 5 and any(f.counts for f in drawn) and audit.figure_counts
+
+
+def test_reliable_change_figure_draws_no_pooled_segment_for_fewer_than_six():
+    """A domain whose hidden cells add up to 1-5 children gets no grey segment (the
+    national audit found one drawn for 3 children), only its ``c``."""
+    from matplotlib.patches import Rectangle
+
+    from vc_eval.analysis.profile import CHANGE_CATEGORIES, ChangeResult
+    from vc_eval.plots import profile as pp
+    from vc_eval.plots.report import new_figure
+
+    rows = []
+    for dom, ns in (("Behaviour", [2, 329, 1]), ("Health", [18, 304, 10]), ("Play", [3, 40, 4])):
+        for cat, n in zip(CHANGE_CATEGORIES, ns, strict=True):
+            rows.append(
+                {
+                    "domain": dom.lower(),
+                    "domain_name": dom,
+                    "category": cat,
+                    "n": n,
+                    "n_children": sum(ns),
+                    "percent": 100 * n / sum(ns),
+                }
+            )
+    res = ChangeResult(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(rows), "")
+    counts, marks = pp._change_counts(res)
+    assert all(not 1 <= m <= 5 for m in marks)
+    assert 7 in marks  # Play: 3 + 4 hidden, a grey segment of 7 children is drawn
+    _, ax = new_figure()
+    pp.plot_reliable_change(res, ax=ax)
+    grey = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_width() > 0]
+    widths = sorted(round(p.get_width(), 1) for p in grey)
+    assert round(100 * 3 / 332, 1) not in widths  # Behaviour's pool of 3 is not drawn
+    assert round(100 * 7 / 47, 1) in widths
+    assert sum(t.get_text() == "c" for t in ax.texts) == 2  # each pool still marked c

@@ -148,7 +148,8 @@ def plot_reliable_change(result: ChangeResult, *, ax: Axes | None = None) -> Axe
     """Share of children reliably improved, unchanged and deteriorated, per domain.
 
     Hidden counts are pooled into one grey ``c`` segment (their sum is known
-    from the total anyway, their split is not shown).
+    from the total anyway, their split is not shown); a pool of fewer than 6
+    children is not drawn (no mark stands for fewer than 6), only marked ``c``.
     """
     st = result.safe_table()
     t = result.summary_table.reset_index(drop=True).copy()
@@ -173,7 +174,8 @@ def plot_reliable_change(result: ChangeResult, *, ax: Axes | None = None) -> Axe
         hid = sub.loc[sub["hidden"], "n"].sum()
         if sub["hidden"].any():
             w = 100.0 * hid / n
-            ax.barh(i, w, left=left, color=HIDDEN_COLOUR, edgecolor="0.6")
+            if hid >= MIN_N:
+                ax.barh(i, w, left=left, color=HIDDEN_COLOUR, edgecolor="0.6")
             ax.text(left + w / 2, i, SUPPRESSED, ha="center", va="center", fontsize="small")
     ax.set_yticks(np.arange(len(order)), order)
     ax.invert_yaxis()
@@ -282,7 +284,7 @@ def _change_counts(result: ChangeResult) -> tuple[tuple[Count, ...], tuple[int, 
     """What the reliable-change bars show, in the table's variables: each drawn
     segment's count and each domain's total (the percentages of a total a
     sentence states give the counts away); marks: the segments, the pooled
-    grey one included."""
+    grey one included (drawn only for 6 or more children)."""
     st = result.safe_table()
     t = result.summary_table.reset_index(drop=True)
     hidden = st.mask["n"].reset_index(drop=True).to_numpy()
@@ -301,7 +303,7 @@ def _change_counts(result: ChangeResult) -> tuple[tuple[Count, ...], tuple[int, 
                 Count(int(r["n"]), REASSESSED, (("domain", str(name)), ("change", r["category"])))
             )
             marks.append(int(r["n"]))
-        if hidden[g.index].any():
+        if hidden[g.index].any() and pooled >= MIN_N:  # smaller pools are not drawn
             marks.append(pooled)
     return tuple(counts), tuple(marks)
 
