@@ -105,6 +105,14 @@ def audit_council(council: str) -> dict:
             "figures_withheld": len(getattr(audit, "figures_withheld", []) or []),
             "figures": figures,
             "figure_counts": len(getattr(audit, "figure_counts", []) or []),
+            "figures_unchecked": len(getattr(audit, "figures_unchecked", []) or []),
+            # what was found and done, by name (to check a finding without rerunning)
+            "found_what": [
+                f"{v['kind']}: {v['universe']} {v['where']} = {v['value']}"
+                for v in audit.violations
+            ],
+            "hidden_what": list(audit.hidden),
+            "figures_withheld_what": list(getattr(audit, "figures_withheld", []) or []),
             "unaudited_tables": len(audit.unaudited),
             "sections_wall_s": round(w1 - w0, 2),
             "sections_cpu_s": round(p1 - p0, 2),
