@@ -301,3 +301,25 @@ def test_reliable_change_figure_draws_no_pooled_segment_for_fewer_than_six():
     assert round(100 * 3 / 332, 1) not in widths  # Behaviour's pool of 3 is not drawn
     assert round(100 * 7 / 47, 1) in widths
     assert sum(t.get_text() == "c" for t in ax.texts) == 2  # each pool still marked c
+
+
+def test_when_no_single_action_is_enough_the_audit_hides_nothing_unrelated():
+    # The counts that give the 3 away are each stated twice (table, sentence, figure),
+    # so no one action removes the leak; the audit must not start with the age
+    # table's small cells, which say nothing about placement.
+    ages = pd.DataFrame({"Age": ["Under 10", "10 and over", privacy.TOTAL], "n": [6, 45, 51]})
+    age_table = Table("By age", ages, {"Age": "label", "n": "count"}, universe=U)
+    home = Count(8, U, (("Placement", "Children's home"),))
+    said = Finding("home", "Of 51 children, 8 in homes.", counts=(Count(51, U), home))
+    fig = FigureOut(
+        None,
+        "Mix",
+        "Mix",
+        counts=(Count(40, U, (("Placement", "Foster"),)), home),
+        marks=(40, 8),
+    )
+    page = [Summary("P", findings=[said], tables=[mix_table(MIX), age_table], figures=[fig])]
+    assert not privacy.audit_page(page, fix=False).ok
+    fixed = privacy.audit_page(page)
+    assert fixed.ok
+    assert not any(h.startswith("By age") for h in fixed.hidden), fixed.hidden

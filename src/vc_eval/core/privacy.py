@@ -1639,21 +1639,26 @@ def _actions(entries: list[_Entry], violation: dict) -> list[tuple]:
     """Ways to remove a violation, cheapest first: hide a table cell (inner,
     smallest first), withhold a sentence, hide a margin, withhold a headline."""
     acts = []
+    # Counts over the violation's variables (or over none: totals) first, so that
+    # when no single action is enough the cheapest one taken is one that bears on it
+    # (not, say, an age x sex cell for a count by placement).
+    on = {a for a, _ in violation["where"]}
     for e in entries:
         if e.universe != violation["universe"] or e.value is None:
             continue
+        far = 1 if on and _entry_vars(e) and not (_entry_vars(e) & on) else 0
         kind = e.source[0]
         if kind in ("structure", "implied"):
             continue
         if kind == "table":
-            cost = (3 if e.margin else 1, e.value)
+            cost = (far, 3 if e.margin else 1, e.value)
             acts.append((cost, e.source))
         elif kind == "finding":
-            acts.append(((2, e.value), e.source))
+            acts.append(((far, 2, e.value), e.source))
         elif kind == "figure":  # the whole figure: after a sentence, before a margin
-            acts.append(((2.5, e.value), e.source))
+            acts.append(((far, 2.5, e.value), e.source))
         else:
-            acts.append(((4, e.value), e.source))
+            acts.append(((far, 4, e.value), e.source))
     acts.sort(key=lambda a: (a[0], str(a[1])))
     seen, out = set(), []
     for _, src in acts:
