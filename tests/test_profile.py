@@ -440,7 +440,7 @@ def test_prevalence_counts_of_several_domains_never_contradict_the_total(bundled
     res = P.prevalence(bundled)
     sm = res.summary()
     most, assessed = sm.finding("prevalence.most"), sm.finding("prevalence.assessed")
-    variables = [w[0] for c in most.counts for w in c.where]
+    variables = [w[0] for c in most.counts for w in (*c.where, *c.any_of)]
     assert len(variables) == len(set(variables)) == len(most.counts) > 1
     n = assessed.counts[0].value
     # the same statements with counts adding up to more than n: no contradiction
@@ -448,3 +448,29 @@ def test_prevalence_counts_of_several_domains_never_contradict_the_total(bundled
     assert sum(c.value for c in big) > n
     page = Summary("x", findings=[assessed, replace(most, counts=big)])
     assert privacy.audit_page([page]).ok
+
+
+def test_prevalence_sentence_is_linked_to_its_table_row(bundled):
+    """The table's rows are variables (``row_variable``) named as the sentence's counts
+    are: the high-need count of a domain is the sum of its row's two top cells."""
+    from vc_eval.core import privacy
+
+    res = P.prevalence(bundled)
+    sm = res.summary()
+    table = sm.tables[0]
+    assert table.row_variable == P.BAND_VARIABLE and table.implied
+    entries, _ = privacy._page_entries([sm], None)
+    cells = {e.where: e.value for e in entries if e.source[0] == "table"}
+    for c in sm.finding("prevalence.most").counts:
+        ((var, values),) = c.any_of
+        assert sum(cells[((var, v),)] for v in values) == c.value
+    assert privacy.audit_page([sm], fix=False).ok
+    # a sentence stating the top two bands of a domain whose top cell the table hid
+    # would be caught: here, one that differs from the table's cells by 3
+    c = sm.finding("prevalence.most").counts[0]
+    from dataclasses import replace
+
+    wrong = replace(sm.finding("prevalence.most"), counts=(replace(c, value=c.value + 3),))
+    bad = replace(sm, findings=[wrong])
+    with pytest.raises(privacy.DisclosureError):  # contradicts the row: the two are linked
+        privacy.audit_page([bad], fix=False)

@@ -51,6 +51,11 @@ CHANGE_CATEGORIES = ("improved", "no reliable change", "deteriorated")
 ASSESSED = "assessed"
 #: Universe of the change counts: children with a first and a latest assessment.
 REASSESSED = "reassessed"
+#: The page audit's variable for a domain's band of need: one per domain (a
+#: child has a band in every domain), ``{}`` the domain's name.
+BAND_VARIABLE = "band in {}"
+#: The page audit's variable for the number of domains of high need.
+COMPLEXITY_VARIABLE = "high_need_domains"
 #: Mean changes smaller than this (points) are said to be no change.
 NO_CHANGE = 0.05
 MIN_N = privacy.MIN_N
@@ -335,6 +340,7 @@ class PrevalenceResult(Result):
         shown = st.table.assign(band=self.table["band"].to_numpy(), hidden=st.mask["n"].to_numpy())
         top = int(self.table["band"].max())
         parts, counts = [], []
+        top_two = (self.band_value(top - 1), self.band_value(top))
         for r in hi.head(3).itertuples():
             cells = shown[(shown["domain_name"] == r.domain_name) & (shown["band"] >= top - 1)]
             # A share of the two top bands is the sum of two table cells: state it only
@@ -342,10 +348,16 @@ class PrevalenceResult(Result):
             if not cells["hidden"].any() and not (1 <= r.n_high <= 5):
                 parts.append(f"{r.domain_name.lower()} ({display.percent(r.percent / 100)})")
                 # A child has a band in every domain, so each domain's band is its own
-                # variable: values of one variable are disjoint groups to the page audit,
-                # and three domains' counts may add up to more than the children assessed.
+                # variable (as in the table, ``row_variable``): values of one variable are
+                # disjoint groups to the page audit, and three domains' counts may add up
+                # to more than the children assessed. The count is the table's two top
+                # cells of the domain's row.
                 counts.append(
-                    Count(int(r.n_high), ASSESSED, ((f"band in {r.domain_name}", "top two"),))
+                    Count(
+                        int(r.n_high),
+                        ASSESSED,
+                        any_of=((self.band_variable(r.domain_name), top_two),),
+                    )
                 )
             else:
                 parts.append(r.domain_name.lower())
@@ -365,8 +377,54 @@ class PrevalenceResult(Result):
         sm.headline["top_high_need_domain"] = str(hi["domain_name"].iloc[0]) if len(hi) else None
         return sm
 
+    def band_variable(self, domain_name: str) -> str:
+        """The page audit's variable for a domain's band (one per domain: see ``report_table``)."""
+        return BAND_VARIABLE.format(" ".join(str(domain_name).split()))
+
+    def band_value(self, band: int) -> str:
+        """A band as the report table's columns name it (``"Band 3"``)."""
+        fw = self.framework
+        if fw is not None:
+            return f"Band {int(band)}"
+        t = self.table
+        return str(t.loc[t["band"] == band, "band_label"].iloc[0])
+
+    def cell_counts(self) -> tuple[tuple[Count, ...], tuple[Count, ...]]:
+        """The counts the report table and figure show, for the page audit.
+
+        Returns the shown cells (domain x band, hidden cells left out) and the
+        row totals (children scored in each domain), which a shown count and
+        its percentage give away.
+        """
+        st = self.safe_table()
+        hidden = st.mask["n"].to_numpy()
+        t = self.table
+        cells, totals = [], []
+        for dom, g in t.groupby("domain_name", sort=False):
+            var = self.band_variable(dom)
+            shown_any = False
+            for i in g.index:
+                k = t.index.get_loc(i)
+                if hidden[k]:
+                    continue
+                shown_any = True
+                cells.append(
+                    Count(int(t.at[i, "n"]), ASSESSED, ((var, self.band_value(t.at[i, "band"])),))
+                )
+            if shown_any:
+                values = tuple(self.band_value(b) for b in g["band"])
+                totals.append(
+                    Count(int(g["n_assessed"].iloc[0]), ASSESSED, any_of=((var, values),))
+                )
+        return tuple(cells), tuple(totals)
+
     def report_table(self) -> Table:
-        """Domain x band counts and percentages, disclosure-controlled, one row per domain."""
+        """Domain x band counts and percentages, disclosure-controlled, one row per domain.
+
+        Every child is in every domain's row, so each row is its own variable
+        to the page audit (``Table.row_variable``); the row totals, which a
+        shown count and its percentage give away, are declared as implied.
+        """
         st = self.safe_table()
         fw = self.framework
         short = {lab: f"Band {b}" for b, lab in fw.band_labels().items()} if fw else {}
@@ -393,6 +451,8 @@ class PrevalenceResult(Result):
             note=note.strip(),
             universe=ASSESSED,
         )
+        t.row_variable = BAND_VARIABLE
+        t.implied = self.cell_counts()[1]
         return t
 
     def safe_table(self):
@@ -567,7 +627,19 @@ class ComplexityResult(Result):
                 f"{display.percent(share)} of children assessed had high need in three or "
                 f"more domains (median {c.median():.0f} of {self.n_domains} domains).",
                 word=word,
-                counts=[Count(n3, ASSESSED, (("high_need_domains", "3+"),))],
+                # the table's rows of 3 or more domains (their sum)
+                counts=[
+                    Count(
+                        n3,
+                        ASSESSED,
+                        any_of=(
+                            (
+                                COMPLEXITY_VARIABLE,
+                                tuple(str(x) for x, up in zip(levels, three_up, strict=True) if up),
+                            ),
+                        ),
+                    )
+                ],
             )
             sm.headline["share_3plus_high_need_domains"] = display.percent(share)
         else:
@@ -584,6 +656,7 @@ class ComplexityResult(Result):
             note=st.summary() if st.n_suppressed else "",
             universe=ASSESSED,
         )
+        t.dims = {"Domains of high need": COMPLEXITY_VARIABLE}
         sm.tables.append(t)
         by_age = self.safe_table("age_group", top_code=4)
         t = table_from(

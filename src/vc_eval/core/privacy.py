@@ -1000,6 +1000,8 @@ class _Entry:
     #: (variable, values): only children whose value is none of these (a
     #: table's categories are exhaustive when it shows their total).
     outside: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: (variable, values): only children whose value is one of these.
+    among: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: Where the count is stated (a table's caption, a finding's key), for messages.
     what: str = ""
 
@@ -1028,6 +1030,14 @@ class PageAudit:
         :func:`suppress`, not against the rest of the page).
     notes : list of str
         Plain-language notes for the report.
+    figures_withheld : list of str
+        Figures withheld by the audit (a mark for fewer than 6 children, or
+        counts that read with the page reveal a count of 1-5), with why.
+    figures_unchecked : list of str
+        Figures that declare no ``marks`` (the fewer-than-6 rule could not
+        be checked for them).
+    figure_counts : list of str
+        Where each count a figure declares was gathered (for benchmarks).
     """
 
     violations: list[dict] = field(default_factory=list)
@@ -1038,6 +1048,9 @@ class PageAudit:
     headline_withheld: list[str] = field(default_factory=list)
     unaudited: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    figures_withheld: list[str] = field(default_factory=list)
+    figures_unchecked: list[str] = field(default_factory=list)
+    figure_counts: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -1084,6 +1097,9 @@ def _table_entries(table, s: int, t: int) -> list[_Entry]:
         return []
     dims = dict(getattr(table, "dims", None) or {})
     col_dim = getattr(table, "columns_dim", None)
+    row_var = getattr(table, "row_variable", None)
+    if row_var:
+        return _row_variable_entries(table, s, t, labels, counts, row_var)
     frame = table.frame
     frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     out = []
@@ -1122,6 +1138,44 @@ def _table_entries(table, s: int, t: int) -> list[_Entry]:
                 )
             )
     return out + _exhaustive(out, labels, counts, dims, col_dim)
+
+
+def _row_variable_entries(table, s: int, t: int, labels, counts, row_var: str) -> list[_Entry]:
+    """A table whose rows each count the same children by their own variable
+    (``Table.row_variable``): cell (row, column) is "the row's variable has
+    the column's value"; a ``Total`` column is the row's margin and says the
+    row's columns are every value the variable takes."""
+    if len(labels) != 1:
+        raise ValueError(f"table {table.caption!r}: row_variable needs one label column")
+    frame = table.frame.set_axis([str(c) for c in table.frame.columns], axis=1)
+    out = []
+    for r in range(len(frame)):
+        label = " ".join(str(frame.iat[r, frame.columns.get_loc(labels[0])]).split())
+        var = row_var.format(label)
+        row = []
+        for c in counts:
+            shown = _parse_shown(frame.iat[r, frame.columns.get_loc(c)])
+            if shown is None:
+                continue
+            name = c[:-4] if c.endswith(" (n)") else c
+            margin = name == TOTAL
+            hidden = shown == SUPPRESSED
+            row.append(
+                _Entry(
+                    table.universe,
+                    () if margin else ((var, name),),
+                    None if hidden else int(shown),
+                    1.0 if hidden else 0.0,
+                    None,
+                    ("table", s, t, r, c),
+                    margin,
+                )
+            )
+        vals = tuple(sorted(v for e in row for _, v in e.where))
+        if any(e.margin for e in row):
+            out.append(_Entry(table.universe, (), 0, outside=((var, vals),), source=("structure",)))
+        out += row
+    return out
 
 
 def _exhaustive(cells: list[_Entry], labels, counts, dims, col_dim) -> list[_Entry]:
@@ -1167,9 +1221,15 @@ def _count_entry(count, source: tuple) -> _Entry:
     lo, hi = THRESHOLD
     v = int(round(float(count.value)))
     where = tuple(sorted((str(a), " ".join(str(b).split())) for a, b in count.where))
+    among = tuple(
+        sorted(
+            (str(a), tuple(sorted(" ".join(str(x).split()) for x in vs)))
+            for a, vs in (getattr(count, "any_of", ()) or ())
+        )
+    )
     if lo <= v <= hi:  # stated as "fewer than 6": the reader knows only the range
-        return _Entry(count.universe, where, None, float(lo), float(hi), source)
-    return _Entry(count.universe, where, v, 0.0, None, source)
+        return _Entry(count.universe, where, None, float(lo), float(hi), source, among=among)
+    return _Entry(count.universe, where, v, 0.0, None, source, among=among)
 
 
 def _is_count(x) -> bool:
@@ -1186,6 +1246,13 @@ def _page_entries(summaries, headline_counts) -> tuple[list[_Entry], list[str]]:
             if not got and _count_columns(table)[1] and not getattr(table, "universe", None):
                 unaudited.append(str(table.caption))
             entries += got
+            for k, count in enumerate(getattr(table, "implied", ()) or ()):
+                entries.append(_count_entry(count, ("implied", s, t, k)))
+                entries[-1].what = f"table {str(table.caption)!r} (implied)"
+        for j, fig in enumerate(getattr(summ, "figures", []) or []):
+            for k, count in enumerate(getattr(fig, "counts", ()) or ()):
+                entries.append(_count_entry(count, ("figure", s, j, k)))
+                entries[-1].what = f"figure {_figure_name(fig)!r}"
         for f, finding in enumerate(getattr(summ, "findings", []) or []):
             for count in getattr(finding, "counts", ()) or ():
                 entries.append(_count_entry(count, ("finding", s, f)))
@@ -1200,12 +1267,16 @@ def _page_entries(summaries, headline_counts) -> tuple[list[_Entry], list[str]]:
     return entries, unaudited
 
 
+def _figure_name(fig) -> str:
+    return str(getattr(fig, "caption", "") or getattr(fig, "alt", ""))[:80]
+
+
 def _atoms(entries: list[_Entry]) -> tuple[list[str], list[list[str]]]:
     vals: dict[str, set[str]] = {}
     for e in entries:
         for var, v in e.where:
             vals.setdefault(var, set()).add(v)
-        for var, vs in e.outside:
+        for var, vs in (*e.outside, *e.among):
             vals.setdefault(var, set()).update(vs)
     names = sorted(vals)
     return names, [sorted(vals[n]) + [_OTHER] for n in names]
@@ -1222,6 +1293,10 @@ def _indicator(entry: _Entry, names, values, shape) -> np.ndarray:
     for var, vals in entry.outside:
         k = names.index(var)
         sel = np.array([v not in vals for v in values[k]])
+        ind &= sel.reshape([-1 if i == k else 1 for i in range(len(shape))])
+    for var, vals in entry.among:
+        k = names.index(var)
+        sel = np.array([v in vals for v in values[k]])
         ind &= sel.reshape([-1 if i == k else 1 for i in range(len(shape))])
     return ind.ravel()
 
@@ -1411,7 +1486,7 @@ def _audit_universe(entries: list[_Entry]) -> list[dict]:
         t = np.concatenate([t, t.sum(axis=axis, keepdims=True)], axis=axis)
     share = t.reshape(-1, nb) / size
     flag, val = pinned_small(share)
-    seen = {e.where for e in entries if e.value is None}
+    seen = {e.where for e in entries if e.value is None and not e.among and not e.outside}
     ext_shape = tuple(s + 1 for s in shape)
     for cell in np.flatnonzero(flag):
         idx = np.unravel_index(int(cell), ext_shape)
@@ -1440,7 +1515,7 @@ def _contradiction(entries: list[_Entry]) -> str:
 
 
 def _entry_vars(e: _Entry) -> set[str]:
-    return {a for a, _ in e.where} | {a for a, _ in e.outside}
+    return {a for a, _ in e.where} | {a for a, _ in e.outside} | {a for a, _ in e.among}
 
 
 def _components(entries: list[_Entry]) -> list[list[_Entry]]:
@@ -1564,23 +1639,30 @@ def _actions(entries: list[_Entry], violation: dict) -> list[tuple]:
     """Ways to remove a violation, cheapest first: hide a table cell (inner,
     smallest first), withhold a sentence, hide a margin, withhold a headline."""
     acts = []
+    # Counts over the violation's variables (or over none: totals) first, so that
+    # when no single action is enough the cheapest one taken is one that bears on it
+    # (not, say, an age x sex cell for a count by placement).
+    on = {a for a, _ in violation["where"]}
     for e in entries:
         if e.universe != violation["universe"] or e.value is None:
             continue
+        far = 1 if on and _entry_vars(e) and not (_entry_vars(e) & on) else 0
         kind = e.source[0]
-        if kind == "structure":
+        if kind in ("structure", "implied"):
             continue
         if kind == "table":
-            cost = (3 if e.margin else 1, e.value)
+            cost = (far, 3 if e.margin else 1, e.value)
             acts.append((cost, e.source))
         elif kind == "finding":
-            acts.append(((2, e.value), e.source))
+            acts.append(((far, 2, e.value), e.source))
+        elif kind == "figure":  # the whole figure: after a sentence, before a margin
+            acts.append(((far, 2.5, e.value), e.source))
         else:
-            acts.append(((4, e.value), e.source))
+            acts.append(((far, 4, e.value), e.source))
     acts.sort(key=lambda a: (a[0], str(a[1])))
     seen, out = set(), []
     for _, src in acts:
-        key = src if src[0] != "finding" else src[:3]
+        key = src if src[0] not in ("finding", "figure") else src[:3]
         if key not in seen:
             seen.add(key)
             out.append(key)
@@ -1595,7 +1677,7 @@ def _apply(entries: list[_Entry], action: tuple) -> list[_Entry]:
             else e
             for e in entries
         ]
-    if action[0] == "finding":
+    if action[0] in ("finding", "figure"):
         return [e for e in entries if e.source[:3] != action]
     return [e for e in entries if e.source != action]
 
@@ -1638,16 +1720,84 @@ def audit_page(summaries, headline_counts=None, *, fix: bool = True) -> PageAudi
         return _audit_page(list(summaries), headline_counts, fix)
 
 
+def _small_marks(summaries: list) -> tuple[list[dict], list[str]]:
+    """Figures with a mark for 1-5 children (violations), and figures declaring no marks."""
+    lo, hi = THRESHOLD
+    bad, unchecked = [], []
+    for s, summ in enumerate(summaries):
+        for j, fig in enumerate(getattr(summ, "figures", []) or []):
+            marks = getattr(fig, "marks", None)
+            if marks is None:
+                unchecked.append(_figure_name(fig))
+                continue
+            small = [int(m) for m in marks if lo <= int(m) <= hi]
+            if small:
+                bad.append(
+                    {
+                        "universe": "figure marks",
+                        "where": (("figure", _figure_name(fig)),),
+                        "value": min(small),
+                        "kind": "mark",
+                        "source": ("figure", s, j),
+                    }
+                )
+    return bad, unchecked
+
+
+def _without_contradicting_figures(entries: list[_Entry]) -> tuple[list[_Entry], set[tuple]]:
+    """The entries without the figures whose counts contradict the rest of the page."""
+    figs = sorted({e.source[:3] for e in entries if e.source[0] == "figure"})
+    rest = [e for e in entries if e.source[0] != "figure"]
+    _audit_entries(rest)  # raises: the page contradicts itself without any figure
+    bad, keep = set(), list(rest)
+    for src in figs:
+        trial = keep + [e for e in entries if e.source[:3] == src]
+        try:
+            _audit_entries(trial)
+        except DisclosureError:
+            bad.add(src)
+            continue
+        keep = trial
+    return keep, bad
+
+
 def _audit_page(summaries: list, headline_counts, fix: bool) -> PageAudit:
     entries, unaudited = _page_entries(summaries, headline_counts)
-    violations = _audit_entries(entries)
+    marks, unchecked = _small_marks(summaries)
+    # A figure with a mark for fewer than 6 children is withheld whatever else
+    # the page says; its counts then state nothing.
+    drop_figs = {v["source"] for v in marks}
+    try:
+        found = _audit_entries(entries)
+    except DisclosureError:
+        # A figure whose declared counts contradict the tables and sentences is
+        # withheld (its declaration is wrong, so what it shows is unaudited);
+        # a page that contradicts itself without figures is refused as before.
+        entries, bad = _without_contradicting_figures(entries)
+        drop_figs |= bad
+        found = _audit_entries(entries)
+        marks += [
+            {
+                "universe": "figure counts",
+                "where": (("figure", str(src)),),
+                "value": 0,
+                "kind": "contradiction",
+                "source": src,
+            }
+            for src in sorted(bad)
+        ]
+    violations = marks + found
     result = PageAudit(violations=violations, unaudited=unaudited)
+    result.figures_unchecked = unchecked
+    result.figure_counts = [e.what for e in entries if e.source[0] == "figure"]
     if not fix or not violations:
         result.remaining = violations
         result.summaries = summaries
         return result
-    done: list[tuple] = []
-    current = violations
+    done: list[tuple] = sorted(drop_figs)
+    for act in done:
+        entries = _apply(entries, act)
+    current = _audit_entries(entries)
     for _ in range(len(entries) + 1):
         if not current:
             break
@@ -1679,11 +1829,14 @@ def _rewrite(summaries: list, done: list[tuple], result: PageAudit) -> list:
     cells: dict[tuple[int, int], list[tuple[int, str]]] = {}
     drop_f: dict[int, set[int]] = {}
     drop_h: dict[int, set[str]] = {}
+    drop_g: dict[int, set[int]] = {}
     for act in done:
         if act[0] == "table":
             cells.setdefault((act[1], act[2]), []).append((act[3], act[4]))
         elif act[0] == "finding":
             drop_f.setdefault(act[1], set()).add(act[2])
+        elif act[0] == "figure":
+            drop_g.setdefault(act[1], set()).add(act[2])
         else:
             drop_h.setdefault(act[1], set()).add(act[2])
             result.withheld.append(f"headline count {act[2]!r}")
@@ -1737,9 +1890,28 @@ def _rewrite(summaries: list, done: list[tuple], result: PageAudit) -> list:
         headline = dict(summ.headline)
         for key in drop_h.get(s, set()):
             headline.pop(key, None)
-        changed = gone or any(s2 == s for s2, _ in cells) or s in drop_h
+        figures = list(getattr(summ, "figures", []) or [])
+        figs_gone = drop_g.get(s, set())
+        if figs_gone:
+            for j in sorted(figs_gone):
+                result.figures_withheld.append(_figure_name(figures[j]))
+            figures = [f for j, f in enumerate(figures) if j not in figs_gone]
+            k = len(figs_gone)
+            caveats.append(
+                f"{k} figure{'s were' if k > 1 else ' was'} withheld: a mark stood for fewer "
+                "than 6 children, or read with the other numbers on this page it would have "
+                "revealed a count of fewer than 6 children."
+            )
+        changed = gone or any(s2 == s for s2, _ in cells) or s in drop_h or figs_gone
         out.append(
-            replace(summ, tables=tables, findings=findings, caveats=caveats, headline=headline)
+            replace(
+                summ,
+                tables=tables,
+                findings=findings,
+                caveats=caveats,
+                headline=headline,
+                figures=figures,
+            )
             if changed
             else summ
         )
@@ -1752,6 +1924,12 @@ def _rewrite(summaries: list, done: list[tuple], result: PageAudit) -> list:
         result.notes.append(
             f"{len(result.withheld)} statement(s) withheld because, read with the tables, they "
             "would have revealed a count of fewer than 6 children."
+        )
+    if result.figures_withheld:
+        result.notes.append(
+            f"{len(result.figures_withheld)} figure(s) withheld because a mark stood for fewer "
+            "than 6 children, or the figure read with the tables would have revealed a count "
+            "of fewer than 6 children."
         )
     return out
 

@@ -70,11 +70,16 @@ class Count:
     where : tuple of (str, str)
         The conditions that select the counted children within the universe,
         e.g. ``(("placement", "children_home"),)``; empty for the universe total.
+    any_of : tuple of (str, tuple of str)
+        Further conditions "the variable has one of these values", e.g.
+        ``(("band in Health", ("Band 3", "Band 4")),)`` for children in either
+        of two bands that a table shows as two cells.
     """
 
     value: int
     universe: str
     where: tuple[tuple[str, str], ...] = ()
+    any_of: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass
@@ -123,6 +128,17 @@ class Table:
         its name; a trailing " (n)" is dropped from the column name and a
         ``Total`` column is the margin. Without it, several count columns are
         separate measures.
+    row_variable : str or None
+        When every row counts the same children by a different variable (one
+        row per domain, bands as columns: a child is in every domain's row),
+        the name of each row's variable with ``{}`` for the row's label (e.g.
+        ``"band in {}"``); the count columns are that variable's values (a
+        trailing " (n)" dropped, ``Total`` the row's margin). Needs one label
+        column.
+    implied : tuple of Count
+        Counts a reader can work out from the table without it printing them
+        (e.g. a row's total from a shown count and its percentage), so the
+        page audit counts them as stated.
     """
 
     caption: str
@@ -132,6 +148,8 @@ class Table:
     universe: str | None = None
     dims: dict[str, str] = field(default_factory=dict)
     columns_dim: str | None = None
+    row_variable: str | None = None
+    implied: tuple[Count, ...] = ()
 
     def __post_init__(self) -> None:
         privacy.safe_frame(self.frame)
@@ -202,11 +220,34 @@ def cell_text(v: Any) -> str:
 
 @dataclass
 class FigureOut:
-    """A figure with its alternative text (stating the figure's finding) and caption."""
+    """A figure with its alternative text (stating the figure's finding) and caption.
+
+    Attributes
+    ----------
+    figure : matplotlib Figure
+    alt, caption : str
+    counts : tuple of Count
+        Every count of children the figure shows, in the universes and
+        variables the tables and sentences use: bar heights, annotations,
+        shades, and percentages of a total the page states (which give the
+        count away). A category the figure leaves out for having fewer than 6
+        children is declared with its count too (a value of 1-5 is read as
+        "fewer than 6", as in sentences). The page audit checks them with the
+        rest of the page and withholds the figure if they would reveal a
+        count of 1-5.
+    marks : tuple of int or None
+        Number of children behind each mark drawn (bar, point, tile, line
+        point), for the rule that no mark stands for fewer than 6 children;
+        None when the figure has not declared them (the audit lists it as
+        unchecked). Marks of model estimates over the whole population list
+        that population's size.
+    """
 
     figure: object  # matplotlib Figure
     alt: str
     caption: str = ""
+    counts: tuple[Count, ...] = ()
+    marks: tuple[int, ...] | None = None
 
     def png(self, dpi: int = 90) -> bytes:
         buf = io.BytesIO()

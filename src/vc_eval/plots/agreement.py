@@ -54,6 +54,8 @@ def agreement_figure(result: AgreementResult) -> FigureOut:
         "Intraclass correlation with 95% interval for each domain with at least 6 pairs of "
         f"scorings, on a scale up to 1, with reference lines at 0.5, 0.75 and 0.9.{said}",
         "Assessor agreement (ICC) by domain.",
+        # no count is shown; each point stands for its domain's pairs of scorings
+        marks=tuple(int(n) for n in t["n_pairs"]),
     )
 
 

@@ -24,4 +24,10 @@ def plot_child_view(result: ChildViewResult, *, ax: Axes | None = None) -> Axes:
     return ax
 
 
-__all__ = ["plot_child_view"]
+def child_view_marks(result: ChildViewResult) -> tuple[int, ...]:
+    """Pairs of ratings behind each row of :func:`plot_child_view` (for the page audit)."""
+    t = result.table[(result.table["n_pairs"] >= MIN_N) & result.table["mean_diff"].notna()]
+    return tuple(int(n) for n in t["n_pairs"])
+
+
+__all__ = ["child_view_marks", "plot_child_view"]

@@ -291,9 +291,24 @@ def impact_figures(result) -> list:
                 f"{design.capitalize()}: {_label(outcome)} by month, observed values (months with "
                 f"at least 6 children) and the estimated counterfactual. {said}".strip(),
                 f"{design.capitalize()}: {_label(outcome)}.",
+                marks=_marks(r),
             )
         )
     return out
+
+
+def _marks(r) -> tuple[int, ...]:
+    """Children behind each observed point drawn (months whose count is known).
+
+    The points are shares and mean costs of the council's children in a month,
+    whose numbers the page does not state: no count is declared. Points whose
+    number of children the series does not carry are not listed.
+    """
+    d = getattr(r, "data", None)
+    if d is None or "children" not in d:
+        return ()
+    n = d["children"].to_numpy(dtype=float)
+    return tuple(int(x) for x in n[np.isfinite(n) & (n >= MIN_N)])
 
 
 def plot_power(result, *, ax: Axes | None = None, outcome: str | None = None) -> Axes:

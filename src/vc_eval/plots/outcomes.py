@@ -147,4 +147,6 @@ def change_by_type_figure(result: OutcomesResult):
         f"by a vertical line. In {fell} of {len(bt)} types the whole interval is below zero "
         "(need fell).",
         "Change in total need by placement type (observational).",
+        # no count is shown; each type's points stand for its children
+        marks=tuple(int(n) for n in bt["children"]),
     )

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from vc_eval.analysis.care import CarePopulation, PlacementCosts, PlacementStability
+from vc_eval.analysis.care import (
+    IN_CARE_END,
+    CarePopulation,
+    PlacementCosts,
+    PlacementStability,
+)
 from vc_eval.core.display import money, percent, plural
 from vc_eval.core.privacy import MIN_N
-from vc_eval.core.summary import FigureOut
+from vc_eval.core.summary import Count, FigureOut
 from vc_eval.plots.report import new_figure, plot_in_care_by_month, plot_placement_mix
 
 
@@ -65,6 +71,7 @@ def care_population_figure(result: CarePopulation) -> FigureOut:
         if word in ("rose", "fell")
         else (" The number in care was about the same." if word else "")
     )
+    counts, marks = _population_counts(result)
     return FigureOut(
         fig,
         "Left: children in care on the first of each month of the period"
@@ -75,7 +82,35 @@ def care_population_figure(result: CarePopulation) -> FigureOut:
         + said,
         "Children in care by month, and placement type at period end. Months and types with "
         "fewer than 6 children are not drawn.",
+        counts=counts,
+        marks=marks,
     )
+
+
+def _declared(counts: pd.Series, universe: str, var: str) -> tuple[list[Count], list[int]]:
+    """Counts a bar chart of shares shows: each drawn bar (6 or more children), and each
+    category left out for having 1-5 (stated as "fewer than 6"); marks: the drawn bars."""
+    out, marks = [], []
+    for label, n in counts.items():
+        n = int(n)
+        if n >= MIN_N:
+            marks.append(n)
+        if n >= 1:
+            out.append(Count(n, universe, ((var, str(label)),)))
+    return out, marks
+
+
+def _population_counts(result: CarePopulation) -> tuple[tuple[Count, ...], tuple[int, ...]]:
+    """What the care population figure shows: children in care each month (each
+    drawn point its own count) and the placement mix at the end (shares of the
+    children in care, a count the page states)."""
+    counts, marks = _declared(result.mix_end, IN_CARE_END, "placement")
+    m = result.monthly
+    for month, n, period in m[["month", "children", "period"]].itertuples(index=False):
+        if np.isfinite(n):
+            counts.append(Count(int(n), f"in care on {pd.Timestamp(month):%Y-%m-%d} ({period})"))
+            marks.append(int(n))
+    return tuple(counts), tuple(marks)
 
 
 def plot_spend_by_type(result: PlacementCosts, *, ax: Axes | None = None) -> Axes:
@@ -96,6 +131,7 @@ def costs_figure(result: PlacementCosts) -> FigureOut:
     )
     plot_spend_by_type(result, ax=ax)
     t = result.by_type[result.by_type["children"] >= MIN_N]
+    # bars are money, not children: no counts; each bar stands for a type's children
     said = ""
     if len(t):
         top = t.sort_values("weekly_spend", ascending=False).iloc[0]
@@ -105,6 +141,7 @@ def costs_figure(result: PlacementCosts) -> FigureOut:
         "Horizontal bars: total weekly spend on placements by placement type at the end of the "
         f"period, for types with at least 6 children.{said}",
         "Weekly spend by placement type (types with fewer than 6 children not drawn).",
+        marks=tuple(int(n) for n in t["children"]),
     )
 
 
@@ -143,10 +180,23 @@ def stability_figure(result: PlacementStability) -> FigureOut:
         if k >= MIN_N and c.sum() - k >= MIN_N
         else ""
     )
+    counts, marks = _declared(c, IN_CARE_END, "placements")
+    if "previous" in result.counts:
+        p = result.counts.set_index("placements")["previous"]
+        more, more_marks = _declared(p, STABILITY_PREVIOUS, "placements")
+        counts += more
+        marks += more_marks
     return FigureOut(
         fig,
         "Bar chart of the percentage of children in care at the end of the period by number "
         f"of placements during it, this period and the previous one; bars for fewer than 6 "
         f"children are not drawn.{said}",
         "Placements during the period.",
+        counts=tuple(counts),
+        marks=tuple(marks),
     )
+
+
+#: Universe of the stability figure's previous-period bars (children in care at the
+#: end of the previous period, by placements during it): related to nothing else.
+STABILITY_PREVIOUS = "in_care_end_previous_period"

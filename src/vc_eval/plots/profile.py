@@ -13,14 +13,17 @@ import seaborn as sns
 from matplotlib.axes import Axes
 
 from vc_eval.analysis.profile import (
+    ASSESSED,
     CHANGE_CATEGORIES,
+    COMPLEXITY_VARIABLE,
+    REASSESSED,
     ChangeResult,
     ClusterResult,
     ComplexityResult,
     PrevalenceResult,
 )
 from vc_eval.core.privacy import MIN_N, SUPPRESSED
-from vc_eval.core.summary import FigureOut
+from vc_eval.core.summary import Count, FigureOut
 from vc_eval.plots.report import new_figure
 
 HIDDEN_COLOUR = "#d9d9d9"
@@ -145,7 +148,8 @@ def plot_reliable_change(result: ChangeResult, *, ax: Axes | None = None) -> Axe
     """Share of children reliably improved, unchanged and deteriorated, per domain.
 
     Hidden counts are pooled into one grey ``c`` segment (their sum is known
-    from the total anyway, their split is not shown).
+    from the total anyway, their split is not shown); a pool of fewer than 6
+    children is not drawn (no mark stands for fewer than 6), only marked ``c``.
     """
     st = result.safe_table()
     t = result.summary_table.reset_index(drop=True).copy()
@@ -170,7 +174,8 @@ def plot_reliable_change(result: ChangeResult, *, ax: Axes | None = None) -> Axe
         hid = sub.loc[sub["hidden"], "n"].sum()
         if sub["hidden"].any():
             w = 100.0 * hid / n
-            ax.barh(i, w, left=left, color=HIDDEN_COLOUR, edgecolor="0.6")
+            if hid >= MIN_N:
+                ax.barh(i, w, left=left, color=HIDDEN_COLOUR, edgecolor="0.6")
             ax.text(left + w / 2, i, SUPPRESSED, ha="center", va="center", fontsize="small")
     ax.set_yticks(np.arange(len(order)), order)
     ax.invert_yaxis()
@@ -216,11 +221,16 @@ def prevalence_figure(result: PrevalenceResult) -> FigureOut:
         if len(hi)
         else ""
     )
+    # The cells' percentages of each domain's children give the counts away: the
+    # table's shown cells and row totals, in the table's variables.
+    cells, totals = result.cell_counts()
     return FigureOut(
         fig,
         "Heatmap of the percentage of children assessed in each band of need, one row per "
         f"domain ({n_dom} domains); hidden cells are grey and marked c.{lead}",
         "Prevalence of need by domain and band.",
+        counts=cells + totals,
+        marks=tuple(c.value for c in cells),
     )
 
 
@@ -229,12 +239,23 @@ def complexity_figure(result: ComplexityResult) -> FigureOut:
     fig, ax = new_figure(figsize=(6.5, 3.6), layout="constrained")
     plot_complexity(result, ax=ax, top_code=result.TOP_CODE)
     med = result.per_child["complexity"].median()
+    # bar heights are percentages of the children assessed (a stated count): counts
+    st = result.safe_table(top_code=result.TOP_CODE)
+    drawn = [
+        (str(level), int(n))
+        for level, n, h in zip(
+            st.table["complexity"], st.raw["n"].to_numpy(), st.mask["n"].to_numpy(), strict=True
+        )
+        if not h
+    ]
     return FigureOut(
         fig,
         "Bar chart of the percentage of children with 0, 1, 2, ... domains of high need; bars "
         f"for hidden counts are not drawn. The median child has high need in {med:.0f} of "
         f"{result.n_domains} domains.",
         "Complexity of need.",
+        counts=tuple(Count(n, ASSESSED, ((COMPLEXITY_VARIABLE, lev),)) for lev, n in drawn),
+        marks=tuple(n for _, n in drawn),
     )
 
 
@@ -247,13 +268,44 @@ def reliable_change_figure(result: ChangeResult) -> FigureOut:
     said = ""
     if s.status == "ok":
         said = " " + s.finding("change.mean").text
+    counts, marks = _change_counts(result)
     return FigureOut(
         fig,
         "Stacked horizontal bars per domain: percentage of children reliably improved, with "
         "no reliable change, and reliably deteriorated; hidden counts are pooled into a grey "
         f"segment marked c.{said}",
         "Reliable change by domain.",
+        counts=counts,
+        marks=marks,
     )
+
+
+def _change_counts(result: ChangeResult) -> tuple[tuple[Count, ...], tuple[int, ...]]:
+    """What the reliable-change bars show, in the table's variables: each drawn
+    segment's count and each domain's total (the percentages of a total a
+    sentence states give the counts away); marks: the segments, the pooled
+    grey one included (drawn only for 6 or more children)."""
+    st = result.safe_table()
+    t = result.summary_table.reset_index(drop=True)
+    hidden = st.mask["n"].reset_index(drop=True).to_numpy()
+    counts, marks = [], []
+    for name, g in t.groupby("domain_name", sort=False):
+        n = int(g["n"].sum())
+        if n == 0:
+            continue
+        counts.append(Count(n, REASSESSED, (("domain", str(name)),)))
+        pooled = 0
+        for i, r in g.iterrows():
+            if hidden[i]:
+                pooled += int(r["n"])
+                continue
+            counts.append(
+                Count(int(r["n"]), REASSESSED, (("domain", str(name)), ("change", r["category"])))
+            )
+            marks.append(int(r["n"]))
+        if hidden[g.index].any() and pooled >= MIN_N:  # smaller pools are not drawn
+            marks.append(pooled)
+    return tuple(counts), tuple(marks)
 
 
 __all__ += ["complexity_figure", "prevalence_figure", "reliable_change_figure"]

@@ -210,10 +210,42 @@ def cost_need_figure(result: SpendResult):
         if f.key.startswith("cost_need"):
             said = f" {f.text}"
             break
+    from vc_eval.core.summary import Count
+
+    # A tile's shade is its number of children. A child assessed more than once can be
+    # in several tiles, so the tiles are not disjoint groups of any universe the page
+    # counts: each is declared in the figure's own universe (nothing can be subtracted
+    # from it). Marks: the tiles, and each fitted line's placement type.
+    tiles = tuple(
+        Count(
+            int(r.children),
+            COST_NEED_TILES,
+            (
+                (
+                    "tile",
+                    f"need {r.need_low:g}-{r.need_high:g}, cost {r.cost_low:g}-{r.cost_high:g}",
+                ),
+            ),
+        )
+        for r in result.bins.itertuples()
+    )
+    lines = result.lines
+    line_marks = (
+        tuple(int(n) for n in lines.drop_duplicates("label")["children"])
+        if len(lines) and "children" in lines
+        else ()
+    )
     return FigureOut(
         fig,
         "Grey tiles show how many children fall in each band of total need and weekly cost "
         "(tiles with fewer than 6 children are not drawn); lines are fitted cost against need "
         f"within each placement type with at least 20 children.{said}",
         "Weekly cost against total need by placement type (aggregated; no single child shown).",
+        counts=tiles,
+        marks=tuple(c.value for c in tiles) + line_marks,
     )
+
+
+#: The cost-need figure's tiles: children per (need x cost) tile, a child in as many
+#: tiles as it has assessments in different tiles.
+COST_NEED_TILES = "cost_need_figure_tiles"

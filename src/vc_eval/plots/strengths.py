@@ -89,4 +89,16 @@ def plot_strength_cost(result: StrengthCostResult, *, ax: Axes | None = None) ->
     return ax
 
 
-__all__ = ["plot_strength_cost", "plot_strengths_by_age"]
+def strengths_marks(result: StrengthsResult) -> tuple[int, ...]:
+    """Children behind the marks of :func:`plot_strengths_by_age` (for the page audit):
+    each drawn point is a mean over domain x age-band cells of 6 or more children."""
+    return tuple(int(n) for n in result.by_age["n_children"])
+
+
+def strength_cost_marks(result: StrengthCostResult) -> tuple[int, ...]:
+    """Children behind each row of :func:`plot_strength_cost` (for the page audit)."""
+    t = result.table[(result.table["children"] >= MIN_N) & result.table["ci_low"].notna()]
+    return tuple(int(n) for n in t["children"])
+
+
+__all__ = ["plot_strength_cost", "plot_strengths_by_age", "strength_cost_marks", "strengths_marks"]

@@ -320,10 +320,15 @@ def domains_figure(
     if "total_need" in summaries:
         text, _ = peak_text(summaries["total_need"].peaks, min_share=min_share)
         said = f" Total need {text}."
+    # each observed dot stands for the children seen at that year of age (6 or more)
+    marks = tuple(
+        int(k) for name in names for k in fits[name].observed_means()["n_groups"].to_numpy()
+    )
     return FigureOut(
         fig,
         f"Small multiples, one per fitted need measure ({len(names)}): the fitted average need "
         "score by age with its 95% band, dots for the observed average at each year of age "
         f"with at least 6 children, and dashed lines at peak ages.{said}",
         "Fitted need by age (line, 95% band) and observed means (dots).",
+        marks=marks,
     )

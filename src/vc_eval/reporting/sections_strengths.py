@@ -93,45 +93,45 @@ def has_child_ratings(ds: Dataset) -> bool:
     return bool((rater_roles(ds.ratings) == CHILD_ROLE).any())
 
 
-def _figure(res, alt: str, draw: Callable, size: tuple[float, float]) -> FigureOut:
+def _figure(res, alt: str, draw: Callable, size: tuple[float, float], marks=None) -> FigureOut:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=size)
     draw(res, ax=ax)
-    return FigureOut(fig, alt=alt)
+    return FigureOut(fig, alt=alt, marks=marks)  # marks: children behind each, for the audit
 
 
 def _strength_figures(res: StrengthsResult, sm: Summary) -> list[FigureOut]:
-    from vc_eval.plots.strengths import plot_strengths_by_age
+    from vc_eval.plots.strengths import plot_strengths_by_age, strengths_marks
 
     # the plot draws only age bands of 6 or more children
     if res.by_age[res.by_age["kind"] == "strength"].empty:
         return []
     f = sm.findings[0]
     alt = f"Mean need and strength scores by age band. {f.text}"
-    return [_figure(res, alt, plot_strengths_by_age, (8, 4.5))]
+    return [_figure(res, alt, plot_strengths_by_age, (8, 4.5), strengths_marks(res))]
 
 
 def _cost_figures(res: StrengthCostResult, sm: Summary) -> list[FigureOut]:
-    from vc_eval.plots.strengths import plot_strength_cost
+    from vc_eval.plots.strengths import plot_strength_cost, strength_cost_marks
 
     t = res.table
     if t[(t["children"] >= MIN_N) & t["ci_low"].notna()].empty:
         return []
     alt = " ".join(f.text for f in sm.findings[1:3])
     n = len(t)
-    return [_figure(res, alt, plot_strength_cost, (7, 0.45 * n + 1.5))]
+    return [_figure(res, alt, plot_strength_cost, (7, 0.45 * n + 1.5), strength_cost_marks(res))]
 
 
 def _child_figures(res: ChildViewResult, sm: Summary) -> list[FigureOut]:
-    from vc_eval.plots.child_view import plot_child_view
+    from vc_eval.plots.child_view import child_view_marks, plot_child_view
 
     t = res.table
     shown = t[(t["n_pairs"] >= MIN_N) & t["mean_diff"].notna()]
     if shown.empty:
         return []
     alt = sm.finding("child_view.differs_most").text
-    return [_figure(res, alt, plot_child_view, (7, 0.4 * len(shown) + 1.5))]
+    return [_figure(res, alt, plot_child_view, (7, 0.4 * len(shown) + 1.5), child_view_marks(res))]
 
 
 def _add(sm: Summary, part: Summary, figures: Callable[[], list[FigureOut]]) -> None:
