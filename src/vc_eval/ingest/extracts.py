@@ -433,6 +433,7 @@ def read_needs(
         score_text = raw[scol].astype("str").fillna("")
         score = to_number(score_text).to_numpy()
         blank_score = (score_text.str.strip() == "").to_numpy()
+        del score_text  # 10 million strings nationally; raw_value reads ``raw``
         where = None
 
         def raw_value(kind, idx):
@@ -491,6 +492,9 @@ def read_needs(
     flag((score < SCORE_MIN) | (score > SCORE_MAX), score_col, "score outside 0-100", value="score")
     keep = ~bad
     ks = src[keep]
+    # the file's text columns and their checked copies are done with: free them
+    # before building the kept entries (national extracts: ~10 million rows)
+    raw = blank_score = date_blank = None  # raw_value is not called after this
     frame = pd.DataFrame(
         {
             "child": child_w.take(ks).reset_index(drop=True),

@@ -342,6 +342,8 @@ def import_council(
     if needs is not None:
         ext = read_needs(Path(needs), needs_cfg, fw, log)
         assessments = _assessments(ext, children, reviews, log, stats, today)
+        # the extract as read (national: ~10 million rows) is no longer needed
+        del ext
     placements = _costs(placements, Path(costs) if costs else None, unit, log, stats)
 
     if strict and log.count(ERROR):
@@ -376,6 +378,9 @@ def import_council(
     ds = _build_dataset(
         council, start, children, placements, assessments, outcomes, ps, fw, stats, sources
     )
+    # the dataset holds its own tables: free the intermediate ones before the
+    # final check (national imports: gigabytes)
+    del children, placements, assessments, outcomes, episodes, reviews, header, sources
     bad = _self_check(ds)
     if bad:  # the checks above should make this impossible
         raise RuntimeError(

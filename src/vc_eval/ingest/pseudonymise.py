@@ -209,8 +209,12 @@ class Pseudonymiser:
         Hashes each distinct value once, so a long table costs little more
         than its number of distinct ids.
         """
-        s = normalise_ids(values)
-        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        values = pd.Series(values, copy=False)
+        # distinct raw values first, normalised and hashed once each: no
+        # normalised copy of a long column (national: 10 million scores)
+        raw_codes, raw_uniques = pd.factorize(values, use_na_sentinel=True)
+        norm = normalise_ids(pd.Series(raw_uniques, dtype="str"))
+        codes, uniques = pd.factorize(norm, use_na_sentinel=True)
         # the keyed prefix is hashed once; each id only extends a copy of it
         base = hmac.new(self.key, f"{self.scope}|{kind}|".encode(), hashlib.sha256)
         n = self.length
@@ -219,8 +223,8 @@ class Pseudonymiser:
             h = base.copy()
             h.update(u.encode())
             out.append(h.hexdigest()[:n])
-        hashed = pd.array(out, dtype="str")
-        return pd.Series(hashed.take(codes, allow_fill=True), index=s.index)
+        hashed = pd.array(out, dtype="str").take(codes, allow_fill=True)
+        return pd.Series(hashed.take(raw_codes, allow_fill=True), index=values.index)
 
     def mapping(self, values, kind: str) -> dict[str, str]:
         """Raw id -> pseudonym for the given ids (for checks and round trips)."""

@@ -723,8 +723,10 @@ def read_csv_text(
     for c in body.columns:
         body[c] = strip_text(body[c])
     body["__row"] = numbers
-    empty = (body.drop(columns="__row") == "").all(axis=1)
-    return body.loc[~empty.to_numpy()].reset_index(drop=True)
+    empty = (body.drop(columns="__row") == "").all(axis=1).to_numpy()
+    if empty.any():  # copying a national extract only to drop nothing costs a gigabyte
+        body = body.loc[~empty]
+    return body.reset_index(drop=True)
 
 
 #: Texts up to this many characters are parsed line by line: for small files
