@@ -115,6 +115,12 @@ def refine_ages(grid: np.ndarray, curve: np.ndarray, idx: np.ndarray) -> np.ndar
     if grid.size < 3:
         return grid[idx]
     y0, y1, y2 = curve[..., i - 1], curve[..., i], curve[..., i + 1]
+    return _vertex(grid, idx, inner, i, y0, y1, y2)
+
+
+def _vertex(grid, idx, inner, i, y0, y1, y2) -> np.ndarray:
+    """Age of the vertex of the parabola through three grid points around each peak
+    (half a grid step at most; the grid age itself at the ends)."""
     den = y0 - 2 * y1 + y2
     with np.errstate(divide="ignore", invalid="ignore"):
         delta = np.where(den < 0, 0.5 * (y0 - y2) / den, 0.0)
@@ -191,14 +197,7 @@ def _refine_rows(grid: np.ndarray, curves: np.ndarray, rows: np.ndarray, idx: np
     inner = (idx > 0) & (idx < grid.size - 1)
     i = np.where(inner, idx, 1)
     y0, y1, y2 = curves[rows, i - 1], curves[rows, i], curves[rows, i + 1]
-    den = y0 - 2 * y1 + y2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        delta = np.where(den < 0, 0.5 * (y0 - y2) / den, 0.0)
-    delta = np.clip(delta, -0.5, 0.5)
-    step = np.where(
-        delta >= 0, grid[np.minimum(i + 1, grid.size - 1)] - grid[i], grid[i] - grid[i - 1]
-    )
-    return np.where(inner, grid[i] + delta * step, grid[idx])
+    return _vertex(grid, idx, inner, i, y0, y1, y2)
 
 
 def peak_basins(curve: np.ndarray, peaks: np.ndarray) -> list[tuple[int, int]]:
