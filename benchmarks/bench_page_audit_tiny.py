@@ -25,21 +25,12 @@ TINY = "Tinyton"
 
 
 def tiny(ds, council: str, n: int, rng: np.random.Generator):
-    from vc_eval.core.dataset import Dataset
     from vc_eval.core.schema import Col
 
     sub = ds.subset(council)
     ids = sub.children[Col.child_id].to_numpy()
-    kids = set(rng.choice(ids, size=min(n, len(ids)), replace=False))
-    tables = {}
-    for name, frame in sub.tables.items():
-        if Col.child_id in frame:
-            frame = frame[frame[Col.child_id].isin(kids)]
-        frame = frame.copy()
-        if Col.council in frame:
-            frame[Col.council] = TINY
-        tables[name] = frame.reset_index(drop=True)
-    return Dataset(tables, metadata=dict(ds.metadata), framework=ds.framework)
+    kids = rng.choice(ids, size=min(n, len(ids)), replace=False)
+    return sub.only_children(kids, council=TINY)
 
 
 def main() -> None:

@@ -26,17 +26,12 @@ def tiny_dataset(bundled: Dataset, n_children: int = 24, *, broken: bool = False
     source = bundled.council_names()[-1]
     sub = bundled.subset(source)
     kids = sorted(sub.children[Col.child_id])[:n_children]
-    tables = {}
-    for name, frame in sub.tables.items():
-        if Col.child_id in frame:
-            frame = frame[frame[Col.child_id].isin(kids)]
-        frame = frame.copy()
-        if Col.council in frame:
-            frame[Col.council] = TINY
-        tables[name] = frame.reset_index(drop=True)
-    if broken:
-        extra = pd.DataFrame({Col.council: [BROKEN], Col.programme_start: [pd.NaT]})
-        tables["councils"] = pd.concat([tables["councils"], extra], ignore_index=True)
+    tiny = sub.only_children(kids, council=TINY)
+    if not broken:
+        return tiny
+    tables = dict(tiny.tables)
+    extra = pd.DataFrame({Col.council: [BROKEN], Col.programme_start: [pd.NaT]})
+    tables["councils"] = pd.concat([tables["councils"], extra], ignore_index=True)
     return Dataset(tables, metadata=dict(bundled.metadata), framework=bundled.framework)
 
 

@@ -45,3 +45,20 @@ def test_row_ids_equal_groupby_ngroup_in_any_row_order(bundled):
     for frame in (a, a.sample(frac=1.0, random_state=3), a.iloc[::-1]):
         ref = frame.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
         assert np.array_equal(_row_ids(frame, keys), ref)
+
+
+def test_only_children_keeps_their_rows_and_renames_one_council(bundled):
+    from vc_eval.core.schema import Col
+
+    ds = bundled
+    one = ds.subset(ds.council_names()[0])
+    kids = sorted(one.children[Col.child_id])[:7]
+    tiny = one.only_children(kids, council="Tiny")
+    assert sorted(tiny.children[Col.child_id]) == kids
+    for frame in (tiny.assessments, tiny.placements, tiny.outcomes):
+        assert set(frame[Col.child_id]) <= set(kids)
+    assert len(tiny.assessments) == one.assessments[Col.child_id].isin(kids).sum()
+    assert set(tiny.children[Col.council]) == {"Tiny"} == set(tiny.councils[Col.council])
+    assert tiny.validate() == []
+    with pytest.raises(ValueError, match="one council"):
+        ds.only_children(kids, council="Tiny")

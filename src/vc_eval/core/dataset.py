@@ -303,6 +303,24 @@ class Dataset:
             truth=self.truth,
         )
 
+    def only_children(self, ids: Iterable[str], *, council: str | None = None) -> Dataset:
+        """The same dataset restricted to the given children (e.g. a tiny test council).
+
+        With ``council``, the dataset's one council is renamed to it (its truth,
+        which names councils, is left out).
+        """
+        if council is not None and len(self.councils) != 1:
+            raise ValueError("only a dataset of one council can be renamed (subset it first)")
+        ids = set(ids)
+        tables = {}
+        for name, frame in self.tables.items():
+            if Col.child_id in frame:
+                frame = frame[frame[Col.child_id].isin(ids)]
+            if council is not None and Col.council in frame:
+                frame = frame.assign(**{Col.council: council})
+            tables[name] = frame.reset_index(drop=True)
+        return Dataset(tables, metadata=dict(self.metadata), framework=self.framework)
+
     def scores_until(self, date: str | pd.Timestamp | None) -> Dataset:
         """The same dataset with needs scores after ``date`` left out (None or "": all)."""
         if date is None or date == "":
