@@ -42,6 +42,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,23 +70,30 @@ ROWS = tuple(ISSUE)
 
 
 def _measure(cmd: list[str], env: dict | None = None, cwd: Path = ROOT) -> dict:
-    """Run a command; wall, CPU of the process tree and peak RSS of its largest process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run a command; wall, CPU of its process tree and the peak RSS of its largest process.
+
+    ``os.wait4`` gives this command's own resource use (``RUSAGE_CHILDREN`` would
+    carry the largest process of every earlier row).
+    """
     load0 = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    res = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryFile("w+") as so, tempfile.TemporaryFile("w+") as se:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=so, stderr=se, text=True)
+        _, status, ru = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        so.seek(0), se.seek(0)
+        stdout, stderr = so.read(), se.read()
+    rc = os.waitstatus_to_exitcode(status)
     out = {
         "wall": wall,
-        "cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
-        "rss": after.ru_maxrss / 2**20,
+        "cpu": ru.ru_utime + ru.ru_stime,
+        "rss": ru.ru_maxrss / 2**20,
         "load": f"{load0:.1f}-{os.getloadavg()[0]:.1f}",
-        "rc": res.returncode,
+        "rc": rc,
     }
-    if res.returncode:
-        out["error"] = (res.stderr or res.stdout)[-1500:]
-    out["stdout"] = res.stdout
+    if rc:
+        out["error"] = (stderr or stdout)[-1500:]
+    out["stdout"] = stdout
     return out
 
 
