@@ -421,7 +421,7 @@ class CachedCouncils:
 
     def impact_groups(self) -> dict | None:
         """:func:`impact_groups`, kept in the entry (None when not every council is cached)."""
-        if self._everyone() is None:
+        if not self._all_cached():
             return None
         return self._derived("impact_groups", self._build_groups)
 
@@ -433,7 +433,7 @@ class CachedCouncils:
 
     def spend_snapshot(self, at: pd.Timestamp, lookback_days: int) -> pd.DataFrame | None:
         """:func:`spend_snapshot` of every council, kept in the entry (None: not all cached)."""
-        if self._everyone() is None:
+        if not self._all_cached():
             return None
         name = f"snapshot_{pd.Timestamp(at).date()}_{lookback_days}"
         return self._derived(
@@ -467,6 +467,13 @@ class CachedCouncils:
                 _write_parts(folder, value)
         memo[name] = value
         return _restore(value)
+
+    def _all_cached(self) -> bool:
+        """Every council's tables are in the entry (without reading them)."""
+        if (self.folder / EVERYONE / f"{CHILDREN}.parquet").exists():
+            return True
+        folders = [self.folder / "councils" / council_slug(c) for c in self.council_names()]
+        return all((f / f"{CHILDREN}.parquet").exists() for f in folders)
 
     def _everyone(self) -> Dataset | None:
         """Every council's cached tables, concatenated in name order (None: not all cached)."""
