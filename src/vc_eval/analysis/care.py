@@ -35,6 +35,11 @@ IN_CARE_END = "in_care_end"
 IN_CARE_START = "in_care_start"
 ENTERED = "entered_care"
 LEFT = "left_care"
+#: The same for the period before (the flows table's second column); the children in
+#: care at the end of the period before are those at the start (:data:`IN_CARE_START`).
+IN_CARE_START_PREVIOUS = "in_care_start_previous_period"
+ENTERED_PREVIOUS = "entered_care_previous_period"
+LEFT_PREVIOUS = "left_care_previous_period"
 #: The four numbers of :func:`care_flows`, tied by start + entered - left = end.
 FLOWS: tuple[str, ...] = ("start", "entered", "left", "end")
 #: Children with no placement recorded on a date (a row of placement tables).
@@ -265,6 +270,10 @@ class CarePopulation(Result):
             universe=IN_CARE_END,
         )
         tab.dims = {"Placement type": "placement"}
+        # Two dates, two populations: each column in the universe its sentences use.
+        tab.column_universes = {"At end of period": IN_CARE_END}
+        if "At start of period" in frame.columns:
+            tab.column_universes["At start of period"] = IN_CARE_START
         if self.comparison == "all_councils" and self.all_mix is not None:
             allc = self.all_mix
             pct = (100 * allc / max(allc.sum(), 1)).reindex(tab.frame["Placement type"])
@@ -302,7 +311,25 @@ class CarePopulation(Result):
             else ""
         )
         kinds = {"Children": "label"} | dict.fromkeys(cols, "count")
-        return Table("Children entering and leaving care", frame, kinds, note)
+        # Each cell is a population of its own, in the universe the sentences and
+        # headline use (the end of the period before is its start: one universe).
+        # The four numbers' tie (start + entered - left = end) is not one the audit
+        # can state across universes; care_flows hides enough for it.
+        universes = {
+            "This period": (IN_CARE_START, ENTERED, LEFT, IN_CARE_END),
+            "Previous period": (
+                IN_CARE_START_PREVIOUS,
+                ENTERED_PREVIOUS,
+                LEFT_PREVIOUS,
+                IN_CARE_START,
+            ),
+        }
+        cells = {
+            (label, col): uni
+            for col in cols
+            for label, uni in zip(rows.values(), universes[col], strict=True)
+        }
+        return Table("Children entering and leaving care", frame, kinds, note, cell_universes=cells)
 
 
 def _flow_text(f: dict, key: str) -> str:
@@ -620,7 +647,7 @@ class PlacementStability(Result):
         frame = self.counts.set_index("placements").rename(
             columns={"this": "This period", "previous": "Previous period"}
         )
-        return count_table(
+        tab = count_table(
             frame,
             caption="Children in care at the end of the period by placements during it",
             label="Placements in the period",
@@ -629,6 +656,13 @@ class PlacementStability(Result):
             percent_of="column",
             universe=IN_CARE_END,
         )
+        # The variable the sentence and figure use; the previous period's children are
+        # those in care at its end, the day before this period: the start's universe.
+        tab.dims = {"Placements in the period": "placements"}
+        tab.column_universes = {"This period": IN_CARE_END}
+        if "Previous period" in frame.columns:
+            tab.column_universes["Previous period"] = IN_CARE_START
+        return tab
 
 
 def _placements_during(ds: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:

@@ -10,6 +10,7 @@ from matplotlib.axes import Axes
 
 from vc_eval.analysis.care import (
     IN_CARE_END,
+    IN_CARE_START,
     CarePopulation,
     PlacementCosts,
     PlacementStability,
@@ -198,5 +199,6 @@ def stability_figure(result: PlacementStability) -> FigureOut:
 
 
 #: Universe of the stability figure's previous-period bars (children in care at the
-#: end of the previous period, by placements during it): related to nothing else.
-STABILITY_PREVIOUS = "in_care_end_previous_period"
+#: end of the previous period, by placements during it): the children in care the day
+#: before this period, the universe of the start's counts (as the stability table says).
+STABILITY_PREVIOUS = IN_CARE_START
