@@ -127,13 +127,15 @@ def _marks(result: SufficiencyResult) -> tuple[int, ...]:
 
 def _origin_counts(result: SufficiencyResult) -> tuple[Count, ...]:
     """What the figures' origin points state: each drawn type's count, each type of 1-5
-    (read as "fewer than 6"), and that the types are every child counted."""
+    (read as "fewer than 6"), each type of none (taken as known, as a table shows true
+    zeros: the stricter reading), and that the types are every child counted."""
     n = result.origin_by_type()
     shown = origin_shown(result).to_numpy()
+    lo, hi = privacy.THRESHOLD
     counts = [
         Count(int(v), UNIVERSE_ORIGIN, ((VARIABLE, str(label)),))
         for (label, v), s in zip(n.items(), shown, strict=True)
-        if (s and v >= MIN_N) or privacy.THRESHOLD[0] <= v <= privacy.THRESHOLD[1]
+        if (s and (v >= MIN_N or v == 0)) or lo <= v <= hi
     ]
     counts.append(Count(int(n.sum()), UNIVERSE_ORIGIN, any_of=((VARIABLE, tuple(n.index)),)))
     return tuple(counts)
