@@ -68,10 +68,12 @@ def _mix(*ns: int) -> dict:
 
 
 def _population(mix_end: dict, mix_start: dict, flows: dict | None = None):
-    def as_flows(v):
+    def as_flows(v):  # as care.care_flows hides them
         lo, hi = privacy.THRESHOLD
-        hidden = {k: lo <= n <= hi for k, n in v.items()}
-        return {"values": v, "hidden": hidden, "shown": {k: str(n) for k, n in v.items()}}
+        small = {k: lo <= n <= hi for k, n in v.items()}
+        hidden = {k: small[k] or (any(small.values()) and k in ("entered", "left")) for k in v}
+        shown = {k: privacy.format_count(n, hidden[k]) for k, n in v.items()}
+        return {"values": v, "hidden": hidden, "shown": shown}
 
     v = flows or {"start": 30, "entered": 20, "left": 7, "end": 43}
     return care.CarePopulation(
@@ -107,6 +109,22 @@ def test_start_column_of_the_placement_table_is_linked_to_sentences_about_the_st
     assert privacy.audit_page([Summary("P", findings=[at_end], tables=[table])], fix=False).ok
     fixed = privacy.audit_page([Summary("P", findings=[said], tables=[table])])
     assert fixed.ok and (fixed.withheld or fixed.hidden)
+
+
+def test_a_date_with_fewer_than_six_in_care_shows_no_placement_types():
+    # Five types of one child each at the start: five c's beside "fewer than 6 in
+    # care" would pin every one to 1 (the tiny-council audit found this once the
+    # column was linked to the sentence); the column is left out instead.
+    labels = ["In-house foster care", "IFA foster care", "Kinship care", "Children's home"]
+    start = {**dict.fromkeys(labels, 1), "Other": 1}
+    res = _population(_mix(25, 10, 8), start, {"start": 5, "entered": 40, "left": 2, "end": 43})
+    sm = res.summary()
+    table = next(t for t in sm.tables if t.caption.startswith("Placement type"))
+    assert "At start of period" not in table.frame.columns
+    assert "start of period are not shown" in table.note
+    assert table.column_universes == {"At end of period": care.IN_CARE_END}
+    audit = privacy.audit_page([sm], fix=False)
+    assert audit.ok and not audit.violations
 
 
 def test_flows_table_cells_are_the_universes_of_the_sentences_and_headline():

@@ -250,14 +250,26 @@ class CarePopulation(Result):
             universe=IN_CARE_END,
         )
         age_sex.dims, age_sex.columns_dim = {"Age band": "age_band"}, "sex"
-        sm.tables += [age_sex, self._placement_table(), self._flows_table()]
+        placement = self._placement_table()
+        sm.tables += [age_sex, *([placement] if placement is not None else []), self._flows_table()]
         return sm
 
-    def _placement_table(self) -> Table:
+    def _placement_table(self) -> Table | None:
+        """Placement type at the end (and start) of the period; None if neither can be shown.
+
+        A date with 1-5 children in care is left out: its types would be all ``c``
+        or ``0``, and how many are ``c`` beside "fewer than 6" in care can pin them
+        (five types of at least one child each, fewer than 6 children: one each).
+        """
         frame = pd.DataFrame({"At end of period": self.mix_end})
         if self.comparison == "previous_period":
             frame = frame.reindex(frame.index.union(self.mix_start.index, sort=False), fill_value=0)
             frame["At start of period"] = self.mix_start.reindex(frame.index, fill_value=0)
+        lo, hi = privacy.THRESHOLD
+        small = [c for c in frame.columns if lo <= int(frame[c].sum()) <= hi]
+        frame = frame.drop(columns=small)
+        if frame.shape[1] == 0:
+            return None
         # The columns are two dates: their row sums mean nothing, so only column
         # totals (children in care on each date) are shown and protected.
         tab = count_table(
@@ -271,9 +283,17 @@ class CarePopulation(Result):
         )
         tab.dims = {"Placement type": "placement"}
         # Two dates, two populations: each column in the universe its sentences use.
-        tab.column_universes = {"At end of period": IN_CARE_END}
-        if "At start of period" in frame.columns:
-            tab.column_universes["At start of period"] = IN_CARE_START
+        universes = {"At end of period": IN_CARE_END, "At start of period": IN_CARE_START}
+        if frame.shape[1] == 1:  # count_table names a lone column's count as it is
+            tab.column_universes = {frame.columns[0]: universes[frame.columns[0]]}
+        else:
+            tab.column_universes = {c: universes[c] for c in frame.columns}
+        if small:
+            said = " and ".join(c.lower().removeprefix("at ") for c in small)
+            tab.note = (
+                f"{tab.note} Placement types at the {said} are not shown: fewer than 6 "
+                "children were in care then."
+            ).strip()
         if self.comparison == "all_councils" and self.all_mix is not None:
             allc = self.all_mix
             pct = (100 * allc / max(allc.sum(), 1)).reindex(tab.frame["Placement type"])
