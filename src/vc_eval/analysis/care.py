@@ -607,6 +607,14 @@ class PlacementStability(Result):
         n = c.sum()
         return float(c.get("3 or more", 0) / n) if n else float("nan")
 
+    def shown(self) -> pd.DataFrame:
+        """Whether the stability table shows each count (not ``c``), so a figure draws
+        no bar the table hides; index: placements, columns: ``this`` (and ``previous``)."""
+        t = self._table().frame.set_index("Placements in the period")
+        names = {"this": "This period", "previous": "Previous period"}
+        out = pd.DataFrame({k: t[v] != privacy.SUPPRESSED for k, v in names.items() if v in t})
+        return out.drop(index=privacy.TOTAL)
+
     def summary(self) -> Summary:
         title = "Placement stability"
         c = self.counts.set_index("placements")["this"]
