@@ -631,8 +631,8 @@ def strength_cost(
 
 __all__ = [
     "MIN_CHANGE",
-    "UNIVERSE_STRENGTH_COST",
     "MIN_CHILDREN_COST",
+    "UNIVERSE_STRENGTH_COST",
     "StrengthCostResult",
     "StrengthsResult",
     "change_universe",

@@ -75,9 +75,13 @@ def page(res: SufficiencyResult) -> tuple[list[Summary], privacy.PageAudit]:
     """
     from dataclasses import replace
 
+    from vc_eval.plots.sufficiency import children_figure
+
     parts = [replace(res.summary(), figures=figures(res))]
     if res.baseline is not None:
-        parts.append(replace(res.baseline.summary(), figures=figures(res.baseline)[:1]))
+        base = res.baseline.summary()
+        alt = base.finding("sufficiency.children").text
+        parts.append(replace(base, figures=[children_figure(res.baseline, alt=alt)]))
     audit = privacy.audit_page(parts)
     if not audit.ok:  # pragma: no cover - the audit can always hide more
         raise privacy.DisclosureError("sufficiency page: the page-level audit failed")
