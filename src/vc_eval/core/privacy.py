@@ -65,6 +65,7 @@ tables, protected within groups), :func:`suppress_stats`, :func:`safe_frame`,
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -1625,13 +1626,59 @@ def _describe(where: tuple) -> str:
     return ", ".join(f"{a} = {'(other)' if b == _OTHER else b}" for a, b in where)
 
 
+#: Audits of one universe already made during the current :func:`audit_page` (see
+#: :func:`_audit_split_once`); None outside an audit.
+_SPLIT_MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "vc_eval_audit_memo", default=None
+)
+
+
+def _entry_key(e: _Entry) -> tuple:
+    return (
+        e.universe,
+        e.where,
+        e.value,
+        e.lo,
+        e.hi,
+        e.source,
+        e.margin,
+        e.outside,
+        e.among,
+        e.what,
+    )
+
+
+def _audit_split_once(entries: list[_Entry]) -> list[dict]:
+    """:func:`_audit_split`, remembered for the rest of the page's audit.
+
+    The audit of a universe depends only on its entries (in order), and a
+    page's audit asks again about universes its fixes did not touch (every
+    fix re-audits the page; every trial fix re-audits one universe), so the
+    answer, or the contradiction raised, is kept and given again: the same
+    decisions as computing it again, without the linear programs.
+    """
+    memo = _SPLIT_MEMO.get()
+    if memo is None:
+        return _audit_split(entries)
+    key = tuple(_entry_key(e) for e in entries)
+    if key not in memo:
+        try:
+            memo[key] = ("ok", _audit_split(entries))
+        except DisclosureError as err:
+            memo[key] = ("error", err)
+    status, value = memo[key]
+    if status == "error":
+        raise DisclosureError(*value.args)
+    return [dict(v) for v in value]
+
+
 def _audit_entries(entries: list[_Entry]) -> list[dict]:
     by: dict[str, list[_Entry]] = {}
     for e in entries:
         by.setdefault(e.universe, []).append(e)
     out = []
     for u in sorted(by):
-        out += _audit_split(by[u])
+        out += _audit_split_once(by[u])
     return out
 
 
@@ -1716,8 +1763,12 @@ def audit_page(summaries, headline_counts=None, *, fix: bool = True) -> PageAudi
     from threadpoolctl import threadpool_limits
 
     # Small dense problems: threads only cost time (and more on a busy machine).
-    with threadpool_limits(1):
-        return _audit_page(list(summaries), headline_counts, fix)
+    token = _SPLIT_MEMO.set({})
+    try:
+        with threadpool_limits(1):
+            return _audit_page(list(summaries), headline_counts, fix)
+    finally:
+        _SPLIT_MEMO.reset(token)
 
 
 def _small_marks(summaries: list) -> tuple[list[dict], list[str]]:

@@ -41,10 +41,19 @@ from pathlib import Path
 
 log = logging.getLogger("vc_eval.report")
 
-#: Sections the helper process computes for a single report: the costliest ones whose
-#: intermediate results no other part of the page uses (the needs profile and the care
-#: population feed the audit's headline counts, so they stay with the audit).
-HELPER_SECTIONS: tuple[str, ...] = ("trajectories", "outcomes", "strengths")
+#: Sections the helper process computes for a single report: ones whose intermediate
+#: results no other part of the page uses (the needs profile and the care population
+#: feed the audit's headline counts, so they stay with the audit), chosen so that the
+#: two processes finish together: the renderer also audits the page, and the notebook's
+#: kernel starts and imports on the helper's core meanwhile (see ``render.WarmKernel``).
+HELPER_SECTIONS: tuple[str, ...] = (
+    "trajectories",
+    "outcomes",
+    "strengths",
+    "agreement",
+    "stability",
+    "costs",
+)
 #: Loggers whose lines go to the report's log file while a page is computed here.
 _LOGGERS = ("vc_eval", "py.warnings")
 
@@ -95,10 +104,11 @@ def _warm_up() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from vc_eval.analysis import outcomes, strengths  # noqa: F401
+    from vc_eval.analysis import agreement, care, outcomes, strengths  # noqa: F401
     from vc_eval.analysis.trajectories import fit_domains  # noqa: F401
+    from vc_eval.plots import agreement as agreement_plots  # noqa: F401
     from vc_eval.plots import outcomes as outcome_plots  # noqa: F401
-    from vc_eval.plots import trajectories  # noqa: F401
+    from vc_eval.plots import population, trajectories  # noqa: F401
     from vc_eval.reporting import sections  # noqa: F401
 
 
