@@ -1419,7 +1419,10 @@ def _audit_universe(entries: list[_Entry]) -> list[dict]:
     a_eq = ind_b[shown]
     b_eq = np.array([e.value for e in entries if e.value is not None], dtype=float)
     hidden = [i for i, e in enumerate(entries) if e.value is None]
-    lower = _reader_bounds(entries, ind_b)
+    # With nothing hidden a reader assumes no bound, and whether the shown counts
+    # agree is the feasibility of the first program below (the same system), so
+    # the bounds' own program is needed only with hidden counts.
+    lower = _reader_bounds(entries, ind_b) if hidden else np.zeros(len(entries))
     if lower is None:
         raise DisclosureError(_contradiction(entries))
     # Inequalities G x <= h: every block >= 0, every hidden count >= what a
@@ -1436,6 +1439,8 @@ def _audit_universe(entries: list[_Entry]) -> list[dict]:
     g = sparse.vstack([-sparse.identity(nb, format="csr"), sparse.csr_matrix(extra_m)]).tocsr()
     h = np.r_[np.zeros(nb), np.array(h_rows, dtype=float)]
     x0, tight = _implicit_equalities(a_eq, b_eq, g, h)
+    if x0 is None and not hidden:  # the shown counts contradict each other
+        raise DisclosureError(_contradiction(entries))
     if x0 is None:  # pragma: no cover - the bounds were found feasible
         raise DisclosureError(f"audit of universe {entries[0].universe!r} failed")
     # Blocks forced to 0 drop out; the other tight rows join the equations.
