@@ -49,6 +49,7 @@ from vc_eval.analysis.measurement_error import (
 from vc_eval.core import display, privacy
 from vc_eval.core.costs import REFERENCE_DATE
 from vc_eval.core.dataset import Dataset
+from vc_eval.core.factorized import isin
 from vc_eval.core.framework import TOTAL_NEED, Framework
 from vc_eval.core.population import (
     SECOND_SCORING_DAYS,
@@ -100,6 +101,9 @@ OBSERVATIONAL = (
 # --------------------------------------------------------------------------
 # Frames
 # --------------------------------------------------------------------------
+
+#: A child's need profile on a date is their latest review in this many days before it.
+LOOKBACK_DAYS = 365
 
 
 def scores_wide(ds: Dataset) -> pd.DataFrame:
@@ -179,7 +183,7 @@ def snapshot_frame(
     ds: Dataset,
     *,
     at: str | pd.Timestamp | None = None,
-    lookback_days: int = 365,
+    lookback_days: int = LOOKBACK_DAYS,
     repeat_window_days: int = SECOND_SCORING_DAYS,
     wide: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -1892,8 +1896,8 @@ def spend(
     at: str | pd.Timestamp | None = None,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
-    lookback_days: int = 365,
-    reference: Dataset | None = None,
+    lookback_days: int = LOOKBACK_DAYS,
+    reference: Dataset | pd.DataFrame | None = None,
     scenario_method: str = "groups",
     k: int | None = None,
     sensitivity: bool = True,
@@ -1918,10 +1922,12 @@ def spend(
     lookback_days : int
         A child's need profile on ``at`` is their latest review in this many
         days before it.
-    reference : Dataset, optional
+    reference : Dataset or DataFrame, optional
         The comparison population of the needs-matched scenario (e.g. the
-        other councils; children also in ``ds`` are left out of it). None:
-        no comparison, and the scenario says it cannot be estimated.
+        other councils; children also in ``ds`` are left out of it), or its
+        :func:`snapshot_frame` on ``at`` with ``lookback_days`` already made
+        (a batch of reports makes every council's once). None: no
+        comparison, and the scenario says it cannot be estimated.
     scenario_method, k : see :func:`needs_matched_scenario`.
     sensitivity : bool
         Also compute the scenario under other definitions of similar needs
@@ -1971,8 +1977,12 @@ def spend(
     flags = flag_cost_need(snap, quantile=flag_quantile)
     ref_snap = None
     if reference is not None:
-        ref_snap = snapshot_frame(reference, at=snap.attrs["at"], lookback_days=lookback_days)
-        ref_snap = ref_snap[~ref_snap[Col.child_id].isin(set(snap[Col.child_id]))]
+        ref_snap = (
+            reference
+            if isinstance(reference, pd.DataFrame)
+            else snapshot_frame(reference, at=snap.attrs["at"], lookback_days=lookback_days)
+        )
+        ref_snap = ref_snap[~isin(ref_snap[Col.child_id], snap[Col.child_id])]
         if ref_snap.empty:
             ref_snap = None
     scen = needs_matched_scenario(

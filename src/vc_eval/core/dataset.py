@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vc_eval.core.factorized import isin
 from vc_eval.core.files import atomic_dir
 from vc_eval.core.framework import TOTAL_NEED, Framework, check_scores, load_framework
 from vc_eval.core.schema import (
@@ -241,7 +242,7 @@ class Dataset:
         out: list[Violation] = []
         known_children = self.children[Col.child_id]
         known_councils = self.councils[Col.council]
-        bad = ~_isin(self.children[Col.council], known_councils)
+        bad = ~isin(self.children[Col.council], known_councils)
         out += _row_violations(
             self._file(CHILDREN),
             bad,
@@ -251,7 +252,7 @@ class Dataset:
         )
         for name in (ASSESSMENTS, PLACEMENTS, OUTCOMES):
             frame = self.tables[name]
-            bad = ~_isin(frame[Col.child_id], known_children)
+            bad = ~isin(frame[Col.child_id], known_children)
             out += _row_violations(
                 self._file(name),
                 bad,
@@ -285,16 +286,16 @@ class Dataset:
         unknown = wanted - set(self.councils[Col.council])
         if unknown:
             raise KeyError(f"council(s) not in the data: {', '.join(sorted(unknown))}")
-        kids = self.children[self.children[Col.council].isin(wanted)]
-        ids = set(kids[Col.child_id])
+        kids = self.children[isin(self.children[Col.council], wanted)]
+        ids = kids[Col.child_id]
         tables = {}
         for name, frame in self.tables.items():
             if name == COUNCILS:
-                tables[name] = frame[frame[Col.council].isin(wanted)].reset_index(drop=True)
+                tables[name] = frame[isin(frame[Col.council], wanted)].reset_index(drop=True)
             elif name == CHILDREN:
                 tables[name] = kids.reset_index(drop=True)
             else:
-                tables[name] = frame[frame[Col.child_id].isin(ids)].reset_index(drop=True)
+                tables[name] = frame[isin(frame[Col.child_id], ids)].reset_index(drop=True)
         return Dataset(
             tables,
             metadata=dict(self.metadata),
@@ -311,11 +312,11 @@ class Dataset:
         """
         if council is not None and len(self.councils) != 1:
             raise ValueError("only a dataset of one council can be renamed (subset it first)")
-        ids = set(ids)
+        ids = ids if isinstance(ids, pd.Series | pd.Index) else list(ids)
         tables = {}
         for name, frame in self.tables.items():
             if Col.child_id in frame:
-                frame = frame[frame[Col.child_id].isin(ids)]
+                frame = frame[isin(frame[Col.child_id], ids)]
             if council is not None and Col.council in frame:
                 frame = frame.assign(**{Col.council: council})
             tables[name] = frame.reset_index(drop=True)
@@ -430,24 +431,6 @@ def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
 def _is_str(dtype) -> bool:
     """True for pandas' default string dtype (what ``astype("str")`` gives)."""
     return isinstance(dtype, pd.StringDtype) and dtype == pd.Series([], dtype="str").dtype
-
-
-def _isin(values: pd.Series, allowed: pd.Series) -> np.ndarray:
-    """``values.isin(allowed)`` as a boolean array, fast for string columns.
-
-    pandas' ``isin`` on Arrow-backed strings converts every allowed value to
-    a Python object first (about 10 s for 240k child ids against a national
-    table); Arrow's own ``is_in`` on the two columns takes a fraction of a
-    second. Other dtypes go through pandas.
-    """
-    if _is_str(values.dtype) and _is_str(allowed.dtype):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        arr = pa.array(values.array)
-        found = pc.is_in(arr, value_set=pa.array(allowed.array).unique(), skip_nulls=False)
-        return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
-    return values.isin(allowed).to_numpy()
 
 
 def _find_table_file(folder: Path, name: str) -> Path | None:

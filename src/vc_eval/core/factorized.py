@@ -38,12 +38,39 @@ def lookup(values: pd.Series, mapping: pd.Series) -> pd.Series:
 
 
 def isin(values: pd.Series, allowed: Iterable) -> np.ndarray:
-    """``values.isin(allowed)`` as a boolean array (missing is never in)."""
+    """``values.isin(allowed)`` as a boolean array (missing is never in).
+
+    pandas' ``isin`` on Arrow-backed strings turns every allowed value into a
+    Python object first (about 10 s for 240k child ids against a national
+    table); for string columns Arrow's own ``is_in`` does it in a fraction of
+    a second. Other columns are factorised and each distinct value looked up once.
+    """
     values = pd.Series(values, copy=False)
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        found = _arrow_isin(values, allowed)
+        if found is not None:
+            return found
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     allowed = set(allowed)
     hit = np.fromiter((u in allowed for u in uniques), dtype=bool, count=len(uniques))
     return np.where(codes >= 0, hit[np.maximum(codes, 0)], False)
+
+
+def _arrow_isin(values: pd.Series, allowed: Iterable) -> np.ndarray | None:
+    """:func:`isin` by Arrow for a string column; None when ``allowed`` is not all strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values.array)
+    if isinstance(allowed, pd.Series | pd.Index) and isinstance(allowed.dtype, pd.StringDtype):
+        wanted = pa.array(allowed.array)
+    else:
+        allowed = list(allowed) if not isinstance(allowed, list | tuple) else allowed
+        if not all(isinstance(v, str) for v in allowed):
+            return None
+        wanted = pa.array(allowed, type=arr.type)
+    found = pc.is_in(arr, value_set=wanted.cast(arr.type).unique(), skip_nulls=True)
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
 def combine(codes: list[np.ndarray]) -> np.ndarray:

@@ -7,6 +7,7 @@ particular domain names.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -286,6 +287,12 @@ def load_framework(path_or_name: str | Path | None = None) -> Framework:
             raise FrameworkError(f"no shipped framework named {str(name)!r}")
         text = res.read_bytes()
         source = f"vc_eval/core/frameworks/{name}.yaml"
+    return _parsed(text, source)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(text: bytes, source: str) -> Framework:
+    """The framework in ``text`` (kept: a batch loads the same file once per council)."""
     try:
         spec = yaml.safe_load(text)
     except yaml.YAMLError as err:

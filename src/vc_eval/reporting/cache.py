@@ -34,6 +34,7 @@ data or code never reads a stale entry.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -52,7 +53,7 @@ from vc_eval.core.files import atomic_dir, atomic_file
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.population import in_care_on, placements_on, snapshot_date
 from vc_eval.core.provenance import input_fingerprints
-from vc_eval.core.schema import CHILDREN, COUNCILS, Col
+from vc_eval.core.schema import CHILDREN, Col
 from vc_eval.core.summary import FigureOut
 
 log = logging.getLogger("vc_eval.report")
@@ -68,6 +69,8 @@ _KEY_SOURCES = (
 )
 
 
+#: Folder of an entry holding every council's tables, councils in name order.
+EVERYONE = "everyone"
 #: Folder of the cache inside a dataset folder (hidden: not an input file).
 CACHE_FOLDER = ".vc-eval-cache"
 #: Written into every cache root, so :func:`clear_cache` only removes what it made.
@@ -246,6 +249,14 @@ class AllCouncils:
         names = [c for c in self.council_names() if c != council]
         return self.data.subset(names) if names else None
 
+    def subset(self, councils: list[str]) -> Dataset:
+        """The councils ``councils`` (rows in the data's order)."""
+        return self.data.subset(councils)
+
+    def never_adopters(self) -> list[str]:
+        """Councils that never adopted the programme, in name order."""
+        return never_adopters(self.data)
+
     def placement_snapshot(self, date: pd.Timestamp) -> dict:
         return self._get(f"place_{date.date()}", lambda: placement_snapshot(self.data, date))
 
@@ -262,10 +273,69 @@ class AllCouncils:
             lambda: council_series(self.data, "MS", end=end, progress=False),
         )
 
+    def spend_snapshot(self, at: pd.Timestamp, lookback_days: int) -> pd.DataFrame:
+        """Every council's children in care on ``at`` with their need profile
+        (:func:`vc_eval.analysis.spend.snapshot_frame`)."""
+        return self._get(
+            f"snapshot_{pd.Timestamp(at).date()}_{lookback_days}",
+            lambda: spend_snapshot(self.data, at, lookback_days),
+        )
+
+    def others_snapshot(self, council: str, at: pd.Timestamp, lookback_days: int):
+        """:meth:`spend_snapshot` without ``council``'s children (None: no other council)."""
+        return _without(self.spend_snapshot(at, lookback_days), council, self.council_names())
+
+    def impact_groups(self) -> dict:
+        """Council series by age group and need band at entry (see :func:`impact_groups`)."""
+        return self._get("impact_groups", lambda: impact_groups(self.data))
+
     def _get(self, key: str, fn):
         if key not in self._memo:
             self._memo[key] = fn()
         return self._memo[key]
+
+
+def never_adopters(ds: Dataset) -> list[str]:
+    """Councils of ``ds`` with no programme start, in name order."""
+    cs = ds.councils
+    return sorted(cs.loc[cs[Col.programme_start].isna(), Col.council].astype(str))
+
+
+def spend_snapshot(ds: Dataset, at: pd.Timestamp, lookback_days: int) -> pd.DataFrame:
+    """Children of ``ds`` in care on ``at`` with their latest need profile.
+
+    One row per child, computed child by child
+    (:func:`vc_eval.analysis.spend.snapshot_frame`), so the other councils'
+    rows are the same whether computed from them alone or from everyone
+    (tested): a batch computes it once for all its reports.
+    """
+    from vc_eval.analysis.spend import snapshot_frame
+
+    return snapshot_frame(ds, at=at, lookback_days=lookback_days)
+
+
+def _without(snapshot: pd.DataFrame, council: str, names: list[str]) -> pd.DataFrame | None:
+    if all(c == council for c in names):
+        return None
+    return snapshot[snapshot[Col.council] != council].reset_index(drop=True)
+
+
+def impact_groups(everyone: Dataset) -> dict:
+    """Council series by age group and need band at entry: the impact section's breakdowns.
+
+    They do not depend on the council a report is about. ``{"age": ..., "need": ...}``
+    as :func:`vc_eval.analysis.impact.section.impact_result` takes them (a
+    ``ValueError`` in place of a breakdown that cannot be built).
+    """
+    from vc_eval.analysis.impact.sensitivity import group_series
+
+    groups: dict = {}
+    for by in ("age", "need"):
+        try:
+            groups[by] = group_series(everyone, by)
+        except ValueError as err:
+            groups[by] = err
+    return groups
 
 
 #: Every council's tables of the cache entry used last in this process (see
@@ -319,13 +389,7 @@ class CachedCouncils:
         folder = self.folder / "councils" / council_slug(council)
         if not (folder / f"{CHILDREN}.parquet").exists():
             return self._fallback().local(council)
-        from vc_eval.core.framework import load_framework
-
-        fw = load_framework(self.framework_spec) if self.framework_spec else None
-        # Validated as part of the whole dataset when the cache was made.
-        ds = Dataset.load(folder, framework=fw, validate=False)
-        ds.files = self.files
-        return ds
+        return self._load(folder)
 
     def others(self, council: str) -> Dataset | None:
         """Every council but ``council`` (a comparison population), or None if there is none.
@@ -343,37 +407,92 @@ class CachedCouncils:
         # filtering the councils' tables in name order keeps the concatenation's rows and order
         return everyone.subset(names)
 
-    def impact_groups(self) -> dict | None:
-        """Council series by age group and need band at entry (the impact section's
-        breakdowns), built once per process from every council's tables; None when
-        not every council is cached. ``{"age": ..., "need": ...}``, as
-        :func:`vc_eval.analysis.impact.section.impact_result` takes them."""
+    def subset(self, councils: list[str]) -> Dataset:
+        """The councils ``councils``, rows in the order of their folders read in name order."""
         everyone = self._everyone()
         if everyone is None:
-            return None
-        if "groups" not in _EVERYONE:
-            from vc_eval.analysis.impact.sensitivity import group_series
+            return concat([self.local(c) for c in sorted(councils)])
+        return everyone.subset(councils)
 
-            groups: dict = {}
-            for by in ("age", "need"):
-                try:
-                    groups[by] = group_series(everyone, by)
-                except ValueError as err:
-                    groups[by] = err
-            _EVERYONE["groups"] = groups
-        return _EVERYONE["groups"]
+    def never_adopters(self) -> list[str]:
+        """Councils that never adopted the programme, in name order."""
+        everyone = self._everyone()
+        return never_adopters(everyone if everyone is not None else self._fallback().data)
+
+    def impact_groups(self) -> dict | None:
+        """:func:`impact_groups`, kept in the entry (None when not every council is cached)."""
+        if self._everyone() is None:
+            return None
+        return self._derived("impact_groups", self._build_groups)
+
+    def _build_groups(self) -> dict:
+        groups = impact_groups(self._everyone())
+        return {
+            by: {"error": str(g)} if isinstance(g, ValueError) else g for by, g in groups.items()
+        }
+
+    def spend_snapshot(self, at: pd.Timestamp, lookback_days: int) -> pd.DataFrame | None:
+        """:func:`spend_snapshot` of every council, kept in the entry (None: not all cached)."""
+        if self._everyone() is None:
+            return None
+        name = f"snapshot_{pd.Timestamp(at).date()}_{lookback_days}"
+        return self._derived(
+            name, lambda: {"": spend_snapshot(self._everyone(), at, lookback_days)}
+        )[""]
+
+    def others_snapshot(self, council: str, at: pd.Timestamp, lookback_days: int):
+        """:meth:`spend_snapshot` without ``council``'s children (None: no other council)."""
+        snap = self.spend_snapshot(at, lookback_days)
+        if snap is None:
+            return self._fallback().others_snapshot(council, at, lookback_days)
+        return _without(snap, council, self.council_names())
+
+    def _derived(self, name: str, build) -> dict:
+        """Frames computed from every council, kept in the entry under the code's fingerprint.
+
+        ``build`` returns ``{part: DataFrame or {"error": message}}`` (or nested one
+        level deeper, as :meth:`impact_groups` does); read back from Parquet with
+        each frame's ``attrs``. Kept in this process too, and written only once.
+        """
+        memo = _EVERYONE.setdefault("derived", {})
+        if name in memo:
+            return _restore(memo[name])
+        folder = self.folder / "derived" / code_fingerprint()[:16] / name
+        index = folder / "index.json"
+        if index.exists():
+            value = _read_parts(folder, json.loads(index.read_text()))
+        else:
+            value = build()
+            with contextlib.suppress(OSError):  # a read-only cache still answers
+                _write_parts(folder, value)
+        memo[name] = value
+        return _restore(value)
 
     def _everyone(self) -> Dataset | None:
         """Every council's cached tables, concatenated in name order (None: not all cached)."""
         key = (str(self.folder.resolve()), self.framework_spec)
         if _EVERYONE.get("key") != key:
-            names = self.council_names()
-            folders = [self.folder / "councils" / council_slug(c) for c in names]
-            if not all((f / f"{CHILDREN}.parquet").exists() for f in folders):
-                return None
+            whole = self.folder / EVERYONE
+            if (whole / f"{CHILDREN}.parquet").exists():
+                data = self._load(whole)
+            else:
+                names = self.council_names()
+                folders = [self.folder / "councils" / council_slug(c) for c in names]
+                if not all((f / f"{CHILDREN}.parquet").exists() for f in folders):
+                    return None
+                data = concat([self.local(c) for c in names])
             _EVERYONE.clear()  # one dataset kept per process: the latest one asked for
-            _EVERYONE.update(key=key, data=concat([self.local(c) for c in names]))
+            _EVERYONE.update(key=key, data=data)
         return _EVERYONE["data"]
+
+    def _load(self, folder: Path) -> Dataset:
+        from vc_eval.core.framework import load_framework
+
+        fw = load_framework(self.framework_spec) if self.framework_spec else None
+        # Validated as part of the whole dataset when the cache was made.
+        ds = Dataset.load(folder, framework=fw, validate=False)
+        ds.files = self.files
+        return ds
 
     def placement_snapshot(self, date: pd.Timestamp) -> dict:
         hit = self._meta.get("placement", {}).get(str(pd.Timestamp(date).date()))
@@ -398,6 +517,70 @@ class CachedCouncils:
             fw = load_framework(self.framework_spec) if self.framework_spec else None
             self._full = AllCouncils(Dataset.load(self.data_dir, framework=fw))
         return self._full
+
+
+def _write_parts(folder: Path, value: dict) -> None:
+    """``{part: frame | {"error": msg} | {label: frame | msg}}`` to Parquet files and an index."""
+
+    def one(frame: pd.DataFrame, tmp: Path, n: int) -> dict:
+        f = f"{n}.parquet"
+        plain = frame.copy(deep=False)
+        plain.attrs = {}
+        plain.to_parquet(tmp / f)
+        return {"file": f, "attrs": frame.attrs}
+
+    with atomic_dir(folder) as tmp:
+        index: dict = {}
+        n = 0
+        for part, v in value.items():
+            if isinstance(v, pd.DataFrame):
+                index[part] = one(v, tmp, n)
+                n += 1
+            elif isinstance(v, dict) and set(v) == {"error"}:
+                index[part] = v
+            else:
+                index[part] = {"labels": {}}
+                for lab, g in v.items():
+                    if isinstance(g, pd.DataFrame):
+                        index[part]["labels"][lab] = one(g, tmp, n)
+                        n += 1
+                    else:
+                        index[part]["labels"][lab] = {"message": str(g)}
+        (tmp / "index.json").write_text(json.dumps(index, default=_json_default))
+
+
+def _read_parts(folder: Path, index: dict) -> dict:
+    def one(entry: dict) -> pd.DataFrame:
+        frame = pd.read_parquet(folder / entry["file"])
+        frame.attrs.update(entry["attrs"])
+        return frame
+
+    out: dict = {}
+    for part, v in index.items():
+        if "file" in v:
+            out[part] = one(v)
+        elif "labels" in v:
+            out[part] = {
+                lab: one(g) if "file" in g else g["message"] for lab, g in v["labels"].items()
+            }
+        else:
+            out[part] = v
+    return out
+
+
+def _restore(value: dict) -> dict:
+    """Fresh frames each call (callers may change them), errors as ``ValueError``."""
+
+    def copy(v):
+        if isinstance(v, pd.DataFrame):
+            return v.copy()
+        if isinstance(v, dict) and set(v) == {"error"}:
+            return ValueError(v["error"])
+        if isinstance(v, dict):
+            return {k: copy(g) for k, g in v.items()}
+        return v
+
+    return {k: copy(v) for k, v in value.items()}
 
 
 def default_period(end_default: pd.Timestamp, start: str = "", end: str = ""):
@@ -464,6 +647,8 @@ def prepare_cache(
     ]
     if missing:
         _split(full(), missing, folder / "councils", Path(data_dir))
+    if councils is None and not (folder / EVERYONE / f"{CHILDREN}.parquet").exists():
+        _write_everyone(full(), folder / EVERYONE, Path(data_dir))
     if not meta:
         d = full()
         meta = {
@@ -508,36 +693,58 @@ def _json_default(o):
     raise TypeError(type(o).__name__)
 
 
+def _council_of_rows(ds: Dataset, name: str) -> pd.Series:
+    """The council of each row of table ``name``."""
+    frame = ds.tables[name]
+    if Col.council in frame:
+        return frame[Col.council]
+    return frame[Col.child_id].map(ds.children.set_index(Col.child_id)[Col.council])
+
+
+def _write_everyone(ds: Dataset, target: Path, data_dir: Path) -> None:
+    """Every council's tables in one folder, councils in name order.
+
+    The same rows in the same order as the councils' own folders read one
+    after another (what :meth:`CachedCouncils.others` filters), so reading it
+    back is one load instead of one per council.
+    """
+    rank = {c: i for i, c in enumerate(sorted(ds.council_names()))}
+    tables = {}
+    for name, frame in ds.tables.items():
+        key = _council_of_rows(ds, name).map(rank).to_numpy(dtype=float)
+        order = np.argsort(key, kind="stable")
+        tables[name] = frame.iloc[order[~np.isnan(key[order])]].reset_index(drop=True)
+    _write_tables(tables, target, ds.metadata, data_dir)
+
+
+def _write_tables(tables: dict, target: Path, metadata: dict, data_dir: Path) -> None:
+    """Tables to ``target`` as Parquet, with the dataset's metadata and framework file."""
+    fw_file = data_dir / "framework.yaml"
+    with atomic_dir(target) as tmp:
+        for name, frame in tables.items():
+            frame.to_parquet(tmp / f"{name}.parquet", index=False)
+        (tmp / "dataset.json").write_text(
+            json.dumps(metadata, indent=1, default=_json_default) + "\n"
+        )
+        if fw_file.exists():
+            shutil.copyfile(fw_file, tmp / fw_file.name)
+
+
 def _split(ds: Dataset, councils: list[str], out: Path, data_dir: Path) -> None:
     """Write each council's tables to ``out/<slug>/`` in one pass over the data.
 
     The data folder's own framework file, if any, goes with them.
     """
     wanted = set(councils)
-    council_of = ds.children.set_index(Col.child_id)[Col.council]
     parts: dict[str, dict[str, pd.DataFrame]] = {c: {} for c in councils}
     for name, frame in ds.tables.items():
-        if name == COUNCILS:
-            key = frame[Col.council]
-        elif Col.council in frame:
-            key = frame[Col.council]
-        else:
-            key = frame[Col.child_id].map(council_of)
+        key = _council_of_rows(ds, name)
         mask = key.isin(wanted).to_numpy()
         for c, g in frame[mask].groupby(key[mask].to_numpy(), sort=False):
             parts[str(c)][name] = g.reset_index(drop=True)
-    fw_file = data_dir / "framework.yaml"
     for c in councils:
-        target = out / council_slug(c)
-        with atomic_dir(target) as tmp:
-            for name, frame in ds.tables.items():
-                part = parts[c].get(name, frame.iloc[0:0])
-                part.to_parquet(tmp / f"{name}.parquet", index=False)
-            (tmp / "dataset.json").write_text(
-                json.dumps(ds.metadata, indent=1, default=_json_default) + "\n"
-            )
-            if fw_file.exists():
-                shutil.copyfile(fw_file, tmp / fw_file.name)
+        tables = {name: parts[c].get(name, f.iloc[0:0]) for name, f in ds.tables.items()}
+        _write_tables(tables, out / council_slug(c), ds.metadata, data_dir)
 
 
 # --------------------------------------------------------------------------

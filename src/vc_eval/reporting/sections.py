@@ -372,18 +372,22 @@ def spend_result(ctx: ReportContext) -> spend_analysis.SpendResult:
     """Cost against need and the needs-matched scenario against the other councils."""
     from vc_eval.analysis import spend as spend_analysis
 
-    return ctx.cached(
-        "spend",
-        lambda: spend_analysis.spend(
+    def run():
+        # every council's snapshot is made once for a batch, and filtered here
+        at, days = ctx.period_end, spend_analysis.LOOKBACK_DAYS
+        reference = ctx.all.others_snapshot(ctx.council, at, days)
+        return spend_analysis.spend(
             ctx.local,
-            at=ctx.period_end,
+            at=at,
             end=ctx.period_end,
-            reference=_others(ctx),
+            lookback_days=days,
+            reference=reference,
             seed=ctx.seed,
             n_boot=REPORT_BOOT,
             progress=False,
-        ),
-    )
+        )
+
+    return ctx.cached("spend", run)
 
 
 def outcomes_result(ctx: ReportContext) -> outcome_analysis.OutcomesResult:
@@ -392,15 +396,12 @@ def outcomes_result(ctx: ReportContext) -> outcome_analysis.OutcomesResult:
 
     def run():
         res = outcome_analysis.outcomes(ctx.local, progress=False)
-        others = _others(ctx)
         adopted = ctx.local.councils[Col.programme_start].notna().any()
-        if others is not None and adopted:
-            cs = others.councils
-            never = cs.loc[cs[Col.programme_start].isna(), Col.council].tolist()
-            if never:
-                res.programme = outcome_analysis.programme_outcomes(
-                    concat([ctx.local, others.subset(never)])
-                )
+        never = [c for c in ctx.all.never_adopters() if c != ctx.council]
+        if adopted and never:
+            res.programme = outcome_analysis.programme_outcomes(
+                concat([ctx.local, ctx.all.subset(never)])
+            )
         return res
 
     return ctx.cached("outcomes", run)
@@ -413,11 +414,12 @@ def impact_result_for(ctx: ReportContext):
     series = ctx.cached("impact_series", lambda: ctx.all.series(ctx.period_end))
 
     def run():
-        # the breakdowns by age and need do not depend on the council: a batch worker
-        # builds them once from every council's cached tables
+        # the breakdowns by age and need do not depend on the council: they are built
+        # once from every council's tables (and kept in the cache); a council that never
+        # adopted has no estimate, so needs none
         adopted = ctx.local.councils[Col.programme_start].notna().any()
-        groups = getattr(ctx.all, "impact_groups", lambda: None)() if adopted else None
-        if groups is not None:
+        groups = ctx.all.impact_groups() if adopted else None
+        if groups is not None or not adopted:
             return impact_result(series, ctx.council, groups=groups)
         # the council and every comparison council, built the same way with or without a cache
         others = _others(ctx)

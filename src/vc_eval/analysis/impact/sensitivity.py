@@ -274,17 +274,6 @@ def child_groups(dataset: Dataset, by: str) -> pd.Series:
     raise ValueError("by must be 'age' or 'need'")
 
 
-def _children_subset(dataset: Dataset, ids) -> Dataset:
-    ids = set(ids)
-    tables = {}
-    for name, frame in dataset.tables.items():
-        if Col.child_id in frame.columns:
-            tables[name] = frame[frame[Col.child_id].isin(ids)].reset_index(drop=True)
-        else:
-            tables[name] = frame
-    return Dataset(tables, metadata=dict(dataset.metadata), framework=dataset.framework)
-
-
 def group_series(dataset: Dataset, by: str) -> dict[str, pd.DataFrame | str]:
     """Council series rebuilt from the children of each age group or need band at entry.
 
@@ -305,7 +294,7 @@ def group_series(dataset: Dataset, by: str) -> dict[str, pd.DataFrame | str]:
     groups = child_groups(dataset, by)
     out: dict[str, pd.DataFrame | str] = {}
     for lab in _labels(by):
-        sub = _children_subset(dataset, groups.index[groups == lab])
+        sub = dataset.only_children(groups.index[groups == lab])
         try:
             out[lab] = council_series(sub, progress=False)
         except ValueError as err:

@@ -1,0 +1,90 @@
+"""What a batch of reports computes once from every council gives each report the same numbers.
+
+The needs-matched scenario's reference (every other council's children in care
+with their need profile), the impact breakdowns by age and need band, and the
+never-adopters of the programme's outcome comparison are made once from every
+council's tables and kept in the cache entry; each report filters them. These
+tests check that this changes nothing a report says, on data the feature was
+not built with (a synthetic set of four councils, two adopting).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from vc_eval.analysis.spend import LOOKBACK_DAYS, snapshot_frame
+from vc_eval.core.dataset import Dataset, concat
+from vc_eval.core.population import snapshot_date
+from vc_eval.reporting import cache as C
+from vc_eval.reporting import sections as S
+from vc_eval.synthetic.generator import SynthConfig, generate, write_synthetic
+
+CFG = SynthConfig(councils=4, seed=919, sizes=(90, 60, 80, 70), adopters=(True, True, False, False))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("shared") / "data"
+    write_synthetic(generate(CFG), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def prepared(data_dir, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("shared-cache")
+    C.prepare_cache(data_dir, cache_dir=cache)
+    return cache
+
+
+def _fresh_process():
+    """Forget what this process kept, so the next answer is read from the cache entry."""
+    C._EVERYONE.clear()
+
+
+def test_everyone_folder_holds_the_councils_folders_in_name_order(data_dir, prepared):
+    allc = C.CachedCouncils.open(prepared, data_dir)
+    _fresh_process()
+    whole = allc._everyone()
+    parts = concat([allc.local(c) for c in allc.council_names()])
+    assert (allc.folder / C.EVERYONE / "children.parquet").exists()
+    for name in parts.tables:
+        pd.testing.assert_frame_equal(whole.tables[name], parts.tables[name])
+
+
+def test_reference_snapshot_is_the_other_councils_own(data_dir, prepared):
+    ds = Dataset.load(data_dir)
+    at = snapshot_date(ds).normalize()
+    plain = C.AllCouncils(ds)
+    cached = C.CachedCouncils.open(prepared, data_dir)
+    for council in ds.council_names():
+        expected = snapshot_frame(plain.others(council), at=at, lookback_days=LOOKBACK_DAYS)
+        assert len(expected) > 0
+        for allc in (plain, cached):
+            _fresh_process()  # read back from the entry's Parquet, not this process's copy
+            got = allc.others_snapshot(council, at, LOOKBACK_DAYS)
+            pd.testing.assert_frame_equal(got, expected.reset_index(drop=True))
+    one = C.AllCouncils(ds.subset(ds.council_names()[0]))
+    assert one.others_snapshot(ds.council_names()[0], at, LOOKBACK_DAYS) is None
+
+
+@pytest.mark.parametrize("council", ["first adopter", "never adopter"])
+def test_sections_from_shared_results_equal_those_from_the_data(data_dir, prepared, council):
+    ds = Dataset.load(data_dir)
+    cs = ds.councils
+    name = cs.loc[cs["programme_start"].notna() == (council == "first adopter"), "council"]
+    kw = {"council": sorted(name)[0], "domains": "none", "data_dir": data_dir}
+    plain = S.build_context(**kw)
+    _fresh_process()
+    cached = S.build_context(cache_dir=str(prepared), **kw)
+    assert isinstance(cached.all, C.CachedCouncils)
+    for key in ("cost_need", "outcomes", "impact"):
+        a, b = S.computed(cached, key), S.computed(plain, key)
+        assert a.status == b.status
+        assert a.to_markdown() == b.to_markdown(), key
+        assert [t.frame.to_dict() for t in a.tables] == [t.frame.to_dict() for t in b.tables]
+    if council == "first adopter":
+        # the breakdowns were built once and kept in the entry for the next process
+        kept = list((prepared).rglob("impact_groups/index.json"))
+        assert len(kept) == 1
+        assert S.computed(plain, "impact").status == "ok"
