@@ -141,11 +141,20 @@ def notebook_path(notebook: str | Path) -> Path:
 
 def notebook_parameters(notebook: str | Path) -> dict[str, dict]:
     """Parameters of a notebook's ``parameters`` cell: name -> {default, type, help}."""
+    path = notebook_path(notebook)
+    st = path.stat()
+    # read once per file version: a report asks several times (checks, cache, parameters)
+    found = _inspected(str(path.resolve()), st.st_mtime_ns, st.st_size)
+    return {name: dict(p) for name, p in found.items()}
+
+
+@functools.lru_cache(maxsize=16)
+def _inspected(path: str, mtime_ns: int, size: int) -> dict[str, dict]:
+    """:func:`notebook_parameters` of the notebook file at ``path`` as it is now."""
     _notebook_tools()
     import papermill
 
-    path = notebook_path(notebook)
-    params = papermill.inspect_notebook(str(path))
+    params = papermill.inspect_notebook(path)
     return {
         name: {"default": p.get("default"), "type": _param_type(p), "help": p.get("help", "")}
         for name, p in params.items()
