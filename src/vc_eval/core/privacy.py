@@ -1606,7 +1606,7 @@ def _audit_split(entries: list[_Entry]) -> list[dict]:
         return _audit_universe(entries)
     lo, hi = 0.0, np.inf
     for g in groups:
-        a, b = _total_range(g)
+        a, b = _once(_total_range, g)
         lo, hi = max(lo, a), min(hi, b)
     if lo > hi + 1e-7:
         raise DisclosureError(_contradiction(entries))
@@ -1617,7 +1617,7 @@ def _audit_split(entries: list[_Entry]) -> list[dict]:
         bound = _Entry(uni, (), None, lo, hi if np.isfinite(hi) else None, ("structure",))
     out, seen = [], set()
     for g in groups:
-        for v in _audit_universe([*g, bound]):
+        for v in _once(_audit_universe, [*g, bound]):
             key = (v["where"], v["kind"])
             if key not in seen:
                 seen.add(key)
@@ -1631,8 +1631,8 @@ def _describe(where: tuple) -> str:
     return ", ".join(f"{a} = {'(other)' if b == _OTHER else b}" for a, b in where)
 
 
-#: Audits of one universe already made during the current :func:`audit_page` (see
-#: :func:`_audit_split_once`); None outside an audit.
+#: What the current :func:`audit_page` has already worked out about sets of entries
+#: (see :func:`_once`); None outside an audit.
 _SPLIT_MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
     "vc_eval_audit_memo", default=None
 )
@@ -1653,28 +1653,35 @@ def _entry_key(e: _Entry) -> tuple:
     )
 
 
-def _audit_split_once(entries: list[_Entry]) -> list[dict]:
-    """:func:`_audit_split`, remembered for the rest of the page's audit.
+def _once(fn, entries: list[_Entry]):
+    """``fn(entries)``, remembered for the rest of the page's audit.
 
-    The audit of a universe depends only on its entries (in order), and a
-    page's audit asks again about universes its fixes did not touch (every
-    fix re-audits the page; every trial fix re-audits one universe), so the
-    answer, or the contradiction raised, is kept and given again: the same
-    decisions as computing it again, without the linear programs.
+    The audit of a universe (and of each group of its variables, and the range
+    of its total a group allows) depends only on its entries, in order, and a
+    page's audit asks again about what its fixes did not touch (every fix
+    re-audits the page; every trial fix re-audits one universe, whose other
+    groups are unchanged), so the answer, or the contradiction raised, is kept
+    and given again: the same decisions as computing it again, without the
+    linear programs.
     """
     memo = _SPLIT_MEMO.get()
     if memo is None:
-        return _audit_split(entries)
-    key = tuple(_entry_key(e) for e in entries)
+        return fn(entries)
+    key = (fn.__name__, tuple(_entry_key(e) for e in entries))
     if key not in memo:
         try:
-            memo[key] = ("ok", _audit_split(entries))
+            memo[key] = ("ok", fn(entries))
         except DisclosureError as err:
             memo[key] = ("error", err)
     status, value = memo[key]
     if status == "error":
         raise DisclosureError(*value.args)
-    return [dict(v) for v in value]
+    return [dict(v) for v in value] if isinstance(value, list) else value
+
+
+def _audit_split_once(entries: list[_Entry]) -> list[dict]:
+    """:func:`_audit_split`, remembered (see :func:`_once`)."""
+    return _once(_audit_split, entries)
 
 
 def _audit_entries(entries: list[_Entry]) -> list[dict]:
