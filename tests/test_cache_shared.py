@@ -33,7 +33,7 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def prepared(data_dir, tmp_path_factory):
     cache = tmp_path_factory.mktemp("shared-cache")
-    C.prepare_cache(data_dir, cache_dir=cache)
+    C.prepare_cache(data_dir, cache_dir=cache, shared=True)
     return cache
 
 
@@ -84,7 +84,20 @@ def test_sections_from_shared_results_equal_those_from_the_data(data_dir, prepar
         assert a.to_markdown() == b.to_markdown(), key
         assert [t.frame.to_dict() for t in a.tables] == [t.frame.to_dict() for t in b.tables]
     if council == "first adopter":
-        # the breakdowns were built once and kept in the entry for the next process
-        kept = list((prepared).rglob("impact_groups/index.json"))
-        assert len(kept) == 1
         assert S.computed(plain, "impact").status == "ok"
+
+
+def test_shared_results_are_made_once_and_kept(data_dir, prepared, tmp_path):
+    """A batch makes them before its workers start; a single report, when first needed."""
+    at = snapshot_date(Dataset.load(data_dir)).normalize()
+    for root, shared in ((prepared, True), (tmp_path / "single", False)):
+        folder = C.prepare_cache(data_dir, cache_dir=root, shared=shared)
+        kept = sorted(p.parent.name for p in folder.rglob("derived/*/*/index.json"))
+        if not shared:
+            assert kept == []
+            _fresh_process()
+            allc = C.CachedCouncils.open(root, data_dir)
+            allc.others_snapshot("Godwitholt", at, LOOKBACK_DAYS)
+            allc.impact_groups()
+            kept = sorted(p.parent.name for p in folder.rglob("derived/*/*/index.json"))
+        assert kept == ["impact_groups", f"snapshot_{at.date()}_{LOOKBACK_DAYS}"]

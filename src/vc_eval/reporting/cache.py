@@ -421,7 +421,7 @@ class CachedCouncils:
 
     def impact_groups(self) -> dict | None:
         """:func:`impact_groups`, kept in the entry (None when not every council is cached)."""
-        if self._everyone() is None:
+        if not self._all_cached():
             return None
         return self._derived("impact_groups", self._build_groups)
 
@@ -433,7 +433,7 @@ class CachedCouncils:
 
     def spend_snapshot(self, at: pd.Timestamp, lookback_days: int) -> pd.DataFrame | None:
         """:func:`spend_snapshot` of every council, kept in the entry (None: not all cached)."""
-        if self._everyone() is None:
+        if not self._all_cached():
             return None
         name = f"snapshot_{pd.Timestamp(at).date()}_{lookback_days}"
         return self._derived(
@@ -467,6 +467,13 @@ class CachedCouncils:
                 _write_parts(folder, value)
         memo[name] = value
         return _restore(value)
+
+    def _all_cached(self) -> bool:
+        """Every council's tables are in the entry (without reading them)."""
+        if (self.folder / EVERYONE / f"{CHILDREN}.parquet").exists():
+            return True
+        folders = [self.folder / "councils" / council_slug(c) for c in self.council_names()]
+        return all((f / f"{CHILDREN}.parquet").exists() for f in folders)
 
     def _everyone(self) -> Dataset | None:
         """Every council's cached tables, concatenated in name order (None: not all cached)."""
@@ -601,6 +608,7 @@ def prepare_cache(
     councils: list[str] | None = None,
     periods: list[tuple[str, str]] = (("", ""),),
     series: bool = True,
+    shared: bool = False,
 ) -> Path:
     """Load ``data_dir`` once and write what the councils' reports need from it.
 
@@ -617,6 +625,11 @@ def prepare_cache(
         figures to compute.
     series : bool
         Also compute the council x month series for impact designs.
+    shared : bool
+        Also compute, once, what every council's report takes from all the
+        others (:meth:`CachedCouncils.spend_snapshot` for each period,
+        :meth:`CachedCouncils.impact_groups`), so a batch's workers do not
+        each compute it. Otherwise the first report that needs them does.
 
     Returns
     -------
@@ -682,7 +695,23 @@ def prepare_cache(
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_file(meta_file) as fh:
         json.dump(meta, fh, indent=1, default=_json_default)
+    if shared and councils is None:
+        ends = [default_period(end_default, *p) for p in periods]
+        _share(CachedCouncils.open(root, data_dir), ends)
     return folder
+
+
+def _share(allc: CachedCouncils, periods: list[tuple[pd.Timestamp, pd.Timestamp]]) -> None:
+    """Compute and keep what every report takes from all councils (see ``prepare_cache``)."""
+    from vc_eval.analysis.spend import LOOKBACK_DAYS
+
+    try:
+        for _, end in periods:
+            allc.spend_snapshot(end, LOOKBACK_DAYS)
+        if allc.never_adopters() != allc.council_names():
+            allc.impact_groups()
+    finally:
+        _EVERYONE.clear()  # the workers read them from the entry; this process needs no copy
 
 
 def _json_default(o):

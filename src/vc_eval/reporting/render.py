@@ -700,6 +700,7 @@ def use_cache(
         councils=None,
         periods=[(str(params.get("period_start", "")), str(params.get("period_end", "")))],
         series=True,
+        shared=len(councils) > 1,
     )
     params["cache_dir"] = str(Path(cache_dir).resolve())
     return params
