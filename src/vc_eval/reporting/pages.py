@@ -11,7 +11,8 @@ notebook, which finds the page in the cache and only displays it:
   takes the costliest sections that share no intermediate result with the rest
   (:data:`HELPER_SECTIONS`) and sends them back with their figures already
   rendered to PNG; the renderer computes the others, then audits the page as a
-  whole, exactly as the notebook would;
+  whole, exactly as the notebook would; meanwhile the notebook's kernel starts
+  and imports (``render.WarmKernel``), so the notebook only shows the page;
 * **a batch**: each worker process computes its councils' pages itself, one
   after another, so the imports of the analysis libraries are paid once per
   worker, not once per council, and the kernel of each notebook starts in about
