@@ -248,14 +248,22 @@ def test_prevalence_rows_differenced_across_domains_through_a_figure_are_caught(
 # --------------------------------------------------------------------------
 
 
-def test_report_figures_declare_marks_and_the_audited_page_keeps_none_under_six(bundled):
+@pytest.fixture(scope="module")
+def tiny_ctx(bundled):
+    """The report page of 24 children of a bundled council, computed once."""
     from _report_data import TINY, tiny_dataset
 
     from vc_eval.reporting import sections as S
 
-    ctx = S.build_context(
+    return S.build_context(
         data=tiny_dataset(bundled, 24), data_dir="tiny", council=TINY, domains="total"
     )
+
+
+def test_report_figures_declare_marks_and_the_audited_page_keeps_none_under_six(tiny_ctx):
+    from vc_eval.reporting import sections as S
+
+    ctx = tiny_ctx
     drawn = [f for s in S.all_sections(ctx) for f in s.figures]
     audit = S.page_audit(ctx)
     assert audit.ok
@@ -323,3 +331,24 @@ def test_when_no_single_action_is_enough_the_audit_hides_nothing_unrelated():
     fixed = privacy.audit_page(page)
     assert fixed.ok
     assert not any(h.startswith("By age") for h in fixed.hidden), fixed.hidden
+
+
+def test_every_count_column_on_a_computed_page_has_a_universe(tiny_ctx):
+    """No count table is checked alone: each says what its counts count (a universe,
+    per column or per cell), so the audit relates it to the rest of the page."""
+    from test_page_audit_tables import KNOWN, column_has_universe
+
+    from vc_eval.reporting import sections as S
+
+    missing, n_tables = [], 0
+    for s in S.all_sections(tiny_ctx):
+        for t in s.tables:
+            cols = [c for c, k in t.kinds.items() if k == "count"]
+            n_tables += bool(cols)
+            for c in cols:
+                if not column_has_universe(t, c) and t.caption not in KNOWN:
+                    missing.append(f"{s.title}: {t.caption!r}, column {c!r}")
+    assert missing == [], missing
+    assert n_tables >= 12
+    audit = S.page_audit(tiny_ctx)
+    assert set(audit.unaudited) <= KNOWN and audit.ok

@@ -96,7 +96,10 @@ def test_words_follow_the_numbers(model):
     down = S.project(none, years=2, n_sims=30).summary().finding("sufficiency.children")
     assert up.word == "rise" and "rise" in up.text
     assert down.word == "fall" and "fall" in down.text
-    assert {c.universe for c in up.counts} == {"in_care_origin", "projected_in_care"}
+    assert {c.universe for c in up.counts} == {
+        S.UNIVERSE_ORIGIN,
+        S.projected_universe(S.NEED_MODEL),
+    }
 
 
 def test_supply_gap_words(model):
@@ -218,3 +221,122 @@ def test_exits_depend_on_age_at_entry():
     assert rate[3, 2] > rate[3, 3]  # aged 10-15: entered at 5-9 vs at 10-15
     assert np.triu(ex, 1).sum() == 0  # no one entered care older than they are
     assert m.start_entry_band is not None and len(m.start_entry_band) == len(m.start_age)
+
+
+# --------------------------------------------------------------------------
+# Figures in the page-level disclosure audit
+# --------------------------------------------------------------------------
+
+
+def _by_hand(origin: dict[str, int], quarters: int = 4) -> S.SufficiencyResult:
+    """A projection whose origin is ``origin`` (type -> children), growing 10% a quarter."""
+    t = len(PLACEMENT_TYPES)
+    kids = np.zeros((3, quarters + 1, t, 1))
+    for k, v in origin.items():
+        kids[:, :, PLACEMENT_TYPES.index(k), 0] = v * 1.1 ** np.arange(quarters + 1)
+    kids[1, 1:] *= 1.05  # simulations differ after the origin
+    dates = pd.date_range("2025-03-31", periods=quarters + 1, freq="QE")
+    return S.SufficiencyResult(
+        council="Hand", model=S.FLOW_MODEL, dates=dates, children=kids,
+        spend=kids * 900.0, bands=["all"],
+    )  # fmt: skip
+
+
+def test_sufficiency_page_keeps_its_figures_and_declares_every_mark(model):
+    from vc_eval.reporting import sections_sufficiency as SS
+
+    res = S.project(model, years=1, n_sims=20)
+    res.baseline = S.project(model.as_flow(), years=1, n_sims=20)
+    shown, audit = SS.page(res)
+    try:
+        assert audit.ok and audit.figures_unchecked == [] and audit.figures_withheld == []
+        figs = [f for s in shown for f in s.figures]
+        assert len(figs) == 3  # children and spend; the baseline's children
+        for f in figs:
+            assert f.marks and min(f.marks) >= 6 and f.alt
+        assert audit.figure_counts  # the origin's counts were read with the sentences
+        origin = res.origin_by_type()
+        declared = {c.where: c.value for c in figs[0].counts if c.where}
+        for label, n in origin.items():
+            if n >= 6:
+                assert declared[(("placement", label),)] == n
+    finally:
+        for f in figs:
+            f.close()
+
+
+def test_sufficiency_figure_with_a_mark_for_fewer_than_six_is_withheld():
+    from dataclasses import replace
+
+    from vc_eval.core import privacy
+    from vc_eval.core.summary import FigureOut
+    from vc_eval.plots.sufficiency import children_figure, spend_figure
+
+    res = _by_hand({"in_house_foster": 40, "ifa_foster": 12, "childrens_home": 9})
+    good, spend = children_figure(res), spend_figure(res)
+    bad = FigureOut(good.figure, good.alt, "Drawn for 4", good.counts, (*good.marks, 4))
+    try:
+        page = [replace(res.summary(), figures=[bad, spend])]
+        audit = privacy.audit_page(page)
+        assert audit.ok and audit.figures_withheld == ["Drawn for 4"]
+        assert audit.summaries[0].figures == [spend]
+        assert any("figure" in c and "withheld" in c for c in audit.summaries[0].caveats)
+        # the same page with the figure as drawn keeps both
+        kept = privacy.audit_page([replace(res.summary(), figures=[good, spend])])
+        assert kept.ok and not kept.violations and len(kept.summaries[0].figures) == 2
+    finally:
+        good.close()
+        spend.close()
+
+
+def test_origin_count_a_table_would_hide_is_not_drawn_and_the_audit_would_catch_it():
+    """3 children in secure at the origin: drawing every other type (all 6 or more)
+    beside the total the sentence states would give the 3 away. The figure draws no
+    origin point for secure nor for the smallest other type (as a table hides a
+    second cell); a figure drawing them is withheld by the audit."""
+    from dataclasses import replace
+
+    from vc_eval.core import privacy
+    from vc_eval.core.summary import Count, FigureOut
+    from vc_eval.plots.sufficiency import (
+        VARIABLE,
+        children_figure,
+        drawn_points,
+        origin_shown,
+    )
+
+    origin = {"in_house_foster": 40, "ifa_foster": 12, "childrens_home": 8, "secure": 3}
+    res = _by_hand(origin)
+    shown = origin_shown(res)
+    assert not shown["secure"] and not shown["childrens_home"]
+    assert shown["in_house_foster"] and shown["ifa_foster"]
+    pts = drawn_points(res)
+    assert (pts.loc[pts["drawn"], "mean"] >= 6).all()
+    fig = children_figure(res)
+    try:
+        assert all(m >= 6 for m in fig.marks)
+        said = {c.where: c.value for c in fig.counts if c.where}
+        assert said[((VARIABLE, "Secure"),)] == 3  # declared: read as "fewer than 6"
+        assert ((VARIABLE, "Children's home"),) not in said  # not drawn at the origin
+        summary = res.summary()
+        assert privacy.audit_page([replace(summary, figures=[fig])], fix=False).ok
+        # drawing every origin of 6 or more (the rule before) reveals the 3
+        labels = res.origin_by_type()  # zeros too: a reader of this figure knows them
+        every = ((VARIABLE, tuple(labels.index)),)
+        naive = FigureOut(
+            None,
+            "naive",
+            "Every type of 6 or more",
+            counts=(
+                *(Count(int(n), S.UNIVERSE_ORIGIN, ((VARIABLE, k),)) for k, n in labels.items()),
+                Count(int(labels.sum()), S.UNIVERSE_ORIGIN, any_of=every),
+            ),
+            marks=tuple(int(n) for n in labels if n >= 6),
+        )
+        page = [replace(summary, figures=[naive])]
+        audit = privacy.audit_page(page, fix=False)
+        hit = {(v["where"], v["value"]) for v in audit.violations}
+        assert (((VARIABLE, "Secure"),), 3) in hit
+        assert privacy.audit_page(page).figures_withheld == ["Every type of 6 or more"]
+    finally:
+        fig.close()

@@ -35,6 +35,11 @@ IN_CARE_END = "in_care_end"
 IN_CARE_START = "in_care_start"
 ENTERED = "entered_care"
 LEFT = "left_care"
+#: The same for the period before (the flows table's second column); the children in
+#: care at the end of the period before are those at the start (:data:`IN_CARE_START`).
+IN_CARE_START_PREVIOUS = "in_care_start_previous_period"
+ENTERED_PREVIOUS = "entered_care_previous_period"
+LEFT_PREVIOUS = "left_care_previous_period"
 #: The four numbers of :func:`care_flows`, tied by start + entered - left = end.
 FLOWS: tuple[str, ...] = ("start", "entered", "left", "end")
 #: Children with no placement recorded on a date (a row of placement tables).
@@ -245,14 +250,26 @@ class CarePopulation(Result):
             universe=IN_CARE_END,
         )
         age_sex.dims, age_sex.columns_dim = {"Age band": "age_band"}, "sex"
-        sm.tables += [age_sex, self._placement_table(), self._flows_table()]
+        placement = self._placement_table()
+        sm.tables += [age_sex, *([placement] if placement is not None else []), self._flows_table()]
         return sm
 
-    def _placement_table(self) -> Table:
+    def _placement_table(self) -> Table | None:
+        """Placement type at the end (and start) of the period; None if neither can be shown.
+
+        A date with 1-5 children in care is left out: its types would be all ``c``
+        or ``0``, and how many are ``c`` beside "fewer than 6" in care can pin them
+        (five types of at least one child each, fewer than 6 children: one each).
+        """
         frame = pd.DataFrame({"At end of period": self.mix_end})
         if self.comparison == "previous_period":
             frame = frame.reindex(frame.index.union(self.mix_start.index, sort=False), fill_value=0)
             frame["At start of period"] = self.mix_start.reindex(frame.index, fill_value=0)
+        lo, hi = privacy.THRESHOLD
+        small = [c for c in frame.columns if lo <= int(frame[c].sum()) <= hi]
+        frame = frame.drop(columns=small)
+        if frame.shape[1] == 0:
+            return None
         # The columns are two dates: their row sums mean nothing, so only column
         # totals (children in care on each date) are shown and protected.
         tab = count_table(
@@ -265,6 +282,18 @@ class CarePopulation(Result):
             universe=IN_CARE_END,
         )
         tab.dims = {"Placement type": "placement"}
+        # Two dates, two populations: each column in the universe its sentences use.
+        universes = {"At end of period": IN_CARE_END, "At start of period": IN_CARE_START}
+        if frame.shape[1] == 1:  # count_table names a lone column's count as it is
+            tab.column_universes = {frame.columns[0]: universes[frame.columns[0]]}
+        else:
+            tab.column_universes = {c: universes[c] for c in frame.columns}
+        if small:
+            said = " and ".join(c.lower().removeprefix("at ") for c in small)
+            tab.note = (
+                f"{tab.note} Placement types at the {said} are not shown: fewer than 6 "
+                "children were in care then."
+            ).strip()
         if self.comparison == "all_councils" and self.all_mix is not None:
             allc = self.all_mix
             pct = (100 * allc / max(allc.sum(), 1)).reindex(tab.frame["Placement type"])
@@ -302,7 +331,25 @@ class CarePopulation(Result):
             else ""
         )
         kinds = {"Children": "label"} | dict.fromkeys(cols, "count")
-        return Table("Children entering and leaving care", frame, kinds, note)
+        # Each cell is a population of its own, in the universe the sentences and
+        # headline use (the end of the period before is its start: one universe).
+        # The four numbers' tie (start + entered - left = end) is not one the audit
+        # can state across universes; care_flows hides enough for it.
+        universes = {
+            "This period": (IN_CARE_START, ENTERED, LEFT, IN_CARE_END),
+            "Previous period": (
+                IN_CARE_START_PREVIOUS,
+                ENTERED_PREVIOUS,
+                LEFT_PREVIOUS,
+                IN_CARE_START,
+            ),
+        }
+        cells = {
+            (label, col): uni
+            for col in cols
+            for label, uni in zip(rows.values(), universes[col], strict=True)
+        }
+        return Table("Children entering and leaving care", frame, kinds, note, cell_universes=cells)
 
 
 def _flow_text(f: dict, key: str) -> str:
@@ -560,6 +607,14 @@ class PlacementStability(Result):
         n = c.sum()
         return float(c.get("3 or more", 0) / n) if n else float("nan")
 
+    def shown(self) -> pd.DataFrame:
+        """Whether the stability table shows each count (not ``c``), so a figure draws
+        no bar the table hides; index: placements, columns: ``this`` (and ``previous``)."""
+        t = self._table().frame.set_index("Placements in the period")
+        names = {"this": "This period", "previous": "Previous period"}
+        out = pd.DataFrame({k: t[v] != privacy.SUPPRESSED for k, v in names.items() if v in t})
+        return out.drop(index=privacy.TOTAL)
+
     def summary(self) -> Summary:
         title = "Placement stability"
         c = self.counts.set_index("placements")["this"]
@@ -620,7 +675,7 @@ class PlacementStability(Result):
         frame = self.counts.set_index("placements").rename(
             columns={"this": "This period", "previous": "Previous period"}
         )
-        return count_table(
+        tab = count_table(
             frame,
             caption="Children in care at the end of the period by placements during it",
             label="Placements in the period",
@@ -629,6 +684,13 @@ class PlacementStability(Result):
             percent_of="column",
             universe=IN_CARE_END,
         )
+        # The variable the sentence and figure use; the previous period's children are
+        # those in care at its end, the day before this period: the start's universe.
+        tab.dims = {"Placements in the period": "placements"}
+        tab.column_universes = {"This period": IN_CARE_END}
+        if "Previous period" in frame.columns:
+            tab.column_universes["Previous period"] = IN_CARE_START
+        return tab
 
 
 def _placements_during(ds: Dataset, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:

@@ -31,6 +31,9 @@ from vc_eval.core.framework import Framework
 from vc_eval.core.schema import PRACTITIONER_ROLES, Col, rater_roles
 from vc_eval.core.summary import Count, Finding, Result, Summary
 
+#: Universe of the children who rated their own needs beside a practitioner's score.
+UNIVERSE = "children_with_own_rating"
+
 
 def _name(framework: Framework | None, domain: str) -> str:
     return framework.label(domain) if framework is not None else domain
@@ -97,7 +100,7 @@ class ChildViewResult(Result):
                 "child_view.children",
                 f"{display.count_text(n)} children rated their own needs within "
                 f"{self.window_days} days of a practitioner's score.",
-                counts=(Count(n, "children_with_own_rating"),),
+                counts=(Count(n, UNIVERSE),),
             )
         )
         top = self.differs_most()
@@ -161,11 +164,17 @@ class ChildViewResult(Result):
         )
         kinds = {c: "stat" for c in safe.columns}
         kinds.update({"Domain": "label", "Children": "count"})
+        # A child gives a pair in every domain they rated: each domain's children are a
+        # population of their own (among those the sentence counts; no sentence or other
+        # table counts them by domain).
         return Table(
             "Child's and practitioner's scores of the same child, per domain "
             "(ICC(2,1) with 95% interval; mean difference and limits of agreement in points)",
             safe,
             kinds=kinds,
+            cell_universes={
+                (" ".join(str(d).split()), "Children"): f"{UNIVERSE} in {d}" for d in safe["Domain"]
+            },
         )
 
 
@@ -250,4 +259,4 @@ def child_view_agreement(
     )
 
 
-__all__ = ["CHILD_VIEW_CAVEATS", "ChildViewResult", "child_view_agreement"]
+__all__ = ["CHILD_VIEW_CAVEATS", "UNIVERSE", "ChildViewResult", "child_view_agreement"]

@@ -105,20 +105,12 @@ class StrengthsResult(Result):
                     f"{display.count_text(rec.n_worse)} worsened.",
                     word=w,
                     counts=(
+                        Count(int(rec.n_children), change_universe(rec.domain)),
                         Count(
-                            int(rec.n_children),
-                            "children_two_assessments",
-                            (("domain", rec.domain),),
+                            int(rec.n_better), change_universe(rec.domain), (("change", "better"),)
                         ),
                         Count(
-                            int(rec.n_better),
-                            "children_two_assessments",
-                            (("domain", rec.domain), ("change", "better")),
-                        ),
-                        Count(
-                            int(rec.n_worse),
-                            "children_two_assessments",
-                            (("domain", rec.domain), ("change", "worse")),
+                            int(rec.n_worse), change_universe(rec.domain), (("change", "worse"),)
                         ),
                     ),
                 )
@@ -163,12 +155,24 @@ class StrengthsResult(Result):
         safe = safe.sort_values(
             ["domain_name", "change"], key=lambda c: c.map(order) if c.name == "domain_name" else c
         )
+        # A child is in every domain they were scored twice in: each domain's rows
+        # count a population of its own (the one its sentence states), by change.
+        names = dict(zip(self.change["domain_name"], self.change["domain"], strict=True))
         return Table(
             f"Children whose latest score is at least {self.min_change:g} points better or worse "
             "than their first ('better' as the framework declares: lower need, higher strength)",
             safe.rename(columns={"domain_name": "Domain", "change": "Change", "n": "Children"}),
             kinds={"Domain": "label", "Change": "label", "Children": "count"},
+            dims={"Change": "change"},
+            cell_universes={
+                (" ".join(str(n).split()), "Children"): change_universe(d) for n, d in names.items()
+            },
         )
+
+
+def change_universe(domain: str) -> str:
+    """Universe of the children scored at least twice in ``domain`` (the change counts)."""
+    return f"children_two_assessments in {domain}"
 
 
 def _practitioner(assessments: pd.DataFrame) -> pd.DataFrame:
@@ -452,7 +456,7 @@ class StrengthCostResult(Result):
                 "Given need, cost higher with": judged(True),
             }
         )
-        return stat_table(
+        tab = stat_table(
             f,
             caption="Spearman correlation of weekly placement cost with total need and with "
             "each strength, with 95% intervals ('given need': among children of similar total "
@@ -470,6 +474,15 @@ class StrengthCostResult(Result):
             label_cols=["Measure", "Cost higher with", "Given need, cost higher with"],
             decimals=2,
         )
+        # Every row counts the same children (complete cases over all measures), the
+        # ones the sentences state; the judgement columns are words, not categories.
+        tab.kinds.update(
+            dict.fromkeys(["Cost higher with", "Given need, cost higher with"], "text")
+        )
+        tab.cell_universes = {
+            (" ".join(str(m).split()), "Children"): UNIVERSE_STRENGTH_COST for m in f["Measure"]
+        }
+        return tab
 
 
 def _rank_corr(r: np.ndarray) -> np.ndarray:
@@ -619,8 +632,10 @@ def strength_cost(
 __all__ = [
     "MIN_CHANGE",
     "MIN_CHILDREN_COST",
+    "UNIVERSE_STRENGTH_COST",
     "StrengthCostResult",
     "StrengthsResult",
+    "change_universe",
     "strength_cost",
     "strengths_beside_needs",
 ]

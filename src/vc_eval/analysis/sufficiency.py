@@ -71,6 +71,21 @@ EXIT_PRIOR = 4.0
 LEVEL = 0.90
 NEED_MODEL = "need-driven"
 FLOW_MODEL = "flow"
+#: Universe of the children in care with a placement at the origin (the population as
+#: it is, counted by placement type as ``placement`` = its label) that the sentences
+#: and figures state.
+UNIVERSE_ORIGIN = "in_care_origin"
+#: Universe of the projected children (means of simulations, not counts of real
+#: children), one per model (:func:`projected_universe`): the need-driven and flow
+#: models project different numbers of the same children.
+UNIVERSE_PROJECTED = "projected_in_care"
+
+
+def projected_universe(model: str) -> str:
+    """Universe of one model's projected children (see :data:`UNIVERSE_PROJECTED`)."""
+    return f"{UNIVERSE_PROJECTED} ({model} model)"
+
+
 _T = len(PLACEMENT_TYPES)
 _A = len(AGE_BAND_LABELS)
 _AGE_GRID = np.round(np.arange(0.0, 19.0001, 0.01), 2)
@@ -890,6 +905,16 @@ class SufficiencyResult(Result):
             }
         )
 
+    def origin_by_type(self) -> pd.Series:
+        """Children in care with a placement at the origin, by placement type (labels).
+
+        Real counts, not projections: every simulation starts from them.
+        """
+        n = self.children[0, 0].sum(axis=-1)
+        return pd.Series(
+            np.rint(n).astype(int), index=[PLACEMENT_LABELS[t] for t in PLACEMENT_TYPES]
+        )
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy projection: date, placement_type, need_band, measure, mean, lower, upper."""
         out = []
@@ -969,8 +994,8 @@ class SufficiencyResult(Result):
                 f"({self._label()} {display.interval(lo1, hi1, decimals=0)}; {self.model} model).",
                 word=word,
                 counts=(
-                    Count(int(round(n0)), "in_care_origin"),
-                    Count(int(round(n1)), "projected_in_care"),
+                    Count(int(round(n0)), UNIVERSE_ORIGIN),
+                    Count(int(round(n1)), projected_universe(self.model)),
                 ),
             )
         )
@@ -1034,7 +1059,9 @@ class SufficiencyResult(Result):
                     f"The flow model on the same data projects {display.count_text(bt['mean'])} "
                     f"children by {horizon} ({self._label()} "
                     f"{display.interval(bt['lower'], bt['upper'], decimals=0)}).",
-                    counts=(Count(int(round(bt["mean"])), "projected_in_care"),),
+                    counts=(
+                        Count(int(round(bt["mean"])), projected_universe(self.baseline.model)),
+                    ),
                 )
             )
         return Summary(

@@ -1091,10 +1091,17 @@ def _table_entries(table, s: int, t: int) -> list[_Entry]:
     nothing (a margin). With ``table.columns_dim`` the count columns are the
     values of that variable (a trailing " (n)" dropped; ``Total`` is the
     margin); without it, several count columns are separate measures.
+    ``table.column_universes`` gives a count column a universe of its own
+    (labels condition as usual), and ``table.cell_universes`` a cell (keyed
+    by the row's first label and the column; the first label then names
+    the universe, not a condition); cells with neither and no table
+    universe are not read.
     """
     universe = getattr(table, "universe", None)
+    col_unis = dict(getattr(table, "column_universes", None) or {})
+    cell_unis = dict(getattr(table, "cell_universes", None) or {})
     labels, counts = _count_columns(table)
-    if not universe or not counts:
+    if not (universe or col_unis or cell_unis) or not counts:
         return []
     dims = dict(getattr(table, "dims", None) or {})
     col_dim = getattr(table, "columns_dim", None)
@@ -1106,18 +1113,33 @@ def _table_entries(table, s: int, t: int) -> list[_Entry]:
     out = []
     for r in range(len(frame)):
         cond, margin = [], False
-        for c in labels:
+        rest, rest_margin = [], False  # the same without the first label column
+        for k, c in enumerate(labels):
             v = " ".join(str(frame.iat[r, frame.columns.get_loc(c)]).split())
             if v == TOTAL:
                 margin = True
+                rest_margin |= k > 0
             else:
                 cond.append((dims.get(c, c), v))
+                rest += [(dims.get(c, c), v)] if k > 0 else []
+        first = (
+            " ".join(str(frame.iat[r, frame.columns.get_loc(labels[0])]).split())
+            if labels
+            else None
+        )
         for c in counts:
             shown = _parse_shown(frame.iat[r, frame.columns.get_loc(c)])
             if shown is None:
                 continue
             uni, where, m = universe, list(cond), margin
-            if col_dim:
+            if (first, c) in cell_unis:
+                # The row is a population of its own: its first label names it.
+                uni, where, m = cell_unis[(first, c)], list(rest), rest_margin
+            elif c in col_unis:
+                uni = col_unis[c]
+            elif not universe:
+                continue
+            elif col_dim:
                 name = c[:-4] if c.endswith(" (n)") else c
                 if name == TOTAL:
                     m = True
@@ -1214,6 +1236,15 @@ def _exhaustive(cells: list[_Entry], labels, counts, dims, col_dim) -> list[_Ent
     return out
 
 
+def _has_universe(table) -> bool:
+    """Whether a table says what its counts count (a universe, per column or per cell)."""
+    return bool(
+        getattr(table, "universe", None)
+        or getattr(table, "column_universes", None)
+        or getattr(table, "cell_universes", None)
+    )
+
+
 def _has_total(names) -> bool:
     return any(n == TOTAL for n in names)
 
@@ -1244,7 +1275,7 @@ def _page_entries(summaries, headline_counts) -> tuple[list[_Entry], list[str]]:
             got = _table_entries(table, s, t)
             for e in got:
                 e.what = f"table {str(table.caption)!r}"
-            if not got and _count_columns(table)[1] and not getattr(table, "universe", None):
+            if not got and _count_columns(table)[1] and not _has_universe(table):
                 unaudited.append(str(table.caption))
             entries += got
             for k, count in enumerate(getattr(table, "implied", ()) or ()):

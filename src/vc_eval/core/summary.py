@@ -139,6 +139,18 @@ class Table:
         Counts a reader can work out from the table without it printing them
         (e.g. a row's total from a shown count and its percentage), so the
         page audit counts them as stated.
+    column_universes : dict
+        Count column -> the universe its cells count, when the count columns
+        are different populations (e.g. children in care at the end and at the
+        start of a period); overrides ``universe`` for that column. The label
+        columns condition as usual and a ``Total`` row is that column's
+        universe total.
+    cell_universes : dict
+        (row's label in the first label column, count column) -> the universe
+        that cell counts, when each row is a population of its own (children
+        entering care, children in care at the end ...); overrides the other
+        two. The first label column then names the universe and is not a
+        condition; any other label column conditions as usual.
     """
 
     caption: str
@@ -150,6 +162,8 @@ class Table:
     columns_dim: str | None = None
     row_variable: str | None = None
     implied: tuple[Count, ...] = ()
+    column_universes: dict[str, str] = field(default_factory=dict)
+    cell_universes: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         privacy.safe_frame(self.frame)

@@ -10,6 +10,7 @@ from matplotlib.axes import Axes
 
 from vc_eval.analysis.care import (
     IN_CARE_END,
+    IN_CARE_START,
     CarePopulation,
     PlacementCosts,
     PlacementStability,
@@ -87,15 +88,19 @@ def care_population_figure(result: CarePopulation) -> FigureOut:
     )
 
 
-def _declared(counts: pd.Series, universe: str, var: str) -> tuple[list[Count], list[int]]:
-    """Counts a bar chart of shares shows: each drawn bar (6 or more children), and each
-    category left out for having 1-5 (stated as "fewer than 6"); marks: the drawn bars."""
+def _declared(
+    counts: pd.Series, universe: str, var: str, shown: pd.Series | None = None
+) -> tuple[list[Count], list[int]]:
+    """Counts a bar chart of shares shows: each drawn bar (6 or more children, and shown
+    in its table when ``shown`` says which are), and each category left out for having
+    1-5 (stated as "fewer than 6"); marks: the drawn bars."""
     out, marks = [], []
     for label, n in counts.items():
         n = int(n)
-        if n >= MIN_N:
+        drawn = n >= MIN_N and (shown is None or bool(shown.get(label, False)))
+        if drawn:
             marks.append(n)
-        if n >= 1:
+        if drawn or 1 <= n < MIN_N:
             out.append(Count(n, universe, ((var, str(label)),)))
     return out, marks
 
@@ -146,16 +151,18 @@ def costs_figure(result: PlacementCosts) -> FigureOut:
 
 
 def plot_stability(result: PlacementStability, *, ax: Axes | None = None) -> Axes:
-    """Share of children by number of placements in the period (bars under 6 not drawn)."""
+    """Share of children by number of placements in the period (bars under 6 not drawn,
+    nor a bar the stability table hides: with the total it would give a hidden count)."""
     c = result.counts
     cols = [x for x in ("this", "previous") if x in c]
     names = {"this": "This period", "previous": "Previous period"}
+    shown = result.shown()
     rows = []
     for col in cols:
         total = c[col].sum()
         for r in c.itertuples():
             n = getattr(r, col)
-            if n >= MIN_N:
+            if n >= MIN_N and shown.at[r.placements, col]:
                 rows.append(
                     {"placements": r.placements, "percent": 100 * n / total, "period": names[col]}
                 )
@@ -174,16 +181,17 @@ def stability_figure(result: PlacementStability) -> FigureOut:
     plot_stability(result, ax=ax)
     share = result.share_three_plus()
     c = result.counts.set_index("placements")["this"]
+    shown = result.shown()
     k = int(c.get("3 or more", 0))
     said = (
         f" {percent(share)} had three or more placements."
-        if k >= MIN_N and c.sum() - k >= MIN_N
+        if k >= MIN_N and c.sum() - k >= MIN_N and shown.at["3 or more", "this"]
         else ""
     )
-    counts, marks = _declared(c, IN_CARE_END, "placements")
+    counts, marks = _declared(c, IN_CARE_END, "placements", shown["this"])
     if "previous" in result.counts:
         p = result.counts.set_index("placements")["previous"]
-        more, more_marks = _declared(p, STABILITY_PREVIOUS, "placements")
+        more, more_marks = _declared(p, STABILITY_PREVIOUS, "placements", shown["previous"])
         counts += more
         marks += more_marks
     return FigureOut(
@@ -198,5 +206,6 @@ def stability_figure(result: PlacementStability) -> FigureOut:
 
 
 #: Universe of the stability figure's previous-period bars (children in care at the
-#: end of the previous period, by placements during it): related to nothing else.
-STABILITY_PREVIOUS = "in_care_end_previous_period"
+#: end of the previous period, by placements during it): the children in care the day
+#: before this period, the universe of the start's counts (as the stability table says).
+STABILITY_PREVIOUS = IN_CARE_START

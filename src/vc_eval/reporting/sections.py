@@ -547,12 +547,17 @@ def data_quality(ctx: ReportContext) -> Summary:
     frame = pd.DataFrame(rows, columns=["Check", "Number", "Of", "Used in / effect"])
     st = privacy.suppress(frame.set_index("Check")[["Number"]], totals="none")
     frame["Number"] = st.table["Number"].to_numpy()
+    # Each row counts a population of its own (children, assessments, pairs,
+    # placements), stated nowhere else on the page: its own universe.
     sm.tables.append(
         Table(
             "What the data hold and what was left out",
             frame,
-            {"Check": "label", "Number": "count", "Of": "label", "Used in / effect": "text"},
+            {"Check": "label", "Number": "count", "Of": "text", "Used in / effect": "text"},
             "Numbers 1-5 are shown as c.",
+            cell_universes={
+                (" ".join(str(c).split()), "Number"): f"data quality: {c}" for c in frame["Check"]
+            },
         )
     )
     sm.say(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from vc_eval.analysis.sufficiency import SufficiencyResult, sufficiency
+from vc_eval.core import privacy
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.summary import FigureOut, Summary
 from vc_eval.reporting.render import HEADLINE_MIME
@@ -48,28 +49,67 @@ def build(
 
 
 def figures(res: SufficiencyResult) -> list[FigureOut]:
-    """The two commissioner's figures, with alt text stating each one's finding."""
-    import matplotlib.pyplot as plt
+    """The two commissioner's figures, with alt text stating each one's finding.
 
-    from vc_eval.plots.sufficiency import plot_children, plot_spend
+    Each declares the children behind its marks and the counts it shows
+    (:mod:`vc_eval.plots.sufficiency`), for the page audit (:func:`page`).
+    """
+    from vc_eval.plots.sufficiency import children_figure, spend_figure
 
     s = res.summary()
-    out = []
-    for fn, key in ((plot_children, "sufficiency.children"), (plot_spend, "sufficiency.spend")):
-        fig, ax = plt.subplots(figsize=(8, 4.5))
-        fn(res, ax=ax)
-        out.append(FigureOut(fig, alt=s.finding(key).text))
-    return out
+    return [
+        children_figure(res, alt=s.finding("sufficiency.children").text),
+        spend_figure(res, alt=s.finding("sufficiency.spend").text),
+    ]
 
 
-def show(summary: Summary, *, figs: list[FigureOut] = (), dpi: int = 90, level: int = 2) -> None:
-    """Display a summary (HTML) and figures (PNG with alt text) in a notebook."""
+def page(res: SufficiencyResult) -> tuple[list[Summary], privacy.PageAudit]:
+    """The page as shown, after the page-level disclosure audit, and what the audit did.
+
+    The projection's summary with both figures, then (when there is one) the
+    flow baseline's with its children figure, audited together
+    (:func:`vc_eval.core.privacy.audit_page`): a figure with a mark for fewer
+    than 6 children, or whose counts read with the sentences would reveal a
+    count of 1-5, is withheld; sentences likewise. The audit's notes join the
+    last summary's caveats.
+    """
+    from dataclasses import replace
+
+    from vc_eval.plots.sufficiency import children_figure
+
+    parts = [replace(res.summary(), figures=figures(res))]
+    if res.baseline is not None:
+        base = res.baseline.summary()
+        alt = base.finding("sufficiency.children").text
+        parts.append(replace(base, figures=[children_figure(res.baseline, alt=alt)]))
+    audit = privacy.audit_page(parts)
+    if not audit.ok:  # pragma: no cover - the audit can always hide more
+        raise privacy.DisclosureError("sufficiency page: the page-level audit failed")
+    shown = list(audit.summaries)
+    # figures the audit withheld are not shown: close them now
+    kept = {id(f) for s in shown for f in s.figures}
+    for s in parts:
+        for f in s.figures:
+            if id(f) not in kept:
+                f.close()
+    if audit.notes:
+        shown[-1] = replace(shown[-1], caveats=[*shown[-1].caveats, *audit.notes])
+    return shown, audit
+
+
+def show(
+    summary: Summary, *, figs: list[FigureOut] | None = None, dpi: int = 90, level: int = 2
+) -> None:
+    """Display a summary (HTML) and figures (PNG with alt text) in a notebook.
+
+    ``figs`` defaults to the summary's own (those :func:`page` kept).
+    """
     import base64
 
     from IPython.display import HTML, display
 
     display(HTML(summary.to_html(level)))
-    for f in figs:
+    for f in summary.figures if figs is None else figs:
         data = base64.b64encode(f.png(dpi)).decode("ascii")
         display(
             {"image/png": data, "text/plain": f.alt},
