@@ -109,16 +109,17 @@ def test_a_warm_kernel_runs_a_notebook_as_a_fresh_one_does(kernel, tmp_path):
     out = {}
     for how in ("fresh", "warm"):
         log = tmp_path / f"{how}.log"
-        warm = R.WarmKernel(kernel, log, R._NOTEBOOK_IMPORTS) if how == "warm" else None
+        warm = R.WarmKernel(kernel, log, R.NOTEBOOK_IMPORTS) if how == "warm" else None
+        km = warm.km if warm is not None else None
         try:
             R.execute_notebook(
                 path, tmp_path / f"{how}.ipynb", {"n": 3}, kernel=kernel, log_path=log, warm=warm
             )
         finally:
             if warm is not None:
-                km = warm._taken
+                assert warm.km is None  # taken by the notebook run
                 warm.close()
-                assert km is not None and not km.has_kernel  # taken, stopped, cleaned up
+                assert not km.has_kernel  # stopped and cleaned up
         done = nbformat.read(tmp_path / f"{how}.ipynb", as_version=4)
         out[how] = (
             [c.get("execution_count") for c in done.cells],

@@ -860,7 +860,7 @@ def render_report(
 
 #: What the first cell of a notebook that shows :func:`vc_eval.reporting.sections.page`
 #: imports (run silently in its kernel while the page is computed).
-_NOTEBOOK_IMPORTS = "import vc_eval.reporting.sections"
+NOTEBOOK_IMPORTS = "import vc_eval.reporting.sections"
 
 
 def _warm_kernel(kernel: str, log: Path) -> WarmKernel | None:
@@ -868,7 +868,7 @@ def _warm_kernel(kernel: str, log: Path) -> WarmKernel | None:
     (the notebook then starts its own kernel, as without one)."""
     _notebook_tools()
     try:
-        return WarmKernel(kernel, log, _NOTEBOOK_IMPORTS)
+        return WarmKernel(kernel, log, NOTEBOOK_IMPORTS)
     except Exception:  # noqa: BLE001 - papermill starts a kernel itself and reports any failure
         return None
 
@@ -1086,10 +1086,12 @@ Traceback files are for the people running the reports and are not for publicati
 __all__ = [
     "DEFAULT_KERNEL",
     "NOTEBOOKS",
+    "NOTEBOOK_IMPORTS",
     "REMOVE_TAGS",
     "BatchResult",
     "RenderResult",
     "ReportError",
+    "WarmKernel",
     "check_kernel",
     "check_report_options",
     "execute_notebook",
