@@ -1807,6 +1807,8 @@ class SpendResult(Result):
                     "Children": "count",
                     "Assessments": "count",
                 },
+                # each row counts its own children: those with a cost and that need scored
+                cell_universes=self._correlation_universes(corr["Need"]),
             )
         )
         var = tabs["variance_explained"].rename(
@@ -1831,6 +1833,17 @@ class SpendResult(Result):
                 columns_dim=FLAG,
             )
         )
+        return out
+
+    def _correlation_universes(self, labels: pd.Series) -> dict[tuple[str, str], str]:
+        """The population each row of the correlation table counts (rows as in
+        :attr:`correlations`)."""
+        out: dict[tuple[str, str], str] = {}
+        for label, m in zip(labels, self.correlations["measure"], strict=True):
+            row = " ".join(str(label).split())
+            scored = "" if m == TOTAL_NEED else f" scored in {m}"
+            out[(row, "Children")] = f"{UNIVERSE_ASSESSED}{scored}"
+            out[(row, "Assessments")] = f"cost_need_assessments{scored}"
         return out
 
     def report_tables(self) -> dict[str, pd.DataFrame]:
