@@ -1,6 +1,7 @@
 """Time impact-update reports as users run them: `vc-eval report` in a fresh process.
 
     python benchmarks/bench_report.py                              # bundled data only
+    python benchmarks/bench_report.py --steps                      # + where the time goes
     python benchmarks/bench_report.py --national DATA --batch 6    # + national, 6-council batch
     python benchmarks/bench_report.py --national DATA --all        # + every council, 2 workers
 
@@ -115,7 +116,50 @@ def one_council(rows, data: Path, council: str, label: str, kernel: str, out: Pa
     )
 
 
+def steps(data: Path, council: str, out: Path) -> None:
+    """``vc-eval report`` in this process with its stages timed and its log printed.
+
+    Run in a child process (``--_steps``): where a first-time report's time goes,
+    per process (the renderer, the helper, the kernel) in CPU and wall seconds,
+    and the time of day of each step, so the critical path can be read off.
+    The report's log (normally removed with its temporary folder) is printed.
+    """
+    from vc_eval.cli import main as cli_main
+    from vc_eval.reporting import render
+
+    t0 = time.perf_counter()
+    logs: list[str] = []
+    remove = render.shutil.rmtree
+
+    def keep_log(path, *a, **kw):
+        logs.extend(p.read_text(errors="replace") for p in Path(path).glob("*.log"))
+        return remove(path, *a, **kw)
+
+    def stage(line: str) -> None:
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
+        print(
+            f"{time.strftime('%H:%M:%S')} +{time.perf_counter() - t0:6.2f} s wall, "
+            f"renderer {cpu.ru_utime + cpu.ru_stime:6.2f} s CPU: {line}",
+            flush=True,
+        )
+
+    render.shutil.rmtree = keep_log
+    real = render.render_report
+    render.render_report = lambda *a, **kw: real(*a, **{**kw, "stage": stage})
+    stage("start")
+    try:
+        cli_main(["report", "--data", str(data), "--council", council, "--out", str(out)])
+    except SystemExit:
+        pass
+    stage("done")
+    print("\n".join(line for text in logs for line in text.splitlines() if " s CPU" in line))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--_steps"]:
+        steps(Path(argv[1]), argv[2], Path(argv[3]))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bundled", type=Path, default=ROOT / "data" / "synthetic")
     ap.add_argument("--national", type=Path, default=None)
@@ -125,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--council", default="Bitternmere", help="bundled council")
     ap.add_argument("--national-council", default=None, help="default: the median-size one")
     ap.add_argument("--no-bundled", action="store_true")
+    ap.add_argument(
+        "--steps",
+        action="store_true",
+        help="also a first-time bundled report with its steps timed (where the time goes)",
+    )
     args = ap.parse_args(argv)
     kernel = _kernel()
     rows: list[dict] = []
@@ -133,6 +182,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_bundled:
             data = copy_data(args.bundled, tmp, "bundled")
             one_council(rows, data, args.council, "bundled", kernel, tmp / "bundled-out")
+        if args.steps:
+            data = copy_data(args.bundled, tmp, "bundled-steps")
+            env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+            print(f"\nsteps of a first-time report (load {_load()}):", flush=True)
+            subprocess.run(
+                [sys.executable, __file__, "--_steps", str(data), args.council, str(tmp / "s")],
+                env=env,
+                check=False,
+            )
+            print(f"load after: {_load()}", flush=True)
         if args.national:
             data = copy_data(args.national, tmp, "national")
             council = args.national_council or spread(data, 3)[1]

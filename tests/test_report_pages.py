@@ -79,3 +79,52 @@ def test_a_stored_page_stops_the_helper_at_once(data, tmp_path, few_sections):
     assert P.prepare_page(_params(data, cache), helper=helper)  # read, not computed
     helper.close()
     assert not helper.process.is_alive()
+
+
+@pytest.fixture(scope="module")
+def kernel() -> str:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    specs = KernelSpecManager().find_kernel_specs()
+    return "vc-eval" if "vc-eval" in specs else "python3"
+
+
+def test_a_warm_kernel_runs_a_notebook_as_a_fresh_one_does(kernel, tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from vc_eval.reporting import render as R
+
+    nb = new_notebook(
+        cells=[
+            new_code_cell("n = 1", metadata={"tags": ["parameters"]}),
+            new_code_cell("import vc_eval.reporting.sections as S\nprint(S.__name__, n)"),
+            new_code_cell("from IPython.display import HTML\nHTML(f'<b>{n + 1}</b>')"),
+            new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, n])\nplt.show()"),
+        ],
+        metadata={"kernelspec": {"name": kernel, "display_name": kernel, "language": "python"}},
+    )
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    out = {}
+    for how in ("fresh", "warm"):
+        log = tmp_path / f"{how}.log"
+        warm = R.WarmKernel(kernel, log, R.NOTEBOOK_IMPORTS) if how == "warm" else None
+        km = warm.km if warm is not None else None
+        try:
+            R.execute_notebook(
+                path, tmp_path / f"{how}.ipynb", {"n": 3}, kernel=kernel, log_path=log, warm=warm
+            )
+        finally:
+            if warm is not None:
+                assert warm.km is None  # taken by the notebook run
+                warm.close()
+                assert not km.has_kernel  # stopped and cleaned up
+        done = nbformat.read(tmp_path / f"{how}.ipynb", as_version=4)
+        out[how] = (
+            [c.get("execution_count") for c in done.cells],
+            R.render_html(done, title="t"),
+        )
+    assert out["warm"] == out["fresh"]
+    assert out["warm"][0] == [1, 2, 3, 4, 5]  # injected parameters cell included
+    assert "<b>4</b>" in out["warm"][1] and "image/png" in out["warm"][1]

@@ -65,6 +65,7 @@ tables, protected within groups), :func:`suppress_stats`, :func:`safe_frame`,
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -1449,7 +1450,10 @@ def _audit_universe(entries: list[_Entry]) -> list[dict]:
     a_eq = ind_b[shown]
     b_eq = np.array([e.value for e in entries if e.value is not None], dtype=float)
     hidden = [i for i, e in enumerate(entries) if e.value is None]
-    lower = _reader_bounds(entries, ind_b)
+    # With nothing hidden a reader assumes no bound, and whether the shown counts
+    # agree is the feasibility of the first program below (the same system), so
+    # the bounds' own program is needed only with hidden counts.
+    lower = _reader_bounds(entries, ind_b) if hidden else np.zeros(len(entries))
     if lower is None:
         raise DisclosureError(_contradiction(entries))
     # Inequalities G x <= h: every block >= 0, every hidden count >= what a
@@ -1466,6 +1470,8 @@ def _audit_universe(entries: list[_Entry]) -> list[dict]:
     g = sparse.vstack([-sparse.identity(nb, format="csr"), sparse.csr_matrix(extra_m)]).tocsr()
     h = np.r_[np.zeros(nb), np.array(h_rows, dtype=float)]
     x0, tight = _implicit_equalities(a_eq, b_eq, g, h)
+    if x0 is None and not hidden:  # the shown counts contradict each other
+        raise DisclosureError(_contradiction(entries))
     if x0 is None:  # pragma: no cover - the bounds were found feasible
         raise DisclosureError(f"audit of universe {entries[0].universe!r} failed")
     # Blocks forced to 0 drop out; the other tight rows join the equations.
@@ -1631,7 +1637,7 @@ def _audit_split(entries: list[_Entry]) -> list[dict]:
         return _audit_universe(entries)
     lo, hi = 0.0, np.inf
     for g in groups:
-        a, b = _total_range(g)
+        a, b = _once(_total_range, g)
         lo, hi = max(lo, a), min(hi, b)
     if lo > hi + 1e-7:
         raise DisclosureError(_contradiction(entries))
@@ -1642,7 +1648,7 @@ def _audit_split(entries: list[_Entry]) -> list[dict]:
         bound = _Entry(uni, (), None, lo, hi if np.isfinite(hi) else None, ("structure",))
     out, seen = [], set()
     for g in groups:
-        for v in _audit_universe([*g, bound]):
+        for v in _once(_audit_universe, [*g, bound]):
             key = (v["where"], v["kind"])
             if key not in seen:
                 seen.add(key)
@@ -1656,13 +1662,66 @@ def _describe(where: tuple) -> str:
     return ", ".join(f"{a} = {'(other)' if b == _OTHER else b}" for a, b in where)
 
 
+#: What the current :func:`audit_page` has already worked out about sets of entries
+#: (see :func:`_once`); None outside an audit.
+_SPLIT_MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "vc_eval_audit_memo", default=None
+)
+
+
+def _entry_key(e: _Entry) -> tuple:
+    return (
+        e.universe,
+        e.where,
+        e.value,
+        e.lo,
+        e.hi,
+        e.source,
+        e.margin,
+        e.outside,
+        e.among,
+        e.what,
+    )
+
+
+def _once(fn, entries: list[_Entry]):
+    """``fn(entries)``, remembered for the rest of the page's audit.
+
+    The audit of a universe (and of each group of its variables, and the range
+    of its total a group allows) depends only on its entries, in order, and a
+    page's audit asks again about what its fixes did not touch (every fix
+    re-audits the page; every trial fix re-audits one universe, whose other
+    groups are unchanged), so the answer, or the contradiction raised, is kept
+    and given again: the same decisions as computing it again, without the
+    linear programs.
+    """
+    memo = _SPLIT_MEMO.get()
+    if memo is None:
+        return fn(entries)
+    key = (fn.__name__, tuple(_entry_key(e) for e in entries))
+    if key not in memo:
+        try:
+            memo[key] = ("ok", fn(entries))
+        except DisclosureError as err:
+            memo[key] = ("error", err)
+    status, value = memo[key]
+    if status == "error":
+        raise DisclosureError(*value.args)
+    return [dict(v) for v in value] if isinstance(value, list) else value
+
+
+def _audit_split_once(entries: list[_Entry]) -> list[dict]:
+    """:func:`_audit_split`, remembered (see :func:`_once`)."""
+    return _once(_audit_split, entries)
+
+
 def _audit_entries(entries: list[_Entry]) -> list[dict]:
     by: dict[str, list[_Entry]] = {}
     for e in entries:
         by.setdefault(e.universe, []).append(e)
     out = []
     for u in sorted(by):
-        out += _audit_split(by[u])
+        out += _audit_split_once(by[u])
     return out
 
 
@@ -1747,8 +1806,12 @@ def audit_page(summaries, headline_counts=None, *, fix: bool = True) -> PageAudi
     from threadpoolctl import threadpool_limits
 
     # Small dense problems: threads only cost time (and more on a busy machine).
-    with threadpool_limits(1):
-        return _audit_page(list(summaries), headline_counts, fix)
+    token = _SPLIT_MEMO.set({})
+    try:
+        with threadpool_limits(1):
+            return _audit_page(list(summaries), headline_counts, fix)
+    finally:
+        _SPLIT_MEMO.reset(token)
 
 
 def _small_marks(summaries: list) -> tuple[list[dict], list[str]]:

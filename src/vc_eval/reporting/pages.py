@@ -11,7 +11,8 @@ notebook, which finds the page in the cache and only displays it:
   takes the costliest sections that share no intermediate result with the rest
   (:data:`HELPER_SECTIONS`) and sends them back with their figures already
   rendered to PNG; the renderer computes the others, then audits the page as a
-  whole, exactly as the notebook would;
+  whole, exactly as the notebook would; meanwhile the notebook's kernel starts
+  and imports (``render.WarmKernel``), so the notebook only shows the page;
 * **a batch**: each worker process computes its councils' pages itself, one
   after another, so the imports of the analysis libraries are paid once per
   worker, not once per council, and the kernel of each notebook starts in about
@@ -41,10 +42,19 @@ from pathlib import Path
 
 log = logging.getLogger("vc_eval.report")
 
-#: Sections the helper process computes for a single report: the costliest ones whose
-#: intermediate results no other part of the page uses (the needs profile and the care
-#: population feed the audit's headline counts, so they stay with the audit).
-HELPER_SECTIONS: tuple[str, ...] = ("trajectories", "outcomes", "strengths")
+#: Sections the helper process computes for a single report: ones whose intermediate
+#: results no other part of the page uses (the needs profile and the care population
+#: feed the audit's headline counts, so they stay with the audit), chosen so that the
+#: two processes finish together: the renderer also audits the page, and the notebook's
+#: kernel starts and imports on the helper's core meanwhile (see ``render.WarmKernel``).
+HELPER_SECTIONS: tuple[str, ...] = (
+    "trajectories",
+    "outcomes",
+    "strengths",
+    "agreement",
+    "stability",
+    "costs",
+)
 #: Loggers whose lines go to the report's log file while a page is computed here.
 _LOGGERS = ("vc_eval", "py.warnings")
 
@@ -59,6 +69,8 @@ def quiet(log_path: str | Path | None) -> Iterator[None]:
     handler: logging.Handler = (
         logging.FileHandler(log_path, encoding="utf-8") if log_path else logging.NullHandler()
     )
+    # the time of day: the renderer and the helper write to the same log
+    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(message)s", "%H:%M:%S"))
     loggers = [logging.getLogger(n) for n in _LOGGERS]
     saved = [(lg.handlers[:], lg.propagate, lg.level) for lg in loggers]
     try:
@@ -93,25 +105,30 @@ def _warm_up() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from vc_eval.analysis import outcomes, strengths  # noqa: F401
+    from vc_eval.analysis import agreement, care, outcomes, strengths  # noqa: F401
     from vc_eval.analysis.trajectories import fit_domains  # noqa: F401
+    from vc_eval.plots import agreement as agreement_plots  # noqa: F401
     from vc_eval.plots import outcomes as outcome_plots  # noqa: F401
-    from vc_eval.plots import trajectories  # noqa: F401
+    from vc_eval.plots import population, trajectories  # noqa: F401
     from vc_eval.reporting import sections  # noqa: F401
 
 
 def compute_sections(
-    arguments: Mapping, keys: tuple[str, ...], log_path: str | None = None
+    arguments: Mapping, keys: tuple[str, ...], log_path: str | None = None, started: str = ""
 ) -> dict:
     """Sections ``keys`` of one report as computed (before the page audit), figures as PNGs.
 
     Runs in the helper process; the figures travel as
     :class:`~vc_eval.reporting.cache.RenderedFigure` (PNG at the report's dpi).
+    ``started``: a line about the helper's start-up, for the log.
     """
     from vc_eval.reporting import sections as S
 
     with quiet(log_path):
-        ctx = S.build_context(**arguments)
+        if started:
+            log.info("helper: %s", started)
+        with _timed("helper: context"):
+            ctx = S.build_context(**arguments)
         return {key: _section(S, ctx, key, "helper: ") for key in keys}
 
 
@@ -135,20 +152,28 @@ def _section(S, ctx, key: str, who: str = ""):
 @contextlib.contextmanager
 def _timed(what: str) -> Iterator[None]:
     """Log the CPU seconds of a step (the report's log: where a report's time goes)."""
-    t0 = time.process_time()
+    t0, w0 = time.process_time(), time.perf_counter()
     yield
-    log.info("%s: %.2f s CPU", what, time.process_time() - t0)
+    log.info(
+        "%s: %.2f s CPU, %.2f s wall", what, time.process_time() - t0, time.perf_counter() - w0
+    )
 
 
 def _helper_main(conn) -> None:
     """The helper process: import the analyses, then compute one set of sections."""
+    t0, w0 = time.process_time(), time.perf_counter()
     _warm_up()
+    t1, w1 = time.process_time(), time.perf_counter()
     try:
         job = conn.recv()
     except EOFError:  # the page was already stored: nothing to do
         return
+    started = (
+        f"imports {t1 - t0:.2f} s CPU, {w1 - w0:.2f} s wall; "
+        f"then {time.perf_counter() - w1:.2f} s waiting for the job"
+    )
     try:
-        conn.send(("ok", compute_sections(*job)))
+        conn.send(("ok", compute_sections(*job, started)))
     except BaseException as err:  # noqa: BLE001 - sent back; the renderer decides
         conn.send(("error", f"{type(err).__name__}: {err}"))
     finally:
@@ -243,7 +268,8 @@ def prepare_page(
 
 def _prepare(S, arguments: dict, helper: PageHelper | None, path: str | None) -> bool:
     """:func:`prepare_page`'s work (``S``: :mod:`vc_eval.reporting.sections`)."""
-    ctx = S.build_context(**arguments)
+    with _timed("context"):
+        ctx = S.build_context(**arguments)
     if ctx.page_store is None:
         return False
     if S.page_is_stored(ctx):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import html
 import json
 import multiprocessing
@@ -30,6 +31,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -63,6 +65,7 @@ DEFAULT_KERNEL = "vc-eval"
 REMOVE_TAGS: tuple[str, ...] = ("parameters", "injected-parameters", "remove_cell", "headline")
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_html_lock = threading.Lock()
 
 #: Styles added to nbconvert's classic template (which writes alt text on figures).
 _CSS = """
@@ -138,11 +141,20 @@ def notebook_path(notebook: str | Path) -> Path:
 
 def notebook_parameters(notebook: str | Path) -> dict[str, dict]:
     """Parameters of a notebook's ``parameters`` cell: name -> {default, type, help}."""
+    path = notebook_path(notebook)
+    st = path.stat()
+    # read once per file version: a report asks several times (checks, cache, parameters)
+    found = _inspected(str(path.resolve()), st.st_mtime_ns, st.st_size)
+    return {name: dict(p) for name, p in found.items()}
+
+
+@functools.lru_cache(maxsize=16)
+def _inspected(path: str, mtime_ns: int, size: int) -> dict[str, dict]:
+    """:func:`notebook_parameters` of the notebook file at ``path`` as it is now."""
     _notebook_tools()
     import papermill
 
-    path = notebook_path(notebook)
-    params = papermill.inspect_notebook(str(path))
+    params = papermill.inspect_notebook(path)
     return {
         name: {"default": p.get("default"), "type": _param_type(p), "help": p.get("help", "")}
         for name, p in params.items()
@@ -360,6 +372,129 @@ def _log_to(path: Path | None):
         handler.close()
 
 
+#: What nbclient starts every kernel with (``NotebookClient.ipython_hist_file``): a
+#: kernel started ahead of its notebook (:class:`WarmKernel`) gets the same.
+_KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
+#: Papermill engine that runs a notebook on a kernel already started (:class:`WarmKernel`).
+_WARM_ENGINE = "vc-eval-warm-kernel"
+_warm_engine_registered: list[bool] = []  # non-empty once registered in this process
+
+
+class WarmKernel:
+    """A notebook's kernel started before the notebook runs, its imports already done.
+
+    Starting a kernel and importing what the notebook's first cell imports
+    takes a few seconds of CPU, which would otherwise come after the page is
+    computed, on one core. Started while the page is computed, it runs on
+    the other core; the notebook then runs on it exactly as on a fresh
+    kernel: the imports run silently (``silent=True``: no history, the
+    execution count stays at 0, nothing recorded in the notebook), so the
+    first cell's import finds the modules loaded and every cell runs and
+    outputs as it would have. The kernel is started with the arguments and
+    log nbclient would give it, and shut down by nbclient after the notebook
+    (or by :meth:`close` if the notebook never runs).
+    """
+
+    def __init__(self, kernel: str, log_path: Path, imports: str = "") -> None:
+        from jupyter_core.utils import run_sync
+
+        self.kernel = kernel
+        self._taken = None
+        self.km = _quiet_kernel_manager(log_path)(kernel_name=kernel)
+        run_sync(self.km.start_kernel)(extra_arguments=list(_KERNEL_ARGUMENTS))
+        self._kc = None
+        if imports:
+            self._kc = self.km.client()
+            self._kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+            self._kc.execute(imports, silent=True, store_history=False, allow_stdin=False)
+
+    def take(self):
+        """The kernel manager, for one notebook run (which asks the kernel to stop)."""
+        self._stop_client()
+        self._taken, self.km = self.km, None
+        return self._taken
+
+    def _stop_client(self) -> None:
+        if self._kc is not None:
+            with contextlib.suppress(Exception):
+                self._kc.stop_channels()
+            self._kc = None
+
+    def close(self) -> None:
+        """Wait for the kernel to stop (asked to by the notebook run), else stop it now."""
+        from jupyter_core.utils import run_sync
+
+        self._stop_client()
+        km, self.km = self.km, None
+        with contextlib.suppress(Exception):
+            if km is not None:  # never used: nothing to lose
+                run_sync(km.shutdown_kernel)(now=True)
+            elif self._taken is not None:
+                km, self._taken = self._taken, None
+                if km.has_kernel:
+                    run_sync(km.finish_shutdown)()  # as nbclient's shutdown, then cleanup
+                run_sync(km.cleanup_resources)()
+
+
+def _warm_engine() -> str:
+    """Register (once) the papermill engine that runs notebooks on a :class:`WarmKernel`.
+
+    It is papermill's own nbclient engine, given the kernel manager (``km``),
+    and told to shut the kernel down after the notebook as it does with the
+    kernels it starts itself (``cleanup_kc``).
+    """
+    from jupyter_core.utils import run_sync
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    if _warm_engine_registered:
+        return _WARM_ENGINE
+
+    class WarmKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man,
+            kernel_name,
+            log_output=False,
+            stdout_file=None,
+            stderr_file=None,
+            start_timeout=60,
+            execution_timeout=None,
+            **kwargs,
+        ):
+            # as NBClientEngine.execute_managed_notebook, with the kernel manager given
+            km = kwargs.pop("km")
+            kwargs = remove_args(["input_path", "kernel_manager_class"], **kwargs)
+            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = merge_kwargs(
+                safe_kwargs,
+                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            client = PapermillNotebookClient(nb_man, km=km, **final_kwargs)
+            try:
+                return client.execute(cleanup_kc=False)
+            finally:
+                # as nbclient's own clean-up, except that the kernel is asked to stop
+                # here and waited for later (WarmKernel.close), while the HTML is written
+                if client.kc is not None:
+                    client.kc.stop_channels()
+                with contextlib.suppress(Exception):
+                    run_sync(km.request_shutdown)()
+
+    papermill_engines.register(_WARM_ENGINE, WarmKernelEngine)
+    _warm_engine_registered.append(True)
+    return _WARM_ENGINE
+
+
 def execute_notebook(
     notebook: Path,
     output: Path,
@@ -368,11 +503,13 @@ def execute_notebook(
     kernel: str = DEFAULT_KERNEL,
     timeout: float | None = None,
     log_path: Path | None = None,
+    warm: WarmKernel | None = None,
 ) -> None:
     """Run a notebook with Papermill, retrying once if the kernel fails to start.
 
     The kernel's console output and Papermill's log lines go to ``log_path``
-    (nowhere when None), so a run prints nothing of its own.
+    (nowhere when None), so a run prints nothing of its own. ``warm``: a
+    kernel started ahead (:class:`WarmKernel`), used for the first attempt.
 
     Raises papermill's ``PapermillExecutionError`` when a cell fails (the
     output notebook is still written, with the error).
@@ -383,6 +520,9 @@ def execute_notebook(
 
     log = Path(log_path) if log_path else Path(os.devnull)
     for attempt in (1, 2):
+        engine = {}
+        if attempt == 1 and warm is not None and warm.km is not None:
+            engine = {"engine_name": _warm_engine(), "km": warm.take()}
         try:
             with _log_to(log_path):
                 papermill.execute_notebook(
@@ -395,35 +535,28 @@ def execute_notebook(
                     execution_timeout=timeout,
                     request_save_on_cell_execute=False,
                     kernel_manager_class=_quiet_kernel_manager(log),
+                    **engine,
                 )
             return
         except PapermillExecutionError:
             raise
         except Exception as err:  # kernel start-up races: see NOTEBOOKS.md
-            if attempt == 1 and _is_kernel_start_error(err):
+            if attempt == 1 and (engine or _is_kernel_start_error(err)):
                 time.sleep(0.5)
                 continue
             raise
 
 
-def render_html(nb, *, title: str) -> str:
-    """Executed notebook -> self-contained HTML with code and parameter cells hidden."""
+@functools.cache
+def _html_exporter():
+    """The HTML exporter of every report (made once per process: nbconvert's import and
+    template compilation cost more than a conversion)."""
     import jinja2
 
     _notebook_tools()
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    nb = _copy_nb(nb)
-    nb.metadata["title"] = title
-    for cell in nb.cells:
-        # Warnings go to the executed notebook (audit), not the published page.
-        if cell.get("outputs"):
-            cell.outputs = [
-                o
-                for o in cell.outputs
-                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
-            ]
     exporter = HTMLExporter(
         template_name="classic",
         extra_loaders=[jinja2.DictLoader({"vc_report.html.j2": _TEMPLATE})],
@@ -435,7 +568,33 @@ def render_html(nb, *, title: str) -> str:
     exporter.register_preprocessor(
         TagRemovePreprocessor(remove_cell_tags=set(REMOVE_TAGS), enabled=True), enabled=True
     )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    return exporter
+
+
+def _warm_html() -> None:
+    """Import nbconvert and compile the report template (a thread, while the notebook runs)."""
+    with contextlib.suppress(Exception):  # render_html then does it, and reports any error
+        import nbformat
+
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("warm-up")])
+        with _html_lock:
+            _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": "warm-up"}})
+
+
+def render_html(nb, *, title: str) -> str:
+    """Executed notebook -> self-contained HTML with code and parameter cells hidden."""
+    nb = _copy_nb(nb)
+    nb.metadata["title"] = title
+    for cell in nb.cells:
+        # Warnings go to the executed notebook (audit), not the published page.
+        if cell.get("outputs"):
+            cell.outputs = [
+                o
+                for o in cell.outputs
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    with _html_lock:  # one exporter per process, one conversion at a time
+        body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     return body
 
 
@@ -632,7 +791,11 @@ def render_report(
     targets = {ext: out_dir / f"{stem}.{ext}" for ext in ("ipynb", "json", "html")}
     tmp = Path(tempfile.mkdtemp(prefix=f".{stem}.tmp-", dir=out_dir))
     log = tmp / f"{stem}.log"
+    warm = None
     try:
+        if page_params is not None and helper is not None:
+            # the kernel starts and imports on the second core while the page is computed
+            warm = _warm_kernel(kernel, log)
         if page_params is not None:
             from vc_eval.reporting.pages import prepare_page
 
@@ -644,9 +807,17 @@ def render_report(
             helper = None
         executed = tmp / f"{stem}.ipynb"
         say(f"[notebook] running {nb_path.stem} for {' '.join(council.split())}")
+        # this process waits for the kernel: meanwhile it gets the HTML converter ready
+        threading.Thread(target=_warm_html, name="vc-eval-warm-html", daemon=True).start()
         try:
             execute_notebook(
-                nb_path, executed, params, kernel=kernel, timeout=timeout, log_path=log
+                nb_path,
+                executed,
+                params,
+                kernel=kernel,
+                timeout=timeout,
+                log_path=log,
+                warm=warm,
             )
         except BaseException as err:
             if executed.exists():
@@ -672,6 +843,8 @@ def render_report(
     finally:
         if helper is not None:
             helper.close()
+        if warm is not None:
+            warm.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return RenderResult(
         council,
@@ -683,6 +856,21 @@ def render_report(
         seconds=time.perf_counter() - t0,
         headline=head,
     )
+
+
+#: What the first cell of a notebook that shows :func:`vc_eval.reporting.sections.page`
+#: imports (run silently in its kernel while the page is computed).
+NOTEBOOK_IMPORTS = "import vc_eval.reporting.sections"
+
+
+def _warm_kernel(kernel: str, log: Path) -> WarmKernel | None:
+    """A :class:`WarmKernel` for the report's notebook, or None if it cannot start
+    (the notebook then starts its own kernel, as without one)."""
+    _notebook_tools()
+    try:
+        return WarmKernel(kernel, log, NOTEBOOK_IMPORTS)
+    except Exception:  # noqa: BLE001 - papermill starts a kernel itself and reports any failure
+        return None
 
 
 def render_report_safe(council: str | None, **kwargs) -> RenderResult:
@@ -898,10 +1086,12 @@ Traceback files are for the people running the reports and are not for publicati
 __all__ = [
     "DEFAULT_KERNEL",
     "NOTEBOOKS",
+    "NOTEBOOK_IMPORTS",
     "REMOVE_TAGS",
     "BatchResult",
     "RenderResult",
     "ReportError",
+    "WarmKernel",
     "check_kernel",
     "check_report_options",
     "execute_notebook",
