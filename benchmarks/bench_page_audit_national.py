@@ -199,7 +199,7 @@ def main() -> None:
 
     print(f"code {rev}; load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     t0, c0 = time.perf_counter(), time.process_time()
-    folder = prepare_cache(args.data, cache_dir=args.cache)
+    folder = prepare_cache(args.data, cache_dir=args.cache, shared=True)
     print(
         f"cache prepared: {time.perf_counter() - t0:.1f} s wall, "
         f"{time.process_time() - c0:.1f} s CPU",

@@ -178,3 +178,25 @@ def test_stability_bars_are_linked_to_the_table_and_none_the_table_hides_is_draw
     hit = {(v["universe"], v["where"], v["value"]) for v in audit.violations}
     assert (care.IN_CARE_START, (("placements", "3 or more"),), 1) in hit
     assert privacy.audit_page(page).figures_withheld == ["Drew the hidden 6"]
+
+
+def test_mix_figure_draws_no_type_the_placement_table_hides():
+    # At the end: 30 foster, 10 IFA, 3 in homes (43). The table hides the 3 and the 10
+    # that protects it; a bar for the 10 (23% of the 43 in care the page states) would
+    # give the 3 away, as national pages showed (a lone Secure placement of 2 or 3).
+    res = _population(_mix(30, 10, 3), _mix(20, 7, 3))
+    shown = res.shown_end()
+    assert shown.to_dict() == {
+        "In-house foster care": True,
+        "IFA foster care": False,
+        "Children's home": False,
+    }
+    fig = pop.care_population_figure(res)
+    assert 10 not in fig.marks and 30 in fig.marks
+    drawn = [c for c in fig.counts if c.universe == care.IN_CARE_END and c.value >= 6]
+    assert [c.where for c in drawn] == [(("placement", "In-house foster care"),)]
+    audit = privacy.audit_page([res.summary(), Summary("F", figures=[fig])], fix=False)
+    assert audit.ok, audit.violations
+    # with nothing hidden in the table every type of 6 or more is drawn again
+    full = _population(_mix(25, 10, 8), _mix(20, 7, 3))
+    assert full.shown_end().all() and {25, 10, 8} <= set(pop.care_population_figure(full).marks)

@@ -254,6 +254,20 @@ class CarePopulation(Result):
         sm.tables += [age_sex, *([placement] if placement is not None else []), self._flows_table()]
         return sm
 
+    def shown_end(self) -> pd.Series:
+        """Whether the placement table shows each type's count at the end (not ``c``),
+        so the figure of the mix draws no share the table hides (with the total in
+        care, a lone hidden type's count would follow); index as :attr:`mix_end`."""
+        tab = self._placement_table()
+        col = "At end of period"
+        if tab is None or col not in tab.frame:
+            return pd.Series(False, index=self.mix_end.index)
+        t = tab.frame.set_index("Placement type")[col]
+        return pd.Series(
+            [bool(k in t.index and t[k] != privacy.SUPPRESSED) for k in self.mix_end.index],
+            index=self.mix_end.index,
+        )
+
     def _placement_table(self) -> Table | None:
         """Placement type at the end (and start) of the period; None if neither can be shown.
 

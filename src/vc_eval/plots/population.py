@@ -47,10 +47,11 @@ def plot_in_care(result: CarePopulation, *, ax: Axes | None = None) -> Axes:
 
 
 def plot_mix(result: CarePopulation, *, ax: Axes | None = None) -> Axes:
-    """Percentage of children in care by placement type at the end (types under 6 left out)."""
+    """Percentage of children in care by placement type at the end (types under 6, and
+    types the placement table hides, left out)."""
     mix = result.mix_end
     total = mix.sum()
-    shown = mix[mix >= MIN_N]
+    shown = mix[(mix >= MIN_N) & result.shown_end()]
     frame = pd.DataFrame({"label": shown.index, "percent": 100 * shown.to_numpy() / max(total, 1)})
     if ax is None:
         _, ax = new_figure(figsize=(6, 3.5))
@@ -65,7 +66,7 @@ def care_population_figure(result: CarePopulation) -> FigureOut:
     plot_in_care(result, ax=ax1)
     plot_mix(result, ax=ax2)
     mix = result.mix_end
-    left_out = int(((mix >= 1) & (mix < MIN_N)).sum())
+    left_out = int(((mix >= 1) & ((mix < MIN_N) | ~result.shown_end())).sum())
     word = result.change_word()
     said = (
         f" The number in care {word} over the period."
@@ -78,7 +79,12 @@ def care_population_figure(result: CarePopulation) -> FigureOut:
         "Left: children in care on the first of each month of the period"
         + (" and of the previous period" if result.monthly["period"].nunique() > 1 else "")
         + ". Right: percentage of children in care by placement type at the end of the period"
-        + (f" ({plural(left_out, 'type')} with fewer than 6 children left out)" if left_out else "")
+        + (
+            f" ({plural(left_out, 'type')} with fewer than 6 children, or hidden in the "
+            "table, left out)"
+            if left_out
+            else ""
+        )
         + "."
         + said,
         "Children in care by month, and placement type at period end. Months and types with "
@@ -109,7 +115,7 @@ def _population_counts(result: CarePopulation) -> tuple[tuple[Count, ...], tuple
     """What the care population figure shows: children in care each month (each
     drawn point its own count) and the placement mix at the end (shares of the
     children in care, a count the page states)."""
-    counts, marks = _declared(result.mix_end, IN_CARE_END, "placement")
+    counts, marks = _declared(result.mix_end, IN_CARE_END, "placement", result.shown_end())
     m = result.monthly
     for month, n, period in m[["month", "children", "period"]].itertuples(index=False):
         if np.isfinite(n):
