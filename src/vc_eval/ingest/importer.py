@@ -1224,6 +1224,8 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
     a = drop.kept()
     # link each assessment (child x date) to the nearest review
     visits = a[["child", "date"]].drop_duplicates().sort_values("date")
+    # the extract's ids are categorical; the reviews' are text
+    visits["child"] = visits["child"].astype("str")
     rv = reviews.rename(columns={"CHILD": "child", "date": "review"}).sort_values("review")
     if len(rv) and len(visits):
         linked = pd.merge_asof(
@@ -1391,7 +1393,7 @@ def _build_dataset(
     roles = (stats.get("needs") or {}).get("columns", {}).get("rater_role", "(none)")
     if roles != "(none)":
         # who scored, only when the extract said so (absent: a social worker's)
-        ass[Col.rater_role] = a["role"].astype("str").to_numpy()
+        ass[Col.rater_role] = a["role"].astype("str")
     out = pd.concat([o for o in outcomes if len(o)] or [outcomes[0]], ignore_index=True)
     outc = pd.DataFrame(
         {
