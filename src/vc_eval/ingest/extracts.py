@@ -717,8 +717,10 @@ def read_needs(
     # reported on (national extracts are ~10 million scores).
     n = len(table)
     child_c, child_ids = _ids(table, child)
-    date_w = parse_dates(table.uniques[date]).to_numpy()[table.codes[date]]
-    date_blank = (table.uniques[date] == "").to_numpy()[table.codes[date]]
+    date_codes = table.codes[date]
+    date_u = parse_dates(table.uniques[date]).to_numpy()
+    date_blank = (table.uniques[date] == "").to_numpy()[date_codes]
+    date_bad = np.isnat(date_u)[date_codes]
     role_c, role_ids, role_unknown = _roles(
         table.uniques[role_col] if role_col else None, table.codes.get(role_col), n, config
     )
@@ -733,14 +735,15 @@ def read_needs(
     else:
         assessor_c, assessor_ids = np.zeros(n, dtype=np.int8), pd.Index(["unrecorded"])
     known = set(framework.all_domain_ids)
-    if spec.layout == "wide":
+    wide = spec.layout == "wide"
+    if wide:
         dom_cols = spec.domains
         k = len(dom_cols)
         src = np.repeat(np.arange(n), k)  # entry -> row of the file (row-major)
         col_names = np.array(list(dom_cols), dtype=object)
         col_of = np.tile(np.arange(k), n)
         dom_codes, domain_ids = pd.factorize(pd.Series(list(dom_cols.values()), dtype="str"))
-        domain_c = np.tile(dom_codes, n)
+        domain_c = np.tile(dom_codes.astype(np.int8), n)
         domain_known = np.tile([d in known for d in dom_cols.values()], n)
         score = np.column_stack(
             [to_number(table.uniques[c]).to_numpy()[table.codes[c]] for c in dom_cols]
@@ -748,7 +751,10 @@ def read_needs(
         blank_score = np.column_stack(
             [(table.uniques[c] == "").to_numpy()[table.codes[c]] for c in dom_cols]
         ).ravel()
+        score_nan = np.isnan(score)
+        score_out = (score < SCORE_MIN) | (score > SCORE_MAX)
         where = col_names[col_of]  # the column each entry came from
+        row_no = table.rows[src]
 
         def raw_value(kind, idx):
             if kind == "score":
@@ -760,27 +766,29 @@ def read_needs(
             return table.text(role_col if kind == "role" else date, src[idx])
 
     else:
+        # one entry per row: masks and values stay per row, by code (no copies)
         dcol, scol = spec.domain, spec.score
-        src = np.arange(n)
         recode = {_key(k): v for k, v in config.domain_values.items()}
         lookup = _domain_lookup(framework)
         mapped = pd.Series(
             [recode.get(_key(u), lookup.get(_key(u))) for u in table.values(dcol)], dtype="str"
         )
         dom_codes, domain_ids = pd.factorize(mapped, use_na_sentinel=True)
-        domain_c = dom_codes[table.codes[dcol]]
+        domain_c = dom_codes.astype(np.int16)[table.codes[dcol]]
         domain_known = mapped.isin(known).to_numpy()[table.codes[dcol]]
-        score = to_number(table.uniques[scol]).to_numpy()[table.codes[scol]]
-        blank_score = (table.uniques[scol] == "").to_numpy()[table.codes[scol]]
+        score_codes = table.codes[scol]
+        score_u = to_number(table.uniques[scol]).to_numpy()
+        blank_score = (table.uniques[scol] == "").to_numpy()[score_codes]
+        score_nan = np.isnan(score_u)[score_codes]
+        score_out = ((score_u < SCORE_MIN) | (score_u > SCORE_MAX))[score_codes]
         where = None
+        row_no = table.rows
 
         def raw_value(kind, idx):
             c = {"score": scol, "domain": dcol, "date": date, "role": role_col}[kind]
             return table.text(c, idx)
 
-    wide = spec.layout == "wide"
-    entries = len(src)
-    row_no = table.rows[src]
+    entries = len(row_no)
     bad = np.zeros(entries, dtype=bool)
 
     def flag(mask, column, rule, *, value=None, hide=False, level=ERROR, action="score dropped"):
@@ -796,13 +804,11 @@ def read_needs(
         bad |= mask
 
     def per_row(mask_w: np.ndarray) -> np.ndarray:
-        return np.asarray(mask_w, dtype=bool)[src] if wide else np.asarray(mask_w, dtype=bool)
+        return mask_w[src] if wide else mask_w
 
     flag(per_row(child_c < 0), child, "child id is blank", hide=True)
     flag(per_row(date_blank), date, "date is blank")
-    flag(
-        per_row(np.isnat(date_w)), date, "not a valid date (dd/mm/YYYY or YYYY-MM-DD)", value="date"
-    )
+    flag(per_row(date_bad), date, "not a valid date (dd/mm/YYYY or YYYY-MM-DD)", value="date")
     if assessor:
         flag(per_row(assessor_c < 0), assessor, "assessor id is blank")
     if role_col:
@@ -826,10 +832,11 @@ def read_needs(
         flag(blank_score, None, "no score (blank cell)", level=NOTE, action="nothing imported")
     else:
         flag(blank_score, spec.score, "score is missing")
-    flag(np.isnan(score), score_col, "score is not a number", value="score")
-    flag((score < SCORE_MIN) | (score > SCORE_MAX), score_col, "score outside 0-100", value="score")
+    flag(score_nan, score_col, "score is not a number", value="score")
+    flag(score_out, score_col, "score outside 0-100", value="score")
     keep = ~bad
-    ks = src[keep]
+    del bad, blank_score, score_nan, score_out, domain_known, date_blank, date_bad
+    ks = src[keep] if wide else keep  # the kept entries' rows of the file
     columns = {
         "child": child,
         "date": date,
@@ -839,12 +846,12 @@ def read_needs(
     frame = pd.DataFrame(
         {
             "child": _categorical(child_c[ks], child_ids),
-            "date": date_w[ks],
+            "date": date_u[date_codes[ks]],
             "assessor": _categorical(assessor_c[ks], assessor_ids),
             "domain": _categorical(domain_c[keep], domain_ids),
-            "score": score[keep],
+            "score": score[keep] if wide else score_u[score_codes[keep]],
             "role": _categorical(role_c[ks], role_ids),
-            "__file": pd.Categorical.from_codes(np.zeros(len(ks), dtype=np.int8), [label]),
+            "__file": pd.Categorical.from_codes(np.zeros(int(keep.sum()), dtype=np.int8), [label]),
             "__row": row_no[keep],
         }
     )

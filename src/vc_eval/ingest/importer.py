@@ -337,6 +337,10 @@ def import_council(
         _missing(sources, header, episodes, log, stats),
         _moves(sources, episodes, placements, stats),
     ]
+    # the SSDA903 text tables and episodes are done with (national: ~0.7 GiB);
+    # free them before the needs extract is read
+    years = sorted({s.year for s in sources if s.year is not None})
+    del sources, episodes, header
     assessments = pd.DataFrame(columns=["child", "date", "assessor", "domain", "score", "role"])
     stats["needs"] = None
     if needs is not None:
@@ -376,11 +380,11 @@ def import_council(
         )
 
     ds = _build_dataset(
-        council, start, children, placements, assessments, outcomes, ps, fw, stats, sources
+        council, start, children, placements, assessments, outcomes, ps, fw, stats, years
     )
     # the dataset holds its own tables: free the intermediate ones before the
     # final check (national imports: gigabytes)
-    del children, placements, assessments, outcomes, episodes, reviews, header, sources
+    del children, placements, assessments, outcomes, reviews
     bad = _self_check(ds)
     if bad:  # the checks above should make this impossible
         raise RuntimeError(
@@ -1354,7 +1358,7 @@ def _costs(
 
 
 def _build_dataset(
-    council, start, children, pl, a, outcomes, ps: Pseudonymiser, fw, stats, sources
+    council, start, children, pl, a, outcomes, ps: Pseudonymiser, fw, stats, years: list[int]
 ) -> Dataset:
     cid = ps.series(children["CHILD"], CHILD)
     cmap = pd.Series(cid.to_numpy(), index=children["CHILD"].to_numpy())
@@ -1408,7 +1412,7 @@ def _build_dataset(
         "importer": "vc_eval.ingest.importer",
         "vc_eval_version": __version__,
         "council": council,
-        "collection_years": sorted({s.year for s in sources if s.year is not None}),
+        "collection_years": years,
         "inputs": [
             {"file": r["file"], "table": r["table"], "sha256": r["sha256"]} for r in stats["inputs"]
         ],
