@@ -379,12 +379,16 @@ def import_council(
             grouped=log.grouped(ERROR),
         )
 
-    ds = _build_dataset(
-        council, start, children, placements, assessments, outcomes, ps, fw, stats, years
-    )
-    # the dataset holds its own tables: free the intermediate ones before the
-    # final check (national imports: gigabytes)
+    # handed over, not shared: _build_dataset frees each table once it has
+    # copied what it needs (national imports: gigabytes)
+    parts = {
+        "children": children,
+        "placements": placements,
+        "assessments": assessments,
+        "outcomes": outcomes,
+    }
     del children, placements, assessments, outcomes, reviews
+    ds = _build_dataset(council, start, parts, ps, fw, stats, years)
     bad = _self_check(ds)
     if bad:  # the checks above should make this impossible
         raise RuntimeError(
@@ -1358,8 +1362,10 @@ def _costs(
 
 
 def _build_dataset(
-    council, start, children, pl, a, outcomes, ps: Pseudonymiser, fw, stats, years: list[int]
+    council, start, parts: dict, ps: Pseudonymiser, fw, stats, years: list[int]
 ) -> Dataset:
+    """The dataset from the checked tables in ``parts`` (emptied as they are used)."""
+    children, pl = parts.pop("children"), parts.pop("placements")
     cid = ps.series(children["CHILD"], CHILD)
     cmap = pd.Series(cid.to_numpy(), index=children["CHILD"].to_numpy())
     councils = pd.DataFrame({Col.council: [council], Col.programme_start: [start]})
@@ -1385,6 +1391,8 @@ def _build_dataset(
             Col.cost_imputed: pl["imputed"].astype(bool),
         }
     )
+    del pl
+    a = parts.pop("assessments")
     ass = pd.DataFrame(
         {
             Col.child_id: fz.lookup(a["child"], cmap),
@@ -1398,6 +1406,8 @@ def _build_dataset(
     if roles != "(none)":
         # who scored, only when the extract said so (absent: a social worker's)
         ass[Col.rater_role] = a["role"].astype("str")
+    del a
+    outcomes = parts.pop("outcomes")
     out = pd.concat([o for o in outcomes if len(o)] or [outcomes[0]], ignore_index=True)
     outc = pd.DataFrame(
         {
