@@ -453,7 +453,7 @@ def read_coded_csv(
     except OSError:
         return None
     with fh:
-        data = fh.read(max(block, 65536))
+        data = fh.read(block)
         enc = "utf-8"
         if data.startswith(codecs.BOM_UTF8):
             enc, data = "utf-8-sig", data[len(codecs.BOM_UTF8) :]
