@@ -57,6 +57,7 @@ def import_only(export: Path, layout: str, out: Path) -> dict:
     from vc_eval.ingest.importer import import_council, write_import
 
     needs = export / "needs_extract.csv"
+    load0 = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), _usage()[0]
     res = import_council(
         [export / "ssda903"],
@@ -87,6 +88,8 @@ def import_only(export: Path, layout: str, out: Path) -> dict:
         "episode_rows": res.stats["episodes"]["rows_read"],
         "row_problems": res.log.count("error"),
         "imputed_share": res.stats["costs"]["imputed_share"],
+        # other jobs on the machine inflate wall time (and CPU time a little)
+        "load_average": [round(load0, 2), round(os.getloadavg()[0], 2)],
     }
 
 
@@ -151,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['children']:,} children, {r['placements']:,} placements, "
             f"{r['scores']:,} scores, {r['outcomes']:,} outcomes from {r['episode_rows']:,} "
             f"episode rows; {r['row_problems']} row-level problems; "
-            f"{100 * r['imputed_share']:.1f}% costs imputed"
+            f"{100 * r['imputed_share']:.1f}% costs imputed; load average "
+            f"{r['load_average'][0]:.1f} -> {r['load_average'][1]:.1f}"
         )
         if not args.keep:
             shutil.rmtree(exp)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vc_eval.core.factorized import isin
+from vc_eval.core.factorized import isin, lookup
 from vc_eval.core.files import atomic_dir
 from vc_eval.core.framework import TOTAL_NEED, Framework, check_scores, load_framework
 from vc_eval.core.schema import (
@@ -389,7 +389,14 @@ def total_need(assessments: pd.DataFrame, framework: Framework) -> pd.DataFrame:
 
 def add_age(assessments: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
     """Add ``age_at_assessment`` (years) from each child's date of birth."""
-    dob = assessments[Col.child_id].map(children.set_index(Col.child_id)[Col.date_of_birth])
+    born = children.set_index(Col.child_id)[Col.date_of_birth]
+    ids = assessments[Col.child_id]
+    if born.index.is_unique and ids.dtype == born.index.dtype:
+        # once per distinct child: ``map`` on 10 million text ids (a national
+        # import) makes a Python object of each, about 1 GiB at its peak
+        dob = lookup(ids, born)
+    else:
+        dob = ids.map(born)
     out = assessments.copy()
     out[Col.age_at_assessment] = (
         (out[Col.assessment_date] - dob).dt.days.astype(float) / DAYS_PER_YEAR

@@ -48,7 +48,10 @@ need the SSDA903 (unknown child, date before birth) are checked by
 
 from __future__ import annotations
 
+import codecs
+import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,14 +62,18 @@ import yaml
 from vc_eval.core.factorized import to_number
 from vc_eval.core.framework import SCORE_MAX, SCORE_MIN, Framework
 from vc_eval.core.schema import CHILD_ROLE, DEFAULT_RATER_ROLE, RATER_ROLES
-from vc_eval.ingest.problems import ERROR, NOTE, ProblemLog, fatal
+from vc_eval.ingest.problems import ERROR, NOTE, ImportFailed, ProblemLog, fatal
 from vc_eval.ingest.pseudonymise import normalise_ids
 from vc_eval.ingest.ssda903 import (
     check_regular_file,
+    check_text,
     decode_bytes,
     looks_like_data,
+    normalise_header,
     parse_dates,
     read_csv_text,
+    sniff_delimiter,
+    strip_text,
 )
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
@@ -320,7 +327,9 @@ class NeedsExtract:
     ``frame`` columns: ``child`` (raw id), ``date``, ``assessor`` (raw id),
     ``domain`` (framework id), ``score``, ``role`` (rater role id:
     ``DEFAULT_RATER_ROLE`` when the extract has no role column), ``__file``,
-    ``__row``. ``columns["rater_role"]`` is ``"(none)"`` without one.
+    ``__row``. The text columns are categorical (national extracts: ~10
+    million rows of a few hundred thousand distinct ids).
+    ``columns["rater_role"]`` is ``"(none)"`` without one.
     """
 
     frame: pd.DataFrame
@@ -331,18 +340,280 @@ class NeedsExtract:
     columns: dict[str, str]
 
 
-def read_needs(
-    path: Path, config: NeedsConfig, framework: Framework, log: ProblemLog
-) -> NeedsExtract:
-    """Read a needs extract (CSV or Excel, long or wide) and check each score.
+@dataclass
+class CodedTable:
+    """A text table held as codes: a row's value in a kept column is
+    ``uniques[column][codes[column][row]]``.
 
-    Row-level problems (blank child or date, invalid date, unknown domain,
-    score missing, not a number or outside 0-100) are logged and the value
-    dropped. Fatal: the file cannot be read or its columns cannot be found.
+    National needs extracts have ~10 million rows but few distinct values per
+    column (children, dates, domains, scores), so checks run once per distinct
+    value and no column is held as 10 million strings.
+
+    Attributes
+    ----------
+    names : list of str
+        Every column of the file (headers as written, blank ones left out), in order.
+    codes : dict of str to numpy.ndarray
+        Per kept column, one int32 code per row.
+    uniques : dict of str to pandas.Series
+        Per kept column, its distinct values (text, surrounding spaces removed).
+    rows : numpy.ndarray
+        Each row's number as problems report it (1 = the first data line).
+    encoding : str
+        The file's text encoding (``"excel"`` for a workbook).
     """
-    label = Path(path).name
-    raw, enc = read_table_file(Path(path), label, log, sheet=config.sheet)
-    cols = {_key(c): c for c in raw.columns if c != "__row"}
+
+    names: list[str]
+    codes: dict[str, np.ndarray]
+    uniques: dict[str, pd.Series]
+    rows: np.ndarray
+    encoding: str
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, keep: list[str], encoding: str) -> CodedTable:
+        """From a frame of :func:`read_table_file` (text columns and ``__row``)."""
+        codes, uniques = {}, {}
+        for c in dict.fromkeys(keep):
+            k, u = pd.factorize(frame[c])
+            codes[c] = k.astype(np.int32)
+            uniques[c] = pd.Series(u, dtype="str")
+        names = [c for c in frame.columns if c != "__row"]
+        return cls(names, codes, uniques, frame["__row"].to_numpy(), encoding)
+
+    def values(self, column: str) -> np.ndarray:
+        """The distinct values of ``column`` (object array, indexed by its codes)."""
+        return self.uniques[column].to_numpy(dtype=object)
+
+    def text(self, column: str, idx: np.ndarray) -> np.ndarray:
+        """The text of ``column`` on rows ``idx`` (object array)."""
+        return self.values(column)[self.codes[column][idx]]
+
+
+#: CSV files at least this large are read block by block (:func:`read_coded_csv`).
+STREAM_MIN_BYTES = 32 * 1024**2
+#: Bytes of a CSV file parsed at a time (extended to the end of a line).
+STREAM_BLOCK_BYTES = 32 * 1024**2
+
+
+def _block_ok(block: bytes, *, after_newline: bool) -> bool:
+    """Whether a block of whole lines passes :func:`read_csv_text`'s test for its
+    Arrow path: no NUL, no carriage return but in a CRLF line break, no blank
+    line, and quotes that pair up within each line (no cell runs over lines)."""
+    if b"\x00" in block or b"\n\n" in block:
+        return False
+    if after_newline and block.startswith(b"\n"):
+        return False
+    if b"\r" in block:
+        # Windows line breaks are read as line breaks; any other carriage
+        # return is repaired (and noted) by the line-by-line reader
+        if block.count(b"\r") != block.count(b"\r\n") or b"\n\r\n" in block:
+            return False
+        if after_newline and block.startswith(b"\r\n"):
+            return False
+    if b'"' not in block:
+        return True
+    a = np.frombuffer(block, dtype=np.uint8)
+    quotes = np.flatnonzero(a == ord('"'))
+    line = np.searchsorted(np.flatnonzero(a == ord("\n")), quotes)
+    return not (np.bincount(line) % 2).any()
+
+
+def read_coded_csv(
+    path: Path,
+    label: str,
+    want: Callable[[list[str]], list[str]],
+    *,
+    block_bytes: int | None = None,
+) -> CodedTable | None:
+    """Read a UTF-8 CSV file block by block into a :class:`CodedTable`.
+
+    Gives the rows, values and row numbers :func:`read_table_file` gives
+    through its Arrow path, without holding the file's bytes, its decoded text
+    and its text columns at once: each block of lines (``block_bytes``,
+    default :data:`STREAM_BLOCK_BYTES`) is parsed, its columns coded, and
+    dropped. ``want(names)`` says which columns to keep (it may raise
+    :class:`~vc_eval.ingest.problems.ImportFailed`); the others are read only
+    to tell blank rows.
+
+    Returns None, having logged nothing, for anything that path would not read
+    as it is (not UTF-8, another byte-order mark, carriage returns, blank
+    lines, quotes running over lines, ragged rows, header problems, no data
+    rows, columns not found): the caller then reads the file whole, which
+    repairs, reports or rejects it exactly as before.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    block = int(block_bytes or STREAM_BLOCK_BYTES)
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 (closed below)
+    except OSError:
+        return None
+    with fh:
+        data = fh.read(block)
+        enc = "utf-8"
+        if data.startswith(codecs.BOM_UTF8):
+            enc, data = "utf-8-sig", data[len(codecs.BOM_UTF8) :]
+        if len(data) < 4 or data.startswith(
+            (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+        ):
+            return None
+        end = data.find(b"\n")
+        while end < 0:  # a header line longer than a block
+            more = fh.read(block)
+            if not more:
+                return None
+            data += more
+            end = data.find(b"\n")
+        head, data = data[: end + 1], data[end + 1 :]
+        if not _block_ok(head, after_newline=False):
+            return None
+        try:
+            head_text = head[:-1].decode("utf-8").removesuffix("\r")
+        except UnicodeDecodeError:
+            return None
+        sep = sniff_delimiter(head_text)
+        headers = [
+            normalise_header(h, upper=False)
+            for h in next(csv.reader([head_text], delimiter=sep), [])
+        ]
+        n = len(headers)
+        names = [h for h in headers if h]
+        if not names or len(set(names)) < len(names) or looks_like_data(names):
+            return None
+        try:
+            keep = list(dict.fromkeys(want(names)))
+        except ImportFailed:
+            return None
+        parse = pacsv.ParseOptions(delimiter=sep, quote_char='"', ignore_empty_lines=True)
+        try:  # the Arrow parser must see as many header cells as csv does
+            got = pacsv.read_csv(
+                pa.py_buffer(head),
+                read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+                parse_options=parse,
+            ).num_columns
+        except (pa.ArrowInvalid, ValueError):
+            return None
+        if got != n:
+            return None
+        fields = [f"f{i}" for i in range(n)]
+        read_opts = pacsv.ReadOptions(column_names=fields)
+        convert = pacsv.ConvertOptions(
+            column_types={f: pa.string() for f in fields},
+            null_values=[],
+            strings_can_be_null=False,
+        )
+        # kept columns first: the others only matter while a row may still be blank
+        order = [(h, headers.index(h)) for h in keep] + [
+            (h, i) for i, h in enumerate(headers) if h and h not in keep
+        ]
+        seen: dict[str, dict[str, int]] = {h: {} for h in keep}
+        codes: dict[str, list[np.ndarray]] = {h: [] for h in keep}
+        rows: list[np.ndarray] = []
+        sample = head.decode("utf-8")  # the text's start, checked as decoding does
+        parsed = 0  # data rows so far, blank ones included (they are numbered)
+        at_end = False
+        while not at_end:
+            more = fh.read(block)
+            at_end = not more
+            data += more
+            cut = len(data) if at_end else data.rfind(b"\n") + 1
+            if cut <= 0:
+                continue
+            piece, data = data[:cut], data[cut:]
+            if not piece:
+                break
+            if not _block_ok(piece, after_newline=True):
+                return None
+            if len(sample) < 20000:
+                sample += piece[:80000].decode("utf-8", errors="ignore")
+            if not piece.isascii():
+                try:
+                    piece.decode("utf-8")
+                except UnicodeDecodeError:
+                    return None
+            try:
+                table = pacsv.read_csv(
+                    pa.py_buffer(piece),
+                    read_options=read_opts,
+                    parse_options=parse,
+                    convert_options=convert,
+                )
+            except (pa.ArrowInvalid, ValueError):
+                return None
+            del piece
+            if table.num_columns != n:
+                return None
+            m = table.num_rows
+            blank = np.ones(m, dtype=bool)
+            for h, i in order:
+                if h not in seen and not blank.any():
+                    break
+                col = table.column(i)
+                coded = (
+                    col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+                ).dictionary_encode()
+                idx = coded.indices.to_numpy(zero_copy_only=False)
+                vals = strip_text(pd.Series(coded.dictionary, dtype="str"))
+                blank &= (vals == "").to_numpy()[idx]
+                if h in seen:
+                    known = seen[h]
+                    lut = np.fromiter(
+                        (known.setdefault(v, len(known)) for v in vals.tolist()),
+                        dtype=np.int32,
+                        count=len(vals),
+                    )
+                    codes[h].append(lut[idx])
+            del table
+            numbers = np.arange(parsed + 1, parsed + m + 1)
+            parsed += m
+            if blank.any():
+                for h in keep:
+                    codes[h][-1] = codes[h][-1][~blank]
+                numbers = numbers[~blank]
+            rows.append(numbers)
+        try:
+            check_text(sample, label)
+        except ImportFailed:
+            return None
+        if not parsed:
+            return None
+    return CodedTable(
+        names,
+        {h: np.concatenate(codes[h]) for h in keep},
+        {h: pd.Series(list(seen[h]), dtype="str") for h in keep},
+        np.concatenate(rows),
+        enc,
+    )
+
+
+@dataclass
+class _NeedsColumns:
+    """Which column of a needs extract is which (see :func:`read_needs`)."""
+
+    child: str
+    date: str
+    assessor: str | None
+    role: str | None
+    layout: str
+    domain: str | None = None  # long form
+    score: str | None = None  # long form
+    domains: dict[str, str] = field(default_factory=dict)  # wide form: column -> domain id
+
+    @property
+    def used(self) -> list[str]:
+        cols = [self.child, self.date, self.assessor, self.role, self.domain, self.score]
+        return [c for c in cols if c] + list(self.domains)
+
+
+def _needs_columns(
+    names: list[str], config: NeedsConfig, framework: Framework, label: str
+) -> _NeedsColumns:
+    """Find the needs extract's columns by the config or by name; fatal if missing."""
+    cols = {_key(c): c for c in names}
     child = _find(cols, config.child_id, CHILD_ALIASES)
     date = _find(cols, config.date, DATE_ALIASES)
     assessor = _find(cols, config.assessor, ASSESSOR_ALIASES)
@@ -362,27 +633,7 @@ def read_needs(
             f"needs extract: cannot find the {', '.join(missing)} column(s) "
             f"(columns are: {', '.join(list(cols.values())[:15])})",
         )
-    names = {_key(d.name): d.id for d in framework.domains}
-    ids = {_key(d): d for d in framework.all_domain_ids}
-    lookup = {**names, **ids}
-
-    # Ids and dates are parsed once per row of the file; a wide file is then
-    # expanded to one entry per row x domain by index, and raw text is kept
-    # only for the entries a problem is reported on (national extracts are
-    # ~10 million scores).
-    n = len(raw)
-    child_w = normalise_ids(raw[child])
-    date_w = parse_dates(raw[date])
-    assessor_w = normalise_ids(raw[assessor]) if assessor else None
-    role_w, role_unknown = _roles(raw[role_col] if role_col else None, n, config)
-    if assessor:
-        # a child's own rating needs no assessor
-        own_blank = assessor_w.isna().to_numpy() & (role_w == CHILD_ROLE)
-        if own_blank.any():
-            assessor_w = assessor_w.copy()
-            assessor_w[own_blank] = CHILD_ASSESSOR
     if config.wide or (not config.domain and _find(cols, None, ("domain",)) is None):
-        layout = "wide"
         if config.wide:
             dom_cols = {}
             for col, dom in config.domains.items():
@@ -391,6 +642,7 @@ def read_needs(
                     raise fatal(label, f"needs extract: domain column '{col}' (config) not found")
                 dom_cols[c] = dom
         else:
+            lookup = _domain_lookup(framework)
             dom_cols = {c: lookup[k] for k, c in cols.items() if k in lookup}
         if not dom_cols:
             raise fatal(
@@ -398,51 +650,145 @@ def read_needs(
                 "needs extract: no domain/score columns and no column named "
                 f"after a domain of framework '{framework.id}'",
             )
+        return _NeedsColumns(child, date, assessor, role_col, "wide", domains=dom_cols)
+    dcol = _find(cols, config.domain, ("domain", "need_domain", "domain_id"))
+    scol = _find(cols, config.score, ("score", "need_score", "value"))
+    if dcol is None or scol is None:
+        raise fatal(label, "needs extract: cannot find the domain and score columns")
+    return _NeedsColumns(child, date, assessor, role_col, "long", domain=dcol, score=scol)
+
+
+def _domain_lookup(framework: Framework) -> dict[str, str]:
+    """Domain labels recognised without mapping (name or id, any case) -> id."""
+    names = {_key(d.name): d.id for d in framework.domains}
+    ids = {_key(d): d for d in framework.all_domain_ids}
+    return {**names, **ids}
+
+
+def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
+
+
+def _ids(table: CodedTable, column: str) -> tuple[np.ndarray, pd.Index]:
+    """Identifiers of ``column`` normalised once per distinct value: a code per
+    row (-1: blank) and the distinct normalised ids."""
+    norm = normalise_ids(table.uniques[column])
+    ucodes, ids = pd.factorize(norm, use_na_sentinel=True)
+    return ucodes.astype(np.int32)[table.codes[column]], pd.Index(ids, dtype="str")
+
+
+def read_needs(
+    path: Path, config: NeedsConfig, framework: Framework, log: ProblemLog
+) -> NeedsExtract:
+    """Read a needs extract (CSV or Excel, long or wide) and check each score.
+
+    Row-level problems (blank child or date, invalid date, unknown domain,
+    score missing, not a number or outside 0-100) are logged and the value
+    dropped. Fatal: the file cannot be read or its columns cannot be found.
+
+    Large CSV files (:data:`STREAM_MIN_BYTES`) are read block by block
+    (:func:`read_coded_csv`); every file is held as codes per distinct value
+    (:class:`CodedTable`), so a national extract (~10 million rows) never sits
+    in memory as text.
+    """
+    label = Path(path).name
+    path = Path(path)
+    table = None
+    if (
+        path.suffix.lower() not in EXCEL_SUFFIXES
+        and path.is_file()
+        and path.stat().st_size >= STREAM_MIN_BYTES
+    ):
+        table = read_coded_csv(
+            path, label, lambda names: _needs_columns(names, config, framework, label).used
+        )
+    if table is None:
+        raw, enc = read_table_file(path, label, log, sheet=config.sheet)
+        spec = _needs_columns([c for c in raw.columns if c != "__row"], config, framework, label)
+        table = CodedTable.from_frame(raw, spec.used, enc)
+        del raw
+    else:
+        spec = _needs_columns(table.names, config, framework, label)
+    child, date, assessor, role_col = spec.child, spec.date, spec.assessor, spec.role
+
+    # Ids, dates, roles and scores are parsed once per distinct value and
+    # indexed by code; a wide file is expanded to one entry per row x domain by
+    # index, and raw text is looked up only for the entries a problem is
+    # reported on (national extracts are ~10 million scores).
+    n = len(table)
+    child_c, child_ids = _ids(table, child)
+    date_codes = table.codes[date]
+    date_u = parse_dates(table.uniques[date]).to_numpy()
+    date_blank = (table.uniques[date] == "").to_numpy()[date_codes]
+    date_bad = np.isnat(date_u)[date_codes]
+    role_c, role_ids, role_unknown = _roles(
+        table.uniques[role_col] if role_col else None, table.codes.get(role_col), n, config
+    )
+    if assessor:
+        assessor_c, assessor_ids = _ids(table, assessor)
+        # a child's own rating needs no assessor
+        own_blank = (assessor_c < 0) & (role_ids == CHILD_ROLE)[role_c]
+        if own_blank.any():
+            if CHILD_ASSESSOR not in assessor_ids:
+                assessor_ids = assessor_ids.append(pd.Index([CHILD_ASSESSOR], dtype="str"))
+            assessor_c[own_blank] = assessor_ids.get_loc(CHILD_ASSESSOR)
+    else:
+        assessor_c, assessor_ids = np.zeros(n, dtype=np.int8), pd.Index(["unrecorded"])
+    known = set(framework.all_domain_ids)
+    wide = spec.layout == "wide"
+    if wide:
+        dom_cols = spec.domains
         k = len(dom_cols)
         src = np.repeat(np.arange(n), k)  # entry -> row of the file (row-major)
         col_names = np.array(list(dom_cols), dtype=object)
         col_of = np.tile(np.arange(k), n)
-        domain = pd.Series(np.tile(np.array(list(dom_cols.values()), dtype=object), n), dtype="str")
-        parts = [raw[c].astype("str").fillna("") for c in dom_cols]
-        score = np.column_stack([to_number(x).to_numpy() for x in parts]).ravel()
-        blank_score = np.column_stack([(x.str.strip() == "").to_numpy() for x in parts]).ravel()
+        dom_codes, domain_ids = pd.factorize(pd.Series(list(dom_cols.values()), dtype="str"))
+        domain_c = np.tile(dom_codes.astype(np.int8), n)
+        domain_known = np.tile([d in known for d in dom_cols.values()], n)
+        score = np.column_stack(
+            [to_number(table.uniques[c]).to_numpy()[table.codes[c]] for c in dom_cols]
+        ).ravel()
+        blank_score = np.column_stack(
+            [(table.uniques[c] == "").to_numpy()[table.codes[c]] for c in dom_cols]
+        ).ravel()
+        score_nan = np.isnan(score)
+        score_out = (score < SCORE_MIN) | (score > SCORE_MAX)
         where = col_names[col_of]  # the column each entry came from
+        row_no = table.rows[src]
 
         def raw_value(kind, idx):
             if kind == "score":
-                return [parts[c].iloc[r] for r, c in zip(src[idx], col_of[idx], strict=True)]
+                vals = [table.values(c) for c in dom_cols]
+                codes = [table.codes[c] for c in dom_cols]
+                return [vals[c][codes[c][r]] for r, c in zip(src[idx], col_of[idx], strict=True)]
             if kind == "domain":
                 return where[idx]
-            if kind == "role":
-                return raw[role_col].iloc[src[idx]].to_numpy()
-            return raw[date].iloc[src[idx]].to_numpy()
+            return table.text(role_col if kind == "role" else date, src[idx])
 
     else:
-        layout = "long"
-        dcol = _find(cols, config.domain, ("domain", "need_domain", "domain_id"))
-        scol = _find(cols, config.score, ("score", "need_score", "value"))
-        if dcol is None or scol is None:
-            raise fatal(label, "needs extract: cannot find the domain and score columns")
-        src = np.arange(n)
+        # one entry per row: masks and values stay per row, by code (no copies)
+        dcol, scol = spec.domain, spec.score
         recode = {_key(k): v for k, v in config.domain_values.items()}
-        codes, uniques = pd.factorize(raw[dcol])
-        mapped = np.array(
-            [recode.get(_key(u), lookup.get(_key(u))) for u in uniques] + [None], dtype=object
+        lookup = _domain_lookup(framework)
+        mapped = pd.Series(
+            [recode.get(_key(u), lookup.get(_key(u))) for u in table.values(dcol)], dtype="str"
         )
-        domain = pd.Series(mapped[codes], dtype="str")
-        score_text = raw[scol].astype("str").fillna("")
-        score = to_number(score_text).to_numpy()
-        blank_score = (score_text.str.strip() == "").to_numpy()
-        del score_text  # 10 million strings nationally; raw_value reads ``raw``
+        dom_codes, domain_ids = pd.factorize(mapped, use_na_sentinel=True)
+        domain_c = dom_codes.astype(np.int16)[table.codes[dcol]]
+        domain_known = mapped.isin(known).to_numpy()[table.codes[dcol]]
+        score_codes = table.codes[scol]
+        score_u = to_number(table.uniques[scol]).to_numpy()
+        blank_score = (table.uniques[scol] == "").to_numpy()[score_codes]
+        score_nan = np.isnan(score_u)[score_codes]
+        score_out = ((score_u < SCORE_MIN) | (score_u > SCORE_MAX))[score_codes]
         where = None
+        row_no = table.rows
 
         def raw_value(kind, idx):
             c = {"score": scol, "domain": dcol, "date": date, "role": role_col}[kind]
-            return raw[c].iloc[idx].to_numpy()
+            return table.text(c, idx)
 
-    wide = layout == "wide"
-    entries = len(src)
-    row_no = raw["__row"].to_numpy()[src]
+    entries = len(row_no)
     bad = np.zeros(entries, dtype=bool)
 
     def flag(mask, column, rule, *, value=None, hide=False, level=ERROR, action="score dropped"):
@@ -458,14 +804,13 @@ def read_needs(
         bad |= mask
 
     def per_row(mask_w: np.ndarray) -> np.ndarray:
-        return np.asarray(mask_w, dtype=bool)[src]
+        return mask_w[src] if wide else mask_w
 
-    date_blank = (raw[date].astype("str").fillna("").str.strip() == "").to_numpy()
-    flag(per_row(child_w.isna()), child, "child id is blank", hide=True)
+    flag(per_row(child_c < 0), child, "child id is blank", hide=True)
     flag(per_row(date_blank), date, "date is blank")
-    flag(per_row(date_w.isna()), date, "not a valid date (dd/mm/YYYY or YYYY-MM-DD)", value="date")
+    flag(per_row(date_bad), date, "not a valid date (dd/mm/YYYY or YYYY-MM-DD)", value="date")
     if assessor:
-        flag(per_row(assessor_w.isna()), assessor, "assessor id is blank")
+        flag(per_row(assessor_c < 0), assessor, "assessor id is blank")
     if role_col:
         known_roles = ", ".join(sorted(set(RATER_SPELLINGS.values())))
         flag(
@@ -475,73 +820,71 @@ def read_needs(
             "rater_values in --needs-config)",
             value="role",
         )
-    known = set(framework.all_domain_ids)
     flag(
-        ~domain.isin(known).to_numpy(),
-        None if wide else dcol,
+        ~domain_known,
+        None if wide else spec.domain,
         f"domain not in framework '{framework.id}'",
         value="domain",
     )
-    score_col = None if wide else scol
+    score_col = None if wide else spec.score
     if wide:
         # a blank cell in a wide extract is a domain not scored at that review
         flag(blank_score, None, "no score (blank cell)", level=NOTE, action="nothing imported")
     else:
-        flag(blank_score, scol, "score is missing")
-    flag(np.isnan(score), score_col, "score is not a number", value="score")
-    flag((score < SCORE_MIN) | (score > SCORE_MAX), score_col, "score outside 0-100", value="score")
+        flag(blank_score, spec.score, "score is missing")
+    flag(score_nan, score_col, "score is not a number", value="score")
+    flag(score_out, score_col, "score outside 0-100", value="score")
     keep = ~bad
-    ks = src[keep]
-    # the file's text columns and their checked copies are done with: free them
-    # before building the kept entries (national extracts: ~10 million rows)
-    raw = blank_score = date_blank = None  # raw_value is not called after this
+    del bad, blank_score, score_nan, score_out, domain_known, date_blank, date_bad
+    ks = src[keep] if wide else keep  # the kept entries' rows of the file
+    columns = {
+        "child": child,
+        "date": date,
+        "assessor": assessor or "(none)",
+        "rater_role": role_col or "(none)",
+    }
     frame = pd.DataFrame(
         {
-            "child": child_w.take(ks).reset_index(drop=True),
-            "date": date_w.to_numpy()[ks],
-            "assessor": (assessor_w.take(ks).reset_index(drop=True) if assessor else "unrecorded"),
-            "domain": domain[keep].reset_index(drop=True),
-            "score": score[keep],
-            "role": pd.Series(role_w[ks], dtype="str"),
+            "child": _categorical(child_c[ks], child_ids),
+            "date": date_u[date_codes[ks]],
+            "assessor": _categorical(assessor_c[ks], assessor_ids),
+            "domain": _categorical(domain_c[keep], domain_ids),
+            "score": score[keep] if wide else score_u[score_codes[keep]],
+            "role": _categorical(role_c[ks], role_ids),
             "__file": pd.Categorical.from_codes(np.zeros(int(keep.sum()), dtype=np.int8), [label]),
             "__row": row_no[keep],
         }
     )
-    if not assessor:
-        frame["assessor"] = frame["assessor"].astype("str")
-    return NeedsExtract(
-        frame,
-        label,
-        enc,
-        layout,
-        n,
-        {
-            "child": child,
-            "date": date,
-            "assessor": assessor or "(none)",
-            "rater_role": role_col or "(none)",
-        },
-    )
+    return NeedsExtract(frame, label, table.encoding, spec.layout, n, columns)
 
 
-def _roles(values: pd.Series | None, n: int, config: NeedsConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's rater role (schema id) and whether its label was not recognised.
+def _roles(
+    values: pd.Series | None, codes: np.ndarray | None, n: int, config: NeedsConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's rater role and whether its label was not recognised.
 
-    Blank or absent: :data:`DEFAULT_RATER_ROLE`. Labels are mapped by the
-    config's ``rater_values`` first, then by :data:`RATER_SPELLINGS`.
+    ``values`` are a column's distinct labels and ``codes`` each row's label.
+    Returns (role code per row, role ids the codes index, unrecognised per
+    row). Blank or absent: :data:`DEFAULT_RATER_ROLE`. Labels are mapped by
+    the config's ``rater_values`` first, then by :data:`RATER_SPELLINGS`.
     """
     if values is None:
-        return np.full(n, DEFAULT_RATER_ROLE, dtype=object), np.zeros(n, dtype=bool)
+        return (
+            np.zeros(n, dtype=np.int8),
+            np.array([DEFAULT_RATER_ROLE], dtype=object),
+            np.zeros(n, dtype=bool),
+        )
     own = {role_key(k): v for k, v in config.rater_values.items()}
-    codes, uniques = pd.factorize(values.astype("str").fillna(""), use_na_sentinel=False)
     mapped, unknown = [], []
-    for u in uniques:
+    for u in values.fillna("").tolist():
         k = role_key(u)
         role = DEFAULT_RATER_ROLE if k == "" else own.get(k, RATER_SPELLINGS.get(k))
         mapped.append(role or DEFAULT_RATER_ROLE)
         unknown.append(role is None)
+    role_codes, role_ids = pd.factorize(np.asarray(mapped, dtype=object))
     return (
-        np.asarray(mapped, dtype=object)[codes],
+        role_codes.astype(np.int8)[codes],
+        np.asarray(role_ids, dtype=object),
         np.asarray(unknown, dtype=bool)[codes],
     )
 
@@ -687,6 +1030,7 @@ def read_costs(path: Path, log: ProblemLog) -> CostsExtract:
 __all__ = [
     "CHILD_ASSESSOR",
     "COST_ALIASES",
+    "CodedTable",
     "RATER_SPELLINGS",
     "ROLE_ALIASES",
     "CostsExtract",
@@ -695,6 +1039,7 @@ __all__ = [
     "MAX_WEEKLY_COST",
     "load_needs_config",
     "parse_money",
+    "read_coded_csv",
     "read_costs",
     "read_needs",
     "read_table_file",

@@ -337,6 +337,10 @@ def import_council(
         _missing(sources, header, episodes, log, stats),
         _moves(sources, episodes, placements, stats),
     ]
+    # the SSDA903 text tables and episodes are done with (national: ~0.7 GiB);
+    # free them before the needs extract is read
+    years = sorted({s.year for s in sources if s.year is not None})
+    del sources, episodes, header
     assessments = pd.DataFrame(columns=["child", "date", "assessor", "domain", "score", "role"])
     stats["needs"] = None
     if needs is not None:
@@ -375,12 +379,16 @@ def import_council(
             grouped=log.grouped(ERROR),
         )
 
-    ds = _build_dataset(
-        council, start, children, placements, assessments, outcomes, ps, fw, stats, sources
-    )
-    # the dataset holds its own tables: free the intermediate ones before the
-    # final check (national imports: gigabytes)
-    del children, placements, assessments, outcomes, episodes, reviews, header, sources
+    # handed over, not shared: _build_dataset frees each table once it has
+    # copied what it needs (national imports: gigabytes)
+    parts = {
+        "children": children,
+        "placements": placements,
+        "assessments": assessments,
+        "outcomes": outcomes,
+    }
+    del children, placements, assessments, outcomes, reviews
+    ds = _build_dataset(council, start, parts, ps, fw, stats, years)
     bad = _self_check(ds)
     if bad:  # the checks above should make this impossible
         raise RuntimeError(
@@ -1224,6 +1232,8 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
     a = drop.kept()
     # link each assessment (child x date) to the nearest review
     visits = a[["child", "date"]].drop_duplicates().sort_values("date")
+    # the extract's ids are categorical; the reviews' are text
+    visits["child"] = visits["child"].astype("str")
     rv = reviews.rename(columns={"CHILD": "child", "date": "review"}).sort_values("review")
     if len(rv) and len(visits):
         linked = pd.merge_asof(
@@ -1352,8 +1362,10 @@ def _costs(
 
 
 def _build_dataset(
-    council, start, children, pl, a, outcomes, ps: Pseudonymiser, fw, stats, sources
+    council, start, parts: dict, ps: Pseudonymiser, fw, stats, years: list[int]
 ) -> Dataset:
+    """The dataset from the checked tables in ``parts`` (emptied as they are used)."""
+    children, pl = parts.pop("children"), parts.pop("placements")
     cid = ps.series(children["CHILD"], CHILD)
     cmap = pd.Series(cid.to_numpy(), index=children["CHILD"].to_numpy())
     councils = pd.DataFrame({Col.council: [council], Col.programme_start: [start]})
@@ -1379,6 +1391,8 @@ def _build_dataset(
             Col.cost_imputed: pl["imputed"].astype(bool),
         }
     )
+    del pl
+    a = parts.pop("assessments")
     ass = pd.DataFrame(
         {
             Col.child_id: fz.lookup(a["child"], cmap),
@@ -1391,7 +1405,9 @@ def _build_dataset(
     roles = (stats.get("needs") or {}).get("columns", {}).get("rater_role", "(none)")
     if roles != "(none)":
         # who scored, only when the extract said so (absent: a social worker's)
-        ass[Col.rater_role] = a["role"].astype("str").to_numpy()
+        ass[Col.rater_role] = a["role"].astype("str")
+    del a
+    outcomes = parts.pop("outcomes")
     out = pd.concat([o for o in outcomes if len(o)] or [outcomes[0]], ignore_index=True)
     outc = pd.DataFrame(
         {
@@ -1406,7 +1422,7 @@ def _build_dataset(
         "importer": "vc_eval.ingest.importer",
         "vc_eval_version": __version__,
         "council": council,
-        "collection_years": sorted({s.year for s in sources if s.year is not None}),
+        "collection_years": years,
         "inputs": [
             {"file": r["file"], "table": r["table"], "sha256": r["sha256"]} for r in stats["inputs"]
         ],

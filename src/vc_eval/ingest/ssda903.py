@@ -570,31 +570,31 @@ def decode_text(data: bytes, label: str) -> tuple[str, str, list[int]]:
                 if enc == "utf-8-sig":
                     mixed = _decode_mixed(data[len(bom) :])
                     if mixed is not None:
-                        return _check_text(mixed[0], label), MIXED_ENCODING, mixed[1]
+                        return check_text(mixed[0], label), MIXED_ENCODING, mixed[1]
                 raise fatal(
                     label,
                     f"file starts with a {enc} byte-order mark but is not "
                     f"valid {enc} ({err.reason})",
                 ) from err
-            return _check_text(text, label), enc, []
+            return check_text(text, label), enc, []
     head = data[:4096]
     if head.count(b"\x00") >= len(head) // 4:
         enc = "utf-16-le" if head[1:2] == b"\x00" else "utf-16-be"
         try:
-            return _check_text(data.decode(enc), label), enc, []
+            return check_text(data.decode(enc), label), enc, []
         except UnicodeDecodeError as err:
             raise fatal(label, "not a text file (binary content)") from err
     if b"\x00" in data:
         raise fatal(label, "not a text file (binary content)")
     try:
-        return _check_text(data.decode("utf-8"), label), "utf-8", []
+        return check_text(data.decode("utf-8"), label), "utf-8", []
     except UnicodeDecodeError:
         pass
     mixed = _decode_mixed(data)
     if mixed is not None:
-        return _check_text(mixed[0], label), MIXED_ENCODING, mixed[1]
+        return check_text(mixed[0], label), MIXED_ENCODING, mixed[1]
     try:
-        return _check_text(data.decode("cp1252"), label), "cp1252", []
+        return check_text(data.decode("cp1252"), label), "cp1252", []
     except UnicodeDecodeError:
         pass
     from charset_normalizer import from_bytes
@@ -602,7 +602,7 @@ def decode_text(data: bytes, label: str) -> tuple[str, str, list[int]]:
     best = from_bytes(data).best()
     if best is None:
         raise fatal(label, "text encoding not recognised (not UTF-8, UTF-16 or Windows-1252)")
-    return _check_text(str(best), label), best.encoding, []
+    return check_text(str(best), label), best.encoding, []
 
 
 def _decode_mixed(data: bytes) -> tuple[str, list[int]] | None:
@@ -623,7 +623,8 @@ def _decode_mixed(data: bytes) -> tuple[str, list[int]] | None:
     return "\n".join(out), cp
 
 
-def _check_text(text: str, label: str) -> str:
+def check_text(text: str, label: str) -> str:
+    """``text`` if it reads as text; fatal when empty or binary data decoded by luck."""
     # Control characters other than tab/newline mean binary data decoded by luck.
     sample = text[:20000]
     bad = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\x0c")
@@ -634,7 +635,8 @@ def _check_text(text: str, label: str) -> str:
     return text
 
 
-def _sniff_delimiter(first_line: str) -> str:
+def sniff_delimiter(first_line: str) -> str:
+    """The delimiter of a CSV file from its header line (comma unless absent)."""
     if "," in first_line:
         return ","
     for d in ("\t", ";", "|"):
@@ -679,7 +681,7 @@ def read_csv_text(
             )
     end = text.find("\n")
     first = text if end < 0 else text[:end]
-    sep = _sniff_delimiter(first)
+    sep = sniff_delimiter(first)
     header = next(csv.reader([first], delimiter=sep), [])
     headers = [normalise_header(h) if upper else normalise_header(h, upper=False) for h in header]
     if not any(headers):
@@ -1270,6 +1272,7 @@ __all__ = [
     "Source",
     "TABLES",
     "TableSpec",
+    "check_text",
     "decode_bytes",
     "decode_text",
     "ethnic_groups",
@@ -1277,6 +1280,8 @@ __all__ = [
     "placement_types",
     "read_sources",
     "recognise",
+    "sniff_delimiter",
+    "strip_text",
     "year_end",
     "year_from_name",
     "year_of",
