@@ -92,12 +92,12 @@ def test_shared_results_are_made_once_and_kept(data_dir, prepared, tmp_path):
     at = snapshot_date(Dataset.load(data_dir)).normalize()
     for root, shared in ((prepared, True), (tmp_path / "single", False)):
         folder = C.prepare_cache(data_dir, cache_dir=root, shared=shared)
-        kept = sorted(p.parent.name for p in folder.rglob("derived/*/*/index.json"))
+        kept = sorted(p.stem for p in folder.rglob("derived/*/*.pickle"))
         if not shared:
             assert kept == []
             _fresh_process()
             allc = C.CachedCouncils.open(root, data_dir)
             allc.others_snapshot("Godwitholt", at, LOOKBACK_DAYS)
             allc.impact_groups()
-            kept = sorted(p.parent.name for p in folder.rglob("derived/*/*/index.json"))
+            kept = sorted(p.stem for p in folder.rglob("derived/*/*.pickle"))
         assert kept == ["impact_groups", f"snapshot_{at.date()}_{LOOKBACK_DAYS}"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -213,3 +215,14 @@ def test_peak_sensitivity_refits_each_variant_from_the_main_model(bundled):
     pd.testing.assert_frame_equal(got, own.reset_index(drop=True))
     hinge = table[table["model"] == "hinges at 7, 11"]
     assert not hinge.drop(columns="model").reset_index(drop=True).equals(got)
+
+
+def test_knots_text_is_read_in_one_place_for_the_cli_and_the_notebook():
+    from vc_eval.analysis.trajectories import parse_knots
+
+    assert parse_knots("7, 11,14,") == [7.0, 11.0, 14.0]
+    assert parse_knots("") is None and parse_knots("  ") is None and parse_knots(None) is None
+    with pytest.raises(ValueError, match="knots must be numbers separated by commas: '7,x'"):
+        parse_knots("7,x")
+    nb = (Path(__file__).parents[1] / "notebooks" / "need_peaks.ipynb").read_text()
+    assert "tr.parse_knots(knots)" in nb

@@ -241,11 +241,9 @@ def fit(
 
 
 def _parse_knots(text: str | None) -> list[float] | None:
-    if not text:
-        return None
+    from vc_eval.analysis.trajectories import parse_knots
+
     try:
-        return [float(k) for k in text.split(",") if k.strip()]
+        return parse_knots(text)
     except ValueError as err:
-        raise click.BadParameter(
-            f"knots must be numbers separated by commas: {text!r}", param_hint="--knots"
-        ) from err
+        raise click.BadParameter(str(err), param_hint="--knots") from err

@@ -34,7 +34,6 @@ data or code never reads a stale entry.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -423,22 +422,14 @@ class CachedCouncils:
         """:func:`impact_groups`, kept in the entry (None when not every council is cached)."""
         if not self._all_cached():
             return None
-        return self._derived("impact_groups", self._build_groups)
-
-    def _build_groups(self) -> dict:
-        groups = impact_groups(self._everyone())
-        return {
-            by: {"error": str(g)} if isinstance(g, ValueError) else g for by, g in groups.items()
-        }
+        return self._derived("impact_groups", lambda: impact_groups(self._everyone()))
 
     def spend_snapshot(self, at: pd.Timestamp, lookback_days: int) -> pd.DataFrame | None:
         """:func:`spend_snapshot` of every council, kept in the entry (None: not all cached)."""
         if not self._all_cached():
             return None
         name = f"snapshot_{pd.Timestamp(at).date()}_{lookback_days}"
-        return self._derived(
-            name, lambda: {"": spend_snapshot(self._everyone(), at, lookback_days)}
-        )[""]
+        return self._derived(name, lambda: spend_snapshot(self._everyone(), at, lookback_days))
 
     def others_snapshot(self, council: str, at: pd.Timestamp, lookback_days: int):
         """:meth:`spend_snapshot` without ``council``'s children (None: no other council)."""
@@ -447,26 +438,18 @@ class CachedCouncils:
             return self._fallback().others_snapshot(council, at, lookback_days)
         return _without(snap, council, self.council_names())
 
-    def _derived(self, name: str, build) -> dict:
-        """Frames computed from every council, kept in the entry under the code's fingerprint.
-
-        ``build`` returns ``{part: DataFrame or {"error": message}}`` (or nested one
-        level deeper, as :meth:`impact_groups` does); read back from Parquet with
-        each frame's ``attrs``. Kept in this process too, and written only once.
-        """
+    def _derived(self, name: str, build):
+        """What ``build`` computes from every council, kept in the entry under the code's
+        fingerprint (and in this process); a fresh copy of its frames each call."""
         memo = _EVERYONE.setdefault("derived", {})
-        if name in memo:
-            return _restore(memo[name])
-        folder = self.folder / "derived" / code_fingerprint()[:16] / name
-        index = folder / "index.json"
-        if index.exists():
-            value = _read_parts(folder, json.loads(index.read_text()))
-        else:
-            value = build()
-            with contextlib.suppress(OSError):  # a read-only cache still answers
-                _write_parts(folder, value)
-        memo[name] = value
-        return _restore(value)
+        if name not in memo:
+            f = self.folder / "derived" / code_fingerprint()[:16] / f"{name}.pickle"
+            value = _load_pickle(f)
+            if value is None:
+                value = build()
+                _save_pickle(f, value)  # a read-only cache still answers
+            memo[name] = value
+        return _copied(memo[name])
 
     def _all_cached(self) -> bool:
         """Every council's tables are in the entry (without reading them)."""
@@ -526,68 +509,13 @@ class CachedCouncils:
         return self._full
 
 
-def _write_parts(folder: Path, value: dict) -> None:
-    """``{part: frame | {"error": msg} | {label: frame | msg}}`` to Parquet files and an index."""
-
-    def one(frame: pd.DataFrame, tmp: Path, n: int) -> dict:
-        f = f"{n}.parquet"
-        plain = frame.copy(deep=False)
-        plain.attrs = {}
-        plain.to_parquet(tmp / f)
-        return {"file": f, "attrs": frame.attrs}
-
-    with atomic_dir(folder) as tmp:
-        index: dict = {}
-        n = 0
-        for part, v in value.items():
-            if isinstance(v, pd.DataFrame):
-                index[part] = one(v, tmp, n)
-                n += 1
-            elif isinstance(v, dict) and set(v) == {"error"}:
-                index[part] = v
-            else:
-                index[part] = {"labels": {}}
-                for lab, g in v.items():
-                    if isinstance(g, pd.DataFrame):
-                        index[part]["labels"][lab] = one(g, tmp, n)
-                        n += 1
-                    else:
-                        index[part]["labels"][lab] = {"message": str(g)}
-        (tmp / "index.json").write_text(json.dumps(index, default=_json_default))
-
-
-def _read_parts(folder: Path, index: dict) -> dict:
-    def one(entry: dict) -> pd.DataFrame:
-        frame = pd.read_parquet(folder / entry["file"])
-        frame.attrs.update(entry["attrs"])
-        return frame
-
-    out: dict = {}
-    for part, v in index.items():
-        if "file" in v:
-            out[part] = one(v)
-        elif "labels" in v:
-            out[part] = {
-                lab: one(g) if "file" in g else g["message"] for lab, g in v["labels"].items()
-            }
-        else:
-            out[part] = v
-    return out
-
-
-def _restore(value: dict) -> dict:
-    """Fresh frames each call (callers may change them), errors as ``ValueError``."""
-
-    def copy(v):
-        if isinstance(v, pd.DataFrame):
-            return v.copy()
-        if isinstance(v, dict) and set(v) == {"error"}:
-            return ValueError(v["error"])
-        if isinstance(v, dict):
-            return {k: copy(g) for k, g in v.items()}
-        return v
-
-    return {k: copy(v) for k, v in value.items()}
+def _copied(value):
+    """``value`` with every frame in it copied (callers may change them)."""
+    if isinstance(value, pd.DataFrame):
+        return value.copy()
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    return value
 
 
 def default_period(end_default: pd.Timestamp, start: str = "", end: str = ""):
@@ -874,17 +802,7 @@ def load_page(folder: str | Path | None, key: str) -> dict | None:
     """
     if folder is None:
         return None
-    f = Path(folder) / PAGES_FOLDER / f"{key}.pickle"
-    if not f.exists():
-        return None
-    try:
-        with f.open("rb") as fh:
-            # written by save_page into a cache entry beside the data, under the data's own
-            # access controls (whoever can write there can also change the data)
-            return pickle.load(fh)
-    except Exception as err:  # noqa: BLE001 - any damaged entry is simply recomputed
-        log.info("stored page %s not used: %s: %s", f.name, type(err).__name__, err)
-        return None
+    return _load_pickle(Path(folder) / PAGES_FOLDER / f"{key}.pickle")
 
 
 def save_page(folder: str | Path | None, key: str, page: dict) -> None:
@@ -892,17 +810,40 @@ def save_page(folder: str | Path | None, key: str, page: dict) -> None:
     if folder is None:
         return
     target = Path(folder) / PAGES_FOLDER
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        with atomic_file(target / f"{key}.pickle", "wb") as fh:
-            pickle.dump(page, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    if _save_pickle(target / f"{key}.pickle", page):
         # the same report made by other code is stale: keep one page per parameters
         params = key.split("-")[0]
         for old in target.glob(f"{params}-*.pickle"):
             if old.name != f"{key}.pickle":
                 old.unlink(missing_ok=True)
-    except Exception as err:  # noqa: BLE001 - a page not stored only costs the next run time
-        log.info("page not stored: %s: %s", type(err).__name__, err)
+
+
+def _load_pickle(f: Path):
+    """What :func:`_save_pickle` wrote to ``f``, or None (missing, or unreadable: an entry
+    cut short is recomputed)."""
+    if not f.exists():
+        return None
+    try:
+        with f.open("rb") as fh:
+            # written by this module into a cache entry beside the data, under the data's
+            # own access controls (whoever can write there can also change the data)
+            return pickle.load(fh)
+    except Exception as err:  # noqa: BLE001 - any damaged entry is simply recomputed
+        log.info("stored %s not used: %s: %s", f.name, type(err).__name__, err)
+        return None
+
+
+def _save_pickle(f: Path, value) -> bool:
+    """Keep ``value`` in ``f`` (atomically); False when it could not be (it only costs the
+    next run time)."""
+    try:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(f, "wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return True
+    except Exception as err:  # noqa: BLE001 - see above
+        log.info("%s not stored: %s: %s", f.name, type(err).__name__, err)
+        return False
 
 
 __all__ = [

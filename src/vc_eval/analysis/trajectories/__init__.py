@@ -38,6 +38,7 @@ from vc_eval.analysis.trajectories.domains import (
     fit_domains,
     model_knots,
     need_frame,
+    parse_knots,
     peak_sensitivity,
 )
 from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS, ENGINES, EngineFit, fit_arrays
@@ -73,5 +74,6 @@ __all__ = [
     "fit_growth",
     "model_knots",
     "need_frame",
+    "parse_knots",
     "peak_sensitivity",
 ]

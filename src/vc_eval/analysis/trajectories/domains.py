@@ -59,6 +59,22 @@ def default_age_knots(ages: np.ndarray, n_children: int) -> list[float]:
     return [float(k) for k in knots if lo + margin < k < hi - margin]
 
 
+def parse_knots(text: str | None) -> list[float] | None:
+    """Interior knots written as text, e.g. ``"7,11,14"`` (empty: None, the default knots).
+
+    Raises
+    ------
+    ValueError
+        If a knot is not a number, with the text given.
+    """
+    if not text or not text.strip():
+        return None
+    try:
+        return [float(k) for k in text.split(",") if k.strip()]
+    except ValueError as err:
+        raise ValueError(f"knots must be numbers separated by commas: {text!r}") from err
+
+
 def model_knots(
     frame: pd.DataFrame,
     *,
