@@ -29,8 +29,9 @@ def column_has_universe(table, col: str) -> bool:
     labels = [c for c, k in table.kinds.items() if k == "label"]
     if not labels or not table.cell_universes:
         return False
-    rows = [" ".join(str(v).split()) for v in table.frame[labels[0]]]
-    return all((r, col) in table.cell_universes for r in rows)
+    rows = [privacy.label_key(v) for v in table.frame[labels[0]]]
+    keys = {(privacy.label_key(r), c) for r, c in table.cell_universes}
+    return all((r, col) in keys for r in rows)
 
 
 def test_strength_cost_table_counts_the_children_its_sentence_states(bundled):

@@ -172,9 +172,7 @@ class ChildViewResult(Result):
             "(ICC(2,1) with 95% interval; mean difference and limits of agreement in points)",
             safe,
             kinds=kinds,
-            cell_universes={
-                (" ".join(str(d).split()), "Children"): f"{UNIVERSE} in {d}" for d in safe["Domain"]
-            },
+            cell_universes={(str(d), "Children"): f"{UNIVERSE} in {d}" for d in safe["Domain"]},
         )
 
 

@@ -1840,7 +1840,7 @@ class SpendResult(Result):
         :attr:`correlations`)."""
         out: dict[tuple[str, str], str] = {}
         for label, m in zip(labels, self.correlations["measure"], strict=True):
-            row = " ".join(str(label).split())
+            row = str(label)
             scored = "" if m == TOTAL_NEED else f" scored in {m}"
             out[(row, "Children")] = f"{UNIVERSE_ASSESSED}{scored}"
             out[(row, "Assessments")] = f"cost_need_assessments{scored}"

@@ -164,9 +164,7 @@ class StrengthsResult(Result):
             safe.rename(columns={"domain_name": "Domain", "change": "Change", "n": "Children"}),
             kinds={"Domain": "label", "Change": "label", "Children": "count"},
             dims={"Change": "change"},
-            cell_universes={
-                (" ".join(str(n).split()), "Children"): change_universe(d) for n, d in names.items()
-            },
+            cell_universes={(str(n), "Children"): change_universe(d) for n, d in names.items()},
         )
 
 
@@ -479,9 +477,7 @@ class StrengthCostResult(Result):
         tab.kinds.update(
             dict.fromkeys(["Cost higher with", "Given need, cost higher with"], "text")
         )
-        tab.cell_universes = {
-            (" ".join(str(m).split()), "Children"): UNIVERSE_STRENGTH_COST for m in f["Measure"]
-        }
+        tab.cell_universes = {(str(m), "Children"): UNIVERSE_STRENGTH_COST for m in f["Measure"]}
         return tab
 
 

@@ -98,6 +98,12 @@ class DisclosureError(ValueError):
 # --------------------------------------------------------------------------
 
 
+def label_key(value) -> str:
+    """A label as the page audit compares it: text on one line, spaces collapsed (so a
+    sentence's ``where``, a table's row and its ``cell_universes`` key agree)."""
+    return " ".join(str(value).split())
+
+
 def safe_frame(df: pd.DataFrame, *, extra: Iterable[str] = ()) -> pd.DataFrame:
     """Return ``df`` unchanged, or raise if it carries identifier columns.
 
@@ -1099,7 +1105,9 @@ def _table_entries(table, s: int, t: int) -> list[_Entry]:
     """
     universe = getattr(table, "universe", None)
     col_unis = dict(getattr(table, "column_universes", None) or {})
-    cell_unis = dict(getattr(table, "cell_universes", None) or {})
+    cell_unis = {
+        (label_key(r), c): u for (r, c), u in (getattr(table, "cell_universes", None) or {}).items()
+    }
     labels, counts = _count_columns(table)
     if not (universe or col_unis or cell_unis) or not counts:
         return []
@@ -1115,18 +1123,14 @@ def _table_entries(table, s: int, t: int) -> list[_Entry]:
         cond, margin = [], False
         rest, rest_margin = [], False  # the same without the first label column
         for k, c in enumerate(labels):
-            v = " ".join(str(frame.iat[r, frame.columns.get_loc(c)]).split())
+            v = label_key(frame.iat[r, frame.columns.get_loc(c)])
             if v == TOTAL:
                 margin = True
                 rest_margin |= k > 0
             else:
                 cond.append((dims.get(c, c), v))
                 rest += [(dims.get(c, c), v)] if k > 0 else []
-        first = (
-            " ".join(str(frame.iat[r, frame.columns.get_loc(labels[0])]).split())
-            if labels
-            else None
-        )
+        first = label_key(frame.iat[r, frame.columns.get_loc(labels[0])]) if labels else None
         for c in counts:
             shown = _parse_shown(frame.iat[r, frame.columns.get_loc(c)])
             if shown is None:
@@ -1173,7 +1177,7 @@ def _row_variable_entries(table, s: int, t: int, labels, counts, row_var: str) -
     frame = table.frame.set_axis([str(c) for c in table.frame.columns], axis=1)
     out = []
     for r in range(len(frame)):
-        label = " ".join(str(frame.iat[r, frame.columns.get_loc(labels[0])]).split())
+        label = label_key(frame.iat[r, frame.columns.get_loc(labels[0])])
         var = row_var.format(label)
         row = []
         for c in counts:
@@ -1252,10 +1256,10 @@ def _has_total(names) -> bool:
 def _count_entry(count, source: tuple) -> _Entry:
     lo, hi = THRESHOLD
     v = int(round(float(count.value)))
-    where = tuple(sorted((str(a), " ".join(str(b).split())) for a, b in count.where))
+    where = tuple(sorted((str(a), label_key(b)) for a, b in count.where))
     among = tuple(
         sorted(
-            (str(a), tuple(sorted(" ".join(str(x).split()) for x in vs)))
+            (str(a), tuple(sorted(label_key(x) for x in vs)))
             for a, vs in (getattr(count, "any_of", ()) or ())
         )
     )
@@ -2059,6 +2063,7 @@ __all__ = [
     "feasible_ranges",
     "format_count",
     "format_percent",
+    "label_key",
     "safe_frame",
     "suppress",
     "suppress_long",

@@ -555,9 +555,7 @@ def data_quality(ctx: ReportContext) -> Summary:
             frame,
             {"Check": "label", "Number": "count", "Of": "text", "Used in / effect": "text"},
             "Numbers 1-5 are shown as c.",
-            cell_universes={
-                (" ".join(str(c).split()), "Number"): f"data quality: {c}" for c in frame["Check"]
-            },
+            cell_universes={(str(c), "Number"): f"data quality: {c}" for c in frame["Check"]},
         )
     )
     sm.say(
