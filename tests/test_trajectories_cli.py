@@ -226,3 +226,29 @@ def test_knots_text_is_read_in_one_place_for_the_cli_and_the_notebook():
         parse_knots("7,x")
     nb = (Path(__file__).parents[1] / "notebooks" / "need_peaks.ipynb").read_text()
     assert "tr.parse_knots(knots)" in nb
+
+
+def _drawn_inside_canvas(fig) -> bool:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    box = fig.get_tightbbox(FigureCanvasAgg(fig).get_renderer())
+    width, height = fig.get_size_inches()
+    return box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height
+
+
+def test_report_grid_claims_to_fit_its_canvas_only_when_it_does(domain_fits):
+    # the PNG is the whole canvas only for a figure that says everything drawn is inside
+    # it: checked on a two-panel grid (the smallest margins in inches) and a full one
+    from dataclasses import replace
+
+    from vc_eval.plots.trajectories import _GRID_TITLE_CHARS, domains_figure
+
+    out = domains_figure(domain_fits, n=50)
+    assert out.fits and _drawn_inside_canvas(out.figure)
+    png = out.png(40)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    # a title too long to be sure of: the PNG is cropped to what is drawn instead
+    long = "A need domain with a very long name indeed, " * 2
+    assert len(long) > _GRID_TITLE_CHARS
+    relabelled = replace(domain_fits, labels={**domain_fits.labels, "education": long})
+    assert not domains_figure(relabelled, n=50).fits

@@ -1337,6 +1337,10 @@ def _indicator(entry: _Entry, names, values, shape) -> np.ndarray:
     return ind.ravel()
 
 
+#: Largest linear program (rows x columns) :func:`_implicit_equalities` builds as dense arrays.
+_DENSE_LP_CELLS = 2_000_000
+
+
 def _implicit_equalities(a_eq, b_eq: np.ndarray, g, h: np.ndarray):
     """A feasible point of {A x = b, G x <= h} and which rows of G hold with
     equality at every feasible point (None if infeasible).
@@ -1350,21 +1354,39 @@ def _implicit_equalities(a_eq, b_eq: np.ndarray, g, h: np.ndarray):
     from scipy import sparse
     from scipy.optimize import linprog
 
-    g = sparse.csr_matrix(g)
     n, m = g.shape[1], g.shape[0]
+    # Page universes are small: dense arrays spare linprog most of its set-up per
+    # program (sparse stacking and checks cost several times HiGHS's own solve);
+    # HiGHS gets the same matrix either way. Large ones stay sparse.
+    dense = m * (n + m) <= _DENSE_LP_CELLS
+    if dense:
+        g = g.toarray() if sparse.issparse(g) else np.asarray(g, dtype=float)
+        a_eq = np.asarray(a_eq, dtype=float) if a_eq.shape[0] else None
+    else:
+        g = sparse.csr_matrix(g)
+        a_eq = sparse.csr_matrix(a_eq) if a_eq.shape[0] else None
     cand = np.arange(m)
-    a_eq = sparse.csr_matrix(a_eq) if a_eq.shape[0] else None
     cap = 1.0 / (m + 1)
     while True:
         k = cand.size
-        t = sparse.csr_matrix((np.ones(k), (cand, np.arange(k))), shape=(m, k))
+        if dense:
+            t = np.zeros((m, k))
+            t[cand, np.arange(k)] = 1.0
+            a_ub = np.hstack([g, t])
+            a_eq_k = np.hstack([a_eq, np.zeros((a_eq.shape[0], k))]) if a_eq is not None else None
+        else:
+            t = sparse.csr_matrix((np.ones(k), (cand, np.arange(k))), shape=(m, k))
+            a_ub = sparse.hstack([g, t]).tocsr()
+            a_eq_k = (
+                sparse.hstack([a_eq, sparse.csr_matrix((a_eq.shape[0], k))]).tocsr()
+                if a_eq is not None
+                else None
+            )
         res = linprog(
             np.r_[np.zeros(n), -np.ones(k)],
-            A_ub=sparse.hstack([g, t]).tocsr(),
+            A_ub=a_ub,
             b_ub=h,
-            A_eq=sparse.hstack([a_eq, sparse.csr_matrix((a_eq.shape[0], k))]).tocsr()
-            if a_eq is not None
-            else None,
+            A_eq=a_eq_k,
             b_eq=b_eq if a_eq is not None else None,
             bounds=[(None, None)] * n + [(0.0, cap)] * k,
             method="highs",
@@ -1471,7 +1493,10 @@ def _audit_universe(entries: list[_Entry]) -> list[dict]:
             extra.append(ind_b[i])
             h_rows.append(e.hi)
     extra_m = np.array(extra).reshape(-1, nb)
-    g = sparse.vstack([-sparse.identity(nb, format="csr"), sparse.csr_matrix(extra_m)]).tocsr()
+    if (nb + len(extra)) * (2 * nb + len(extra)) <= _DENSE_LP_CELLS:
+        g = np.vstack([-np.identity(nb), extra_m])  # see _implicit_equalities
+    else:
+        g = sparse.vstack([-sparse.identity(nb, format="csr"), sparse.csr_matrix(extra_m)]).tocsr()
     h = np.r_[np.zeros(nb), np.array(h_rows, dtype=float)]
     x0, tight = _implicit_equalities(a_eq, b_eq, g, h)
     if x0 is None and not hidden:  # the shown counts contradict each other

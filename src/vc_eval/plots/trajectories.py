@@ -278,6 +278,13 @@ def plot_domain_fit(fits: DomainFits, *, ax: Axes | None = None, name: str | Non
     return plot_curve(fits[name], ax=ax, title=fits.labels.get(name, name))
 
 
+#: Margins of :func:`domains_figure`'s grid, in inches: room for the tick labels and the
+#: shared axis labels whatever the number of panels.
+_GRID_MARGINS = {"left": 0.84, "right": 0.24, "bottom": 0.67, "top": 0.48}
+#: Longest panel title (characters at 9 pt) known to stay inside the canvas.
+_GRID_TITLE_CHARS = 40
+
+
 def domains_figure(
     fits: DomainFits,
     *,
@@ -313,9 +320,17 @@ def domains_figure(
         ax.set_visible(False)
     fig.supxlabel("Age (years)", fontsize=9)
     fig.supylabel("Score (0-100)", fontsize=9)
-    # fixed spacing for the shared-axis grid: tight_layout drew the figure once more (~1-2 s);
-    # the PNG is cropped to its content anyway (bbox_inches="tight")
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.07, top=0.95, wspace=0.12, hspace=0.35)
+    # fixed spacing for the shared-axis grid (tight or constrained layout draws the 16
+    # panels once more, ~1-2 s), with margins that hold the labels: the PNG needs no crop
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=_GRID_MARGINS["left"] / width,
+        right=1 - _GRID_MARGINS["right"] / width,
+        bottom=_GRID_MARGINS["bottom"] / height,
+        top=1 - _GRID_MARGINS["top"] / height,
+        wspace=0.12,
+        hspace=0.35,
+    )
     said = ""
     if "total_need" in summaries:
         text, _ = peak_text(summaries["total_need"].peaks, min_share=min_share)
@@ -331,4 +346,6 @@ def domains_figure(
         f"with at least 6 children, and dashed lines at peak ages.{said}",
         "Fitted need by age (line, 95% band) and observed means (dots).",
         marks=marks,
+        # a longer panel title may run past the canvas: then the PNG is cropped to fit
+        fits=all(len(fits.labels.get(n, n)) <= _GRID_TITLE_CHARS for n in names),
     )
