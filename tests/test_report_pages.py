@@ -10,7 +10,7 @@ from vc_eval.reporting import cache as C
 from vc_eval.reporting import pages as P
 from vc_eval.reporting import sections as S
 
-#: Sections computed here: two for the helper process, the rest in this one.
+#: Sections computed here: two shared with the helper process, two for this one.
 FEW = ("population", "needs_profile", "trajectories", "strengths")
 
 
@@ -59,6 +59,17 @@ def test_prepared_page_is_the_notebooks_page(data, tmp_path, few_sections):
         ctx = S.build_context(**_params(data, cache))
         assert S.page_is_stored(ctx)
         assert _shown(S.page(ctx)) == expected
+
+
+def test_shared_sections_are_each_claimed_once_from_either_end():
+    import multiprocessing
+
+    claims = multiprocessing.get_context("spawn").Array("i", [0, 5])
+    taken = [P._claim(claims, front=True), P._claim(claims, front=False)]
+    taken += [P._claim(claims, front=i % 2 == 0) for i in range(5)]
+    assert taken[:2] == [0, 4]  # the helper from the front, the renderer from the back
+    assert sorted(t for t in taken if t is not None) == [0, 1, 2, 3, 4]
+    assert taken[-2:] == [None, None]  # nothing left, nothing claimed twice
 
 
 def test_no_page_prepared_without_a_cache_or_with_bad_parameters(data, tmp_path):

@@ -7,10 +7,13 @@ that page here first, with the notebook's own parameters, and then runs the
 notebook, which finds the page in the cache and only displays it:
 
 * **one report** (``vc-eval report --council NAME``): the sections are computed
-  in two processes, the renderer's and one helper (:class:`PageHelper`), which
-  takes the costliest sections that share no intermediate result with the rest
-  (:data:`HELPER_SECTIONS`) and sends them back with their figures already
-  rendered to PNG; the renderer computes the others, then audits the page as a
+  in two processes, the renderer's and one helper (:class:`PageHelper`). The
+  sections that share no intermediate result with the rest
+  (:data:`SHARED_SECTIONS`, costliest first) go to whichever process is free:
+  the helper takes them from the front of the list, the renderer from the back
+  once its own sections are done, so the two finish together whatever the
+  council's data make costly. The helper sends its sections back with their
+  figures already rendered to PNG; the renderer then audits the page as a
   whole, exactly as the notebook would; meanwhile the notebook's kernel starts
   and imports (``render.WarmKernel``), so the notebook only shows the page;
 * **a batch**: each worker process computes its councils' pages itself, one
@@ -42,14 +45,15 @@ from pathlib import Path
 
 log = logging.getLogger("vc_eval.report")
 
-#: Sections the helper process computes for a single report: ones whose intermediate
+#: Sections either process may compute for a single report: ones whose intermediate
 #: results no other part of the page uses (the needs profile and the care population
-#: feed the audit's headline counts, so they stay with the audit), chosen so that the
-#: two processes finish together: the renderer also audits the page, and the notebook's
-#: kernel starts and imports on the helper's core meanwhile (see ``render.WarmKernel``).
-HELPER_SECTIONS: tuple[str, ...] = (
+#: feed the audit's headline counts, so they stay with the renderer, which audits the
+#: page). Costliest first: the helper takes from the front, the renderer from the back.
+SHARED_SECTIONS: tuple[str, ...] = (
     "trajectories",
     "outcomes",
+    "impact",
+    "cost_need",
     "strengths",
     "agreement",
     "stability",
@@ -105,22 +109,29 @@ def _warm_up() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from vc_eval.analysis import agreement, care, outcomes, strengths  # noqa: F401
+    from vc_eval.analysis import agreement, care, impact, outcomes, strengths  # noqa: F401
     from vc_eval.analysis.trajectories import fit_domains  # noqa: F401
     from vc_eval.plots import agreement as agreement_plots  # noqa: F401
+    from vc_eval.plots import impact as impact_plots  # noqa: F401
     from vc_eval.plots import outcomes as outcome_plots  # noqa: F401
     from vc_eval.plots import population, trajectories  # noqa: F401
     from vc_eval.reporting import sections  # noqa: F401
 
 
 def compute_sections(
-    arguments: Mapping, keys: tuple[str, ...], log_path: str | None = None, started: str = ""
+    arguments: Mapping,
+    keys: tuple[str, ...],
+    log_path: str | None = None,
+    started: str = "",
+    claims=None,
 ) -> dict:
     """Sections ``keys`` of one report as computed (before the page audit), figures as PNGs.
 
     Runs in the helper process; the figures travel as
     :class:`~vc_eval.reporting.cache.RenderedFigure` (PNG at the report's dpi).
-    ``started``: a line about the helper's start-up, for the log.
+    ``started``: a line about the helper's start-up, for the log. ``claims``:
+    the positions shared with the renderer (see :func:`_claim`); the helper
+    computes the sections it claims from the front. None: all of ``keys``.
     """
     from vc_eval.reporting import sections as S
 
@@ -129,7 +140,28 @@ def compute_sections(
             log.info("helper: %s", started)
         with _timed("helper: context"):
             ctx = S.build_context(**arguments)
-        return {key: _section(S, ctx, key, "helper: ") for key in keys}
+        if claims is None:
+            return {key: _section(S, ctx, key, "helper: ") for key in keys}
+        out = {}
+        while (i := _claim(claims, front=True)) is not None:
+            out[keys[i]] = _section(S, ctx, keys[i], "helper: ")
+        return out
+
+
+def _claim(claims, *, front: bool) -> int | None:
+    """Take the next unclaimed position of the shared list, from its front or back.
+
+    ``claims`` is a shared ``[front, back]`` pair: positions ``front`` to
+    ``back - 1`` are still unclaimed. None when every position is taken.
+    """
+    with claims.get_lock():
+        if claims[0] >= claims[1]:
+            return None
+        if front:
+            claims[0] += 1
+            return claims[0] - 1
+        claims[1] -= 1
+        return claims[1]
 
 
 def _section(S, ctx, key: str, who: str = ""):
@@ -159,8 +191,8 @@ def _timed(what: str) -> Iterator[None]:
     )
 
 
-def _helper_main(conn) -> None:
-    """The helper process: import the analyses, then compute one set of sections."""
+def _helper_main(conn, claims) -> None:
+    """The helper process: import the analyses, then compute the sections it claims."""
     t0, w0 = time.process_time(), time.perf_counter()
     _warm_up()
     t1, w1 = time.process_time(), time.perf_counter()
@@ -173,7 +205,7 @@ def _helper_main(conn) -> None:
         f"then {time.perf_counter() - w1:.2f} s waiting for the job"
     )
     try:
-        conn.send(("ok", compute_sections(*job, started)))
+        conn.send(("ok", compute_sections(*job, started, claims)))
     except BaseException as err:  # noqa: BLE001 - sent back; the renderer decides
         conn.send(("error", f"{type(err).__name__}: {err}"))
     finally:
@@ -191,12 +223,19 @@ class PageHelper:
     def __init__(self) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_helper_main, args=(child,), daemon=True)
+        self._claims = ctx.Array("i", [0, 0])  # see _claim
+        self.process = ctx.Process(target=_helper_main, args=(child, self._claims), daemon=True)
         self.process.start()
         child.close()
 
     def compute(self, arguments: Mapping, keys: tuple[str, ...], log_path: str | None):
-        """Send the job; returns a function that waits for the sections and returns them."""
+        """Send the job; returns a function that waits for the sections and returns them.
+
+        The helper computes the sections of ``keys`` it claims from the front;
+        meanwhile :meth:`claim` gives the caller the others, from the back.
+        """
+        with self._claims.get_lock():
+            self._claims[0], self._claims[1] = 0, len(keys)
         self._conn.send((dict(arguments), keys, log_path))
 
         def result() -> dict:
@@ -211,6 +250,10 @@ class PageHelper:
             return value
 
         return result
+
+    def claim(self) -> int | None:
+        """Position in the job's ``keys`` of a section for the caller, or None (all taken)."""
+        return _claim(self._claims, front=False)
 
     def close(self) -> None:
         """Stop the helper (at once if it still has work: its results are not needed)."""
@@ -242,7 +285,7 @@ def prepare_page(
         to their types); ``cache_dir`` must name the report cache, where the
         page is kept.
     helper : PageHelper, optional
-        A helper process for :data:`HELPER_SECTIONS` (one report); None:
+        A helper process sharing :data:`SHARED_SECTIONS` (one report); None:
         everything in this process (a batch worker).
     log_path : path, optional
         Where warnings and log lines go (the report's log).
@@ -274,12 +317,15 @@ def _prepare(S, arguments: dict, helper: PageHelper | None, path: str | None) ->
         return False
     if S.page_is_stored(ctx):
         return True
-    keys = tuple(k for k in HELPER_SECTIONS if k in S.SECTION_FUNCTIONS)
+    keys = tuple(k for k in SHARED_SECTIONS if k in S.SECTION_FUNCTIONS)
     result = helper.compute(arguments, keys, path) if helper is not None and keys else None
     for key in S.SECTION_FUNCTIONS:
         if result is None or key not in keys:
             S.use_computed(ctx, key, _section(S, ctx, key))
     if result is not None:
+        # the shared sections the helper has not started yet, from the cheap end
+        while (i := helper.claim()) is not None:
+            S.use_computed(ctx, keys[i], _section(S, ctx, keys[i]))
         with _timed("waiting for the helper"):
             for key, sm in result().items():
                 S.use_computed(ctx, key, sm)
@@ -288,4 +334,4 @@ def _prepare(S, arguments: dict, helper: PageHelper | None, path: str | None) ->
     return True
 
 
-__all__ = ["HELPER_SECTIONS", "PageHelper", "compute_sections", "prepare_page", "quiet"]
+__all__ = ["SHARED_SECTIONS", "PageHelper", "compute_sections", "prepare_page", "quiet"]
