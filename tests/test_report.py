@@ -218,6 +218,10 @@ def test_cli_refuses_bad_options_before_running(bundled_dir):
     assert res.exit_code == 2 and "colour" in res.output
     res = runner.invoke(cli, ["report", "--data", str(bundled_dir)])
     assert res.exit_code == 2 and "--council" in res.output
+    # the second process a single report starts early is stopped with the refusal
+    import multiprocessing
+
+    assert not multiprocessing.active_children()
 
 
 def test_kernel_start_is_retried_once(monkeypatch, tmp_path):

@@ -180,6 +180,79 @@ def report(
     Every table in a report passes disclosure control (counts 1-5 shown as c)
     and no child, assessor or provider identifier appears in it.
     """
+    processes = max(1, min(2, workers or 2, os.cpu_count() or 1))
+    # One report: its second process starts importing the analyses now, while this
+    # one imports and checks (render_report closes it if the notebook cannot use it).
+    single = len(councils) == 1 and not all_councils and notebook == "impact_update"
+    helper = (
+        _early_helper() if single and not no_cache and timeout is None and processes > 1 else None
+    )
+    try:
+        _report(
+            councils=councils,
+            all_councils=all_councils,
+            data_dir=data_dir,
+            out_dir=out_dir,
+            period_start=period_start,
+            period_end=period_end,
+            framework=framework,
+            comparison=comparison,
+            domains=domains,
+            engine=engine,
+            seed=seed,
+            notebook=notebook,
+            params=params,
+            kernel=kernel,
+            workers=workers,
+            scheduler=scheduler,
+            timeout=timeout,
+            cache_dir=cache_dir,
+            no_cache=no_cache,
+            progress=progress,
+            processes=processes,
+            helper=helper,
+        )
+    finally:
+        if helper is not None:
+            helper.close()
+
+
+def _early_helper():
+    """A :class:`~vc_eval.reporting.pages.PageHelper` for the one report, or None."""
+    from vc_eval.reporting.pages import PageHelper
+
+    try:
+        return PageHelper()
+    except (OSError, AssertionError, RuntimeError):  # e.g. inside a daemonic worker
+        return None
+
+
+def _report(
+    *,
+    councils,
+    all_councils,
+    data_dir,
+    out_dir,
+    period_start,
+    period_end,
+    framework,
+    comparison,
+    domains,
+    engine,
+    seed,
+    notebook,
+    params,
+    kernel,
+    workers,
+    scheduler,
+    timeout,
+    cache_dir,
+    no_cache,
+    progress,
+    processes,
+    helper,
+) -> None:
+    """The work of :func:`report` (``helper``: see :func:`_early_helper`)."""
     from vc_eval.reporting.cache import default_cache_dir
     from vc_eval.reporting.render import (
         ReportError,
@@ -250,7 +323,8 @@ def report(
             cache_dir=cache,
             stage=lambda line: click.echo(line, err=True),
             # one report: its sections in two processes (one per core) before the notebook
-            processes=max(1, min(2, workers or 2, os.cpu_count() or 1)),
+            processes=processes,
+            helper=helper,
         )
         if res.ok:
             click.echo(f"report: {res.html} ({res.seconds:.1f} s)")
