@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
+from _figures import drawn_inside_canvas
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -228,14 +229,6 @@ def test_knots_text_is_read_in_one_place_for_the_cli_and_the_notebook():
     assert "tr.parse_knots(knots)" in nb
 
 
-def _drawn_inside_canvas(fig) -> bool:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    box = fig.get_tightbbox(FigureCanvasAgg(fig).get_renderer())
-    width, height = fig.get_size_inches()
-    return box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height
-
-
 def test_report_grid_claims_to_fit_its_canvas_only_when_it_does(domain_fits):
     # the PNG is the whole canvas only for a figure that says everything drawn is inside
     # it: checked on a two-panel grid (the smallest margins in inches) and a full one
@@ -244,7 +237,7 @@ def test_report_grid_claims_to_fit_its_canvas_only_when_it_does(domain_fits):
     from vc_eval.plots.trajectories import _GRID_TITLE_CHARS, domains_figure
 
     out = domains_figure(domain_fits, n=50)
-    assert out.fits and _drawn_inside_canvas(out.figure)
+    assert out.fits and drawn_inside_canvas(out.figure)
     png = out.png(40)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     # a title too long to be sure of: the PNG is cropped to what is drawn instead
