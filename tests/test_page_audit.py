@@ -319,3 +319,24 @@ def test_contradiction_names_where_the_counts_come_from():
     f = Finding("all", "247 children", counts=(Count(247, U, ()),))
     with pytest.raises(privacy.DisclosureError, match="table 'Children now'.*|finding 'all'"):
         privacy.audit_page([Summary("s", findings=[f], tables=[t])])
+
+
+def test_dense_and_sparse_programs_decide_the_same(monkeypatch):
+    # small programs are built as dense arrays (faster to set up); the decisions must be
+    # those of the sparse programs, on pages that need fixing and pages that do not
+    rng = np.random.default_rng(11)  # as the randomised test above: some pages need fixing
+    pages = [random_page(rng, int(rng.integers(5, 31)))[0] for _ in range(8)]
+
+    def decisions(cells: int) -> list:
+        monkeypatch.setattr(privacy, "_DENSE_LP_CELLS", cells)
+        out = []
+        for page in pages:
+            audit = privacy.audit_page(page, fix=False)
+            fixed, _ = privacy.audit_and_fix(page)
+            shown = [t.frame.to_csv() for s in fixed for t in s.tables]
+            out.append((audit.violations, shown, [f.text for s in fixed for f in s.findings]))
+        return out
+
+    sparse_only = decisions(0)
+    assert any(v for v, _, _ in sparse_only)  # some pages reveal a small count
+    assert decisions(privacy._DENSE_LP_CELLS) == sparse_only

@@ -47,8 +47,13 @@ def test_prepared_page_is_the_notebooks_page(data, tmp_path, few_sections):
     plain = S.build_context(council=TINY, data_dir=data, domains="total", figure_dpi=40, seed=2)
     assert plain.page_store is None
     expected = _shown(S.page(plain))
-    for helper in (None, P.PageHelper()):
-        cache = tmp_path / ("two" if helper else "one")
+    # one process; two (each shared section to whichever is free); two with the helper
+    # taking every shared section (the renderer claims none)
+    for how in ("one", "two", "helper takes all"):
+        helper = None if how == "one" else P.PageHelper()
+        if how == "helper takes all":
+            helper.claim = lambda: None
+        cache = tmp_path / how.replace(" ", "-")
         C.prepare_cache(data, cache_dir=cache)
         try:
             assert P.prepare_page(_params(data, cache), helper=helper)

@@ -230,18 +230,39 @@ def test_knots_text_is_read_in_one_place_for_the_cli_and_the_notebook():
 
 
 def test_report_grid_claims_to_fit_its_canvas_only_when_it_does(domain_fits):
-    # the PNG is the whole canvas only for a figure that says everything drawn is inside
-    # it: checked on a two-panel grid (the smallest margins in inches) and a full one
+    # the PNG is the whole canvas only for a grid whose titles and labels are measured to
+    # lie inside it: one, two and four panels, the framework's longest label, capitals
+    import io
     from dataclasses import replace
 
-    from vc_eval.plots.trajectories import _GRID_TITLE_CHARS, domains_figure
+    from PIL import Image
 
-    out = domains_figure(domain_fits, n=50)
-    assert out.fits and drawn_inside_canvas(out.figure)
-    png = out.png(40)
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    # a title too long to be sure of: the PNG is cropped to what is drawn instead
-    long = "A need domain with a very long name indeed, " * 2
-    assert len(long) > _GRID_TITLE_CHARS
-    relabelled = replace(domain_fits, labels={**domain_fits.labels, "education": long})
-    assert not domains_figure(relabelled, n=50).fits
+    from vc_eval.plots.trajectories import domains_figure
+
+    longest = "Friendships and safety from exploitation"  # the bundled framework's longest
+    fit_a, fit_b = domain_fits["attachment"], domain_fits["education"]
+
+    def grid(labels: list[str]):
+        names = [f"d{i}" for i in range(len(labels))]
+        return replace(
+            domain_fits,
+            fits={n: (fit_a, fit_b)[i % 2] for i, n in enumerate(names)},
+            labels=dict(zip(names, labels, strict=True)),
+            _peaks={},  # the peaks memo is per set of fits
+        )
+
+    claims = {}
+    for case, labels in {
+        "two, bundled": [domain_fits.labels["attachment"], domain_fits.labels["education"]],
+        "one, longest": [longest],
+        "four, longest": [longest] * 4,
+        "four, capitals": ["W" * 40] * 4,
+    }.items():
+        out = domains_figure(grid(labels), n=50)
+        claims[case] = out.fits
+        assert out.fits == drawn_inside_canvas(out.figure), case  # the claim is measured
+        width, _ = Image.open(io.BytesIO(out.png(40))).size
+        if not out.fits:  # cropped to what is drawn: widened for the title, never cut
+            assert width > out.figure.get_size_inches()[0] * 40, case
+    assert claims["two, bundled"] and claims["four, longest"]
+    assert not claims["four, capitals"]

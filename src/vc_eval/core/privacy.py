@@ -1337,8 +1337,16 @@ def _indicator(entry: _Entry, names, values, shape) -> np.ndarray:
     return ind.ravel()
 
 
-#: Largest linear program (rows x columns) :func:`_implicit_equalities` builds as dense arrays.
+#: Largest linear program (rows x columns) the audit builds as dense arrays.
 _DENSE_LP_CELLS = 2_000_000
+
+
+def _dense_lp(rows: int, columns: int) -> bool:
+    """Whether a program of this size is built dense: page universes are small, and
+    dense arrays spare linprog most of its set-up per program (sparse stacking and
+    checks cost several times HiGHS's own solve); HiGHS gets the same matrix either
+    way (linprog stores both as compressed columns, without zeros)."""
+    return rows * columns <= _DENSE_LP_CELLS
 
 
 def _implicit_equalities(a_eq, b_eq: np.ndarray, g, h: np.ndarray):
@@ -1355,13 +1363,11 @@ def _implicit_equalities(a_eq, b_eq: np.ndarray, g, h: np.ndarray):
     from scipy.optimize import linprog
 
     n, m = g.shape[1], g.shape[0]
-    # Page universes are small: dense arrays spare linprog most of its set-up per
-    # program (sparse stacking and checks cost several times HiGHS's own solve);
-    # HiGHS gets the same matrix either way. Large ones stay sparse.
-    dense = m * (n + m) <= _DENSE_LP_CELLS
+    dense = _dense_lp(m, n + m)
     if dense:
         g = g.toarray() if sparse.issparse(g) else np.asarray(g, dtype=float)
-        a_eq = np.asarray(a_eq, dtype=float) if a_eq.shape[0] else None
+        a_eq = a_eq.toarray() if sparse.issparse(a_eq) else np.asarray(a_eq, dtype=float)
+        a_eq = a_eq if a_eq.shape[0] else None
     else:
         g = sparse.csr_matrix(g)
         a_eq = sparse.csr_matrix(a_eq) if a_eq.shape[0] else None
@@ -1493,8 +1499,8 @@ def _audit_universe(entries: list[_Entry]) -> list[dict]:
             extra.append(ind_b[i])
             h_rows.append(e.hi)
     extra_m = np.array(extra).reshape(-1, nb)
-    if (nb + len(extra)) * (2 * nb + len(extra)) <= _DENSE_LP_CELLS:
-        g = np.vstack([-np.identity(nb), extra_m])  # see _implicit_equalities
+    if _dense_lp(nb + len(extra), 2 * nb + len(extra)):  # as _implicit_equalities builds it
+        g = np.vstack([-np.identity(nb), extra_m])
     else:
         g = sparse.vstack([-sparse.identity(nb, format="csr"), sparse.csr_matrix(extra_m)]).tocsr()
     h = np.r_[np.zeros(nb), np.array(h_rows, dtype=float)]

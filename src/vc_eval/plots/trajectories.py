@@ -281,8 +281,6 @@ def plot_domain_fit(fits: DomainFits, *, ax: Axes | None = None, name: str | Non
 #: Margins of :func:`domains_figure`'s grid, in inches: room for the tick labels and the
 #: shared axis labels whatever the number of panels.
 _GRID_MARGINS = {"left": 0.84, "right": 0.24, "bottom": 0.67, "top": 0.48}
-#: Longest panel title (characters at 9 pt) known to stay inside the canvas.
-_GRID_TITLE_CHARS = 40
 
 
 def domains_figure(
@@ -318,8 +316,7 @@ def domains_figure(
         ax.set_ylabel("")
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
-    fig.supxlabel("Age (years)", fontsize=9)
-    fig.supylabel("Score (0-100)", fontsize=9)
+    shared = [fig.supxlabel("Age (years)", fontsize=9), fig.supylabel("Score (0-100)", fontsize=9)]
     # fixed spacing for the shared-axis grid (tight or constrained layout draws the 16
     # panels once more, ~1-2 s), with margins that hold the labels: the PNG needs no crop
     width, height = fig.get_size_inches()
@@ -346,6 +343,27 @@ def domains_figure(
         f"with at least 6 children, and dashed lines at peak ages.{said}",
         "Fitted need by age (line, 95% band) and observed means (dots).",
         marks=marks,
-        # a longer panel title may run past the canvas: then the PNG is cropped to fit
-        fits=all(len(fits.labels.get(n, n)) <= _GRID_TITLE_CHARS for n in names),
+        fits=_inside_canvas(fig, [ax.title for ax in fig.axes if ax.get_visible()] + shared),
     )
+
+
+def _inside_canvas(fig, texts) -> bool:
+    """Whether every one of ``texts`` (panel titles, shared labels) lies inside the canvas.
+
+    The grid's margins hold the tick labels of any grid; a panel title can be
+    wider than its panel (or the figure) and run past the canvas, and then the
+    PNG is cropped to fit instead. Measured from the text alone (no drawing).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas_before = fig.canvas
+    try:
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        box = fig.bbox
+        for t in texts:
+            e = t.get_window_extent(renderer)
+            if e.x0 < box.x0 or e.y0 < box.y0 or e.x1 > box.x1 or e.y1 > box.y1:
+                return False
+        return True
+    finally:
+        fig.set_canvas(canvas_before)

@@ -109,12 +109,13 @@ def _warm_up() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from vc_eval.analysis import agreement, care, impact, outcomes, strengths  # noqa: F401
+    from vc_eval.analysis import agreement, care, impact, outcomes, spend, strengths  # noqa: F401
     from vc_eval.analysis.trajectories import fit_domains  # noqa: F401
     from vc_eval.plots import agreement as agreement_plots  # noqa: F401
     from vc_eval.plots import impact as impact_plots  # noqa: F401
     from vc_eval.plots import outcomes as outcome_plots  # noqa: F401
     from vc_eval.plots import population, trajectories  # noqa: F401
+    from vc_eval.plots import spend as spend_plots  # noqa: F401
     from vc_eval.reporting import sections  # noqa: F401
 
 

@@ -763,9 +763,14 @@ def render_report(
     """
     t0 = time.perf_counter()
     say = stage or (lambda _line: None)
-    nb_path = notebook_path(notebook)
-    params = {**council_parameter(nb_path, council), "data_dir": str(Path(data_dir).resolve())}
-    known = notebook_parameters(nb_path)
+    try:
+        nb_path = notebook_path(notebook)
+        params = {**council_parameter(nb_path, council), "data_dir": str(Path(data_dir).resolve())}
+        known = notebook_parameters(nb_path)
+    except BaseException:
+        if helper is not None:
+            helper.close()
+        raise
     # the page is computed here (and kept in the report cache) for notebooks that show
     # sections.page: those whose parameters are build_context's
     outside = cache_dir is not None and timeout is None and set(known) == set(CONTEXT_PARAMETERS)
@@ -781,10 +786,11 @@ def render_report(
             helper = None
     # The report's log (kernel, Papermill, analyses) starts outside the output folder,
     # which is made only once the parameters have passed.
-    logs = Path(tempfile.mkdtemp(prefix="vc-eval-report-"))
-    log = logs / f"{report_stem(council or ALL_COUNCILS, nb_path.stem)}.log"
+    logs = log = None
     warm = None
     try:
+        logs = Path(tempfile.mkdtemp(prefix="vc-eval-report-"))
+        log = logs / f"{report_stem(council or ALL_COUNCILS, nb_path.stem)}.log"
         if outside and helper is not None:
             # the kernel starts and imports on the second core while the helper
             # imports (it then waits for the cache) and the page is computed
@@ -806,7 +812,8 @@ def render_report(
             helper.close()
         if warm is not None:
             warm.close()
-        shutil.rmtree(logs, ignore_errors=True)
+        if logs is not None:
+            shutil.rmtree(logs, ignore_errors=True)
         raise
     try:
         if page_params is not None:
