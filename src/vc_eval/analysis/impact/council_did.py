@@ -164,7 +164,13 @@ def council_did(
     has = cohorts.notna()
     co[has] = period_ordinal(cohorts[has], freq) - g0
     clean = co.isna() | (co > times.max())
-    comps = [c for c in Y.index if c != council and clean.get(c, False) and Y.loc[c].notna().all()]
+    # one pass over the councils (a national series has 150 of them), not a lookup per council
+    usable = (
+        clean.reindex(Y.index, fill_value=False).to_numpy(dtype=bool)
+        & Y.notna().all(axis=1).to_numpy()
+        & (Y.index != council)
+    )
+    comps = list(Y.index[usable])
     if not comps:
         raise ValueError(f"{council}, {outcome}: no comparison council without the programme")
     if Y.loc[council].isna().any():
