@@ -134,8 +134,44 @@ def council_did(
         Unknown council or outcome, a council that never adopted, too few
         months before the start, or no comparison council.
     """
+    return _from_wide(*_wide(series, council, outcome), horizons=horizons, pre=pre, alpha=alpha)
+
+
+def council_did_leave_one_out(
+    series: pd.DataFrame,
+    council: str,
+    outcome: str,
+    without: list[str],
+    *,
+    horizons: tuple[int, ...] = (12, 24),
+    pre: int = 12,
+    alpha: float = 0.05,
+) -> list[tuple[str, object]]:
+    """:func:`council_did` on ``series`` without each council of ``without`` in turn.
+
+    Returns ``(left out, run)`` pairs; ``run()`` gives exactly what
+    ``council_did(series without that council, ...)`` gives (or raises what
+    it raises), from one reshaping of the series instead of one per council
+    left out (a national series has dozens of comparison councils).
+    """
+    council_, outcome_, freq, t0, wide, cohorts = _wide(series, council, outcome)
+
+    def run(c: str) -> CouncilDiDResult:
+        w = wide.drop(index=c, errors="ignore")
+        # as the series without the council would be reshaped: no period left empty
+        w = w.loc[:, w.notna().any(axis=0)]
+        less = cohorts.drop(index=c, errors="ignore")
+        return _from_wide(
+            council_, outcome_, freq, t0, w, less, horizons=horizons, pre=pre, alpha=alpha
+        )
+
+    return [(c, lambda c=c: run(c)) for c in without]
+
+
+def _wide(series: pd.DataFrame, council: str, outcome: str) -> tuple:
+    """What :func:`council_did` takes from the series: the outcome by council (rows)
+    and period (columns, counted from the council's start) and every council's cohort."""
     freq = series.attrs.get("freq", "MS")
-    step = FREQS[freq]
     if outcome not in series.columns:
         raise ValueError(f"outcome {outcome!r} is not a column of the series")
     own = series[series[Col.council] == council]
@@ -145,10 +181,28 @@ def council_did(
         raise ValueError(f"{council} has no programme start")
     t0 = pd.Timestamp(own[COHORT].iloc[0])
     g0 = int(period_ordinal([t0], freq)[0])
-    pre_p = max(1, int(np.ceil(pre / step)))
     wide = series.assign(_p=period_ordinal(series[PERIOD], freq) - g0).pivot_table(
         index=Col.council, columns="_p", values=outcome, aggfunc="mean"
     )
+    cohorts = series.drop_duplicates(Col.council).set_index(Col.council)[COHORT]
+    return council, outcome, freq, t0, wide, cohorts
+
+
+def _from_wide(
+    council: str,
+    outcome: str,
+    freq: str,
+    t0: pd.Timestamp,
+    wide: pd.DataFrame,
+    cohorts: pd.Series,
+    *,
+    horizons: tuple[int, ...],
+    pre: int,
+    alpha: float,
+) -> CouncilDiDResult:
+    step = FREQS[freq]
+    g0 = int(period_ordinal([t0], freq)[0])
+    pre_p = max(1, int(np.ceil(pre / step)))
     last = int(np.nanmax([c for c in wide.columns if np.isfinite(wide.loc[council, c])]))
     horizons = tuple(h for h in horizons if int(round(h / step)) <= last)
     if not horizons:
@@ -159,7 +213,6 @@ def council_did(
             f"{council}, {outcome}: need {pre_p} periods before the start in the series"
         )
     Y = wide[list(times)]
-    cohorts = series.drop_duplicates(Col.council).set_index(Col.council)[COHORT]
     co = pd.Series(np.nan, index=cohorts.index)
     has = cohorts.notna()
     co[has] = period_ordinal(cohorts[has], freq) - g0
