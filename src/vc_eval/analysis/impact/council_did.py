@@ -203,7 +203,8 @@ def _from_wide(
     step = FREQS[freq]
     g0 = int(period_ordinal([t0], freq)[0])
     pre_p = max(1, int(np.ceil(pre / step)))
-    last = int(np.nanmax([c for c in wide.columns if np.isfinite(wide.loc[council, c])]))
+    own_row = wide.loc[council].to_numpy(dtype=float)
+    last = int(np.nanmax(wide.columns.to_numpy()[np.isfinite(own_row)]))
     horizons = tuple(h for h in horizons if int(round(h / step)) <= last)
     if not horizons:
         raise ValueError(f"{council}, {outcome}: no horizon within the data after the start")
