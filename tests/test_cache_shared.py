@@ -139,3 +139,19 @@ def test_never_adopters_rows_are_those_of_the_council_and_them_together(data_dir
             pd.testing.assert_frame_equal(got, expected)
     # every council adopted: no comparison rows
     assert C.AllCouncils(ds.subset(adopters)).programme_comparison() is None
+
+
+def test_never_adopters_rows_from_a_cache_of_some_councils(data_dir, tmp_path):
+    """A cache holding only some councils' tables gives the rows the section used to
+    put together itself (the never-adopters as the cache gives them)."""
+    ds = Dataset.load(data_dir)
+    never = C.never_adopters(ds)
+    adopter = next(c for c in ds.council_names() if c not in never)
+    C.prepare_cache(data_dir, cache_dir=tmp_path, councils=[adopter, never[-1]])
+    _fresh_process()
+    allc = C.CachedCouncils.open(tmp_path, data_dir)
+    assert not allc._all_cached()
+    local = allc.local(adopter)
+    got = programme_outcomes(local, comparison=allc.programme_comparison())
+    expected = programme_outcomes(concat([local, allc.subset(never)]))
+    pd.testing.assert_frame_equal(got, expected)

@@ -327,10 +327,13 @@ def programme_comparison(everyone: Dataset) -> dict | None:
     order, as the council and the never-adopters put together (tested), so a
     batch makes them once.
     """
+    return _comparison_rows(everyone.subset, never_adopters(everyone))
+
+
+def _comparison_rows(subset, never: list[str]) -> dict | None:
     from vc_eval.analysis.outcomes import programme_rows
 
-    never = never_adopters(everyone)
-    return programme_rows(everyone.subset(never)) if never else None
+    return programme_rows(subset(never)) if never else None
 
 
 def _without(snapshot: pd.DataFrame, council: str, names: list[str]) -> pd.DataFrame | None:
@@ -442,7 +445,8 @@ class CachedCouncils:
     def programme_comparison(self) -> dict | None:
         """:func:`programme_comparison`, kept in the entry."""
         if not self._all_cached():
-            return self._fallback().programme_comparison()
+            # the never-adopters as this cache gives them (their folders in name order)
+            return _comparison_rows(self.subset, self.never_adopters())
         return self._derived("programme_comparison", lambda: programme_comparison(self._everyone()))
 
     def impact_groups(self) -> dict | None:
