@@ -20,6 +20,7 @@ the rank allows (:mod:`vc_eval.analysis.impact.inference`). With fewer than
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,7 +147,7 @@ def council_did_leave_one_out(
     horizons: tuple[int, ...] = (12, 24),
     pre: int = 12,
     alpha: float = 0.05,
-) -> list[tuple[str, object]]:
+) -> list[tuple[str, Callable[[], CouncilDiDResult]]]:
     """:func:`council_did` on ``series`` without each council of ``without`` in turn.
 
     Returns ``(left out, run)`` pairs; ``run()`` gives exactly what
