@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from vc_eval.analysis.outcomes import programme_outcomes, programme_rows
 from vc_eval.analysis.spend import LOOKBACK_DAYS, snapshot_frame
 from vc_eval.core.dataset import Dataset, concat
 from vc_eval.core.population import snapshot_date
@@ -99,5 +100,58 @@ def test_shared_results_are_made_once_and_kept(data_dir, prepared, tmp_path):
             allc = C.CachedCouncils.open(root, data_dir)
             allc.others_snapshot("Godwitholt", at, LOOKBACK_DAYS)
             allc.impact_groups()
+            allc.never_adopters()
+            allc.programme_comparison()
             kept = sorted(p.stem for p in folder.rglob("derived/*/*.pickle"))
-        assert kept == ["impact_groups", f"snapshot_{at.date()}_{LOOKBACK_DAYS}"]
+        assert kept == [
+            "impact_groups",
+            "never_adopters",
+            "programme_comparison",
+            f"snapshot_{at.date()}_{LOOKBACK_DAYS}",
+        ]
+
+
+def test_never_adopters_rows_are_those_of_the_council_and_them_together(data_dir, prepared):
+    """The programme's outcome comparison from the shared never-adopters' rows gives
+    exactly the estimates of the council and the never-adopters put together."""
+    ds = Dataset.load(data_dir)
+    never = C.never_adopters(ds)
+    adopters = [c for c in ds.council_names() if c not in never]
+    assert never and adopters
+    plain = C.AllCouncils(ds)
+    cached = C.CachedCouncils.open(prepared, data_dir)
+    for allc in (plain, cached):
+        _fresh_process()  # read back from the entry, not this process's copy
+        assert allc.never_adopters() == never
+        shared = allc.programme_comparison()
+        # what the outcomes section put together before: the never-adopters as
+        # ``allc.subset`` gives them (the cache's name order, or the data's order)
+        direct = programme_rows(allc.subset(never))
+        assert set(shared) == set(direct)
+        for measure, rows in direct.items():
+            assert len(rows) > 0
+            pd.testing.assert_frame_equal(shared[measure], rows)
+        for council in adopters:
+            local = allc.local(council)
+            got = programme_outcomes(local, comparison=allc.programme_comparison())
+            expected = programme_outcomes(concat([local, allc.subset(never)]))
+            assert got["estimate"].notna().any()
+            pd.testing.assert_frame_equal(got, expected)
+    # every council adopted: no comparison rows
+    assert C.AllCouncils(ds.subset(adopters)).programme_comparison() is None
+
+
+def test_never_adopters_rows_from_a_cache_of_some_councils(data_dir, tmp_path):
+    """A cache holding only some councils' tables gives the rows the section used to
+    put together itself (the never-adopters as the cache gives them)."""
+    ds = Dataset.load(data_dir)
+    never = C.never_adopters(ds)
+    adopter = next(c for c in ds.council_names() if c not in never)
+    C.prepare_cache(data_dir, cache_dir=tmp_path, councils=[adopter, never[-1]])
+    _fresh_process()
+    allc = C.CachedCouncils.open(tmp_path, data_dir)
+    assert not allc._all_cached()
+    local = allc.local(adopter)
+    got = programme_outcomes(local, comparison=allc.programme_comparison())
+    expected = programme_outcomes(concat([local, allc.subset(never)]))
+    pd.testing.assert_frame_equal(got, expected)

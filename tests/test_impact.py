@@ -834,3 +834,35 @@ def test_council_did_null_run(null_pop):
             e = r.effects[r.effects["kind"] == "point"]
             hits += list((e["lower"] > 0) | (e["upper"] < 0))
         assert len(hits) >= 15 and np.mean(hits) <= 0.25, (outcome, np.mean(hits), len(hits))
+
+
+def test_council_did_leave_one_out_equals_the_series_without_each_council(pop):
+    """The sensitivity table's leave-one-out rows, from one reshaping of the series, are
+    exactly council_did on the series without that council (estimates, intervals, words)."""
+    from vc_eval.analysis.impact import council_did
+    from vc_eval.analysis.impact.council_did import council_did_leave_one_out
+
+    ds, s = pop
+    council = next(iter(ds.truth["true_effects"]))
+    for outcome in (SHARE, COST):
+        base = council_did(s, council, outcome, horizons=(12,))
+        runs = council_did_leave_one_out(s, council, outcome, base.comparisons, horizons=(12,))
+        assert [c for c, _ in runs] == base.comparisons and len(runs) >= 10
+        for c, run in runs:
+            less = s[s["council"] != c]
+            less.attrs = dict(s.attrs)
+            want, got = council_did(less, council, outcome, horizons=(12,)), run()
+            pd.testing.assert_frame_equal(got.effects, want.effects)
+            pd.testing.assert_frame_equal(got.data, want.data)
+            np.testing.assert_array_equal(got.placebo_t, want.placebo_t)
+            assert got.comparisons == want.comparisons and c not in got.comparisons
+            assert got.statements == want.statements and got.caveats == want.caveats
+    # a council whose leaving out leaves no comparison: the same error as the plain run
+    two = s[s["council"].isin([council, base.comparisons[0]])]
+    two.attrs = dict(s.attrs)
+    ((c, run),) = council_did_leave_one_out(two, council, SHARE, [base.comparisons[0]])
+    alone = s[s["council"] == council]
+    alone.attrs = dict(s.attrs)
+    for fn in (run, lambda: council_did(alone, council, SHARE)):
+        with pytest.raises(ValueError, match="no comparison council"):
+            fn()

@@ -628,3 +628,41 @@ def test_scenario_result_interface(mismatch, comparison):
     assert "a year" in s.finding("scenario.saving").text
     assert {"placement_type", "expected_children"} <= set(sc.to_frame().columns)
     assert sc.plot().get_title().startswith("Needs-matched scenario: net saving")
+
+
+def test_scenario_resamples_count_draws_exactly_as_weights(mismatch, comparison):
+    """The bootstrap counts the reference's draws per cell and type; the shares are
+    exactly those of the reference children's resample weights (the plain way)."""
+    from vc_eval.analysis import spend as sp
+
+    snap = snapshot_frame(mismatch, at="2024-03-31")
+    ref = snapshot_frame(comparison, at="2024-03-31")
+    sc = needs_matched_scenario(snap, domains=FW.need_domains, reference=ref, n_boot=60, seed=3)
+    # the same resamples, with every reference child's weight (as before the shortcut)
+    types = list(sp.PLACEMENT_TYPES)
+    tgt = snap[snap[Col.placement_type].isin(sp.SCENARIO_TYPES)].reset_index(drop=True)
+    rf = ref[ref[Col.placement_type].isin(sp.SCENARIO_TYPES)].reset_index(drop=True)
+    cur_t = tgt[Col.placement_type].map(types.index).to_numpy()
+    cur_r = rf[Col.placement_type].map(types.index).to_numpy()
+    cost_t = tgt[Col.weekly_cost].to_numpy(float)
+    bands = np.unique(np.concatenate([tgt[sp.AGE_BAND], rf[sp.AGE_BAND]]).astype(str))
+    b_t = np.searchsorted(bands, tgt[sp.AGE_BAND].astype(str))
+    b_r = np.searchsorted(bands, rf[sp.AGE_BAND].astype(str))
+    g_t, g_r = sp._groups(tgt[TOTAL_NEED].to_numpy(float), rf[TOTAL_NEED].to_numpy(float), 5)
+    ct, cr, n_cells = sp._cells(b_t * 1000 + g_t, b_r * 1000 + g_r)
+    price = sc.type_costs.to_numpy()
+    rng = np.random.default_rng(3)
+    boot = []
+    for _ in range(60):
+        w_t = np.bincount(rng.integers(0, len(tgt), len(tgt)), minlength=len(tgt)).astype(float)
+        w_r = np.bincount(rng.integers(0, len(rf), len(rf)), minlength=len(rf)).astype(float)
+        share = sp._cell_shares(ct, cr, n_cells, cur_r, w_r, len(types), 6)
+        num = np.bincount(cur_t, weights=w_t * cost_t, minlength=len(types))
+        den = np.bincount(cur_t, weights=w_t, minlength=len(types))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = np.where(np.isfinite(num / den), num / den, price)
+        matched = np.isfinite(share).all(axis=1)[ct]
+        e = np.where(matched, (np.nan_to_num(share) @ np.nan_to_num(p))[ct], cost_t)
+        boot.append(float(np.sum(w_t * (cost_t - e))))
+    assert np.array_equal(sc.boot, np.array(boot))
+    assert np.unique(sc.boot).size > 10

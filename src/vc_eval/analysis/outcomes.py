@@ -1135,6 +1135,31 @@ def external_outcomes(
 # --------------------------------------------------------------------------
 
 
+def programme_rows(
+    ds: Dataset, measures: Sequence[str] = PROGRAMME_MEASURES
+) -> dict[str, pd.DataFrame]:
+    """The rows :func:`programme_outcomes` models, per measure: one per child x year.
+
+    ``child_id, date, value, council, age, programme`` (index from 0; rows
+    missing a council or an age still in). Row by row, so the rows of two
+    datasets put one after the other are the rows of the two together: a
+    batch of reports makes the comparison councils' rows once
+    (``comparison=`` of :func:`programme_outcomes`).
+    """
+    info = _child_info(ds)
+    out = {}
+    for measure in measures:
+        o = ds.outcomes[ds.outcomes[Col.measure] == measure][[Col.child_id, Col.date, Col.value]]
+        o = o.astype({Col.child_id: str}).dropna().reset_index(drop=True)
+        c = info.reindex(o[Col.child_id])
+        o[Col.council] = c[Col.council].to_numpy()
+        o["age"] = (o[Col.date] - c[Col.date_of_birth].to_numpy()).dt.days / DAYS_PER_YEAR
+        ps = c[Col.programme_start].to_numpy()
+        o[PROGRAMME] = (pd.notna(ps) & (o[Col.date].to_numpy() >= ps)).astype(float)
+        out[measure] = o
+    return out
+
+
 def programme_outcomes(
     ds: Dataset,
     *,
@@ -1142,6 +1167,7 @@ def programme_outcomes(
     level: float = 0.95,
     age_df: int = 5,
     absorb_councils: bool = True,
+    comparison: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Total effect of the programme on yearly outcomes (difference in differences).
 
@@ -1165,17 +1191,20 @@ def programme_outcomes(
         ``measure, estimate, se, ci_low, ci_high, rows, children, councils,
         adopting_councils, note``. The estimate is the average difference in
         the outcome's units (SDQ points, moves or episodes a year).
+
+    Other Parameters
+    ----------------
+    comparison : mapping of measure to DataFrame, optional
+        :func:`programme_rows` of other councils, modelled after ``ds``'s own
+        rows: the same estimates as ``concat([ds, others])`` without
+        rebuilding the others' rows (a batch makes them once).
     """
-    info = _child_info(ds)
+    own = programme_rows(ds, measures)
     rows = []
     for measure in measures:
-        o = ds.outcomes[ds.outcomes[Col.measure] == measure][[Col.child_id, Col.date, Col.value]]
-        o = o.astype({Col.child_id: str}).dropna().reset_index(drop=True)
-        c = info.reindex(o[Col.child_id])
-        o[Col.council] = c[Col.council].to_numpy()
-        o["age"] = (o[Col.date] - c[Col.date_of_birth].to_numpy()).dt.days / DAYS_PER_YEAR
-        ps = c[Col.programme_start].to_numpy()
-        o[PROGRAMME] = (pd.notna(ps) & (o[Col.date].to_numpy() >= ps)).astype(float)
+        o = own[measure]
+        if comparison is not None:
+            o = pd.concat([o, comparison[measure]], ignore_index=True)
         o = o.dropna(subset=[Col.council, "age"])
         out = {
             "measure": measure,

@@ -847,6 +847,19 @@ def _cells(cells_t: np.ndarray, cells_r: np.ndarray) -> tuple[np.ndarray, np.nda
     return inv[: cells_t.size], inv[cells_t.size :], int(uniq.size)
 
 
+def _distinct(values: pd.Series, fn) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``values`` and ``fn`` (Series to Series) applied to their distinct values:
+    ``out[codes]`` is ``fn(values)``, row for row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes, fn(pd.Series(uniques, dtype=values.dtype)).to_numpy()
+
+
+def _per_value(values: pd.Series, fn) -> np.ndarray:
+    """``fn(values).to_numpy()`` computed once per distinct value (see :func:`_distinct`)."""
+    codes, out = _distinct(values, fn)
+    return out[codes]
+
+
 def _cell_shares(ct, cr, n_cells, type_r, w_r, n_types, min_pool):
     """Weighted type shares of each reference cell (C x types); rows of NaN if too few.
 
@@ -854,8 +867,12 @@ def _cell_shares(ct, cr, n_cells, type_r, w_r, n_types, min_pool):
     resample); a target child's shares are row ``ct`` of the result.
     """
     counts = np.bincount(cr * n_types + type_r, weights=w_r, minlength=n_cells * n_types)
-    counts = counts.reshape(n_cells, n_types)
     sizes = np.bincount(cr, minlength=n_cells).astype(float)  # children, unweighted
+    return _shares_of_counts(counts.reshape(n_cells, n_types), sizes, min_pool)
+
+
+def _shares_of_counts(counts: np.ndarray, sizes: np.ndarray, min_pool: int) -> np.ndarray:
+    """:func:`_cell_shares` from the cells' weighted type counts (C x types) and sizes."""
     tot = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = counts / tot
@@ -935,13 +952,16 @@ def needs_matched_scenario(
     ref = ref[ref[Col.placement_type].isin(list(scenario_types))].reset_index(drop=True)
     n_types = len(types)
     cur_t = tgt[Col.placement_type].map(tidx).to_numpy()
-    cur_r = ref[Col.placement_type].map(tidx).to_numpy()
+    # the reference may be every other council's children: work on its few distinct
+    # types and age bands, not on a Python string per child
+    cur_r = _per_value(ref[Col.placement_type], lambda v: v.map(tidx))
     cost_t = tgt[Col.weekly_cost].to_numpy(dtype=float)
     cost_r = ref[Col.weekly_cost].to_numpy(dtype=float)
     band_t = tgt[AGE_BAND].astype(str).to_numpy()
-    band_r = ref[AGE_BAND].astype(str).to_numpy()
-    bands = np.unique(np.concatenate([band_t, band_r]))
-    bcode_t, bcode_r = np.searchsorted(bands, band_t), np.searchsorted(bands, band_r)
+    band_codes, band_values = _distinct(ref[AGE_BAND], lambda v: v.astype(str))
+    bands = np.unique(np.concatenate([band_t, band_values]))
+    bcode_t = np.searchsorted(bands, band_t)
+    bcode_r = np.searchsorted(bands, band_values)[band_codes]
     neigh = None
     if method == "knn":
         from scipy.spatial import cKDTree
@@ -1019,16 +1039,35 @@ def needs_matched_scenario(
     saving = cost_t - exp_cost
     rng = np.random.default_rng(seed)
     boot = np.empty(n_boot)
+    # A resample of the reference (tens of thousands of children for a national
+    # comparison) only matters through how many draws land in each cell and type
+    # (or on each child some target child is matched to): count those directly,
+    # not every reference child's weight first. Counts of draws are whole numbers,
+    # so the shares are exactly those of the weighted sums.
+    if neigh is None:
+        key_r = cr * n_types + cur_r
+        sizes_r = np.bincount(cr, minlength=n_cells).astype(float)
+    else:
+        used_r = np.unique(neigh[neigh >= 0])
+        slot_r = np.zeros(len(ref), dtype=np.intp)  # 0: matched to no target child
+        slot_r[used_r] = np.arange(1, used_r.size + 1)
     for b in range(n_boot):
         w_t = np.bincount(rng.integers(0, len(tgt), len(tgt)), minlength=len(tgt)).astype(float)
-        w_r = (
-            w_t
-            if in_sample
-            else np.bincount(rng.integers(0, len(ref), len(ref)), minlength=len(ref)).astype(float)
-        )
+        draws = None if in_sample else rng.integers(0, len(ref), len(ref))
         if neigh is None:
-            e_b, _ = expected(shares(w_r, per_cell=True), prices(w_t, price), ct)
+            if draws is None:
+                sh = shares(w_t, per_cell=True)
+            else:
+                counts = np.bincount(key_r[draws], minlength=n_cells * n_types)
+                counts = counts.astype(float).reshape(n_cells, n_types)
+                sh = _shares_of_counts(counts, sizes_r, min_pool)
+            e_b, _ = expected(sh, prices(w_t, price), ct)
         else:
+            if draws is None:
+                w_r = w_t
+            else:
+                w_r = np.zeros(len(ref))
+                w_r[used_r] = np.bincount(slot_r[draws], minlength=used_r.size + 1)[1:]
             e_b, _ = expected(shares(w_r), prices(w_t, price))
         boot[b] = float(np.sum(w_t * (cost_t - e_b)))
     alpha = 1 - level

@@ -288,6 +288,11 @@ class AllCouncils:
         """Council series by age group and need band at entry (see :func:`impact_groups`)."""
         return self._get("impact_groups", lambda: impact_groups(self.data))
 
+    def programme_comparison(self) -> dict | None:
+        """The never-adopters' rows of the programme's outcome models
+        (see :func:`programme_comparison`)."""
+        return self._get("programme_comparison", lambda: programme_comparison(self.data))
+
     def _get(self, key: str, fn):
         if key not in self._memo:
             self._memo[key] = fn()
@@ -311,6 +316,24 @@ def spend_snapshot(ds: Dataset, at: pd.Timestamp, lookback_days: int) -> pd.Data
     from vc_eval.analysis.spend import snapshot_frame
 
     return snapshot_frame(ds, at=at, lookback_days=lookback_days)
+
+
+def programme_comparison(everyone: Dataset) -> dict | None:
+    """The rows of the councils that never adopted, as the programme's outcome models take
+    them (:func:`vc_eval.analysis.outcomes.programme_rows`; None: every council adopted).
+
+    An adopting council's outcome comparison is its own rows followed by these
+    (``programme_outcomes(local, comparison=...)``): the same rows, in the same
+    order, as the council and the never-adopters put together (tested), so a
+    batch makes them once.
+    """
+    return _comparison_rows(everyone.subset, never_adopters(everyone))
+
+
+def _comparison_rows(subset, never: list[str]) -> dict | None:
+    from vc_eval.analysis.outcomes import programme_rows
+
+    return programme_rows(subset(never)) if never else None
 
 
 def _without(snapshot: pd.DataFrame, council: str, names: list[str]) -> pd.DataFrame | None:
@@ -414,9 +437,17 @@ class CachedCouncils:
         return everyone.subset(councils)
 
     def never_adopters(self) -> list[str]:
-        """Councils that never adopted the programme, in name order."""
-        everyone = self._everyone()
-        return never_adopters(everyone if everyone is not None else self._fallback().data)
+        """Councils that never adopted the programme, in name order (kept in the entry)."""
+        if not self._all_cached():
+            return never_adopters(self._fallback().data)
+        return self._derived("never_adopters", lambda: never_adopters(self._everyone()))
+
+    def programme_comparison(self) -> dict | None:
+        """:func:`programme_comparison`, kept in the entry."""
+        if not self._all_cached():
+            # the never-adopters as this cache gives them (their folders in name order)
+            return _comparison_rows(self.subset, self.never_adopters())
+        return self._derived("programme_comparison", lambda: programme_comparison(self._everyone()))
 
     def impact_groups(self) -> dict | None:
         """:func:`impact_groups`, kept in the entry (None when not every council is cached)."""
@@ -442,14 +473,16 @@ class CachedCouncils:
         """What ``build`` computes from every council, kept in the entry under the code's
         fingerprint (and in this process); a fresh copy of its frames each call."""
         memo = _EVERYONE.setdefault("derived", {})
-        if name not in memo:
-            f = self.folder / "derived" / code_fingerprint()[:16] / f"{name}.pickle"
+        f = self.folder / "derived" / code_fingerprint()[:16] / f"{name}.pickle"
+        # keyed by the file: a process may read more than one entry (or framework)
+        key = (str(f.resolve()), self.framework_spec)
+        if key not in memo:
             value = _load_pickle(f)
             if value is None:
                 value = build()
                 _save_pickle(f, value)  # a read-only cache still answers
-            memo[name] = value
-        return _copied(memo[name])
+            memo[key] = value
+        return _copied(memo[key])
 
     def _all_cached(self) -> bool:
         """Every council's tables are in the entry (without reading them)."""
@@ -515,6 +548,8 @@ def _copied(value):
         return value.copy()
     if isinstance(value, dict):
         return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return list(value)
     return value
 
 
@@ -636,8 +671,11 @@ def _share(allc: CachedCouncils, periods: list[tuple[pd.Timestamp, pd.Timestamp]
     try:
         for _, end in periods:
             allc.spend_snapshot(end, LOOKBACK_DAYS)
-        if allc.never_adopters() != allc.council_names():
+        never = allc.never_adopters()
+        if never != allc.council_names():
             allc.impact_groups()
+            if never:
+                allc.programme_comparison()
     finally:
         _EVERYONE.clear()  # the workers read them from the entry; this process needs no copy
 

@@ -399,8 +399,10 @@ def outcomes_result(ctx: ReportContext) -> outcome_analysis.OutcomesResult:
         adopted = ctx.local.councils[Col.programme_start].notna().any()
         never = [c for c in ctx.all.never_adopters() if c != ctx.council]
         if adopted and never:
+            # the never-adopters' rows are made once from every council (and kept in the
+            # cache): the same rows as those of concat([local, never-adopters])
             res.programme = outcome_analysis.programme_outcomes(
-                concat([ctx.local, ctx.all.subset(never)])
+                ctx.local, comparison=ctx.all.programme_comparison()
             )
         return res
 

@@ -20,6 +20,7 @@ the rank allows (:mod:`vc_eval.analysis.impact.inference`). With fewer than
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,8 +135,44 @@ def council_did(
         Unknown council or outcome, a council that never adopted, too few
         months before the start, or no comparison council.
     """
+    return _from_wide(*_wide(series, council, outcome), horizons=horizons, pre=pre, alpha=alpha)
+
+
+def council_did_leave_one_out(
+    series: pd.DataFrame,
+    council: str,
+    outcome: str,
+    without: list[str],
+    *,
+    horizons: tuple[int, ...] = (12, 24),
+    pre: int = 12,
+    alpha: float = 0.05,
+) -> list[tuple[str, Callable[[], CouncilDiDResult]]]:
+    """:func:`council_did` on ``series`` without each council of ``without`` in turn.
+
+    Returns ``(left out, run)`` pairs; ``run()`` gives exactly what
+    ``council_did(series without that council, ...)`` gives (or raises what
+    it raises), from one reshaping of the series instead of one per council
+    left out (a national series has dozens of comparison councils).
+    """
+    council_, outcome_, freq, t0, wide, cohorts = _wide(series, council, outcome)
+
+    def run(c: str) -> CouncilDiDResult:
+        w = wide.drop(index=c, errors="ignore")
+        # as the series without the council would be reshaped: no period left empty
+        w = w.loc[:, w.notna().any(axis=0)]
+        less = cohorts.drop(index=c, errors="ignore")
+        return _from_wide(
+            council_, outcome_, freq, t0, w, less, horizons=horizons, pre=pre, alpha=alpha
+        )
+
+    return [(c, lambda c=c: run(c)) for c in without]
+
+
+def _wide(series: pd.DataFrame, council: str, outcome: str) -> tuple:
+    """What :func:`council_did` takes from the series: the outcome by council (rows)
+    and period (columns, counted from the council's start) and every council's cohort."""
     freq = series.attrs.get("freq", "MS")
-    step = FREQS[freq]
     if outcome not in series.columns:
         raise ValueError(f"outcome {outcome!r} is not a column of the series")
     own = series[series[Col.council] == council]
@@ -145,11 +182,30 @@ def council_did(
         raise ValueError(f"{council} has no programme start")
     t0 = pd.Timestamp(own[COHORT].iloc[0])
     g0 = int(period_ordinal([t0], freq)[0])
-    pre_p = max(1, int(np.ceil(pre / step)))
     wide = series.assign(_p=period_ordinal(series[PERIOD], freq) - g0).pivot_table(
         index=Col.council, columns="_p", values=outcome, aggfunc="mean"
     )
-    last = int(np.nanmax([c for c in wide.columns if np.isfinite(wide.loc[council, c])]))
+    cohorts = series.drop_duplicates(Col.council).set_index(Col.council)[COHORT]
+    return council, outcome, freq, t0, wide, cohorts
+
+
+def _from_wide(
+    council: str,
+    outcome: str,
+    freq: str,
+    t0: pd.Timestamp,
+    wide: pd.DataFrame,
+    cohorts: pd.Series,
+    *,
+    horizons: tuple[int, ...],
+    pre: int,
+    alpha: float,
+) -> CouncilDiDResult:
+    step = FREQS[freq]
+    g0 = int(period_ordinal([t0], freq)[0])
+    pre_p = max(1, int(np.ceil(pre / step)))
+    own_row = wide.loc[council].to_numpy(dtype=float)
+    last = int(np.nanmax(wide.columns.to_numpy()[np.isfinite(own_row)]))
     horizons = tuple(h for h in horizons if int(round(h / step)) <= last)
     if not horizons:
         raise ValueError(f"{council}, {outcome}: no horizon within the data after the start")
@@ -159,12 +215,17 @@ def council_did(
             f"{council}, {outcome}: need {pre_p} periods before the start in the series"
         )
     Y = wide[list(times)]
-    cohorts = series.drop_duplicates(Col.council).set_index(Col.council)[COHORT]
     co = pd.Series(np.nan, index=cohorts.index)
     has = cohorts.notna()
     co[has] = period_ordinal(cohorts[has], freq) - g0
     clean = co.isna() | (co > times.max())
-    comps = [c for c in Y.index if c != council and clean.get(c, False) and Y.loc[c].notna().all()]
+    # one pass over the councils (a national series has 150 of them), not a lookup per council
+    usable = (
+        clean.reindex(Y.index, fill_value=False).to_numpy(dtype=bool)
+        & Y.notna().all(axis=1).to_numpy()
+        & (Y.index != council)
+    )
+    comps = list(Y.index[usable])
     if not comps:
         raise ValueError(f"{council}, {outcome}: no comparison council without the programme")
     if Y.loc[council].isna().any():

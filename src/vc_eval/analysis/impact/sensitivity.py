@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from vc_eval.analysis.impact.council_did import council_did
+from vc_eval.analysis.impact.council_did import council_did, council_did_leave_one_out
 from vc_eval.analysis.impact.series import COHORT, add_programme_timing, council_series
 from vc_eval.analysis.impact.words import judge
 from vc_eval.core.dataset import Dataset, total_need
@@ -215,18 +215,13 @@ def sensitivity(
             )
         )
     base = council_did(series, council, outcome, horizons=(horizon,))
-    loo = []
-    for c in base.comparisons:
-        less = series[series[Col.council] != c]
-        less.attrs = dict(series.attrs)
-        loo.append(
-            _try(
-                "leave one comparison council out",
-                f"without {c}",
-                horizon,
-                lambda s=less: council_did(s, council, outcome, horizons=(horizon,)),
-            )
+    # the series reshaped once, each comparison council dropped from it in turn
+    loo = [
+        _try("leave one comparison council out", f"without {c}", horizon, run)
+        for c, run in council_did_leave_one_out(
+            series, council, outcome, base.comparisons, horizons=(horizon,)
         )
+    ]
     win = [
         _try(
             "other windows",

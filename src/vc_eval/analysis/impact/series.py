@@ -296,8 +296,10 @@ def add_programme_timing(series: pd.DataFrame, starts: pd.Series, freq: str) -> 
     """
     out = series.drop(columns=[Col.programme_start, COHORT, EVENT_TIME, POST], errors="ignore")
     ps = pd.to_datetime(out[Col.council].map(starts)).astype("datetime64[ns]")
+    # once per distinct start (a council's start repeats on each of its periods)
+    firsts = {x: _ceil_period(x, freq) for x in ps.dropna().unique()}
     cohort = pd.Series(
-        [_ceil_period(x, freq) if pd.notna(x) else pd.NaT for x in ps],
+        [firsts[x] if pd.notna(x) else pd.NaT for x in ps],
         index=out.index,
         dtype="datetime64[ns]",
     )
