@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -182,136 +180,112 @@ def report(
     Every table in a report passes disclosure control (counts 1-5 shown as c)
     and no child, assessor or provider identifier appears in it.
     """
-    processes = max(1, min(2, workers or 2, os.cpu_count() or 1))
-    # One report: its second process starts importing the analyses now, while this
-    # one imports and checks (render_report closes it if the notebook cannot use it).
-    single = len(councils) == 1 and not all_councils and notebook == "impact_update"
-    early = single and not no_cache and timeout is None and processes > 1
-    with _early_helper(early) as helper:
-        from vc_eval.reporting.cache import default_cache_dir
-        from vc_eval.reporting.render import (
-            ReportError,
-            check_kernel,
-            check_report_options,
-            list_councils,
-            notebook_parameters,
-            notebook_path,
-            render_batch,
-            render_report_safe,
+    from vc_eval.reporting.cache import default_cache_dir
+    from vc_eval.reporting.render import (
+        ReportError,
+        check_kernel,
+        check_report_options,
+        list_councils,
+        notebook_parameters,
+        notebook_path,
+        render_batch,
+        render_report_safe,
+    )
+
+    try:
+        nb = notebook_path(notebook)
+        known = notebook_parameters(nb)
+        if all_councils and councils:
+            raise ReportError("give --council or --all, not both")
+        given = {
+            "period_start": period_start,
+            "period_end": period_end,
+            "framework": framework,
+            "comparison": comparison,
+            "domains": domains,
+            "engine": engine,
+            "seed": seed,
+        }
+        parameters = {k: v for k, v in given.items() if v is not None}
+        if "framework" in parameters and Path(parameters["framework"]).exists():
+            parameters["framework"] = str(Path(parameters["framework"]).resolve())
+        parameters.update(_param_pairs(params))
+        unknown = [k for k in parameters if k not in known]
+        if unknown:
+            raise ReportError(
+                f"not a parameter of notebook {nb.stem}: {', '.join(unknown)} (it takes "
+                f"{', '.join(known)})"
+            )
+        pooled = "councils" in known and "council" not in known
+        if pooled:
+            targets = [",".join(councils) or None]
+        elif all_councils:
+            targets = list_councils(data_dir)
+        elif councils:
+            targets = list(councils)
+        else:
+            raise ReportError("name a council with --council NAME, or use --all")
+        check_report_options(
+            data_dir=data_dir,
+            councils=[c for t in targets if t for c in t.split(",")],
+            period_start=parameters.get("period_start", ""),
+            period_end=parameters.get("period_end", ""),
+            comparison=parameters.get("comparison", "previous_period"),
+            engine=parameters.get("engine", "fast"),
         )
+        check_kernel(kernel)
+    except ReportError as err:
+        raise click.UsageError(str(err)) from err
 
-        try:
-            nb = notebook_path(notebook)
-            known = notebook_parameters(nb)
-            if all_councils and councils:
-                raise ReportError("give --council or --all, not both")
-            given = {
-                "period_start": period_start,
-                "period_end": period_end,
-                "framework": framework,
-                "comparison": comparison,
-                "domains": domains,
-                "engine": engine,
-                "seed": seed,
-            }
-            parameters = {k: v for k, v in given.items() if v is not None}
-            if "framework" in parameters and Path(parameters["framework"]).exists():
-                parameters["framework"] = str(Path(parameters["framework"]).resolve())
-            parameters.update(_param_pairs(params))
-            unknown = [k for k in parameters if k not in known]
-            if unknown:
-                raise ReportError(
-                    f"not a parameter of notebook {nb.stem}: {', '.join(unknown)} (it takes "
-                    f"{', '.join(known)})"
-                )
-            pooled = "councils" in known and "council" not in known
-            if pooled:
-                targets = [",".join(councils) or None]
-            elif all_councils:
-                targets = list_councils(data_dir)
-            elif councils:
-                targets = list(councils)
-            else:
-                raise ReportError("name a council with --council NAME, or use --all")
-            check_report_options(
-                data_dir=data_dir,
-                councils=[c for t in targets if t for c in t.split(",")],
-                period_start=parameters.get("period_start", ""),
-                period_end=parameters.get("period_end", ""),
-                comparison=parameters.get("comparison", "previous_period"),
-                engine=parameters.get("engine", "fast"),
-            )
-            check_kernel(kernel)
-        except ReportError as err:
-            raise click.UsageError(str(err)) from err
-
-        cache = None if no_cache else (cache_dir or default_cache_dir(data_dir))
-        if len(targets) == 1 and not all_councils:
-            res = render_report_safe(
-                targets[0],
-                data_dir=data_dir,
-                out_dir=out_dir,
-                notebook=nb,
-                kernel=kernel,
-                parameters=parameters,
-                timeout=timeout,
-                cache_dir=cache,
-                stage=lambda line: click.echo(line, err=True),
-                # one report: its sections in two processes (one per core) before the notebook
-                processes=processes,
-                helper=helper,
-            )
-            if res.ok:
-                click.echo(f"report: {res.html} ({res.seconds:.1f} s)")
-                click.echo(f"executed notebook: {res.ipynb}; headline numbers: {res.headline_json}")
-                return
-            name = " ".join(str(res.council).split())  # one line, whatever the name holds
-            click.echo(f"error: the report for {name} failed: {res.error}", err=True)
-            click.echo(f"traceback: {res.error_file}", err=True)
-            raise SystemExit(1)
-
-        n_workers = workers or max(1, min(2, os.cpu_count() or 1, len(targets)))
-        batch_kwargs = dict(
+    cache = None if no_cache else (cache_dir or default_cache_dir(data_dir))
+    if len(targets) == 1 and not all_councils:
+        res = render_report_safe(
+            targets[0],
             data_dir=data_dir,
             out_dir=out_dir,
             notebook=nb,
             kernel=kernel,
             parameters=parameters,
-            workers=n_workers,
             timeout=timeout,
-            progress=progress,
             cache_dir=cache,
+            stage=lambda line: click.echo(line, err=True),
+            # one report: its sections in two processes (one per core) before the notebook
+            processes=max(1, min(2, workers or 2, os.cpu_count() or 1)),
         )
-        if scheduler:
-            from vc_eval.reporting.batch import dask_client
+        if res.ok:
+            click.echo(f"report: {res.html} ({res.seconds:.1f} s)")
+            click.echo(f"executed notebook: {res.ipynb}; headline numbers: {res.headline_json}")
+            return
+        name = " ".join(str(res.council).split())  # one line, whatever the name holds
+        click.echo(f"error: the report for {name} failed: {res.error}", err=True)
+        click.echo(f"traceback: {res.error_file}", err=True)
+        raise SystemExit(1)
 
-            with dask_client(scheduler, workers) as client:
-                batch = render_batch(targets, client=client, **batch_kwargs)
-            where = f"on Dask ({scheduler})"
-        else:
-            batch = render_batch(targets, **batch_kwargs)
-            where = f"with {n_workers} worker(s)"
-        for r in batch.failed:
-            name = " ".join(str(r.council).split())
-            click.echo(f"FAILED {name}: {r.error} (traceback: {r.error_file})", err=True)
-        click.echo(f"{batch.summary()} {where}")
-        click.echo(f"index: {batch.index}")
-        if not batch.ok:
-            raise SystemExit(1)
+    n_workers = workers or max(1, min(2, os.cpu_count() or 1, len(targets)))
+    batch_kwargs = dict(
+        data_dir=data_dir,
+        out_dir=out_dir,
+        notebook=nb,
+        kernel=kernel,
+        parameters=parameters,
+        workers=n_workers,
+        timeout=timeout,
+        progress=progress,
+        cache_dir=cache,
+    )
+    if scheduler:
+        from vc_eval.reporting.batch import dask_client
 
-
-@contextlib.contextmanager
-def _early_helper(start: bool) -> Iterator[object]:
-    """A :class:`~vc_eval.reporting.pages.PageHelper` for the one report (or None),
-    stopped on the way out whatever happened."""
-    helper = None
-    if start:
-        from vc_eval.reporting.pages import PageHelper
-
-        with contextlib.suppress(OSError, AssertionError, RuntimeError):  # e.g. daemonic
-            helper = PageHelper()
-    try:
-        yield helper
-    finally:
-        if helper is not None:
-            helper.close()
+        with dask_client(scheduler, workers) as client:
+            batch = render_batch(targets, client=client, **batch_kwargs)
+        where = f"on Dask ({scheduler})"
+    else:
+        batch = render_batch(targets, **batch_kwargs)
+        where = f"with {n_workers} worker(s)"
+    for r in batch.failed:
+        name = " ".join(str(r.council).split())
+        click.echo(f"FAILED {name}: {r.error} (traceback: {r.error_file})", err=True)
+    click.echo(f"{batch.summary()} {where}")
+    click.echo(f"index: {batch.index}")
+    if not batch.ok:
+        raise SystemExit(1)

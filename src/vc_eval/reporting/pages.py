@@ -104,18 +104,21 @@ def _context_arguments(parameters: Mapping) -> dict:
 
 
 def _warm_up() -> None:
-    """Import what the helper's sections use while the renderer prepares the cache."""
+    """Import what the helper's sections use while the renderer prepares the cache.
+
+    What the sections it usually ends up with use; the others are imported by
+    whichever process claims them (importing everything in both processes cost
+    more CPU than the head start gave).
+    """
     os.environ["TQDM_DISABLE"] = "1"
     import matplotlib
 
     matplotlib.use("Agg")
-    from vc_eval.analysis import agreement, care, impact, outcomes, spend, strengths  # noqa: F401
+    from vc_eval.analysis import agreement, care, outcomes, strengths  # noqa: F401
     from vc_eval.analysis.trajectories import fit_domains  # noqa: F401
     from vc_eval.plots import agreement as agreement_plots  # noqa: F401
-    from vc_eval.plots import impact as impact_plots  # noqa: F401
     from vc_eval.plots import outcomes as outcome_plots  # noqa: F401
     from vc_eval.plots import population, trajectories  # noqa: F401
-    from vc_eval.plots import spend as spend_plots  # noqa: F401
     from vc_eval.reporting import sections  # noqa: F401
 
 

@@ -718,7 +718,6 @@ def render_report(
     cache_dir: str | Path | None = None,
     stage: Callable[[str], None] | None = None,
     processes: int = 1,
-    helper=None,
 ) -> RenderResult:
     """Execute ``notebook`` for ``council`` and write its HTML, notebook and headline JSON.
 
@@ -751,9 +750,6 @@ def render_report(
         outside the kernel only with a report cache (where it is kept for the
         notebook) and no ``timeout`` (which bounds the notebook's cells, so
         with one the notebook computes everything itself, as before).
-    helper : PageHelper, optional
-        The second process, already started (see ``processes``); closed here
-        when done, or at once if this notebook cannot use it.
 
     Returns
     -------
@@ -763,59 +759,43 @@ def render_report(
     """
     t0 = time.perf_counter()
     say = stage or (lambda _line: None)
-    try:
-        nb_path = notebook_path(notebook)
-        params = {**council_parameter(nb_path, council), "data_dir": str(Path(data_dir).resolve())}
-        known = notebook_parameters(nb_path)
-    except BaseException:
-        if helper is not None:
-            helper.close()
-        raise
+    nb_path = notebook_path(notebook)
+    params = {**council_parameter(nb_path, council), "data_dir": str(Path(data_dir).resolve())}
+    known = notebook_parameters(nb_path)
     # the page is computed here (and kept in the report cache) for notebooks that show
     # sections.page: those whose parameters are build_context's
     outside = cache_dir is not None and timeout is None and set(known) == set(CONTEXT_PARAMETERS)
-    if helper is not None and not (outside and processes > 1):
-        helper.close()
-        helper = None
-    if outside and processes > 1 and helper is None:
+    helper = None
+    if outside and processes > 1:
         from vc_eval.reporting.pages import PageHelper
 
         try:
             helper = PageHelper()  # imports the analyses while the cache is prepared
         except (OSError, AssertionError, RuntimeError):  # e.g. inside a daemonic worker
             helper = None
-    # The report's log (kernel, Papermill, analyses) starts outside the output folder,
-    # which is made only once the parameters have passed.
-    logs = log = None
-    warm = None
     try:
-        logs = Path(tempfile.mkdtemp(prefix="vc-eval-report-"))
-        log = logs / f"{report_stem(council or ALL_COUNCILS, nb_path.stem)}.log"
-        if outside and helper is not None:
-            # the kernel starts and imports on the second core while the helper
-            # imports (it then waits for the cache) and the page is computed
-            warm = _warm_kernel(kernel, log)
         if cache_dir is not None and "cache_dir" in known:
             say(f"[cache] tables for every council, in {cache_dir}")
         params.update(use_cache(nb_path, data_dir, cache_dir, [council], parameters or {}))
         params = validate_parameters(nb_path, params)
         # computed with exactly the notebook's parameters, so the notebook finds it
         page_params = params if outside and params.get("cache_dir") else None
-        council = council or ALL_COUNCILS
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        stem = report_stem(council, nb_path.stem)
-        targets = {ext: out_dir / f"{stem}.{ext}" for ext in ("ipynb", "json", "html")}
-        tmp = Path(tempfile.mkdtemp(prefix=f".{stem}.tmp-", dir=out_dir))
     except BaseException:
         if helper is not None:
             helper.close()
-        if warm is not None:
-            warm.close()
-        if logs is not None:
-            shutil.rmtree(logs, ignore_errors=True)
         raise
+    council = council or ALL_COUNCILS
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = report_stem(council, nb_path.stem)
+    targets = {ext: out_dir / f"{stem}.{ext}" for ext in ("ipynb", "json", "html")}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{stem}.tmp-", dir=out_dir))
+    log = tmp / f"{stem}.log"
+    warm = None
     try:
+        if page_params is not None and helper is not None:
+            # the kernel starts and imports on the second core while the page is computed
+            warm = _warm_kernel(kernel, log)
         if page_params is not None:
             from vc_eval.reporting.pages import prepare_page
 
@@ -866,7 +846,6 @@ def render_report(
         if warm is not None:
             warm.close()
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(logs, ignore_errors=True)
     return RenderResult(
         council,
         nb_path.stem,
