@@ -866,3 +866,17 @@ def test_council_did_leave_one_out_equals_the_series_without_each_council(pop):
     for fn in (run, lambda: council_did(alone, council, SHARE)):
         with pytest.raises(ValueError, match="no comparison council"):
             fn()
+
+
+def test_council_did_without_a_value_of_the_outcome_says_so(pop):
+    # a council whose outcome is missing throughout (e.g. no costs in a 903-only return):
+    # a plain reason the section can print, not a lookup error
+    from vc_eval.analysis.impact import council_did
+
+    ds, s = pop
+    council = next(iter(ds.truth["true_effects"]))
+    blank = s.copy()
+    blank.attrs = dict(s.attrs)
+    blank.loc[blank["council"] == council, COST] = np.nan
+    with pytest.raises(ValueError, match="no value of the outcome for the council"):
+        council_did(blank, council, COST)

@@ -204,6 +204,8 @@ def _from_wide(
     step = FREQS[freq]
     g0 = int(period_ordinal([t0], freq)[0])
     pre_p = max(1, int(np.ceil(pre / step)))
+    if council not in wide.index:  # the pivot drops a council with no value of the outcome
+        raise ValueError(f"{council}, {outcome}: no value of the outcome for the council")
     own_row = wide.loc[council].to_numpy(dtype=float)
     last = int(np.nanmax(wide.columns.to_numpy()[np.isfinite(own_row)]))
     horizons = tuple(h for h in horizons if int(round(h / step)) <= last)
