@@ -125,9 +125,9 @@ def _warm_up() -> None:
 def compute_sections(
     arguments: Mapping,
     keys: tuple[str, ...],
-    log_path: str | None = None,
-    started: str = "",
-    claims=None,
+    log_path: str | None,
+    started: str,
+    claims,
 ) -> dict:
     """Sections ``keys`` of one report as computed (before the page audit), figures as PNGs.
 
@@ -135,7 +135,7 @@ def compute_sections(
     :class:`~vc_eval.reporting.cache.RenderedFigure` (PNG at the report's dpi).
     ``started``: a line about the helper's start-up, for the log. ``claims``:
     the positions shared with the renderer (see :func:`_claim`); the helper
-    computes the sections it claims from the front. None: all of ``keys``.
+    computes the sections it claims from the front.
     """
     from vc_eval.reporting import sections as S
 
@@ -144,8 +144,6 @@ def compute_sections(
             log.info("helper: %s", started)
         with _timed("helper: context"):
             ctx = S.build_context(**arguments)
-        if claims is None:
-            return {key: _section(S, ctx, key, "helper: ") for key in keys}
         out = {}
         while (i := _claim(claims, front=True)) is not None:
             out[keys[i]] = _section(S, ctx, keys[i], "helper: ")
