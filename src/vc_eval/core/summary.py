@@ -19,9 +19,11 @@ it beside the tables' cells.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -232,6 +234,23 @@ def cell_text(v: Any) -> str:
     return str(v)
 
 
+@contextlib.contextmanager
+def agg_canvas(figure, dpi: float | None = None) -> Iterator[object]:
+    """``figure`` on a temporary Agg canvas (at ``dpi`` if given), to draw or measure text
+    as a PNG would; its own canvas and dpi are put back on the way out."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas_before, dpi_before = figure.canvas, figure.dpi
+    canvas = FigureCanvasAgg(figure)
+    if dpi is not None:
+        figure.set_dpi(dpi)
+    try:
+        yield canvas
+    finally:
+        figure.set_dpi(dpi_before)
+        figure.set_canvas(canvas_before)
+
+
 def _drawn_whole(figure, dpi: int, buf: io.BytesIO) -> bool:
     """Write ``figure`` as one PNG of its whole canvas to ``buf`` if that loses nothing.
 
@@ -240,16 +259,12 @@ def _drawn_whole(figure, dpi: int, buf: io.BytesIO) -> bool:
     everything drawn lies inside the canvas the drawing is written as it is,
     as ``savefig`` would write it; otherwise False, and nothing is written.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.image import imsave
     from matplotlib.layout_engine import ConstrainedLayoutEngine
 
     if not isinstance(figure.get_layout_engine(), ConstrainedLayoutEngine):
         return False
-    canvas_before, dpi_before = figure.canvas, figure.dpi
-    canvas = FigureCanvasAgg(figure)
-    figure.set_dpi(dpi)
-    try:
+    with agg_canvas(figure, dpi) as canvas:
         canvas.draw()
         drawn = figure.get_tightbbox(canvas.get_renderer())
         width, height = figure.get_size_inches()
@@ -258,9 +273,6 @@ def _drawn_whole(figure, dpi: int, buf: io.BytesIO) -> bool:
         rgba = canvas.buffer_rgba()
         imsave(buf, rgba, format="png", origin="upper", dpi=dpi, metadata={"Software": None})
         return True
-    finally:
-        figure.set_dpi(dpi_before)
-        figure.set_canvas(canvas_before)
 
 
 @dataclass

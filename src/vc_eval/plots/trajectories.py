@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from vc_eval.analysis.trajectories import DomainFits, GroupComparison, GrowthFit, PeakSummary
 from vc_eval.analysis.trajectories.growth import MIN_GROUPS_PER_BIN, peak_text
 from vc_eval.analysis.trajectories.peaks import MIN_PEAK_SHARE
-from vc_eval.core.summary import FigureOut
+from vc_eval.core.summary import FigureOut, agg_canvas
 from vc_eval.plots.report import new_figure
 
 BAND_ALPHA = 0.25
@@ -354,16 +354,10 @@ def _inside_canvas(fig, texts) -> bool:
     wider than its panel (or the figure) and run past the canvas, and then the
     PNG is cropped to fit instead. Measured from the text alone (no drawing).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas_before = fig.canvas
-    try:
-        renderer = FigureCanvasAgg(fig).get_renderer()
-        box = fig.bbox
+    with agg_canvas(fig) as canvas:
+        renderer, box = canvas.get_renderer(), fig.bbox
         for t in texts:
             e = t.get_window_extent(renderer)
             if e.x0 < box.x0 or e.y0 < box.y0 or e.x1 > box.x1 or e.y1 > box.y1:
                 return False
         return True
-    finally:
-        fig.set_canvas(canvas_before)
