@@ -49,7 +49,7 @@ from vc_eval.analysis.measurement_error import (
 from vc_eval.core import display, privacy
 from vc_eval.core.costs import REFERENCE_DATE
 from vc_eval.core.dataset import Dataset
-from vc_eval.core.factorized import isin
+from vc_eval.core.factorized import distinct_applied, isin
 from vc_eval.core.framework import TOTAL_NEED, Framework
 from vc_eval.core.population import (
     SECOND_SCORING_DAYS,
@@ -847,19 +847,6 @@ def _cells(cells_t: np.ndarray, cells_r: np.ndarray) -> tuple[np.ndarray, np.nda
     return inv[: cells_t.size], inv[cells_t.size :], int(uniq.size)
 
 
-def _distinct(values: pd.Series, fn) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of ``values`` and ``fn`` (Series to Series) applied to their distinct values:
-    ``out[codes]`` is ``fn(values)``, row for row."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return codes, fn(pd.Series(uniques, dtype=values.dtype)).to_numpy()
-
-
-def _per_value(values: pd.Series, fn) -> np.ndarray:
-    """``fn(values).to_numpy()`` computed once per distinct value (see :func:`_distinct`)."""
-    codes, out = _distinct(values, fn)
-    return out[codes]
-
-
 def _cell_shares(ct, cr, n_cells, type_r, w_r, n_types, min_pool):
     """Weighted type shares of each reference cell (C x types); rows of NaN if too few.
 
@@ -954,11 +941,12 @@ def needs_matched_scenario(
     cur_t = tgt[Col.placement_type].map(tidx).to_numpy()
     # the reference may be every other council's children: work on its few distinct
     # types and age bands, not on a Python string per child
-    cur_r = _per_value(ref[Col.placement_type], lambda v: v.map(tidx))
+    type_codes, type_values = distinct_applied(ref[Col.placement_type], lambda v: v.map(tidx))
+    cur_r = type_values[type_codes]
     cost_t = tgt[Col.weekly_cost].to_numpy(dtype=float)
     cost_r = ref[Col.weekly_cost].to_numpy(dtype=float)
     band_t = tgt[AGE_BAND].astype(str).to_numpy()
-    band_codes, band_values = _distinct(ref[AGE_BAND], lambda v: v.astype(str))
+    band_codes, band_values = distinct_applied(ref[AGE_BAND], lambda v: v.astype(str))
     bands = np.unique(np.concatenate([band_t, band_values]))
     bcode_t = np.searchsorted(bands, band_t)
     bcode_r = np.searchsorted(bands, band_values)[band_codes]

@@ -29,6 +29,21 @@ def apply_unique(
     return pd.Series(arr.take(codes, allow_fill=True), index=values.index)
 
 
+def distinct_applied(
+    values: pd.Series, func: Callable[[pd.Series], pd.Series]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``values`` and ``func`` applied to their distinct values only.
+
+    ``out[codes]`` equals ``func(values).to_numpy()`` row for row (a missing
+    value is one more distinct value, passed to ``func`` as it is); for work
+    that can stay on the distinct values (sorting, searching) before going
+    back to rows.
+    """
+    values = pd.Series(values, copy=False)
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes, func(pd.Series(uniques, dtype=values.dtype)).to_numpy()
+
+
 def lookup(values: pd.Series, mapping: pd.Series) -> pd.Series:
     """``values.map(mapping)`` for a mapping Series with a unique index."""
     values = pd.Series(values, copy=False)
