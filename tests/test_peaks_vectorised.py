@@ -40,3 +40,24 @@ def test_summarise_peaks_matches_a_curve_by_curve_count():
     expected = np.bincount(n) / n.size
     assert np.allclose(counts.reindex(range(expected.size), fill_value=0).to_numpy(), expected)
     assert len(table) == 2 and (table["share_with_peak"] > 0.5).all()
+
+
+def test_curves_peaks_on_rough_curves_equals_find_peaks():
+    """Curves with many wiggles, ties between distant points, higher ends, plateaus
+    and missing values: the turning-point shortcut must give find_peaks' answer."""
+    rng = np.random.default_rng(11)
+    for trial in range(120):
+        n, m = int(rng.integers(1, 20)), int(rng.integers(3, 60))
+        kind = trial % 4
+        if kind == 0:
+            curves = rng.normal(size=(n, m))
+        elif kind == 1:  # few distinct values: ties and plateaus everywhere
+            curves = rng.integers(0, 4, size=(n, m)).astype(float)
+        elif kind == 2:  # rounded: equal heights at distant points
+            curves = np.round(rng.normal(size=(n, m)), 1)
+        else:
+            curves = rng.normal(size=(n, m))
+            curves[rng.random((n, m)) < 0.05] = np.nan
+        for floor in (0.0, 0.3, 1.0, 5.0):
+            rows, idx = curves_peaks(curves, floor)
+            assert list(zip(rows.tolist(), idx.tolist(), strict=True)) == _rowwise(curves, floor)

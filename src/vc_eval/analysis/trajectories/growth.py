@@ -198,6 +198,8 @@ class GrowthFit(Result):
     n_obs: int
     n_dropped: int
     data: pd.DataFrame = field(repr=False)
+    # views of ``data`` asked for more than once (a report's figure and its counts)
+    _views: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     methods: tuple[str, ...] = DEFAULT_METHODS
     #: Fast engine: the engine's design statistics and fit, reused by the
     #: bootstrap (rebuilt from ``data`` when absent).
@@ -529,6 +531,12 @@ class GrowthFit(Result):
             ``bin_start``, ``age`` (bin midpoint), ``mean``, ``se``,
             ``n_obs``, ``n_groups``.
         """
+        key = ("observed_means", float(width), int(min_groups))
+        if key not in self._views:
+            self._views[key] = self._observed_means(width, min_groups)
+        return self._views[key].copy()
+
+    def _observed_means(self, width: float, min_groups: int) -> pd.DataFrame:
         t = self.data[self.time].to_numpy(dtype=float)
         b = np.floor(t / width) * width
         g = pd.DataFrame(
