@@ -49,3 +49,31 @@ def test_bad_data_folder_exits_non_zero_with_message(tmp_path, capsys):
     code = main(["summary", "--data", str(tmp_path / "nope")])
     assert code == 2
     assert "dataset folder not found" in capsys.readouterr().err
+
+
+def test_the_program_exits_with_the_commands_code_and_its_output_flushed(tmp_path):
+    """``vc-eval`` as installed (``run``: exit handlers, then no interpreter teardown)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src"
+
+    def program(*args: str) -> subprocess.CompletedProcess:
+        code = "from vc_eval.cli import run; run()"
+        return subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(src)},
+            cwd=tmp_path,
+            timeout=120,
+        )
+
+    ok = program("--version")
+    assert ok.returncode == 0 and "vc-eval" in ok.stdout
+    bad = program("report", "--council", "x", "--param", "colour=red")
+    assert bad.returncode == 2 and "colour" in bad.stderr
+    done = program("synth", "--councils", "2", "--seed", "5", "--out", "syn")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "syn" / "dataset.json").exists() and done.stdout.strip()

@@ -74,8 +74,7 @@ def hostile(bundled, kernel, tmp_path_factory):
         kernel,
         "--domains",
         "total",
-        "--no-cache",
-        cwd=out,
+        cwd=out,  # the default path: a cache beside the data, the page in two processes
     )
     return run, out, data
 

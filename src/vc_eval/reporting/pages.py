@@ -264,6 +264,8 @@ class PageHelper:
         if self.process.is_alive():
             self.process.terminate()
             self.process.join()
+        # the shared pair's lock is a named semaphore: released now, not at exit
+        self._claims = None
 
     def __enter__(self) -> PageHelper:
         return self
