@@ -120,6 +120,20 @@ def test_html_is_self_contained_with_code_hidden(rendered):
         assert title in text
 
 
+def test_report_html_is_the_page_nbconvert_writes(rendered):
+    """The report's exporter skips HTMLExporter's last pass (BeautifulSoup re-parsing
+    the page to add missing alt text and JupyterLab tabindexes): that pass must have
+    nothing to change but whitespace and attribute order."""
+    nb = nbformat.read(rendered.ipynb, as_version=4)
+    title = R.report_title("impact_update", rendered.council)
+    ours = R.render_html(nb, title=title)
+    plain, _ = R._html_exporter(plain=True).from_notebook_node(
+        R._published(nb, title), resources={"metadata": {"name": title}}
+    )
+    assert str(BeautifulSoup(ours, "html.parser")) == plain
+    assert "No description has been provided" not in plain  # every figure had its own alt
+
+
 def test_no_identifier_in_html_or_executed_notebook(rendered, bundled):
     ids = identifiers(bundled)
     assert len(ids) > 1000

@@ -548,16 +548,45 @@ def execute_notebook(
 
 
 @functools.cache
-def _html_exporter():
+def _html_exporter(plain: bool = False):
     """The HTML exporter of every report (made once per process: nbconvert's import and
-    template compilation cost more than a conversion)."""
+    template compilation cost more than a conversion); ``plain``: nbconvert's own
+    HTMLExporter with the same settings (what the report's is tested against)."""
     import jinja2
 
     _notebook_tools()
     from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    exporter = HTMLExporter(
+    class ReportExporter(HTMLExporter):
+        """nbconvert's HTML exporter without its last pass through BeautifulSoup.
+
+        That pass gives alt text to images that have none (every report figure
+        has its own, from its result) and a tabindex to the JupyterLab
+        template's cells (this template has none of those classes), and costs
+        more than the rest of the conversion (it parses the whole page again).
+        The filters are set up as HTMLExporter does; a test checks the page is
+        the one HTMLExporter writes.
+        """
+
+        def from_notebook_node(self, nb, resources=None, **kw):
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlight = self.filters.get(
+                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)
+            )
+            resources = self._init_resources(resources)
+            data_types = WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources
+            )
+            self.register_filter("highlight_code", highlight)
+            self.register_filter("filter_data_type", data_types)
+            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+
+    exporter = (HTMLExporter if plain else ReportExporter)(
         template_name="classic",
         extra_loaders=[jinja2.DictLoader({"vc_report.html.j2": _TEMPLATE})],
         template_file="vc_report.html.j2",
@@ -583,6 +612,15 @@ def _warm_html() -> None:
 
 def render_html(nb, *, title: str) -> str:
     """Executed notebook -> self-contained HTML with code and parameter cells hidden."""
+    with _html_lock:  # one exporter per process, one conversion at a time
+        body, _ = _html_exporter().from_notebook_node(
+            _published(nb, title), resources={"metadata": {"name": title}}
+        )
+    return body
+
+
+def _published(nb, title: str):
+    """A copy of the executed notebook as the report shows it."""
     nb = _copy_nb(nb)
     nb.metadata["title"] = title
     for cell in nb.cells:
@@ -593,9 +631,7 @@ def render_html(nb, *, title: str) -> str:
                 for o in cell.outputs
                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
             ]
-    with _html_lock:  # one exporter per process, one conversion at a time
-        body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
-    return body
+    return nb
 
 
 def _copy_nb(nb):
