@@ -107,3 +107,24 @@ def test_provenance_has_no_absolute_paths(tiny_dir, bundled):
     assert (frame["value"] == "<data folder>").any()
     for value in frame["value"]:
         assert not str(value).startswith("/"), value
+
+
+def test_input_fingerprints_are_every_visible_file_in_order(tmp_path):
+    """Inputs: every file not hidden, in subfolders too, in path order; nothing from a
+    hidden folder (the cache) or a hidden file; a symlinked folder is not followed."""
+    from vc_eval.core.files import sha256_file
+
+    (tmp_path / "b.csv").write_text("b")
+    (tmp_path / "a.parquet").write_bytes(b"a")
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    (tmp_path / "sub" / "deeper" / "c.txt").write_text("c")
+    (tmp_path / "sub" / ".hidden.txt").write_text("h")
+    (tmp_path / ".vc-eval-cache" / "entry").mkdir(parents=True)
+    (tmp_path / ".vc-eval-cache" / "entry" / "page.pickle").write_bytes(b"p")
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "x.csv").write_text("x")
+    (tmp_path / "linked").symlink_to(elsewhere, target_is_directory=True)
+    got = P.input_fingerprints(tmp_path)
+    assert list(got) == ["a.parquet", "b.csv", os.path.join("sub", "deeper", "c.txt")]
+    assert got["b.csv"] == sha256_file(tmp_path / "b.csv")

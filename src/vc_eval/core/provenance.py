@@ -9,6 +9,7 @@ code runs from a git checkout).
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from collections.abc import Mapping
@@ -154,12 +155,13 @@ def input_fingerprints(data_dir: str | Path, files: Mapping[str, Path] | None = 
         paths = list(files.values())
     else:
         # Every file of the folder except hidden ones (the report cache lives in
-        # .vc-eval-cache beside the data; it is derived, not an input).
-        paths = [
-            f
-            for f in sorted(root.rglob("*"))
-            if f.is_file() and not any(part.startswith(".") for part in f.relative_to(root).parts)
-        ]
+        # .vc-eval-cache beside the data; it is derived, not an input). Hidden folders
+        # are not walked at all: a cache holds thousands of files (every stored page).
+        paths = []
+        for folder, subfolders, names in os.walk(root):
+            subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+            paths += [Path(folder) / n for n in names if not n.startswith(".")]
+        paths = sorted(p for p in paths if p.is_file())
     # Data built in memory (tests) have no files: nothing to fingerprint.
     paths = [p for p in paths if Path(p).exists()]
     for extra in ("dataset.json", "framework.yaml"):
