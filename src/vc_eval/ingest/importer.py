@@ -453,7 +453,9 @@ def _self_check(ds: Dataset) -> list[Violation]:
         if name != ASSESSMENTS:
             out += validate_table(name, frame)
     a = ds.assessments
-    kids = set(ds.children[Col.child_id])
+    # the ids as a column, not a set: a set of 240k ids is built, then turned
+    # back into an Arrow array, for every table checked
+    kids = ds.children[Col.child_id]
     checks = {
         "child not in children table": ~fz.isin(a[Col.child_id], kids),
         "domain not in framework": ~fz.isin(a[Col.domain], ds.framework.all_domain_ids),
@@ -904,7 +906,8 @@ def _children_and_placements(e: pd.DataFrame, header, log, stats):
         action="noted",
         level=NOTE,
     )
-    no_eps = ~header["CHILD"].isin(children["CHILD"])
+    # by Arrow: pandas' isin makes a Python object of each of the children's ids
+    no_eps = pd.Series(~fz.isin(header["CHILD"], children["CHILD"]), index=header.index)
     log.add_rows(
         header,
         no_eps.to_numpy(),
@@ -1216,13 +1219,13 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
     key = fz.combine([codes[c][0] for c in ("child", "date", "assessor", "domain", "role")])
     exact = fz.combine([key, codes["score"][0]])
     drop(
-        pd.Series(exact).duplicated().to_numpy(),
+        fz.duplicated_keys(exact),
         None,
         "exact duplicate of an earlier score",
         action="score dropped",
     )
     drop(
-        pd.Series(key).duplicated().to_numpy(),
+        fz.duplicated_keys(key),
         "domain",
         "the same child, date, assessor and domain scored twice with "
         "different scores; the first kept",
@@ -1398,14 +1401,14 @@ def _build_dataset(
             Col.child_id: fz.lookup(a["child"], cmap),
             Col.assessment_date: a["date"],
             Col.assessor_id: ps.series(a["assessor"], ASSESSOR),
-            Col.domain: a["domain"],
+            Col.domain: fz.as_str(a["domain"]),
             Col.score: a["score"].astype(float),
         }
     )
     roles = (stats.get("needs") or {}).get("columns", {}).get("rater_role", "(none)")
     if roles != "(none)":
         # who scored, only when the extract said so (absent: a social worker's)
-        ass[Col.rater_role] = a["role"].astype("str")
+        ass[Col.rater_role] = fz.as_str(a["role"])
     del a
     outcomes = parts.pop("outcomes")
     out = pd.concat([o for o in outcomes if len(o)] or [outcomes[0]], ignore_index=True)
