@@ -47,7 +47,12 @@ def distinct_applied(
 def lookup(values: pd.Series, mapping: pd.Series) -> pd.Series:
     """``values.map(mapping)`` for a mapping Series with a unique index."""
     values = pd.Series(values, copy=False)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype == mapping.index.dtype:
+        # a categorical's codes already number its distinct values (-1: missing)
+        codes, uniques = values.cat.codes.to_numpy(), dtype.categories
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
     found = mapping.reindex(pd.Index(uniques, dtype=mapping.index.dtype)).array
     return pd.Series(found.take(codes, allow_fill=True), index=values.index)
 

@@ -330,7 +330,8 @@ def import_council(
             "no children could be imported: no valid looked-after episodes",
         )
     children, placements = _children_and_placements(episodes, header, log, stats)
-    kids = set(children["CHILD"])
+    # a column, not a set: checked by Arrow without a Python object per child
+    kids = children["CHILD"]
     reviews = _reviews(sources, header, kids, log, stats, today)
     outcomes = [
         _oc2(sources, kids, log, stats),
@@ -596,7 +597,10 @@ def _exact_duplicates(
     (OC2): the same values in two years are two observations.
     """
     cols = _data_cols(frame)
-    within = fz.duplicated(frame, cols + ["__src"], keep="first")
+    # each column coded once for both checks (national episodes: 13 columns)
+    codes = [fz.value_codes(frame[c]) for c in cols] if len(frame) else []
+    row_key = fz.combine(codes) if codes else np.zeros(0, dtype=np.int64)
+    within = fz.duplicated_keys(fz.combine([row_key, fz.value_codes(frame["__src"])]))
     drop(
         within,
         None,
@@ -606,7 +610,7 @@ def _exact_duplicates(
     if not across_years:
         stats_key[name] = 0
         return
-    across = fz.duplicated(frame, cols, keep="last") & ~within & ~drop.bad
+    across = fz.duplicated_keys(row_key, keep="last") & ~within & ~drop.bad
     # rows repeated in a later year's return are the normal overlap between years
     drop.bad |= across
     stats_key[name] = int(across.sum())
@@ -818,10 +822,11 @@ def _episodes(sources, header, log, stats, include_short_breaks, today) -> pd.Da
     rep = fz.duplicated(e, ["CHILD", "decom"], keep="last")
     e = e.loc[~rep].reset_index(drop=True)
     short = e["LS"].isin(SHORT_BREAK_LS).to_numpy()
-    kids_all = set(e["CHILD"])
+    # (ids are never missing here: blank ones were dropped)
+    kids_all = e["CHILD"].nunique()
     if not include_short_breaks:
         e = e.loc[~short].reset_index(drop=True)
-    only_short = len(kids_all - set(e["CHILD"]))
+    only_short = kids_all - e["CHILD"].nunique()
     # overlaps: an episode running past the next one's start is cut there
     e = e.sort_values(["CHILD", "decom"], kind="stable").reset_index(drop=True)
     nxt = e.groupby("CHILD", sort=False)["decom"].shift(-1)
@@ -961,7 +966,7 @@ def _children_and_placements(e: pd.DataFrame, header, log, stats):
 # -- reviews, OC2, missing, moves -----------------------------------------------------
 
 
-def _reviews(sources, header, kids: set, log, stats, today) -> pd.DataFrame:
+def _reviews(sources, header, kids: pd.Series, log, stats, today) -> pd.DataFrame:
     r = _gather(sources, REVIEWS)
     read = len(r)
     drop = _Dropper(r, log)
@@ -994,7 +999,7 @@ def _reviews(sources, header, kids: set, log, stats, today) -> pd.DataFrame:
     return r[["CHILD", "date"]]
 
 
-def _oc2(sources, kids: set, log, stats) -> pd.DataFrame:
+def _oc2(sources, kids: pd.Series, log, stats) -> pd.DataFrame:
     o = _gather(sources, OC2)
     read = len(o)
     drop = _Dropper(o, log)
@@ -1095,7 +1100,7 @@ def _missing(sources, header, episodes, log, stats) -> pd.DataFrame:
         "missing episode starts after the end of the collection year",
     )
     drop(
-        ~fz.isin(m["CHILD"], set(episodes["CHILD"])),
+        ~fz.isin(m["CHILD"], episodes["CHILD"]),
         "CHILD",
         "child not imported (no looked-after episodes)",
         level=NOTE,
@@ -1182,7 +1187,7 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
         for c in ("child", "date", "assessor", "domain", "score", "role")
     }
     cc, cu = codes["child"]
-    known = fz.isin(pd.Series(cu), kids.index)[cc]
+    known = fz.isin(fz.as_str(pd.Series(cu)), kids.index)[cc]
     drop(
         ~known,
         ext.columns["child"],
