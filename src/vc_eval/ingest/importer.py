@@ -1182,11 +1182,11 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
     drop = _Dropper(a, log)
     kids = children.set_index("CHILD")
     # factorise the key columns once: national extracts have ~10 million scores
+    # (categorical columns are coded by their own codes; see fz.value_codes)
     codes = {
-        c: pd.factorize(a[c], use_na_sentinel=False)
-        for c in ("child", "date", "assessor", "domain", "score", "role")
+        c: fz.value_codes(a[c]) for c in ("child", "date", "assessor", "domain", "score", "role")
     }
-    cc, cu = codes["child"]
+    cc, cu = pd.factorize(a["child"], use_na_sentinel=False)
     known = fz.isin(fz.as_str(pd.Series(cu)), kids.index)[cc]
     drop(
         ~known,
@@ -1221,8 +1221,8 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
         level=NOTE,
     )
     # the child's own rating and a practitioner's of the same review are two scores
-    key = fz.combine([codes[c][0] for c in ("child", "date", "assessor", "domain", "role")])
-    exact = fz.combine([key, codes["score"][0]])
+    key = fz.combine([codes[c] for c in ("child", "date", "assessor", "domain", "role")])
+    exact = fz.combine([key, codes["score"]])
     drop(
         fz.duplicated_keys(exact),
         None,
@@ -1239,7 +1239,8 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
     )
     a = drop.kept()
     # link each assessment (child x date) to the nearest review
-    visits = a[["child", "date"]].drop_duplicates().sort_values("date")
+    visits = a[["child", "date"]]
+    visits = visits.loc[~fz.duplicated(visits, ["child", "date"])].sort_values("date")
     # the extract's ids are categorical; the reviews' are text
     visits["child"] = visits["child"].astype("str")
     rv = reviews.rename(columns={"CHILD": "child", "date": "review"}).sort_values("review")
