@@ -129,3 +129,41 @@ def test_block_quote_check_equals_per_line_rule():
         if b"\n\n" in block or block.startswith(b"\n"):
             continue  # refused before the quotes are looked at
         assert _block_ok(block, after_newline=True) == _block_ok_by_lines(block), block
+
+
+def _parse_money_everywhere(values: pd.Series) -> pd.Series:
+    """parse_money as it was: the clean-up regex run on every value."""
+    from vc_eval.ingest import extracts as x
+
+    s = values.fillna("").astype("str").str.replace(r"(?i)gbp|£|\s", "", regex=True)
+    codes, uniques = pd.factorize(s)
+    u = pd.Series(uniques, dtype="str")
+    out = pd.Series(np.nan, index=u.index)
+    uk = u.str.match(x._UK_MONEY) & ~u.str.match(x._AMBIGUOUS_MONEY)
+    out[uk] = pd.to_numeric(u[uk].str.replace(",", "", regex=False), errors="coerce")
+    eu = ~uk & u.str.match(x._EU_MONEY)
+    out[eu] = pd.to_numeric(
+        u[eu].str.replace(".", "", regex=False).str.replace(",", ".", regex=False),
+        errors="coerce",
+    )
+    other = ~uk & ~eu & u.str.match(x._SPECIAL_NUMBER)
+    out[other] = pd.to_numeric(u[other], errors="coerce")
+    res = out.to_numpy(dtype=float)[codes] if len(codes) else np.array([], dtype=float)
+    return pd.Series(res, index=values.index)
+
+
+def test_parse_money_cleans_only_where_it_can_change_something():
+    from vc_eval.ingest.extracts import parse_money
+
+    rng = np.random.default_rng(6)
+    atoms = ["1", "2", "0", ".", ",", "-", "+", " ", "£", "GBP", "gbp", "g", "bp", "\u00a0"]
+    atoms += ["e", "x", "\t", "\u0661", "inf", "nan", "\u2028"]
+    # each value is parsed on its own, so one long column covers every case
+    vals = ["".join(rng.choice(atoms, int(rng.integers(0, 6)))) for _ in range(3000)]
+    vals[::17] = [None] * len(vals[::17])
+    for v in (
+        pd.Series(vals, dtype="str"),
+        pd.Series(vals, dtype=object),
+        pd.Series([], dtype="str"),
+    ):
+        assert_series_equal(parse_money(v), _parse_money_everywhere(v))

@@ -918,7 +918,13 @@ def parse_money(values: pd.Series) -> pd.Series:
     number give NaN, so the caller reports it. ``inf`` and ``nan`` stay
     non-finite for the caller to reject.
     """
-    s = values.fillna("").astype("str").str.replace(r"(?i)gbp|£|\s", "", regex=True)
+    s = values.fillna("").astype("str")
+    # the clean-up (Python's regex, value by value) only where it can change
+    # something: not on values of digits, points, commas and signs alone
+    mixed = ~s.str.fullmatch(r"[0-9.,+-]*").to_numpy(dtype=bool)
+    if mixed.any():
+        s = s.copy()
+        s[mixed] = s[mixed].str.replace(r"(?i)gbp|£|\s", "", regex=True)
     codes, uniques = pd.factorize(s)
     u = pd.Series(uniques, dtype="str")
     out = pd.Series(np.nan, index=u.index)

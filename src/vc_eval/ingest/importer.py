@@ -850,7 +850,7 @@ def _episodes(sources, header, log, stats, include_short_breaks, today) -> pd.Da
         "short_breaks_included": bool(include_short_breaks),
         "overlaps_cut": int(over.sum()),
         "kept": len(e),
-        "years": sorted({int(y) for y in e["__year"].dropna()}),
+        "years": sorted({int(y) for y in e["__year"].dropna().unique()}),
     }
     return e
 
