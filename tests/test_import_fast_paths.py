@@ -167,3 +167,64 @@ def test_parse_money_cleans_only_where_it_can_change_something():
         pd.Series([], dtype="str"),
     ):
         assert_series_equal(parse_money(v), _parse_money_everywhere(v))
+
+
+def _import_args(paths) -> dict:
+    return dict(
+        council="Testshire",
+        key_file=paths["key"],
+        needs=paths["needs"],
+        needs_config=paths["needs_config"],
+        costs=paths["costs"],
+        progress=False,
+        today="2024-01-01",
+        accept_drops=True,
+    )
+
+
+def _bad_scores(paths) -> None:
+    """Problems in the needs extract as well as in the SSDA903 data."""
+    lines = paths["needs"].read_text().splitlines()
+    bad = lines[1].split(",")
+    bad[-1] = "abc"
+    paths["needs"].write_text("\n".join([*lines, ",".join(bad), lines[2]]) + "\n")
+
+
+def test_needs_read_alongside_equals_read_in_turn(tmp_path, monkeypatch):
+    from _import_data import write_inputs
+
+    from vc_eval.ingest import importer
+
+    paths = write_inputs(tmp_path)
+    _bad_scores(paths)
+    monkeypatch.setattr(importer, "READ_NEEDS_ALONGSIDE", False)
+    in_turn = importer.import_council([paths["ssda903"]], **_import_args(paths))
+    monkeypatch.setattr(importer, "READ_NEEDS_ALONGSIDE", True)
+    alongside = importer.import_council([paths["ssda903"]], **_import_args(paths))
+    for name, table in in_turn.dataset.tables.items():
+        pd.testing.assert_frame_equal(alongside.dataset.tables[name], table)
+    # the same problems in the same order: the SSDA903 ones, then the extract's
+    pd.testing.assert_frame_equal(alongside.log.frame(), in_turn.log.frame())
+    assert alongside.log.count() > 0
+    assert alongside.report() == in_turn.report()
+
+
+@pytest.mark.parametrize("alongside", [False, True])
+def test_ssda903_error_comes_first_when_both_inputs_are_broken(tmp_path, monkeypatch, alongside):
+    from _import_data import write_inputs
+
+    from vc_eval.ingest import importer
+    from vc_eval.ingest.problems import ImportFailed
+
+    paths = write_inputs(tmp_path)
+    episodes = next(paths["ssda903"].glob("*pisodes*"))
+    episodes.write_text(episodes.read_text().splitlines()[0] + "\n")  # header only
+    paths["needs"].write_text("nothing,useful\n1,2\n")  # no child id or date column
+    monkeypatch.setattr(importer, "READ_NEEDS_ALONGSIDE", alongside)
+    with pytest.raises(ImportFailed, match="no valid looked-after episodes"):
+        importer.import_council([paths["ssda903"]], **_import_args(paths))
+    # with the SSDA903 data whole, the extract's own error is raised
+    good = write_inputs(tmp_path / "again")
+    good["needs"].write_text("nothing,useful\n1,2\n")
+    with pytest.raises(ImportFailed, match="cannot find the child id"):
+        importer.import_council([good["ssda903"]], **_import_args(good))

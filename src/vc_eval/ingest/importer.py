@@ -36,6 +36,7 @@ and ``import_report.md`` together, atomically.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -322,33 +323,52 @@ def import_council(
         for t in s.tables:
             _check_unused(t.frame, t.table, log)
 
-    header = _header(sources, log, stats)
-    episodes = _episodes(sources, header, log, stats, include_short_breaks, today)
-    if episodes.empty:
-        raise fatal(
-            ", ".join(s.label for s in sources),
-            "no children could be imported: no valid looked-after episodes",
+    # The needs extract does not depend on the SSDA903 tables, so it is read in
+    # a second thread while they are checked (most of the reading is Arrow's and
+    # numpy's, outside the GIL: a national import overlaps about 10 s). Its
+    # problems go to a log of their own, added after the SSDA903 ones as a read
+    # in turn would have put them, and its errors are raised where they were.
+    needs_log = ProblemLog()
+    alongside = needs is not None and READ_NEEDS_ALONGSIDE
+    reader = ThreadPoolExecutor(max_workers=1) if alongside else None
+    try:
+        pending = (
+            reader.submit(read_needs, Path(needs), needs_cfg, fw, needs_log) if reader else None
         )
-    children, placements = _children_and_placements(episodes, header, log, stats)
-    # a column, not a set: checked by Arrow without a Python object per child
-    kids = children["CHILD"]
-    reviews = _reviews(sources, header, kids, log, stats, today)
-    outcomes = [
-        _oc2(sources, kids, log, stats),
-        _missing(sources, header, episodes, log, stats),
-        _moves(sources, episodes, placements, stats),
-    ]
-    # the SSDA903 text tables and episodes are done with (national: ~0.7 GiB);
-    # free them before the needs extract is read
-    years = sorted({s.year for s in sources if s.year is not None})
-    del sources, episodes, header
-    assessments = pd.DataFrame(columns=["child", "date", "assessor", "domain", "score", "role"])
-    stats["needs"] = None
-    if needs is not None:
-        ext = read_needs(Path(needs), needs_cfg, fw, log)
-        assessments = _assessments(ext, children, reviews, log, stats, today)
-        # the extract as read (national: ~10 million rows) is no longer needed
-        del ext
+        header = _header(sources, log, stats)
+        episodes = _episodes(sources, header, log, stats, include_short_breaks, today)
+        if episodes.empty:
+            raise fatal(
+                ", ".join(s.label for s in sources),
+                "no children could be imported: no valid looked-after episodes",
+            )
+        children, placements = _children_and_placements(episodes, header, log, stats)
+        # a column, not a set: checked by Arrow without a Python object per child
+        kids = children["CHILD"]
+        reviews = _reviews(sources, header, kids, log, stats, today)
+        outcomes = [
+            _oc2(sources, kids, log, stats),
+            _missing(sources, header, episodes, log, stats),
+            _moves(sources, episodes, placements, stats),
+        ]
+        # the SSDA903 text tables and episodes are done with (national: ~0.7 GiB)
+        years = sorted({s.year for s in sources if s.year is not None})
+        del sources, episodes, header
+        assessments = pd.DataFrame(columns=["child", "date", "assessor", "domain", "score", "role"])
+        stats["needs"] = None
+        if needs is not None:
+            if pending is not None:
+                ext = pending.result()  # its errors are raised here, as before
+                pending = None  # (the future would keep the extract alive)
+            else:
+                ext = read_needs(Path(needs), needs_cfg, fw, needs_log)
+            log.extend(needs_log)
+            assessments = _assessments(ext, children, reviews, log, stats, today)
+            # the extract as read (national: ~10 million rows) is no longer needed
+            del ext
+    finally:
+        if reader is not None:
+            reader.shutdown(wait=True)
     placements = _costs(placements, Path(costs) if costs else None, unit, log, stats)
 
     if strict and log.count(ERROR):
@@ -398,6 +418,10 @@ def import_council(
         )
     return ImportResult(ds, log, stats, council)
 
+
+#: Read the needs extract in a second thread while the SSDA903 tables are
+#: checked (False: after them, in turn; the result is the same).
+READ_NEEDS_ALONGSIDE = True
 
 #: Under ``--strict``, up to this many problems are listed one per line.
 STRICT_LIST_MAX = 25
