@@ -47,7 +47,12 @@ def distinct_applied(
 def lookup(values: pd.Series, mapping: pd.Series) -> pd.Series:
     """``values.map(mapping)`` for a mapping Series with a unique index."""
     values = pd.Series(values, copy=False)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype == mapping.index.dtype:
+        # a categorical's codes already number its distinct values (-1: missing)
+        codes, uniques = values.cat.codes.to_numpy(), dtype.categories
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
     found = mapping.reindex(pd.Index(uniques, dtype=mapping.index.dtype)).array
     return pd.Series(found.take(codes, allow_fill=True), index=values.index)
 
@@ -103,16 +108,94 @@ def combine(codes: list[np.ndarray]) -> np.ndarray:
     return key
 
 
+def value_codes(values: pd.Series) -> np.ndarray:
+    """One integer (>= 0) per distinct value of a column; missing is a value.
+
+    Equal values get equal codes and different values different ones (the
+    numbering itself is arbitrary): a categorical column gives its own codes,
+    an Arrow string column Arrow's dictionary indices (no Python objects),
+    anything else :func:`pandas.factorize`.
+    """
+    values = pd.Series(values, copy=False)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # categories are distinct, so the codes already are (missing: -1 -> 0)
+        return values.cat.codes.to_numpy().astype(np.int64) + 1
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(values.array)
+        if isinstance(arr, pa.ChunkedArray):  # one dictionary for every row
+            arr = arr.combine_chunks()
+        coded = pc.dictionary_encode(arr, null_encoding="encode")
+        return coded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return pd.factorize(values, use_na_sentinel=False)[0]
+
+
 def group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """One integer per distinct combination of ``columns`` (missing is a value)."""
-    return combine([pd.factorize(frame[c], use_na_sentinel=False)[0] for c in columns])
+    return combine([value_codes(frame[c]) for c in columns])
+
+
+def duplicated_keys(key: np.ndarray, keep: str | bool = "first") -> np.ndarray:
+    """``pd.Series(key).duplicated(keep=keep)`` for an integer array.
+
+    By a stable sort instead of a hash table: rows come in file order, which
+    keeps keys nearly sorted, and sorting such keys costs a fraction of
+    hashing them (10 million keys: about 0.1 s against 3.5 s). Equal keys
+    stay in row order after a stable sort, so the first (last) row of each
+    run is the first (last) occurrence.
+    """
+    key = np.asarray(key)
+    n = len(key)
+    if keep not in ("first", "last", False):
+        raise ValueError("keep must be 'first', 'last' or False")
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    starts = np.empty(n, dtype=bool)  # first row of a run of equal keys
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    del ordered
+    if keep == "first":
+        dup = ~starts
+    else:
+        ends = np.empty(n, dtype=bool)  # last row of a run
+        ends[-1] = True
+        ends[:-1] = starts[1:]
+        dup = ~ends if keep == "last" else ~(starts & ends)
+    out = np.empty(n, dtype=bool)
+    out[order] = dup
+    return out
 
 
 def duplicated(frame: pd.DataFrame, columns: list[str], keep: str | bool = "first") -> np.ndarray:
     """``frame.duplicated(columns, keep=keep)`` as a boolean array."""
     if not len(frame):
         return np.zeros(0, dtype=bool)
-    return pd.Series(group_codes(frame, columns)).duplicated(keep=keep).to_numpy()
+    return duplicated_keys(group_codes(frame, columns), keep=keep)
+
+
+def as_str(values: pd.Series) -> pd.Series:
+    """``values.astype("str")``; a categorical of text is expanded from its categories.
+
+    ``astype`` goes through a Python object per row (a national assessments
+    column: 10 million); taking the categories by code gives the same column
+    without them.
+    """
+    values = pd.Series(values, copy=False)
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        cats = dtype.categories
+        if isinstance(cats.dtype, pd.StringDtype) and cats.dtype == _STR:
+            arr = cats.array.take(values.cat.codes.to_numpy(), allow_fill=True)
+            return pd.Series(arr, index=values.index, name=values.name)
+    return values.astype("str")
+
+
+#: pandas' default string dtype (what ``astype("str")`` gives).
+_STR = pd.Series([], dtype="str").dtype
 
 
 def to_number(values: pd.Series) -> pd.Series:
@@ -124,4 +207,15 @@ def to_number(values: pd.Series) -> pd.Series:
     return apply_unique(values, conv, dtype="float64")
 
 
-__all__ = ["apply_unique", "combine", "duplicated", "group_codes", "isin", "lookup", "to_number"]
+__all__ = [
+    "apply_unique",
+    "as_str",
+    "combine",
+    "duplicated",
+    "duplicated_keys",
+    "group_codes",
+    "isin",
+    "lookup",
+    "to_number",
+    "value_codes",
+]

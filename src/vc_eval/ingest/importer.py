@@ -36,6 +36,7 @@ and ``import_report.md`` together, atomically.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -322,32 +323,52 @@ def import_council(
         for t in s.tables:
             _check_unused(t.frame, t.table, log)
 
-    header = _header(sources, log, stats)
-    episodes = _episodes(sources, header, log, stats, include_short_breaks, today)
-    if episodes.empty:
-        raise fatal(
-            ", ".join(s.label for s in sources),
-            "no children could be imported: no valid looked-after episodes",
+    # The needs extract does not depend on the SSDA903 tables, so it is read in
+    # a second thread while they are checked (most of the reading is Arrow's and
+    # numpy's, outside the GIL: a national import overlaps about 10 s). Its
+    # problems go to a log of their own, added after the SSDA903 ones as a read
+    # in turn would have put them, and its errors are raised where they were.
+    needs_log = ProblemLog()
+    alongside = needs is not None and READ_NEEDS_ALONGSIDE
+    reader = ThreadPoolExecutor(max_workers=1) if alongside else None
+    try:
+        pending = (
+            reader.submit(read_needs, Path(needs), needs_cfg, fw, needs_log) if reader else None
         )
-    children, placements = _children_and_placements(episodes, header, log, stats)
-    kids = set(children["CHILD"])
-    reviews = _reviews(sources, header, kids, log, stats, today)
-    outcomes = [
-        _oc2(sources, kids, log, stats),
-        _missing(sources, header, episodes, log, stats),
-        _moves(sources, episodes, placements, stats),
-    ]
-    # the SSDA903 text tables and episodes are done with (national: ~0.7 GiB);
-    # free them before the needs extract is read
-    years = sorted({s.year for s in sources if s.year is not None})
-    del sources, episodes, header
-    assessments = pd.DataFrame(columns=["child", "date", "assessor", "domain", "score", "role"])
-    stats["needs"] = None
-    if needs is not None:
-        ext = read_needs(Path(needs), needs_cfg, fw, log)
-        assessments = _assessments(ext, children, reviews, log, stats, today)
-        # the extract as read (national: ~10 million rows) is no longer needed
-        del ext
+        header = _header(sources, log, stats)
+        episodes = _episodes(sources, header, log, stats, include_short_breaks, today)
+        if episodes.empty:
+            raise fatal(
+                ", ".join(s.label for s in sources),
+                "no children could be imported: no valid looked-after episodes",
+            )
+        children, placements = _children_and_placements(episodes, header, log, stats)
+        # a column, not a set: checked by Arrow without a Python object per child
+        kids = children["CHILD"]
+        reviews = _reviews(sources, header, kids, log, stats, today)
+        outcomes = [
+            _oc2(sources, kids, log, stats),
+            _missing(sources, header, episodes, log, stats),
+            _moves(sources, episodes, placements, stats),
+        ]
+        # the SSDA903 text tables and episodes are done with (national: ~0.7 GiB)
+        years = sorted({s.year for s in sources if s.year is not None})
+        del sources, episodes, header
+        assessments = pd.DataFrame(columns=["child", "date", "assessor", "domain", "score", "role"])
+        stats["needs"] = None
+        if needs is not None:
+            if pending is not None:
+                ext = pending.result()  # its errors are raised here, as before
+                pending = None  # (the future would keep the extract alive)
+            else:
+                ext = read_needs(Path(needs), needs_cfg, fw, needs_log)
+            log.extend(needs_log)
+            assessments = _assessments(ext, children, reviews, log, stats, today)
+            # the extract as read (national: ~10 million rows) is no longer needed
+            del ext
+    finally:
+        if reader is not None:
+            reader.shutdown(wait=True)
     placements = _costs(placements, Path(costs) if costs else None, unit, log, stats)
 
     if strict and log.count(ERROR):
@@ -397,6 +418,10 @@ def import_council(
         )
     return ImportResult(ds, log, stats, council)
 
+
+#: Read the needs extract in a second thread while the SSDA903 tables are
+#: checked (False: after them, in turn; the result is the same).
+READ_NEEDS_ALONGSIDE = True
 
 #: Under ``--strict``, up to this many problems are listed one per line.
 STRICT_LIST_MAX = 25
@@ -453,7 +478,9 @@ def _self_check(ds: Dataset) -> list[Violation]:
         if name != ASSESSMENTS:
             out += validate_table(name, frame)
     a = ds.assessments
-    kids = set(ds.children[Col.child_id])
+    # the ids as a column, not a set: a set of 240k ids is built, then turned
+    # back into an Arrow array, for every table checked
+    kids = ds.children[Col.child_id]
     checks = {
         "child not in children table": ~fz.isin(a[Col.child_id], kids),
         "domain not in framework": ~fz.isin(a[Col.domain], ds.framework.all_domain_ids),
@@ -594,7 +621,10 @@ def _exact_duplicates(
     (OC2): the same values in two years are two observations.
     """
     cols = _data_cols(frame)
-    within = fz.duplicated(frame, cols + ["__src"], keep="first")
+    # each column coded once for both checks (national episodes: 13 columns)
+    codes = [fz.value_codes(frame[c]) for c in cols] if len(frame) else []
+    row_key = fz.combine(codes) if codes else np.zeros(0, dtype=np.int64)
+    within = fz.duplicated_keys(fz.combine([row_key, fz.value_codes(frame["__src"])]))
     drop(
         within,
         None,
@@ -604,7 +634,7 @@ def _exact_duplicates(
     if not across_years:
         stats_key[name] = 0
         return
-    across = fz.duplicated(frame, cols, keep="last") & ~within & ~drop.bad
+    across = fz.duplicated_keys(row_key, keep="last") & ~within & ~drop.bad
     # rows repeated in a later year's return are the normal overlap between years
     drop.bad |= across
     stats_key[name] = int(across.sum())
@@ -816,10 +846,11 @@ def _episodes(sources, header, log, stats, include_short_breaks, today) -> pd.Da
     rep = fz.duplicated(e, ["CHILD", "decom"], keep="last")
     e = e.loc[~rep].reset_index(drop=True)
     short = e["LS"].isin(SHORT_BREAK_LS).to_numpy()
-    kids_all = set(e["CHILD"])
+    # (ids are never missing here: blank ones were dropped)
+    kids_all = e["CHILD"].nunique()
     if not include_short_breaks:
         e = e.loc[~short].reset_index(drop=True)
-    only_short = len(kids_all - set(e["CHILD"]))
+    only_short = kids_all - e["CHILD"].nunique()
     # overlaps: an episode running past the next one's start is cut there
     e = e.sort_values(["CHILD", "decom"], kind="stable").reset_index(drop=True)
     nxt = e.groupby("CHILD", sort=False)["decom"].shift(-1)
@@ -843,7 +874,7 @@ def _episodes(sources, header, log, stats, include_short_breaks, today) -> pd.Da
         "short_breaks_included": bool(include_short_breaks),
         "overlaps_cut": int(over.sum()),
         "kept": len(e),
-        "years": sorted({int(y) for y in e["__year"].dropna()}),
+        "years": sorted({int(y) for y in e["__year"].dropna().unique()}),
     }
     return e
 
@@ -904,7 +935,8 @@ def _children_and_placements(e: pd.DataFrame, header, log, stats):
         action="noted",
         level=NOTE,
     )
-    no_eps = ~header["CHILD"].isin(children["CHILD"])
+    # by Arrow: pandas' isin makes a Python object of each of the children's ids
+    no_eps = pd.Series(~fz.isin(header["CHILD"], children["CHILD"]), index=header.index)
     log.add_rows(
         header,
         no_eps.to_numpy(),
@@ -958,7 +990,7 @@ def _children_and_placements(e: pd.DataFrame, header, log, stats):
 # -- reviews, OC2, missing, moves -----------------------------------------------------
 
 
-def _reviews(sources, header, kids: set, log, stats, today) -> pd.DataFrame:
+def _reviews(sources, header, kids: pd.Series, log, stats, today) -> pd.DataFrame:
     r = _gather(sources, REVIEWS)
     read = len(r)
     drop = _Dropper(r, log)
@@ -991,7 +1023,7 @@ def _reviews(sources, header, kids: set, log, stats, today) -> pd.DataFrame:
     return r[["CHILD", "date"]]
 
 
-def _oc2(sources, kids: set, log, stats) -> pd.DataFrame:
+def _oc2(sources, kids: pd.Series, log, stats) -> pd.DataFrame:
     o = _gather(sources, OC2)
     read = len(o)
     drop = _Dropper(o, log)
@@ -1092,7 +1124,7 @@ def _missing(sources, header, episodes, log, stats) -> pd.DataFrame:
         "missing episode starts after the end of the collection year",
     )
     drop(
-        ~fz.isin(m["CHILD"], set(episodes["CHILD"])),
+        ~fz.isin(m["CHILD"], episodes["CHILD"]),
         "CHILD",
         "child not imported (no looked-after episodes)",
         level=NOTE,
@@ -1174,12 +1206,12 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
     drop = _Dropper(a, log)
     kids = children.set_index("CHILD")
     # factorise the key columns once: national extracts have ~10 million scores
+    # (categorical columns are coded by their own codes; see fz.value_codes)
     codes = {
-        c: pd.factorize(a[c], use_na_sentinel=False)
-        for c in ("child", "date", "assessor", "domain", "score", "role")
+        c: fz.value_codes(a[c]) for c in ("child", "date", "assessor", "domain", "score", "role")
     }
-    cc, cu = codes["child"]
-    known = fz.isin(pd.Series(cu), kids.index)[cc]
+    cc, cu = pd.factorize(a["child"], use_na_sentinel=False)
+    known = fz.isin(fz.as_str(pd.Series(cu)), kids.index)[cc]
     drop(
         ~known,
         ext.columns["child"],
@@ -1213,16 +1245,16 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
         level=NOTE,
     )
     # the child's own rating and a practitioner's of the same review are two scores
-    key = fz.combine([codes[c][0] for c in ("child", "date", "assessor", "domain", "role")])
-    exact = fz.combine([key, codes["score"][0]])
+    key = fz.combine([codes[c] for c in ("child", "date", "assessor", "domain", "role")])
+    exact = fz.combine([key, codes["score"]])
     drop(
-        pd.Series(exact).duplicated().to_numpy(),
+        fz.duplicated_keys(exact),
         None,
         "exact duplicate of an earlier score",
         action="score dropped",
     )
     drop(
-        pd.Series(key).duplicated().to_numpy(),
+        fz.duplicated_keys(key),
         "domain",
         "the same child, date, assessor and domain scored twice with "
         "different scores; the first kept",
@@ -1231,7 +1263,8 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
     )
     a = drop.kept()
     # link each assessment (child x date) to the nearest review
-    visits = a[["child", "date"]].drop_duplicates().sort_values("date")
+    visits = a[["child", "date"]]
+    visits = visits.loc[~fz.duplicated(visits, ["child", "date"])].sort_values("date")
     # the extract's ids are categorical; the reviews' are text
     visits["child"] = visits["child"].astype("str")
     rv = reviews.rename(columns={"CHILD": "child", "date": "review"}).sort_values("review")
@@ -1398,14 +1431,14 @@ def _build_dataset(
             Col.child_id: fz.lookup(a["child"], cmap),
             Col.assessment_date: a["date"],
             Col.assessor_id: ps.series(a["assessor"], ASSESSOR),
-            Col.domain: a["domain"],
+            Col.domain: fz.as_str(a["domain"]),
             Col.score: a["score"].astype(float),
         }
     )
     roles = (stats.get("needs") or {}).get("columns", {}).get("rater_role", "(none)")
     if roles != "(none)":
         # who scored, only when the extract said so (absent: a social worker's)
-        ass[Col.rater_role] = a["role"].astype("str")
+        ass[Col.rater_role] = fz.as_str(a["role"])
     del a
     outcomes = parts.pop("outcomes")
     out = pd.concat([o for o in outcomes if len(o)] or [outcomes[0]], ignore_index=True)

@@ -284,6 +284,10 @@ class ProblemLog:
             out["child"] = None
         return out
 
+    def extend(self, other: ProblemLog) -> None:
+        """Add ``other``'s problems after this log's, in their order."""
+        self._frames.extend(other._frames)
+
     def count(self, level: str | None = None) -> int:
         return int(
             sum(len(f) if level is None else int((f["level"] == level).sum()) for f in self._frames)

@@ -219,7 +219,7 @@ class Pseudonymiser:
         base = hmac.new(self.key, f"{self.scope}|{kind}|".encode(), hashlib.sha256)
         n = self.length
         out = []
-        for u in uniques:
+        for u in pd.Series(uniques, dtype="str").tolist():  # not element by element from Arrow
             h = base.copy()
             h.update(u.encode())
             out.append(h.hexdigest()[:n])

@@ -623,11 +623,17 @@ def _decode_mixed(data: bytes) -> tuple[str, list[int]] | None:
     return "\n".join(out), cp
 
 
+#: Control characters that do not occur in text files (all below 32 but tab,
+#: line breaks and form feed); counted one character at a time, not per
+#: character of the sample.
+_CONTROL_CHARS = tuple(chr(i) for i in range(32) if chr(i) not in "\t\r\n\x0c")
+
+
 def check_text(text: str, label: str) -> str:
     """``text`` if it reads as text; fatal when empty or binary data decoded by luck."""
     # Control characters other than tab/newline mean binary data decoded by luck.
     sample = text[:20000]
-    bad = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\x0c")
+    bad = sum(sample.count(ch) for ch in _CONTROL_CHARS)
     if bad > max(2, len(sample) // 200):
         raise fatal(label, "not a text file (binary content)")
     if not text.strip():
