@@ -108,3 +108,23 @@ def test_report_title_is_escaped(text):
     page = parse(R.render_html(nb, title=R.report_title("impact_update", text)))
     assert "script" not in page.tags and "img" not in page.tags
     assert "\n" not in R.report_title("impact_update", text)
+
+
+def test_a_figure_without_alt_text_goes_through_nbconvert_whole():
+    """A notebook whose figure has no alt text (plt.show() in a researcher's notebook)
+    gets HTMLExporter's own page, its placeholder alt text included."""
+    import base64
+
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 40).decode()
+    with_alt = nbformat.v4.new_output(
+        "display_data", {"image/png": png}, metadata={"image/png": {"alt": "A described figure"}}
+    )
+    without = nbformat.v4.new_output("display_data", {"image/png": png})
+    for outputs, placeholder in (([with_alt], False), ([with_alt, without], True)):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=outputs)])
+        page = R.render_html(nb, title="t")
+        plain, _ = R._html_exporter(plain=True).from_notebook_node(
+            R._published(nb, "t"), resources={"metadata": {"name": "t"}}
+        )
+        assert ("No description has been provided" in page) is placeholder
+        assert (page == plain) is placeholder  # whole pass only where it has work

@@ -228,3 +228,33 @@ def test_ssda903_error_comes_first_when_both_inputs_are_broken(tmp_path, monkeyp
     good["needs"].write_text("nothing,useful\n1,2\n")
     with pytest.raises(ImportFailed, match="cannot find the child id"):
         importer.import_council([good["ssda903"]], **_import_args(good))
+
+
+def test_ssda903_error_does_not_wait_for_the_needs_read(tmp_path, monkeypatch):
+    """The SSDA903 error is raised at once; the extract's read still running in its
+    thread is left behind, not waited for."""
+    import threading
+
+    from _import_data import write_inputs
+
+    from vc_eval.ingest import importer
+    from vc_eval.ingest.problems import ImportFailed
+
+    paths = write_inputs(tmp_path)
+    episodes = next(paths["ssda903"].glob("*pisodes*"))
+    episodes.write_text(episodes.read_text().splitlines()[0] + "\n")  # header only
+    release, finished = threading.Event(), threading.Event()
+
+    def slow_read(*args, **kwargs):
+        release.wait(60)
+        finished.set()
+        raise RuntimeError("the stand-in extract read ended")
+
+    monkeypatch.setattr(importer, "read_needs", slow_read)
+    monkeypatch.setattr(importer, "READ_NEEDS_ALONGSIDE", True)
+    try:
+        with pytest.raises(ImportFailed, match="no valid looked-after episodes"):
+            importer.import_council([paths["ssda903"]], **_import_args(paths))
+        assert not finished.is_set()  # raised while the read was still going
+    finally:
+        release.set()

@@ -7,7 +7,6 @@ Each capability keeps its commands in its own module under
 from __future__ import annotations
 
 import atexit
-import contextlib
 import importlib
 import os
 import sys
@@ -59,12 +58,16 @@ def run() -> None:
     (after a report) freeing every module and object one by one before the process
     ends. The exit handlers still run (they close logs, stop child processes and
     remove temporary files), the output is flushed, and then the process ends.
+    Every command waits for the threads it starts (non-daemon threads would not be
+    joined here).
     """
     code = main()
     atexit._run_exitfuncs()  # what a normal exit runs before its teardown
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        code = code or 120  # as Python exits when its last flush fails
     os._exit(code)
 
 

@@ -366,9 +366,13 @@ def import_council(
             assessments = _assessments(ext, children, reviews, log, stats, today)
             # the extract as read (national: ~10 million rows) is no longer needed
             del ext
-    finally:
+    except BaseException:
         if reader is not None:
-            reader.shutdown(wait=True)
+            # the SSDA903 error (or an interrupt) is raised now, not after the read
+            reader.shutdown(wait=False, cancel_futures=True)
+        raise
+    if reader is not None:
+        reader.shutdown(wait=True)
     placements = _costs(placements, Path(costs) if costs else None, unit, log, stats)
 
     if strict and log.count(ERROR):

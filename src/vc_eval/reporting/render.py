@@ -547,6 +547,10 @@ def execute_notebook(
             raise
 
 
+#: An ``<img>`` tag without an ``alt`` attribute (base64 data holds no ``>``).
+_IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\salt=)[^>]*>", re.IGNORECASE)
+
+
 @functools.cache
 def _html_exporter(plain: bool = False):
     """The HTML exporter of every report (made once per process: nbconvert's import and
@@ -562,14 +566,16 @@ def _html_exporter(plain: bool = False):
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     class ReportExporter(HTMLExporter):
-        """nbconvert's HTML exporter without its last pass through BeautifulSoup.
+        """nbconvert's HTML exporter without its last pass through BeautifulSoup
+        when that pass has nothing to do.
 
-        That pass gives alt text to images that have none (every report figure
-        has its own, from its result) and a tabindex to the JupyterLab
-        template's cells (this template has none of those classes), and costs
-        more than the rest of the conversion (it parses the whole page again).
-        The filters are set up as HTMLExporter does; a test checks the page is
-        the one HTMLExporter writes.
+        That pass gives alt text to images that have none and a tabindex to the
+        JupyterLab template's cells (this template has none of those classes),
+        and costs more than the rest of the conversion (it parses the whole page
+        again). The impact report's figures all carry their alt text; a page
+        with any image without one (a researcher's notebook with ``plt.show()``)
+        goes through HTMLExporter itself. The filters are set up as HTMLExporter
+        does; a test checks the page is the one HTMLExporter writes.
         """
 
         def from_notebook_node(self, nb, resources=None, **kw):
@@ -584,7 +590,10 @@ def _html_exporter(plain: bool = False):
             )
             self.register_filter("highlight_code", highlight)
             self.register_filter("filter_data_type", data_types)
-            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            body, out = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            if _IMG_WITHOUT_ALT.search(body):
+                return super().from_notebook_node(nb, resources, **kw)
+            return body, out
 
     exporter = (HTMLExporter if plain else ReportExporter)(
         template_name="classic",

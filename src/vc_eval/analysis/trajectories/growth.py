@@ -531,7 +531,9 @@ class GrowthFit(Result):
             ``bin_start``, ``age`` (bin midpoint), ``mean``, ``se``,
             ``n_obs``, ``n_groups``.
         """
-        key = ("observed_means", float(width), int(min_groups))
+        # keyed by the frame itself too: a fit whose data were replaced or edited
+        # in place (rows added or dropped) is counted afresh
+        key = ("observed_means", float(width), int(min_groups), id(self.data), len(self.data))
         if key not in self._views:
             self._views[key] = self._observed_means(width, min_groups)
         return self._views[key].copy()
