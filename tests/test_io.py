@@ -40,6 +40,10 @@ def test_atomic_file(tmp_path):
     with atomic_file(f) as fh:
         fh.write("done")
     assert f.read_text() == "done"
+    # the mode a file written in place gets (not mkstemp's private 0600)
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    assert f.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
 
 
 def test_scores_until_leaves_out_later_scores_only(bundled):

@@ -254,6 +254,11 @@ def atomic_dir(target: str | Path, *, kind: str = "output") -> Iterator[Path]:
         yield tmp
 
 
+#: The process's umask, read once at import (reading it means setting it).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 @contextlib.contextmanager
 def atomic_file(target: str | Path, mode: str = "w", **kwargs) -> Iterator:
     """Open a temporary file that replaces ``target`` when closed cleanly."""
@@ -264,6 +269,9 @@ def atomic_file(target: str | Path, mode: str = "w", **kwargs) -> Iterator:
     try:
         with open(tmp, mode, **kwargs) as fh:
             yield fh
+        # mkstemp makes the file private (0600); the target gets the mode any file
+        # written in place would have (the user's umask decides)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
