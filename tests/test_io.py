@@ -44,6 +44,9 @@ def test_atomic_file(tmp_path):
     plain = tmp_path / "plain.txt"
     plain.write_text("x")
     assert f.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    with atomic_file(f, private=True) as fh:
+        fh.write("row-level")
+    assert f.stat().st_mode & 0o777 == 0o600
 
 
 def test_scores_until_leaves_out_later_scores_only(bundled):

@@ -260,8 +260,14 @@ os.umask(_UMASK)
 
 
 @contextlib.contextmanager
-def atomic_file(target: str | Path, mode: str = "w", **kwargs) -> Iterator:
-    """Open a temporary file that replaces ``target`` when closed cleanly."""
+def atomic_file(
+    target: str | Path, mode: str = "w", *, private: bool = False, **kwargs
+) -> Iterator:
+    """Open a temporary file that replaces ``target`` when closed cleanly.
+
+    The file gets the mode a file written in place would (the umask decides),
+    or owner-only (0600) when ``private`` (row-level data).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
@@ -271,7 +277,7 @@ def atomic_file(target: str | Path, mode: str = "w", **kwargs) -> Iterator:
             yield fh
         # mkstemp makes the file private (0600); the target gets the mode any file
         # written in place would have (the user's umask decides)
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.chmod(tmp, 0o600 if private else 0o666 & ~_UMASK)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -876,7 +876,7 @@ def _save_pickle(f: Path, value) -> bool:
     next run time)."""
     try:
         f.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(f, "wb") as fh:
+        with atomic_file(f, "wb", private=True) as fh:  # may hold row-level data
             pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
         return True
     except Exception as err:  # noqa: BLE001 - see above
