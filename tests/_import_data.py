@@ -86,6 +86,20 @@ def write_inputs(root: Path) -> dict[str, Path]:
     return paths
 
 
+def import_args(paths: dict[str, Path], **extra) -> dict:
+    """``import_council`` keyword arguments for the inputs of :func:`write_inputs`."""
+    return dict(
+        council="Testshire",
+        key_file=paths["key"],
+        needs=paths["needs"],
+        needs_config=paths["needs_config"],
+        costs=paths["costs"],
+        progress=False,
+        today="2024-01-01",
+        **extra,
+    )
+
+
 def cli_args(paths: dict[str, Path], out: Path, *extra: str) -> list[str]:
     """Arguments of ``vc-eval import`` for these inputs."""
     return [

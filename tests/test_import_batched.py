@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from _import_data import write_inputs
+from _import_data import import_args, write_inputs
 from pandas.testing import assert_frame_equal
 
 from vc_eval.core.framework import load_framework
@@ -147,15 +147,7 @@ def test_files_the_block_reader_cannot_take_are_read_whole(tmp_path, monkeypatch
 
 def test_import_with_block_read_gives_the_same_dataset(tmp_path, monkeypatch):
     paths = write_inputs(tmp_path)
-    args = dict(
-        council="Testshire",
-        key_file=paths["key"],
-        needs=paths["needs"],
-        needs_config=paths["needs_config"],
-        costs=paths["costs"],
-        progress=False,
-        today="2024-01-01",
-    )
+    args = import_args(paths)
     monkeypatch.setattr(extracts, "STREAM_MIN_BYTES", 10**15)
     whole = import_council([paths["ssda903"]], **args)
     monkeypatch.setattr(extracts, "STREAM_MIN_BYTES", 0)

@@ -170,16 +170,9 @@ def test_parse_money_cleans_only_where_it_can_change_something():
 
 
 def _import_args(paths) -> dict:
-    return dict(
-        council="Testshire",
-        key_file=paths["key"],
-        needs=paths["needs"],
-        needs_config=paths["needs_config"],
-        costs=paths["costs"],
-        progress=False,
-        today="2024-01-01",
-        accept_drops=True,
-    )
+    from _import_data import import_args
+
+    return import_args(paths, accept_drops=True)
 
 
 def _bad_scores(paths) -> None:
