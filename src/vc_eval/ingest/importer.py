@@ -1211,10 +1211,10 @@ def _assessments(ext: NeedsExtract, children, reviews, log, stats, today) -> pd.
     kids = children.set_index("CHILD")
     # factorise the key columns once: national extracts have ~10 million scores
     # (categorical columns are coded by their own codes; see fz.value_codes)
-    codes = {
-        c: fz.value_codes(a[c]) for c in ("child", "date", "assessor", "domain", "score", "role")
+    cc, cu = pd.factorize(a["child"], use_na_sentinel=False)  # the ids themselves, once
+    codes = {"child": cc} | {
+        c: fz.value_codes(a[c]) for c in ("date", "assessor", "domain", "score", "role")
     }
-    cc, cu = pd.factorize(a["child"], use_na_sentinel=False)
     known = fz.isin(fz.as_str(pd.Series(cu)), kids.index)[cc]
     drop(
         ~known,
