@@ -26,6 +26,7 @@ import functools
 import html
 import json
 import multiprocessing
+import multiprocessing.util
 import os
 import re
 import shutil
@@ -441,7 +442,8 @@ def _warm_engine() -> str:
 
     It is papermill's own nbclient engine, given the kernel manager (``km``),
     and told to shut the kernel down after the notebook as it does with the
-    kernels it starts itself (``cleanup_kc``).
+    kernels it starts itself (``cleanup_kc``), unless ``keep_kernel`` (a
+    :class:`KeptKernel`, which runs the worker's next notebook).
     """
     from jupyter_core.utils import run_sync
     from papermill.clientwrap import PapermillNotebookClient
@@ -467,6 +469,7 @@ def _warm_engine() -> str:
         ):
             # as NBClientEngine.execute_managed_notebook, with the kernel manager given
             km = kwargs.pop("km")
+            keep = kwargs.pop("keep_kernel", False)
             kwargs = remove_args(["input_path", "kernel_manager_class"], **kwargs)
             safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
             final_kwargs = merge_kwargs(
@@ -487,12 +490,137 @@ def _warm_engine() -> str:
                 # here and waited for later (WarmKernel.close), while the HTML is written
                 if client.kc is not None:
                     client.kc.stop_channels()
-                with contextlib.suppress(Exception):
-                    run_sync(km.request_shutdown)()
+                if not keep:
+                    with contextlib.suppress(Exception):
+                        run_sync(km.request_shutdown)()
 
     papermill_engines.register(_WARM_ENGINE, WarmKernelEngine)
     _warm_engine_registered.append(True)
     return _WARM_ENGINE
+
+
+#: Run silently on a kept kernel when it starts: its namespace as a new kernel has it,
+#: kept on the shell (no name is added to the namespace).
+_SNAPSHOT = "get_ipython()._vc_eval_new_ns = dict(globals())"
+#: Run silently on a kept kernel before each later notebook: the namespace emptied
+#: (IPython's reset), then given back what a new kernel has in it, and the
+#: execution count back at 1 (modules stay imported).
+_RESET = (
+    "(lambda ip: (ip.reset(new_session=True), "
+    "ip.user_ns.update({k: v for k, v in ip._vc_eval_new_ns.items() if k not in ip.user_ns})"
+    "))(get_ipython())"
+)
+
+
+class KeptKernel:
+    """A batch worker's kernel, kept from one notebook to the next.
+
+    Starting a kernel and importing the analyses costs about 1.5 s of CPU per
+    report, a tenth of a national report in a batch. A worker process keeps
+    one kernel (per kernel name, :func:`kept_kernel`) and runs each of its
+    councils' notebooks on it: before each notebook the kernel's namespace is
+    emptied and its execution count set back to 1 (IPython's
+    ``reset(new_session=True)``, run silently: nothing recorded), so every
+    cell runs and outputs as on a new kernel and the notebook, HTML and JSON
+    are the same bytes (tested against a batch on new kernels). After any
+    failure the kernel is shut down and the next notebook gets a new one.
+    The kernel's console output goes to a temporary log of this worker,
+    whose lines of a failed run are added to its error.
+    """
+
+    def __init__(self, kernel: str) -> None:
+        from jupyter_core.utils import run_sync
+
+        self.kernel = kernel
+        fd, name = tempfile.mkstemp(prefix="vc-eval-kernel-", suffix=".log")
+        os.close(fd)
+        self.log = Path(name)
+        self.km = _quiet_kernel_manager(self.log)(kernel_name=kernel)
+        run_sync(self.km.start_kernel)(extra_arguments=list(_KERNEL_ARGUMENTS))
+        self.runs = 0
+        try:
+            self._run_silently(_SNAPSHOT)
+        except BaseException:
+            self.close()
+            raise
+
+    def _run_silently(self, code: str) -> None:
+        """Run ``code`` on the kernel (nothing recorded) and wait for it; raises if it
+        fails or the kernel does not answer within a minute."""
+        from jupyter_client import BlockingKernelClient
+
+        kc = BlockingKernelClient()
+        kc.load_connection_info(self.km.get_connection_info())
+        kc.start_channels(iopub=False, stdin=False, hb=False, control=False)
+        try:
+            msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+            while True:
+                reply = kc.get_shell_msg(timeout=60)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    break
+            if reply["content"].get("status") != "ok":
+                raise RuntimeError(f"the kept kernel could not run {code!r}")
+        finally:
+            kc.stop_channels()
+
+    def fresh(self):
+        """The kernel manager, its kernel reset as new (see the class); raises if it
+        does not answer (the caller then starts another)."""
+        from jupyter_core.utils import run_sync
+
+        if not run_sync(self.km.is_alive)():
+            raise RuntimeError("the kept kernel is not running")
+        if self.runs:
+            self._run_silently(_RESET)
+        self.runs += 1
+        return self.km
+
+    def log_since(self, offset: int) -> str:
+        """The kernel's console output from byte ``offset`` of its log."""
+        with contextlib.suppress(OSError), open(self.log, "rb") as fh:
+            fh.seek(offset)
+            return fh.read().decode("utf-8", "replace")
+        return ""
+
+    def close(self) -> None:
+        """Shut the kernel down and remove its log."""
+        from jupyter_core.utils import run_sync
+
+        km, self.km = self.km, None
+        with contextlib.suppress(Exception):
+            if km is not None:
+                run_sync(km.shutdown_kernel)(now=True)
+        with contextlib.suppress(OSError):
+            self.log.unlink()
+
+
+_kept: dict[str, KeptKernel] = {}  # this process's kept kernels, by kernel name
+
+
+def kept_kernel(kernel: str) -> KeptKernel:
+    """This process's :class:`KeptKernel` for ``kernel``, started if needed.
+
+    Shut down by :func:`close_kept_kernels`, which also runs when the process
+    ends (a batch's worker process, or this one).
+    """
+    if kernel not in _kept:
+        if not _kept:
+            # run by multiprocessing when a worker process ends (and at exit here)
+            multiprocessing.util.Finalize(None, close_kept_kernels, exitpriority=20)
+        _kept[kernel] = KeptKernel(kernel)
+    return _kept[kernel]
+
+
+def close_kept_kernels() -> None:
+    """Shut down this process's kept kernels (end of a batch, or of a Dask worker's)."""
+    while _kept:
+        _kept.popitem()[1].close()
+
+
+def _drop_kept(kept: KeptKernel) -> None:
+    if _kept.get(kept.kernel) is kept:
+        del _kept[kept.kernel]
+    kept.close()
 
 
 def execute_notebook(
@@ -504,12 +632,15 @@ def execute_notebook(
     timeout: float | None = None,
     log_path: Path | None = None,
     warm: WarmKernel | None = None,
+    kept: KeptKernel | None = None,
 ) -> None:
     """Run a notebook with Papermill, retrying once if the kernel fails to start.
 
     The kernel's console output and Papermill's log lines go to ``log_path``
     (nowhere when None), so a run prints nothing of its own. ``warm``: a
     kernel started ahead (:class:`WarmKernel`), used for the first attempt.
+    ``kept``: a batch worker's kernel (:class:`KeptKernel`), used for the
+    first attempt and dropped if the notebook fails.
 
     Raises papermill's ``PapermillExecutionError`` when a cell fails (the
     output notebook is still written, with the error).
@@ -521,9 +652,11 @@ def execute_notebook(
     log = Path(log_path) if log_path else Path(os.devnull)
     for attempt in (1, 2):
         engine = {}
-        if attempt == 1 and warm is not None and warm.km is not None:
-            engine = {"engine_name": _warm_engine(), "km": warm.take()}
         try:
+            if attempt == 1 and kept is not None:
+                engine = {"engine_name": _warm_engine(), "km": kept.fresh(), "keep_kernel": True}
+            elif attempt == 1 and warm is not None and warm.km is not None:
+                engine = {"engine_name": _warm_engine(), "km": warm.take()}
             with _log_to(log_path):
                 papermill.execute_notebook(
                     str(notebook),
@@ -538,10 +671,13 @@ def execute_notebook(
                     **engine,
                 )
             return
-        except PapermillExecutionError:
-            raise
-        except Exception as err:  # kernel start-up races: see NOTEBOOKS.md
-            if attempt == 1 and (engine or _is_kernel_start_error(err)):
+        except BaseException as err:
+            if attempt == 1 and kept is not None:
+                _drop_kept(kept)  # its state is unknown: the next notebook gets a new one
+            if isinstance(err, PapermillExecutionError) or not isinstance(err, Exception):
+                raise
+            # kernel start-up races (see NOTEBOOKS.md), or a kept kernel that did not answer
+            if attempt == 1 and (engine or kept is not None or _is_kernel_start_error(err)):
                 time.sleep(0.5)
                 continue
             raise
@@ -763,6 +899,7 @@ def render_report(
     cache_dir: str | Path | None = None,
     stage: Callable[[str], None] | None = None,
     processes: int = 1,
+    keep_kernel: bool = False,
 ) -> RenderResult:
     """Execute ``notebook`` for ``council`` and write its HTML, notebook and headline JSON.
 
@@ -795,6 +932,9 @@ def render_report(
         outside the kernel only with a report cache (where it is kept for the
         notebook) and no ``timeout`` (which bounds the notebook's cells, so
         with one the notebook computes everything itself, as before).
+    keep_kernel : bool
+        Run the notebook on this process's kept kernel (:func:`kept_kernel`),
+        left running for the next report: for a batch's worker processes.
 
     Returns
     -------
@@ -850,6 +990,11 @@ def render_report(
         if helper is not None:
             helper.close()
             helper = None
+        kept, kept_from = None, 0
+        if keep_kernel and warm is None:
+            with contextlib.suppress(Exception):  # else papermill starts one, and says why not
+                kept = kept_kernel(kernel)
+                kept_from = kept.log.stat().st_size
         executed = tmp / f"{stem}.ipynb"
         say(f"[notebook] running {nb_path.stem} for {' '.join(council.split())}")
         # this process waits for the kernel: meanwhile it gets the HTML converter ready
@@ -863,13 +1008,17 @@ def render_report(
                 timeout=timeout,
                 log_path=log,
                 warm=warm,
+                kept=kept,
             )
         except BaseException as err:
             if executed.exists():
                 # Kept for the operator, under a name that cannot pass for a report.
                 os.replace(executed, out_dir / f"{stem}.failed.ipynb")
             with contextlib.suppress(OSError, AttributeError):
-                err.add_note("Kernel and Papermill log:\n" + log.read_text(errors="replace"))
+                text = log.read_text(errors="replace")
+                if kept is not None:
+                    text += kept.log_since(kept_from)
+                err.add_note("Kernel and Papermill log:\n" + text)
             raise
         say("[html] writing the report, executed notebook and headline numbers")
         _notebook_tools()
@@ -1031,6 +1180,8 @@ def render_batch(
         kernel=kernel,
         parameters=base,
         timeout=timeout,
+        # one kernel per worker process, reset between its councils (KeptKernel)
+        keep_kernel=True,
     )
     disable = None if progress is None else not progress
     results: dict[str, RenderResult] = {}
@@ -1046,14 +1197,21 @@ def render_batch(
             def failed(c: str, message: str) -> RenderResult:
                 return RenderResult(c, nb_path.stem, "failed", error=message)
 
-            results = run_on_dask(
-                client, render_report_safe, councils, kwargs, failed, on_done=done
-            )
+            try:
+                results = run_on_dask(
+                    client, render_report_safe, councils, kwargs, failed, on_done=done
+                )
+            finally:
+                with contextlib.suppress(Exception):  # workers that died have none
+                    client.run(close_kept_kernels)
         elif workers <= 1:
-            for c in councils:
-                results[c] = render_report_safe(c, **kwargs)
-                bar.set_postfix_str(f"{c}: {results[c].status}")
-                bar.update()
+            try:
+                for c in councils:
+                    results[c] = render_report_safe(c, **kwargs)
+                    bar.set_postfix_str(f"{c}: {results[c].status}")
+                    bar.update()
+            finally:
+                close_kept_kernels()
         else:
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:

@@ -698,8 +698,20 @@ EXECUTIVE_FINDINGS: tuple[tuple[str, str], ...] = (
 
 
 def computed(ctx: ReportContext, key: str) -> Summary:
-    """A section by key as its result made it (before the page audit), computed once."""
-    return ctx.cached(f"section_{key}", lambda: _off_pyplot(SECTION_FUNCTIONS[key](ctx)))
+    """A section by key as its result made it (before the page audit), computed once.
+
+    BLAS runs on one thread: a report's sections are computed in two processes
+    at once (or a batch's councils in one worker per core), where BLAS threads
+    only compete for the same cores (measured: 14% more CPU per council in a
+    2-worker batch); and a section's numbers do not depend on the core count.
+    """
+    from vc_eval.analysis.lmm_fast import single_thread_blas
+
+    def run() -> Summary:
+        with single_thread_blas():
+            return _off_pyplot(SECTION_FUNCTIONS[key](ctx))
+
+    return ctx.cached(f"section_{key}", run)
 
 
 def _off_pyplot(sm: Summary) -> Summary:
