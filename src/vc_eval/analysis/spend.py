@@ -1029,33 +1029,35 @@ def needs_matched_scenario(
     boot = np.empty(n_boot)
     # A resample of the reference (tens of thousands of children for a national
     # comparison) only matters through how many draws land in each cell and type
-    # (or on each child some target child is matched to): count those directly,
-    # not every reference child's weight first. Counts of draws are whole numbers,
-    # so the shares are exactly those of the weighted sums.
+    # (or on each child some target child is matched to): those counts are drawn
+    # directly, as one multinomial draw over the cells and types (or the matched
+    # children, and one slot for all the others), which is exactly how the counts
+    # of n draws with replacement are distributed, without drawing every child.
+    # Counts of draws are whole numbers, so the shares are those of weighted sums.
     if neigh is None:
         key_r = cr * n_types + cur_r
         sizes_r = np.bincount(cr, minlength=n_cells).astype(float)
+        p_r = np.bincount(key_r, minlength=n_cells * n_types) / max(len(ref), 1)
     else:
         used_r = np.unique(neigh[neigh >= 0])
-        slot_r = np.zeros(len(ref), dtype=np.intp)  # 0: matched to no target child
-        slot_r[used_r] = np.arange(1, used_r.size + 1)
+        # the matched children, then one slot for every other reference child
+        p_r = np.append(np.ones(used_r.size), len(ref) - used_r.size) / max(len(ref), 1)
     for b in range(n_boot):
         w_t = np.bincount(rng.integers(0, len(tgt), len(tgt)), minlength=len(tgt)).astype(float)
-        draws = None if in_sample else rng.integers(0, len(ref), len(ref))
+        counts = None if in_sample else rng.multinomial(len(ref), p_r)
         if neigh is None:
-            if draws is None:
+            if counts is None:
                 sh = shares(w_t, per_cell=True)
             else:
-                counts = np.bincount(key_r[draws], minlength=n_cells * n_types)
                 counts = counts.astype(float).reshape(n_cells, n_types)
                 sh = _shares_of_counts(counts, sizes_r, min_pool)
             e_b, _ = expected(sh, prices(w_t, price), ct)
         else:
-            if draws is None:
+            if counts is None:
                 w_r = w_t
             else:
                 w_r = np.zeros(len(ref))
-                w_r[used_r] = np.bincount(slot_r[draws], minlength=used_r.size + 1)[1:]
+                w_r[used_r] = counts[:-1]
             e_b, _ = expected(shares(w_r), prices(w_t, price))
         boot[b] = float(np.sum(w_t * (cost_t - e_b)))
     alpha = 1 - level
