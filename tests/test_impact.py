@@ -691,7 +691,7 @@ def test_placement_mix_pooled_and_single(pop):
     one = placement_mix(s, c)
     assert (one.table["children"] >= 6).all()
     for period in ("before", "after"):
-        assert one.table.loc[one.table["period"] == period, "share"].sum() == pytest.approx(1)
+        assert one.table.loc[one.table[PERIOD] == period, "share"].sum() == pytest.approx(1)
     pooled = placement_mix(s)
     inh = pooled.table[pooled.table["placement_type"] == "in_house_foster"].set_index("period")
     assert inh.loc["after", "share"] > inh.loc["before", "share"]
@@ -866,6 +866,21 @@ def test_council_did_leave_one_out_equals_the_series_without_each_council(pop):
     for fn in (run, lambda: council_did(alone, council, SHARE)):
         with pytest.raises(ValueError, match="no comparison council"):
             fn()
+    # a council alone in having a value in a month of the window (the council's own value
+    # missing there too): leaving it out reshapes the series differently; the same error
+    c = base.comparisons[0]
+    gap = s.copy()
+    gap.attrs = dict(s.attrs)
+    month = sorted(gap.loc[gap["council"] == council, PERIOD].unique())[-14]
+    gap.loc[(gap[PERIOD] == month) & (gap["council"] != c), SHARE] = np.nan
+    ((_, run),) = council_did_leave_one_out(gap, council, SHARE, [c], horizons=(12,))
+    less = gap[gap["council"] != c]
+    less.attrs = dict(s.attrs)
+    with pytest.raises(ValueError) as fast:
+        run()
+    with pytest.raises(ValueError) as plain:
+        council_did(less, council, SHARE, horizons=(12,))
+    assert str(fast.value) == str(plain.value)
 
 
 def test_council_did_without_a_value_of_the_outcome_says_so(pop):

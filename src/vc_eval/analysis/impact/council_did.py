@@ -21,7 +21,7 @@ the rank allows (:mod:`vc_eval.analysis.impact.inference`). With fewer than
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -156,8 +156,9 @@ def council_did_leave_one_out(
     left out (a national series has dozens of comparison councils).
     """
     council_, outcome_, freq, t0, wide, cohorts = _wide(series, council, outcome)
+    full: list = []  # the whole series prepared, once (or the error preparing it raised)
 
-    def run(c: str) -> CouncilDiDResult:
+    def slow(c: str) -> CouncilDiDResult:
         w = wide.drop(index=c, errors="ignore")
         # as the series without the council would be reshaped: no period left empty
         w = w.loc[:, w.notna().any(axis=0)]
@@ -165,6 +166,23 @@ def council_did_leave_one_out(
         return _from_wide(
             council_, outcome_, freq, t0, w, less, horizons=horizons, pre=pre, alpha=alpha
         )
+
+    def run(c: str) -> CouncilDiDResult:
+        if not full:
+            try:
+                full.append(_prepare(council_, outcome_, freq, t0, wide, cohorts, horizons, pre))
+            except ValueError as err:
+                full.append(err)
+        p = full[0]
+        # Leaving out a council only removes its row of the comparison (its period
+        # columns stay unless it alone had a value there, where the series without it
+        # is reshaped differently: then the plain way); the same numbers, in the same order.
+        if isinstance(p, ValueError) or c in p.sole:
+            return slow(c)
+        if c in p.comps:
+            i = p.comps.index(c)
+            p = replace(p, comps=p.comps[:i] + p.comps[i + 1 :], M=np.delete(p.M, i, axis=0))
+        return _estimate(p, alpha)
 
     return [(c, lambda c=c: run(c)) for c in without]
 
@@ -189,6 +207,25 @@ def _wide(series: pd.DataFrame, council: str, outcome: str) -> tuple:
     return council, outcome, freq, t0, wide, cohorts
 
 
+@dataclass
+class _Prepared:
+    """What :func:`_estimate` takes from the reshaped series (see :func:`_prepare`)."""
+
+    council: str
+    outcome: str
+    freq: str
+    t0: pd.Timestamp
+    g0: int
+    pre: int
+    times: np.ndarray
+    W: np.ndarray
+    labels: list
+    comps: list  # the comparison councils, in the series' order
+    M: np.ndarray  # their outcome in the window (comparison x period)
+    y: np.ndarray  # the council's outcome in the window
+    sole: frozenset  # councils alone in having a value in some period of the window
+
+
 def _from_wide(
     council: str,
     outcome: str,
@@ -201,6 +238,19 @@ def _from_wide(
     pre: int,
     alpha: float,
 ) -> CouncilDiDResult:
+    return _estimate(_prepare(council, outcome, freq, t0, wide, cohorts, horizons, pre), alpha)
+
+
+def _prepare(
+    council: str,
+    outcome: str,
+    freq: str,
+    t0: pd.Timestamp,
+    wide: pd.DataFrame,
+    cohorts: pd.Series,
+    horizons: tuple[int, ...],
+    pre: int,
+) -> _Prepared:
     step = FREQS[freq]
     g0 = int(period_ordinal([t0], freq)[0])
     pre_p = max(1, int(np.ceil(pre / step)))
@@ -222,18 +272,46 @@ def _from_wide(
     co[has] = period_ordinal(cohorts[has], freq) - g0
     clean = co.isna() | (co > times.max())
     # one pass over the councils (a national series has 150 of them), not a lookup per council
+    finite = Y.notna().to_numpy()
     usable = (
         clean.reindex(Y.index, fill_value=False).to_numpy(dtype=bool)
-        & Y.notna().all(axis=1).to_numpy()
+        & finite.all(axis=1)
         & (Y.index != council)
     )
     comps = list(Y.index[usable])
+    alone = finite.sum(axis=0) == 1
+    sole = frozenset(Y.index[finite[:, alone].any(axis=1)]) if alone.any() else frozenset()
+    return _Prepared(
+        council,
+        outcome,
+        freq,
+        t0,
+        g0,
+        pre,
+        times,
+        W,
+        labels,
+        comps,
+        Y.loc[comps].to_numpy(dtype=float),
+        Y.loc[council].to_numpy(dtype=float),
+        sole,
+    )
+
+
+def _estimate(p: _Prepared, alpha: float) -> CouncilDiDResult:
+    council, outcome, comps, times, W, labels = (
+        p.council,
+        p.outcome,
+        p.comps,
+        p.times,
+        p.W,
+        p.labels,
+    )
     if not comps:
         raise ValueError(f"{council}, {outcome}: no comparison council without the programme")
-    if Y.loc[council].isna().any():
+    if np.isnan(p.y).any():
         raise ValueError(f"{council}, {outcome}: missing values in the window")
-    M = Y.loc[comps].to_numpy(dtype=float)
-    y = Y.loc[council].to_numpy(dtype=float)
+    M, y = p.M, p.y
     pre_mask = times < 0
 
     def stat(target: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, float]:
@@ -273,7 +351,7 @@ def _from_wide(
             }
         )
     comp_mean = M.mean(axis=0)
-    periods = [ordinal_start(g0 + int(t), freq) for t in times]
+    periods = [ordinal_start(p.g0 + int(t), p.freq) for t in times]
     data = pd.DataFrame(
         {
             PERIOD: periods,
@@ -286,13 +364,13 @@ def _from_wide(
     res = CouncilDiDResult(
         council=council,
         outcome=outcome,
-        start=t0,
-        freq=freq,
+        start=p.t0,
+        freq=p.freq,
         effects=pd.DataFrame(rows),
         data=data,
         placebo_t=placebo,
         comparisons=comps,
-        pre=pre,
+        pre=p.pre,
         alpha=alpha,
     )
     from vc_eval.analysis.impact.words import council_did_caveats, council_did_findings
