@@ -981,21 +981,26 @@ def needs_matched_scenario(
             g_t, g_r = tgt[NEED_BAND].to_numpy(int), ref[NEED_BAND].to_numpy(int)
         ct, cr, n_cells = _cells(bcode_t * 1000 + g_t, bcode_r * 1000 + g_r)
 
+    if neigh is not None:  # the same in every resample
+        ok = neigh >= 0
+        nb = np.where(ok, neigh, 0)
+        # each neighbour's (target child, type) cell of the target x type table
+        cell_nb = (np.arange(len(tgt))[:, None] * n_types + cur_r[nb]).ravel()
+        few = ok.sum(axis=1) < min_pool
+
     def shares(w_r: np.ndarray, per_cell: bool = False) -> np.ndarray:
         """Type shares per target child (or, ``per_cell``, per cell for ``groups``/``bands``)."""
         if neigh is None:
             sh = _cell_shares(ct, cr, n_cells, cur_r, w_r, n_types, min_pool)
             return sh if per_cell else sh[ct]
-        ok = neigh >= 0
-        nb = np.where(ok, neigh, 0)
         w = np.where(ok, w_r[nb], 0.0)
-        out = np.zeros((len(tgt), n_types))
-        rows = np.repeat(np.arange(len(tgt)), neigh.shape[1])
-        np.add.at(out, (rows, cur_r[nb].ravel()), w.ravel())
+        # bincount adds in the same order as np.add.at did, many times faster
+        out = np.bincount(cell_nb, weights=w.ravel(), minlength=len(tgt) * n_types)
+        out = out.reshape(len(tgt), n_types)
         tot = out.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = out / tot
-        out[(ok.sum(axis=1) < min_pool) | (tot[:, 0] <= 0)] = np.nan
+        out[few | (tot[:, 0] <= 0)] = np.nan
         return out
 
     def prices(w_t: np.ndarray, fallback: np.ndarray | None = None) -> np.ndarray:
