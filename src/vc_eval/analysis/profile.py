@@ -515,6 +515,7 @@ def prevalence(
     at: str | pd.Timestamp | None = None,
     period: Period | None = None,
     max_age_days: int | None = None,
+    snapshot: Snapshot | None = None,
     include_total: bool = False,
 ) -> PrevalenceResult:
     """Prevalence of need by domain and band across the care population.
@@ -524,10 +525,17 @@ def prevalence(
     ds : Dataset
     at, period, max_age_days
         See :func:`latest_scores`.
+    snapshot : Snapshot, optional
+        :func:`latest_scores` already selected with these ``at``, ``period``
+        and ``max_age_days`` (the needs profile shares one).
     include_total : bool
         Add total need (mean of need domains) as a row group.
     """
-    snap = latest_scores(ds, at=at, period=period, max_age_days=max_age_days)
+    snap = (
+        snapshot
+        if snapshot is not None
+        else latest_scores(ds, at=at, period=period, max_age_days=max_age_days)
+    )
     doms = list(snap.domains) + ([TOTAL_NEED] if include_total else [])
     table = prevalence_from_scores(snap.scores, doms, ds.framework)
     return PrevalenceResult(table, snap, ds.framework)
@@ -742,6 +750,7 @@ def complexity(
     at: str | pd.Timestamp | None = None,
     period: Period | None = None,
     max_age_days: int | None = None,
+    snapshot: Snapshot | None = None,
     top_bands: int = 2,
 ) -> ComplexityResult:
     """Complexity of need: need domains in the top ``top_bands`` bands per child.
@@ -749,8 +758,15 @@ def complexity(
     Groups use each child's age, sex and placement type on the reference
     date (the date, or in period mode the date of the child's latest
     assessment); ages in DfE bands (under 1, 1-4, 5-9, 10-15, 16+).
+
+    ``snapshot``: :func:`latest_scores` already selected with these ``at``,
+    ``period`` and ``max_age_days`` (the needs profile shares one).
     """
-    snap = latest_scores(ds, at=at, period=period, max_age_days=max_age_days)
+    snap = (
+        snapshot
+        if snapshot is not None
+        else latest_scores(ds, at=at, period=period, max_age_days=max_age_days)
+    )
     fw = ds.framework
     needs = [d for d in fw.need_domains if d in snap.domains]
     s = snap.scores
@@ -1068,6 +1084,7 @@ def clusters(
     at: str | pd.Timestamp | None = None,
     period: Period | None = None,
     max_age_days: int | None = None,
+    snapshot: Snapshot | None = None,
     k: int | None = None,
     k_range: tuple[int, int] = (2, 6),
     method: Literal["kmeans", "gmm"] = "kmeans",
@@ -1078,8 +1095,15 @@ def clusters(
 
     Clusters on the need domains (children missing any are left out and
     counted in ``n_excluded``). See :func:`cluster_scores`.
+
+    ``snapshot``: :func:`latest_scores` already selected with these ``at``,
+    ``period`` and ``max_age_days`` (the needs profile shares one).
     """
-    snap = latest_scores(ds, at=at, period=period, max_age_days=max_age_days)
+    snap = (
+        snapshot
+        if snapshot is not None
+        else latest_scores(ds, at=at, period=period, max_age_days=max_age_days)
+    )
     needs = [d for d in ds.framework.need_domains if d in snap.domains]
     return cluster_scores(
         snap.scores,
@@ -1639,12 +1663,16 @@ def needs_profile(
     progress: bool | None = False,
 ) -> NeedsProfile:
     """The whole needs profile of a dataset (one or more councils)."""
-    prev = prevalence(ds, at=at, period=period)
-    cx = complexity(ds, at=at, period=period)
+    # every part reads the same latest scores: selected once
+    snap = latest_scores(ds, at=at, period=period)
+    prev = prevalence(ds, at=at, period=period, snapshot=snap)
+    cx = complexity(ds, at=at, period=period, snapshot=snap)
     cl = None
     if with_clusters:
         try:
-            cl = clusters(ds, at=at, period=period, k=k, seed=seed, progress=progress)
+            cl = clusters(
+                ds, at=at, period=period, k=k, seed=seed, progress=progress, snapshot=snap
+            )
         except ValueError:
             cl = None  # too few children to cluster
     ch = need_change(ds, period=period, sem=sem)
