@@ -21,8 +21,12 @@ def kernel() -> str:
     return R.DEFAULT_KERNEL if R.DEFAULT_KERNEL in specs else "python3"
 
 
-def test_dask_batch_equals_serial_batch(bundled_dir, bundled, kernel, tmp_path):
+def test_dask_batch_equals_serial_batch(bundled_dir, bundled, kernel, tmp_path, monkeypatch):
     from vc_eval.reporting.batch import dask_client
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))  # the workers' temporary folder
 
     councils = bundled.council_names()[:2]  # two renders per run keep the test cheap
     cache = tmp_path / "cache"
@@ -51,3 +55,5 @@ def test_dask_batch_equals_serial_batch(bundled_dir, bundled, kernel, tmp_path):
     assert not (tmp_path / "dask" / f"{R.report_stem(MISSING, 'impact_update')}.html").exists()
     index = (tmp_path / "dask" / "index.html").read_text()
     assert "1 failed" in index and bad.error_file.name in index
+    # each worker kept one kernel for its councils, shut down (and its log removed) at the end
+    assert list(scratch.glob("vc-eval-kernel-*")) == []
