@@ -509,6 +509,14 @@ def _label(fw: Framework, domain: str) -> str:
         return domain
 
 
+def _given_or_latest(snapshot: Snapshot | None, ds: Dataset, at, period, max_age_days) -> Snapshot:
+    """``snapshot`` if given (selected already, e.g. once for the whole needs profile),
+    else :func:`latest_scores` at ``at`` / in ``period``."""
+    if snapshot is not None:
+        return snapshot
+    return latest_scores(ds, at=at, period=period, max_age_days=max_age_days)
+
+
 def prevalence(
     ds: Dataset,
     *,
@@ -531,11 +539,7 @@ def prevalence(
     include_total : bool
         Add total need (mean of need domains) as a row group.
     """
-    snap = (
-        snapshot
-        if snapshot is not None
-        else latest_scores(ds, at=at, period=period, max_age_days=max_age_days)
-    )
+    snap = _given_or_latest(snapshot, ds, at, period, max_age_days)
     doms = list(snap.domains) + ([TOTAL_NEED] if include_total else [])
     table = prevalence_from_scores(snap.scores, doms, ds.framework)
     return PrevalenceResult(table, snap, ds.framework)
@@ -762,11 +766,7 @@ def complexity(
     ``snapshot``: :func:`latest_scores` already selected with these ``at``,
     ``period`` and ``max_age_days`` (the needs profile shares one).
     """
-    snap = (
-        snapshot
-        if snapshot is not None
-        else latest_scores(ds, at=at, period=period, max_age_days=max_age_days)
-    )
+    snap = _given_or_latest(snapshot, ds, at, period, max_age_days)
     fw = ds.framework
     needs = [d for d in fw.need_domains if d in snap.domains]
     s = snap.scores
@@ -1099,11 +1099,7 @@ def clusters(
     ``snapshot``: :func:`latest_scores` already selected with these ``at``,
     ``period`` and ``max_age_days`` (the needs profile shares one).
     """
-    snap = (
-        snapshot
-        if snapshot is not None
-        else latest_scores(ds, at=at, period=period, max_age_days=max_age_days)
-    )
+    snap = _given_or_latest(snapshot, ds, at, period, max_age_days)
     needs = [d for d in ds.framework.need_domains if d in snap.domains]
     return cluster_scores(
         snap.scores,

@@ -135,7 +135,7 @@ def council_did(
         Unknown council or outcome, a council that never adopted, too few
         months before the start, or no comparison council.
     """
-    return _from_wide(*_wide(series, council, outcome), horizons=horizons, pre=pre, alpha=alpha)
+    return _estimate(_prepare(*_wide(series, council, outcome), horizons, pre), alpha)
 
 
 def council_did_leave_one_out(
@@ -163,9 +163,7 @@ def council_did_leave_one_out(
         # as the series without the council would be reshaped: no period left empty
         w = w.loc[:, w.notna().any(axis=0)]
         less = cohorts.drop(index=c, errors="ignore")
-        return _from_wide(
-            council_, outcome_, freq, t0, w, less, horizons=horizons, pre=pre, alpha=alpha
-        )
+        return _estimate(_prepare(council_, outcome_, freq, t0, w, less, horizons, pre), alpha)
 
     def run(c: str) -> CouncilDiDResult:
         if not full:
@@ -226,21 +224,6 @@ class _Prepared:
     sole: frozenset  # councils alone in having a value in some period of the window
 
 
-def _from_wide(
-    council: str,
-    outcome: str,
-    freq: str,
-    t0: pd.Timestamp,
-    wide: pd.DataFrame,
-    cohorts: pd.Series,
-    *,
-    horizons: tuple[int, ...],
-    pre: int,
-    alpha: float,
-) -> CouncilDiDResult:
-    return _estimate(_prepare(council, outcome, freq, t0, wide, cohorts, horizons, pre), alpha)
-
-
 def _prepare(
     council: str,
     outcome: str,
@@ -251,6 +234,8 @@ def _prepare(
     horizons: tuple[int, ...],
     pre: int,
 ) -> _Prepared:
+    """The window of the outcome by council, and the comparison councils, from the reshaped
+    series (:func:`_wide`); raises when the council's own data cannot give an estimate."""
     step = FREQS[freq]
     g0 = int(period_ordinal([t0], freq)[0])
     pre_p = max(1, int(np.ceil(pre / step)))
@@ -299,6 +284,7 @@ def _prepare(
 
 
 def _estimate(p: _Prepared, alpha: float) -> CouncilDiDResult:
+    """The estimates, placebo inference and words of :func:`council_did`."""
     council, outcome, comps, times, W, labels = (
         p.council,
         p.outcome,
