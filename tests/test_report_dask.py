@@ -3,6 +3,8 @@ serial run's files byte for byte, and a failing council stays one failed row."""
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 
 from vc_eval.reporting import render as R
@@ -27,6 +29,7 @@ def test_dask_batch_equals_serial_batch(bundled_dir, bundled, kernel, tmp_path, 
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))  # the workers' temporary folder
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # and this process's
 
     councils = bundled.council_names()[:2]  # two renders per run keep the test cheap
     cache = tmp_path / "cache"

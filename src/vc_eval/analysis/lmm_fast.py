@@ -1621,7 +1621,7 @@ def _bootstrap(
     progress: bool | None,
     workers: int | None = None,
 ) -> LMMBootstrap:
-    from tqdm.auto import tqdm
+    from vc_eval.core.progress import tqdm
 
     seed = rng if isinstance(rng, int | np.integer) else -1
     rng = np.random.default_rng(rng)

@@ -51,7 +51,6 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import patsy
-from tqdm.auto import tqdm
 
 from vc_eval.analysis.absorb import absorbed_columns, demean, group_codes
 from vc_eval.analysis.measurement_error import (
@@ -70,6 +69,7 @@ from vc_eval.core.costs import REFERENCE_DATE
 from vc_eval.core.dataset import Dataset
 from vc_eval.core.framework import TOTAL_NEED
 from vc_eval.core.population import second_scoring_pairs, second_scorings
+from vc_eval.core.progress import tqdm
 from vc_eval.core.schema import DAYS_PER_YEAR, PLACEMENT_LABELS, PLACEMENT_TYPES, Col
 from vc_eval.core.summary import Count, Finding, Result, Summary, Table
 

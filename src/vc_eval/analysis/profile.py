@@ -994,7 +994,7 @@ def cluster_scores(
     progress : bool, optional
         Progress bar over the k tried.
     """
-    from tqdm.auto import tqdm
+    from vc_eval.core.progress import tqdm
 
     if method not in ("kmeans", "gmm"):
         raise ValueError("method must be 'kmeans' or 'gmm'")

@@ -36,7 +36,6 @@ import pandas as pd
 from scipy import stats
 from statsmodels.regression.linear_model import OLS
 from statsmodels.tools.tools import add_constant
-from tqdm.auto import tqdm
 
 from vc_eval.analysis.measurement_error import (
     ErrorVariance,
@@ -59,6 +58,7 @@ from vc_eval.core.population import (
     placements_on,
     snapshot_date,
 )
+from vc_eval.core.progress import tqdm
 from vc_eval.core.schema import DAYS_PER_YEAR, PLACEMENT_LABELS, PLACEMENT_TYPES, Col
 from vc_eval.core.summary import Count, Finding, Result, Summary, Table
 

@@ -1144,7 +1144,7 @@ def read_sources(
     Fatal problems (unreadable file, no recognisable table at all) raise
     :class:`~vc_eval.ingest.problems.ImportFailed` before anything is written.
     """
-    from tqdm.auto import tqdm
+    from vc_eval.core.progress import tqdm
 
     expanded = expand_inputs(paths)
     sources = []

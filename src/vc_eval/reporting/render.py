@@ -41,9 +41,8 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from vc_eval.core.files import atomic_file
+from vc_eval.core.progress import tqdm
 from vc_eval.reporting.context import COMPARISONS, CONTEXT_PARAMETERS, ENGINES, HEADLINE_MIME
 
 #: Notebooks shipped with the workbench: name -> what it is for.
@@ -517,12 +516,13 @@ class KeptKernel:
 
     Starting a kernel and importing the analyses costs about 1.5 s of CPU per
     report, a tenth of a national report in a batch. A worker process keeps
-    one kernel (per kernel name, :func:`kept_kernel`) and runs each of its
+    one kernel (per kernel name and thread, :func:`kept_kernel`) and runs each of its
     councils' notebooks on it: before each notebook the kernel's namespace is
     emptied and its execution count set back to 1 (IPython's
     ``reset(new_session=True)``, run silently: nothing recorded), so every
-    cell runs and outputs as on a new kernel and the notebook, HTML and JSON
-    are the same bytes (tested against a batch on new kernels). After any
+    cell runs and outputs as on a new kernel: the notebook's cells and outputs,
+    the HTML and the JSON are those of a new kernel (tested; the executed
+    notebook's run times and cell ids differ between any two runs). After any
     failure the kernel is shut down and the next notebook gets a new one.
     The kernel's console output goes to a temporary log of this worker,
     whose lines of a failed run are added to its error.
@@ -536,12 +536,12 @@ class KeptKernel:
         os.close(fd)
         self.log = Path(name)
         self.km = _quiet_kernel_manager(self.log)(kernel_name=kernel)
-        run_sync(self.km.start_kernel)(extra_arguments=list(_KERNEL_ARGUMENTS))
         self.runs = 0
         try:
+            run_sync(self.km.start_kernel)(extra_arguments=list(_KERNEL_ARGUMENTS))
             self._run_silently(_SNAPSHOT)
         except BaseException:
-            self.close()
+            self.close()  # the kernel, if it started, and the log
             raise
 
     def _run_silently(self, code: str) -> None:
@@ -582,33 +582,44 @@ class KeptKernel:
             return fh.read().decode("utf-8", "replace")
         return ""
 
-    def close(self) -> None:
-        """Shut the kernel down and remove its log."""
+    def close(self, *, keep_log: bool = False) -> None:
+        """Shut the kernel down and remove its log (``keep_log``: not yet; the caller
+        reads it first, then calls :meth:`remove_log`)."""
         from jupyter_core.utils import run_sync
 
         km, self.km = self.km, None
         with contextlib.suppress(Exception):
             if km is not None:
                 run_sync(km.shutdown_kernel)(now=True)
+        if not keep_log:
+            self.remove_log()
+
+    def remove_log(self) -> None:
         with contextlib.suppress(OSError):
             self.log.unlink()
 
 
-_kept: dict[str, KeptKernel] = {}  # this process's kept kernels, by kernel name
+#: This process's kept kernels, by kernel name and thread (a Dask worker with
+#: several threads runs one task per thread: each gets its own kernel).
+_kept: dict[tuple[str, int], KeptKernel] = {}
+_kept_finalizer: list[object] = []  # the exit hook, registered once per process
 
 
 def kept_kernel(kernel: str) -> KeptKernel:
-    """This process's :class:`KeptKernel` for ``kernel``, started if needed.
+    """This process's (and thread's) :class:`KeptKernel` for ``kernel``, started if needed.
 
     Shut down by :func:`close_kept_kernels`, which also runs when the process
     ends (a batch's worker process, or this one).
     """
-    if kernel not in _kept:
-        if not _kept:
+    key = (kernel, threading.get_ident())
+    if key not in _kept:
+        if not _kept_finalizer:
             # run by multiprocessing when a worker process ends (and at exit here)
-            multiprocessing.util.Finalize(None, close_kept_kernels, exitpriority=20)
-        _kept[kernel] = KeptKernel(kernel)
-    return _kept[kernel]
+            _kept_finalizer.append(
+                multiprocessing.util.Finalize(None, close_kept_kernels, exitpriority=20)
+            )
+        _kept[key] = KeptKernel(kernel)
+    return _kept[key]
 
 
 def close_kept_kernels() -> None:
@@ -617,10 +628,10 @@ def close_kept_kernels() -> None:
         _kept.popitem()[1].close()
 
 
-def _drop_kept(kept: KeptKernel) -> None:
-    if _kept.get(kept.kernel) is kept:
-        del _kept[kept.kernel]
-    kept.close()
+def _drop_kept(kept: KeptKernel, *, keep_log: bool = False) -> None:
+    for key in [k for k, v in _kept.items() if v is kept]:
+        del _kept[key]
+    kept.close(keep_log=keep_log)
 
 
 def execute_notebook(
@@ -647,6 +658,7 @@ def execute_notebook(
     """
     _notebook_tools()
     import papermill
+    from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
     log = Path(log_path) if log_path else Path(os.devnull)
@@ -673,8 +685,13 @@ def execute_notebook(
             return
         except BaseException as err:
             if attempt == 1 and kept is not None:
-                _drop_kept(kept)  # its state is unknown: the next notebook gets a new one
-            if isinstance(err, PapermillExecutionError) or not isinstance(err, Exception):
+                # its state is unknown: the next notebook gets a new kernel (the log is
+                # removed by the caller, once it has read the failed run's lines)
+                _drop_kept(kept, keep_log=True)
+            # a failing cell or a cell over the time allowed is the notebook's, not the kernel's
+            if isinstance(err, PapermillExecutionError | CellTimeoutError) or not isinstance(
+                err, Exception
+            ):
                 raise
             # kernel start-up races (see NOTEBOOKS.md), or a kept kernel that did not answer
             if attempt == 1 and (engine or kept is not None or _is_kernel_start_error(err)):
@@ -1020,6 +1037,9 @@ def render_report(
                     text += kept.log_since(kept_from)
                 err.add_note("Kernel and Papermill log:\n" + text)
             raise
+        finally:
+            if kept is not None and kept.km is None:  # dropped after a failure
+                kept.remove_log()
         say("[html] writing the report, executed notebook and headline numbers")
         _notebook_tools()
         import nbformat

@@ -387,7 +387,7 @@ def generate(config: SynthConfig | None = None, *, progress: bool = False) -> Da
     progress : bool
         Show a progress bar over the generation stages.
     """
-    from tqdm.auto import tqdm
+    from vc_eval.core.progress import tqdm
 
     cfg = config or SynthConfig()
     fw = load_framework()

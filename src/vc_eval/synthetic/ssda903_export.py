@@ -164,7 +164,7 @@ def export_dataset(
         Year folder names: ``2021-22`` or ``2021`` (the year the collection
         starts) for the year to 31 March 2022 (see :func:`year_label`).
     """
-    from tqdm.auto import tqdm
+    from vc_eval.core.progress import tqdm
 
     if needs_layout not in ("long", "wide"):
         raise ValueError("needs_layout must be 'long' or 'wide'")

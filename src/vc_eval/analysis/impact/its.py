@@ -441,7 +441,7 @@ def its_all(
     of councils that could not be analysed with the reason. Keyword
     arguments go to :func:`its`.
     """
-    from tqdm.auto import tqdm
+    from vc_eval.core.progress import tqdm
 
     if councils is None:
         councils = sorted(series.dropna(subset=[COHORT])[Col.council].unique())

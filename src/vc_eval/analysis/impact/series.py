@@ -187,7 +187,7 @@ def council_series(
         ``outcome_<measure>`` / ``outcome_<measure>_children`` for each
         outcome measure in the data. ``attrs`` holds ``freq``.
     """
-    from tqdm.auto import tqdm
+    from vc_eval.core.progress import tqdm
 
     grid = period_grid(dataset, freq, start=start, end=end)
     step = FREQS[freq]

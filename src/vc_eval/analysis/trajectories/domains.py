@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from vc_eval.analysis.trajectories.engines import DEFAULT_METHODS
 from vc_eval.analysis.trajectories.growth import (
@@ -30,6 +29,7 @@ from vc_eval.analysis.trajectories.peaks import DEFAULT_RULE, MIN_PEAK_SHARE, PE
 from vc_eval.core import display, privacy
 from vc_eval.core.dataset import Dataset, total_need
 from vc_eval.core.framework import TOTAL_NEED
+from vc_eval.core.progress import tqdm
 from vc_eval.core.schema import Col
 from vc_eval.core.summary import Result, Summary, Table
 

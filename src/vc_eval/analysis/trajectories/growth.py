@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import stats
-from tqdm.auto import tqdm
 
 from vc_eval.analysis.trajectories.basis import Covariate, Design, TimeBasis
 from vc_eval.analysis.trajectories.engines import (
@@ -40,6 +39,7 @@ from vc_eval.analysis.trajectories.peaks import (
     summarise_steepest,
 )
 from vc_eval.core import display
+from vc_eval.core.progress import tqdm
 from vc_eval.core.summary import Count, Result, Summary, Table
 
 RANDOM: tuple[str, ...] = ("intercept", "slope")
