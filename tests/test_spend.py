@@ -312,6 +312,11 @@ def test_scenario_null_and_programme_on_generated_councils():
     )
     assert planted.weekly_ci[0] > 0
     assert planted.weekly_saving - sc.weekly_saving > 20 * 3000  # most of the planted cost
+    # the words follow the interval: the null's "no clear change" flips to "save"
+    assert sc.word() == "no clear change" and planted.word() == "save"
+    assert not planted.interval_includes_zero
+    text = planted.finding().text
+    assert "would save about" in text and "includes zero" not in text
 
 
 # --------------------------------------------------------------------------
